@@ -1,0 +1,75 @@
+# Conveyor: every target runs on Node 24 (tools/ensure-node installs it into
+# .cache when the machine's node is older) against real servers on 127.0.0.1.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+NODE_BIN := $(shell tools/ensure-node)
+ifeq ($(NODE_BIN),)
+$(error tools/ensure-node could not provide Node 24)
+endif
+export PATH := $(NODE_BIN):$(PATH)
+export NX_DAEMON := false
+export NX_NO_CLOUD := true
+export NX_TUI := false
+export SWC_NODE_PROJECT := tsconfig.base.json
+
+INFRA := deploy/local/infra
+SERVICES := deploy/local/services
+# Ports and URLs the infra wrote (only differs from the defaults when overridden).
+WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
+
+.PHONY: help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-fund --no-audit
+
+setup: node_modules/.package-lock.json ## install Node 24 (if needed) and the npm dependencies
+
+infra-up: ## start PostgreSQL, Redis, RabbitMQ, Kafka and Jaeger on 127.0.0.1 (installs on first use)
+	$(INFRA) up
+
+infra-down: ## stop the servers infra-up started
+	$(INFRA) down
+
+infra-status: ## each server, its port, pid and health
+	$(INFRA) status
+
+services-up: setup ## start every service against the local servers
+	$(SERVICES) up
+
+services-down: ## stop the services
+	$(SERVICES) down
+
+demo: setup infra-up services-up ## bring everything up and print where to look
+	@echo
+	@echo "Conveyor is up:"
+	@echo "  provider-sim      http://127.0.0.1:$${PROVIDER_SIM_PORT:-3100}/health/ready   (metrics: /metrics)"
+	@echo "  Jaeger            http://127.0.0.1:$${JAEGER_QUERY_PORT:-16686}   (API: /api/services, /api/traces?service=provider-sim)"
+	@echo "  RabbitMQ admin    http://127.0.0.1:$${RABBITMQ_MANAGEMENT_PORT:-15672}   (conveyor / conveyor)"
+	@echo "  Kafka             127.0.0.1:$${KAFKA_PORT:-9092}"
+	@echo "  PostgreSQL        127.0.0.1:$${POSTGRES_PORT:-5432}   (conveyor / conveyor)"
+	@echo "  Redis             127.0.0.1:$${REDIS_PORT:-6379}"
+	@echo
+	@echo "Status: make infra-status; $(SERVICES) status.   Stop everything: make down"
+
+down: services-down infra-down ## stop the services and the servers
+
+lint: setup ## ESLint with module boundaries, every project
+	npx nx run-many -t lint --outputStyle=static
+
+typecheck: setup ## tsc --noEmit, every project
+	npx nx run-many -t typecheck --outputStyle=static
+
+test: setup infra-up ## every test, against the real local servers
+	rm -rf .run/test-results && mkdir -p .run/test-results
+	status=0; \
+	npx nx run-many -t lint typecheck --outputStyle=static || status=1; \
+	$(WITH_INFRA_ENV) npx nx run-many -t test --outputStyle=static || status=1; \
+	tools/check-boundaries.test.sh | tee .run/test-results/boundaries.txt || status=1; \
+	$(INFRA).test.sh | tee .run/test-results/infra.txt || status=1; \
+	node tools/test-summary.mjs .run/test-results || status=1; \
+	exit $$status

@@ -1,0 +1,6 @@
+export { startTelemetry } from './tracing/start-telemetry';
+export type { Telemetry, TelemetryOptions } from './tracing/types';
+export { TELEMETRY, TelemetryModule } from './tracing/telemetry.module';
+export { LoggingModule, type LoggingOptions } from './logging/logging.module';
+export { MetricsModule } from './metrics/metrics.module';
+export { MetricsRegistry } from './metrics/metrics.registry';

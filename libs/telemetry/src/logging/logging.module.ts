@@ -1,0 +1,60 @@
+import { DynamicModule, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { context, trace } from '@opentelemetry/api';
+import type { IncomingMessage } from 'node:http';
+import { InjectPinoLogger, LoggerModule, PinoLogger } from 'nestjs-pino';
+
+/** The ids of the span active right now, in the field names Jaeger and Grafana look for. */
+function activeTraceIds(): Record<string, string> {
+  const span = trace.getSpan(context.active());
+  if (!span) return {};
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId, trace_flags: `0${traceFlags.toString(16)}` };
+}
+
+const requestPath = (req: IncomingMessage): string => (req as { originalUrl?: string }).originalUrl ?? req.url ?? '';
+
+export interface LoggingOptions {
+  serviceName: string;
+  level: string;
+}
+
+/** Says when and why the application closed, so a restart in the logs has a cause. */
+@Injectable()
+class ShutdownLog implements OnApplicationShutdown {
+  constructor(@InjectPinoLogger('Lifecycle') private readonly logger: PinoLogger) {}
+
+  onApplicationShutdown(signal?: string): void {
+    this.logger.info({ signal }, 'application shut down');
+  }
+}
+
+/**
+ * JSON logs through pino. With telemetry started, every line written inside a
+ * span carries `trace_id` and `span_id`, so a log line leads to its trace.
+ */
+@Module({})
+export class LoggingModule {
+  static forRoot(options: LoggingOptions): DynamicModule {
+    return {
+      module: LoggingModule,
+      providers: [ShutdownLog],
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: options.level,
+            base: { service: options.serviceName },
+            // A request's logger is bound at its start, inside the HTTP server span,
+            // so even "request completed" (written after the span ends) carries its ids.
+            customProps: () => activeTraceIds(),
+            // Any other line written inside a span gets the ids of that span.
+            mixin: (_object, _level, logger) => ('trace_id' in logger.bindings() ? {} : activeTraceIds()),
+            redact: ['req.headers.authorization', 'req.headers.cookie'],
+            // Probes and scrapes would drown everything else.
+            // Under Fastify, Nest's middleware sees the path in originalUrl (url is the mount point).
+            autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(requestPath(req)) },
+          },
+        }),
+      ],
+    };
+  }
+}

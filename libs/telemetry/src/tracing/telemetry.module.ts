@@ -1,0 +1,23 @@
+import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import type { Telemetry } from './types';
+
+export const TELEMETRY = Symbol('TELEMETRY');
+
+/** Flushes and stops the SDK last, so spans of the shutdown itself are exported. */
+@Global()
+@Module({})
+export class TelemetryModule implements OnApplicationShutdown {
+  constructor(@Inject(TELEMETRY) private readonly telemetry: Telemetry) {}
+
+  static register(telemetry: Telemetry): DynamicModule {
+    return {
+      module: TelemetryModule,
+      providers: [{ provide: TELEMETRY, useValue: telemetry }],
+      exports: [TELEMETRY],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.telemetry.shutdown();
+  }
+}

@@ -1,0 +1,40 @@
+// Adds up what every test runner of `make test` reported and prints one
+// closing line, "tests: N passed, N failed, N skipped"; exits 1 if anything
+// failed or if nothing ran at all.
+//   jest:  <project>.json  (jest --json --outputFile)
+//   shell: <name>.txt      (a script's output, ending "N passed, M failed")
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const dir = process.argv[2] ?? '.run/test-results';
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+let brokenSuites = 0;
+
+for (const file of readdirSync(dir).sort()) {
+  const full = path.join(dir, file);
+  if (file.endsWith('.json')) {
+    const r = JSON.parse(readFileSync(full, 'utf8'));
+    passed += r.numPassedTests;
+    failed += r.numFailedTests;
+    skipped += r.numPendingTests + r.numTodoTests;
+    brokenSuites += r.numRuntimeErrorTestSuites;
+    console.log(`  ${file.replace(/\.json$/, '')}: ${r.numPassedTests} passed, ${r.numFailedTests} failed` +
+      (r.numRuntimeErrorTestSuites ? `, ${r.numRuntimeErrorTestSuites} suites did not run` : ''));
+  } else if (file.endsWith('.txt')) {
+    const m = /(\d+) passed, (\d+) failed\s*$/.exec(readFileSync(full, 'utf8'));
+    if (!m) {
+      brokenSuites += 1;
+      console.log(`  ${file}: no summary line (the script did not finish)`);
+      continue;
+    }
+    passed += Number(m[1]);
+    failed += Number(m[2]);
+    console.log(`  ${file.replace(/\.txt$/, '')}: ${m[1]} passed, ${m[2]} failed`);
+  }
+}
+
+failed += brokenSuites;
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);
