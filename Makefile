@@ -19,7 +19,7 @@ SERVICES := deploy/local/services
 # Ports and URLs the infra wrote (only differs from the defaults when overridden).
 WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 
-.PHONY: help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck
+.PHONY: help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -73,3 +73,15 @@ test: setup infra-up ## every test, against the real local servers
 	$(INFRA).test.sh | tee .run/test-results/infra.txt || status=1; \
 	node tools/test-summary.mjs .run/test-results || status=1; \
 	exit $$status
+
+# Long runs, kept out of `make test`: run them yourself, they print their figures.
+BENCH := $(WITH_INFRA_ENV) node -r @swc-node/register
+
+test-chaos: setup infra-up ## long fault scenarios (broker outages, SIGKILLed consumers, invariant runs)
+	$(WITH_INFRA_ENV) npx jest -c test/chaos/jest.config.cjs
+
+bench-outbox: setup infra-up ## outbox relay vs raw kafkajs producer, and commit-to-consumer lag
+	$(BENCH) test/bench/outbox.bench.ts
+
+bench-resilience: setup infra-up ## full resilient client vs raw undici, and breaker-open fail-fast latency
+	$(BENCH) test/bench/resilience.bench.ts

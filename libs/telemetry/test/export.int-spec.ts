@@ -1,27 +1,24 @@
-import { trace } from '@opentelemetry/api';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { localServers, uniqueName, waitForTrace } from '@conveyor/testing';
-import { startTelemetry } from '../src';
+
+const run = promisify(execFile);
+const workspaceRoot = path.resolve(__dirname, '../../..');
 
 describe('startTelemetry', () => {
   it('When a span is ended, then Jaeger returns it under the service name over its query API', async () => {
     const serviceName = uniqueName('otel_probe');
-    const telemetry = startTelemetry({
-      serviceName,
-      enabled: true,
-      otlpEndpoint: localServers().OTEL_EXPORTER_OTLP_ENDPOINT,
-      samplerRatio: 1,
-    });
-    try {
-      const span = trace.getTracer('probe').startSpan('probe-operation', { attributes: { 'probe.id': serviceName } });
-      const traceId = span.spanContext().traceId;
-      span.end();
-      await telemetry.forceFlush();
+    const { stdout } = await run(
+      process.execPath,
+      ['-r', '@swc-node/register', 'libs/telemetry/test/fixtures/emit-span.ts', serviceName, localServers().OTEL_EXPORTER_OTLP_ENDPOINT],
+      { cwd: workspaceRoot, env: { ...process.env, SWC_NODE_PROJECT: 'tsconfig.base.json' } },
+    );
+    const traceId = stdout.trim();
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
-      const found = await waitForTrace(serviceName, (t) => t.traceID === traceId);
-      expect(found.spans.map((s) => s.operationName)).toContain('probe-operation');
-      expect(Object.values(found.processes).map((p) => p.serviceName)).toContain(serviceName);
-    } finally {
-      await telemetry.shutdown();
-    }
+    const found = await waitForTrace(serviceName, (t) => t.traceID === traceId);
+    expect(found.spans.map((s) => s.operationName)).toContain('probe-operation');
+    expect(Object.values(found.processes).map((p) => p.serviceName)).toContain(serviceName);
   });
 });

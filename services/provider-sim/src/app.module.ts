@@ -1,8 +1,13 @@
 import { ConfigModule } from '@conveyor/config';
+import { ProblemDetailsModule } from '@conveyor/http';
 import { LoggingModule, MetricsModule, TelemetryModule, type Telemetry } from '@conveyor/telemetry';
 import { DynamicModule, Module } from '@nestjs/common';
+import { AdminModule } from './admin/admin.module';
 import { SERVICE_NAME, type ProviderSimConfig } from './config';
 import { HealthModule } from './health/health.module';
+import { MessagesModule } from './messages/messages.module';
+import { PaymentsModule } from './payments/payments.module';
+import { SettlementsModule } from './settlements/settlements.module';
 
 @Module({})
 export class AppModule {
@@ -14,7 +19,12 @@ export class AppModule {
         TelemetryModule.register(telemetry),
         LoggingModule.forRoot({ serviceName: SERVICE_NAME, level: config.LOG_LEVEL }),
         MetricsModule.forRoot({ serviceName: SERVICE_NAME }),
+        ProblemDetailsModule,
         HealthModule,
+        PaymentsModule,
+        SettlementsModule,
+        MessagesModule,
+        ...(config.PROVIDER_SIM_ADMIN ? [AdminModule] : []),
       ],
     };
   }

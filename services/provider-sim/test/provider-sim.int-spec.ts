@@ -61,6 +61,14 @@ describe('provider-sim process', () => {
     const probeLines = service.logs().slice(before).filter((l) => l['req'] !== undefined);
     expect(probeLines).toEqual([]);
   });
+
+  it('When the admin API is not enabled, then /_admin answers 404 problem+json', async () => {
+    for (const [method, path] of [['GET', '/_admin/ledger'], ['PUT', '/_admin/faults'], ['POST', '/_admin/reset']]) {
+      const res = await fetch(`${service.url}${path}`, { method });
+      expect(res.status).toBe(404);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+    }
+  });
 });
 
 describe('provider-sim start-up', () => {

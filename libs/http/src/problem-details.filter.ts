@@ -1,0 +1,110 @@
+import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import { ZodError } from 'zod';
+import { DomainError, RequestValidationError } from './domain-error';
+import { PROBLEM_CONTENT_TYPE, problemType, type ProblemDetails } from './problem';
+import { toValidationIssues } from './zod-validation.pipe';
+
+/** A problem body and the headers that go with it. */
+export interface ProblemAnswer {
+  problem: ProblemDetails;
+  headers: Record<string, string>;
+  /** True when nothing in the error was meant for the client: log it with its stack. */
+  unexpected: boolean;
+}
+
+const STANDARD_MEMBERS = new Set(['type', 'title', 'status', 'code', 'detail', 'instance']);
+
+const title = (status: number): string => STATUS_CODES[status] ?? 'Error';
+
+function httpExceptionDetail(exception: HttpException): string {
+  const response = exception.getResponse();
+  if (typeof response === 'string') return response;
+  const message = (response as { message?: unknown }).message;
+  if (Array.isArray(message)) return message.join('; ');
+  return typeof message === 'string' ? message : exception.message;
+}
+
+/**
+ * Maps anything thrown while serving a request to a problem body:
+ * - {@link DomainError}: its status, code, detail, extensions and Retry-After;
+ * - a zod error that escaped validation: 400 `REQUEST.VALIDATION_FAILED`;
+ * - Nest's HttpException (404 for unknown routes, 413 from Fastify, …):
+ *   its status and `HTTP.<STATUS_NAME>`;
+ * - anything else: 500 `INTERNAL.UNEXPECTED`, with a detail that leaks nothing.
+ */
+export function toProblem(exception: unknown, instance: string): ProblemAnswer {
+  const error = exception instanceof ZodError ? new RequestValidationError(toValidationIssues(exception)) : exception;
+  if (error instanceof DomainError) {
+    const headers: Record<string, string> = {};
+    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterSeconds)));
+    return {
+      problem: {
+        type: problemType(error.code),
+        title: title(error.status),
+        status: error.status,
+        code: error.code,
+        detail: error.message,
+        instance,
+        // Extensions follow the standard members and can never replace them.
+        ...Object.fromEntries(Object.entries(error.extensions).filter(([name]) => !STANDARD_MEMBERS.has(name))),
+      },
+      headers,
+      unexpected: false,
+    };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    return {
+      problem: {
+        type: 'about:blank',
+        title: title(status),
+        status,
+        code: `HTTP.${HttpStatus[status] ?? status}`,
+        detail: httpExceptionDetail(error),
+        instance,
+      },
+      headers: {},
+      unexpected: status >= 500,
+    };
+  }
+  return {
+    problem: {
+      type: 'about:blank',
+      title: title(500),
+      status: 500,
+      code: 'INTERNAL.UNEXPECTED',
+      detail: 'The server failed to handle the request; it has been logged.',
+      instance,
+    },
+    headers: {},
+    unexpected: true,
+  };
+}
+
+/**
+ * The one exception filter of an app (register it through ProblemDetailsModule):
+ * every error answer is `application/problem+json` with a stable `code`.
+ * Unexpected errors are logged here, once, with their stack; expected ones
+ * (domain errors, 4xx) are not, as they are the caller's business.
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemDetails');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const instance = request.url;
+    const { problem, headers, unexpected } = toProblem(exception, instance);
+    if (unexpected) {
+      this.logger.error(
+        { err: exception, method: request.method, url: instance, code: problem.code },
+        'request failed with an unexpected error',
+      );
+    }
+    if (reply.sent) return; // a streamed answer broke mid-way; the log above is all that can be done
+    reply.status(problem.status).headers(headers).type(PROBLEM_CONTENT_TYPE).send(problem);
+  }
+}

@@ -1,0 +1,117 @@
+import { DomainError } from '@conveyor/http';
+
+/**
+ * Why a call to a downstream failed. The codes are stable: callers branch on
+ * them (the order flow treats "unavailable" as "nothing was sent" and a
+ * read timeout as "outcome unknown").
+ */
+export const DownstreamErrorCode = {
+  /** The TCP connection was not established in time; nothing was sent. */
+  CONNECT_TIMEOUT: 'DOWNSTREAM.CONNECT_TIMEOUT',
+  /** The request was sent but no (complete) answer came in time; it may have been applied. */
+  READ_TIMEOUT: 'DOWNSTREAM.READ_TIMEOUT',
+  /** Connection refused, reset or closed before an answer. */
+  CONNECTION_FAILED: 'DOWNSTREAM.CONNECTION_FAILED',
+  /** Breaker open: failed fast, nothing was sent. */
+  CIRCUIT_OPEN: 'DOWNSTREAM.CIRCUIT_OPEN',
+  /** Bulkhead full: failed fast, nothing was sent. */
+  BULKHEAD_FULL: 'DOWNSTREAM.BULKHEAD_FULL',
+  /** The downstream answered 4xx: the request itself was refused. */
+  REJECTED: 'DOWNSTREAM.REJECTED',
+  /** The downstream answered 5xx (after any retries). */
+  UPSTREAM_ERROR: 'DOWNSTREAM.UPSTREAM_ERROR',
+} as const;
+export type DownstreamErrorCode = (typeof DownstreamErrorCode)[keyof typeof DownstreamErrorCode];
+
+interface DownstreamErrorOptions {
+  downstream: string;
+  detail: string;
+  /** How many attempts were sent (0 when it failed fast). */
+  attempts: number;
+  cause?: unknown;
+}
+
+/** Base of every failure of a downstream call; `downstream` names the partner. */
+export abstract class DownstreamError extends DomainError {
+  readonly downstream: string;
+  attempts: number;
+
+  protected constructor(code: DownstreamErrorCode, status: number, options: DownstreamErrorOptions & { retryAfterSeconds?: number }) {
+    super({
+      code,
+      status,
+      detail: options.detail,
+      cause: options.cause,
+      retryAfterSeconds: options.retryAfterSeconds,
+      extensions: { downstream: options.downstream },
+    });
+    this.downstream = options.downstream;
+    this.attempts = options.attempts;
+  }
+}
+
+/** The connect or read timeout fired. Answered as 504 if it reaches the filter. */
+export class DownstreamTimeoutError extends DownstreamError {
+  constructor(
+    readonly phase: 'connect' | 'read',
+    readonly timeoutMs: number,
+    options: Omit<DownstreamErrorOptions, 'detail'>,
+  ) {
+    super(phase === 'connect' ? DownstreamErrorCode.CONNECT_TIMEOUT : DownstreamErrorCode.READ_TIMEOUT, 504, {
+      ...options,
+      detail: `${options.downstream}: ${phase} timeout after ${timeoutMs} ms`,
+    });
+  }
+}
+
+/** The connection was refused, reset or closed. Answered as 502. */
+export class DownstreamConnectionError extends DownstreamError {
+  constructor(options: DownstreamErrorOptions) {
+    super(DownstreamErrorCode.CONNECTION_FAILED, 502, options);
+  }
+}
+
+/**
+ * The call failed fast because the breaker is open or the bulkhead is full.
+ * Nothing was sent, so nothing happened downstream. Answered as 503 with
+ * Retry-After: the caller may try again later, unchanged.
+ */
+export class DownstreamUnavailableError extends DownstreamError {
+  constructor(
+    readonly reason: 'circuit-open' | 'bulkhead-full',
+    options: Omit<DownstreamErrorOptions, 'attempts'> & { retryAfterSeconds: number; attempts?: number },
+  ) {
+    super(reason === 'circuit-open' ? DownstreamErrorCode.CIRCUIT_OPEN : DownstreamErrorCode.BULKHEAD_FULL, 503, {
+      ...options,
+      attempts: options.attempts ?? 0,
+    });
+  }
+}
+
+/** The downstream answered 4xx. `body` is its answer (often its own problem+json). Answered as 502. */
+export class DownstreamRejectedError extends DownstreamError {
+  constructor(
+    readonly upstreamStatus: number,
+    readonly body: unknown,
+    options: Omit<DownstreamErrorOptions, 'detail'> & { detail?: string },
+  ) {
+    super(DownstreamErrorCode.REJECTED, 502, {
+      ...options,
+      detail: options.detail ?? `${options.downstream} rejected the request with ${upstreamStatus}`,
+    });
+  }
+}
+
+/** The downstream answered 5xx. Answered as 502. */
+export class DownstreamServerError extends DownstreamError {
+  constructor(
+    readonly upstreamStatus: number,
+    readonly body: unknown,
+    options: Omit<DownstreamErrorOptions, 'detail'>,
+  ) {
+    super(DownstreamErrorCode.UPSTREAM_ERROR, 502, {
+      ...options,
+      detail: `${options.downstream} answered ${upstreamStatus}`,
+    });
+  }
+}

@@ -1,0 +1,25 @@
+export {
+  DownstreamConnectionError,
+  DownstreamError,
+  DownstreamErrorCode,
+  DownstreamRejectedError,
+  DownstreamServerError,
+  DownstreamTimeoutError,
+  DownstreamUnavailableError,
+} from './errors';
+export { createResilientHttpClient, ResilientHttpClient } from './resilient-http-client';
+export { backoffDelayMs, isRetryableError, isRetryableRequest, MAX_RETRIES } from './retry-policy';
+export { Bulkhead } from './bulkhead';
+export { clientOptionsFromEnv, downstreamClientEnv, type DownstreamEnv, type DownstreamEnvDefaults } from './client-env';
+export { ResilienceModule, type ResilientClientDefinition } from './resilience.module';
+export type {
+  BreakerOptions,
+  BreakerState,
+  BulkheadOptions,
+  DownstreamRequest,
+  DownstreamResponse,
+  HttpMethod,
+  ResilienceLogger,
+  ResilientHttpClientOptions,
+  RetryOptions,
+} from './types';

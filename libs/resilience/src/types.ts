@@ -1,0 +1,87 @@
+import type { Registry } from 'prom-client';
+
+/** A pino-style logger (pino, nestjs-pino's PinoLogger and Nest's Logger adapter all fit). */
+export interface ResilienceLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+/** Retry policy of one client. */
+export interface RetryOptions {
+  /** Extra attempts after the first; capped at 2 by design. */
+  maxRetries: number;
+  /** Backoff before retry n is a random delay in [0, min(maxDelayMs, baseDelayMs * 2^(n-1))] ("full jitter"). */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Circuit breaker of one downstream (opossum options, named for what they mean). */
+export interface BreakerOptions {
+  /** The breaker opens when the failure share of the rolling window goes above this percentage… */
+  errorThresholdPercentage: number;
+  /** …and the window holds at least this many attempts. */
+  volumeThreshold: number;
+  /** Length of the rolling window. */
+  rollingWindowMs: number;
+  /** How long it stays open before letting one trial call through (half-open). */
+  resetTimeoutMs: number;
+}
+
+/** Bulkhead of one downstream. */
+export interface BulkheadOptions {
+  /** Logical calls (retries included) in flight at once; one more fails fast. */
+  maxConcurrent: number;
+  /** Retry-After sent to callers turned away by a full bulkhead. */
+  retryAfterSeconds: number;
+}
+
+/** Everything one downstream's client needs; services fill it from their env schema (see downstreamClientEnv). */
+export interface ResilientHttpClientOptions {
+  /** Names the partner in errors, metrics, logs and spans (`payments`, `sms`). */
+  downstream: string;
+  /** Origin of the partner, e.g. http://127.0.0.1:3100. */
+  baseUrl: string;
+  connectTimeoutMs: number;
+  /** Longest wait for the response head, and for each chunk of the body after it. */
+  readTimeoutMs: number;
+  retry: RetryOptions;
+  breaker: BreakerOptions;
+  bulkhead: BulkheadOptions;
+  /** Where breaker state, bulkhead rejections and retries are exported; none: not exported. */
+  metrics?: Registry;
+  /** Where breaker state changes are logged; none: silent. */
+  logger?: ResilienceLogger;
+}
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** One logical call. Retries, if allowed, resend exactly this. */
+export interface DownstreamRequest {
+  method: HttpMethod;
+  /** Path and query, e.g. `/v1/payments/orders/o-1`. */
+  path: string;
+  /** Low-cardinality name of the operation for spans (`POST /v1/payments`); default: method + path. */
+  operation?: string;
+  headers?: Record<string, string>;
+  /** Sent as JSON with `content-type: application/json`. */
+  json?: unknown;
+  /**
+   * Sent as the `Idempotency-Key` header. A request that carries one may be
+   * retried (the partner applies it at most once); a POST without one never is.
+   */
+  idempotencyKey?: string;
+}
+
+/** A 2xx/3xx answer, body fully read. */
+export interface DownstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  /** Attempts it took (1 = no retry). */
+  attempts: number;
+  text(): string;
+  json<T = unknown>(): T;
+}
+
+/** 0 closed, 1 half-open, 2 open: the value of the `circuit_breaker_state` gauge. */
+export type BreakerState = 'closed' | 'half-open' | 'open';

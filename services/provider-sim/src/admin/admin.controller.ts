@@ -1,0 +1,75 @@
+import { ZodValidationPipe } from '@conveyor/http';
+import { Body, Controller, Delete, Get, HttpCode, Post, Put, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { outageRequest, putFaultsRequest, type OutageRequest, type PutFaultsRequest } from '../faults/faults.dto';
+import { FaultsService } from '../faults/faults.service';
+import type { Delivery } from '../messages/messages.dto';
+import { MessagesService } from '../messages/messages.service';
+import { PaymentsService, type PaymentTotals } from '../payments/payments.service';
+import { OutageService } from './outage.service';
+
+const deliveriesQuery = z.object({ channel: z.enum(['sms', 'push']).optional() });
+
+/** Totals for invariant checks: money, per order, attempts per route, deliveries. */
+export interface Ledger extends PaymentTotals {
+  attempts: Record<string, number>;
+  deliveries: Record<string, number>;
+}
+
+/** Fault injection and inspection; only mounted when PROVIDER_SIM_ADMIN=true. */
+@Controller('_admin')
+export class AdminController {
+  constructor(
+    private readonly faults: FaultsService,
+    private readonly payments: PaymentsService,
+    private readonly messages: MessagesService,
+    private readonly outage: OutageService,
+  ) {}
+
+  @Put('faults')
+  putFaults(@Body(new ZodValidationPipe(putFaultsRequest)) body: PutFaultsRequest): PutFaultsRequest {
+    this.faults.replace(body);
+    return this.faults.current();
+  }
+
+  @Get('faults')
+  getFaults(): PutFaultsRequest {
+    return this.faults.current();
+  }
+
+  @Delete('faults')
+  @HttpCode(204)
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  @Get('ledger')
+  ledger(): Ledger {
+    return { ...this.payments.totals(), attempts: this.faults.attemptCounts(), deliveries: this.messages.counts() };
+  }
+
+  @Get('deliveries')
+  deliveries(@Query(new ZodValidationPipe(deliveriesQuery)) query: z.output<typeof deliveriesQuery>): Delivery[] {
+    return this.messages.list(query.channel);
+  }
+
+  /** Clears faults, attempt counters, payments and deliveries: a fresh provider without a restart. */
+  @Post('reset')
+  @HttpCode(204)
+  reset(): void {
+    this.faults.clear();
+    this.faults.resetCounters();
+    this.payments.reset();
+    this.messages.reset();
+  }
+
+  /** Refuses every connection for `durationMs` (this API included), then listens again. */
+  @Post('outage')
+  @HttpCode(202)
+  startOutage(@Body(new ZodValidationPipe(outageRequest)) body: OutageRequest, @Res({ passthrough: true }) reply: FastifyReply): { durationMs: number } {
+    // Close the listener only once this answer is out.
+    reply.raw.once('finish', () => this.outage.start(body.durationMs));
+    return body;
+  }
+}

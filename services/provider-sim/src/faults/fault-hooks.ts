@@ -1,0 +1,86 @@
+import { PROBLEM_CONTENT_TYPE, problemType } from '@conveyor/http';
+import { Injectable } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FaultSpec } from './faults.dto';
+import { FaultsService } from './faults.service';
+
+const faultOf = new WeakMap<FastifyRequest, FaultSpec>();
+
+/** Sends `payload` in `chunks` pieces, the first at once, then one every `delayMs`. */
+function dribble(payload: string | Buffer, chunks: number, delayMs: number): Readable {
+  const buffer = Buffer.from(payload);
+  const size = Math.ceil(buffer.length / chunks) || 1;
+  return Readable.from(
+    (async function* () {
+      for (let offset = 0; offset < buffer.length; offset += size) {
+        if (offset > 0) await sleep(delayMs);
+        yield buffer.subarray(offset, offset + size);
+      }
+    })(),
+  );
+}
+
+/**
+ * Applies the faults of FaultsService to the public routes, as Fastify hooks:
+ * onRequest (counted, latency, hard down, error status: before the handler, so
+ * nothing is applied) and onSend (stall, slow body: after the handler, so the
+ * request *was* applied). Admin, health and metrics routes are never faulted.
+ *
+ * Hooks are added in the constructor: Fastify applies a hook only to routes
+ * registered after it, and Nest registers routes after creating providers.
+ */
+@Injectable()
+export class FaultHooks {
+  constructor(adapterHost: HttpAdapterHost, faults: FaultsService) {
+    const fastify = adapterHost.httpAdapter.getInstance<FastifyInstance>();
+
+    fastify.addHook('onRequest', async (request, reply) => {
+      const pattern = request.routeOptions.url;
+      if (!pattern?.startsWith('/v1/')) return;
+      const route = `${request.method} ${pattern}`;
+      const fault = faults.arrive(route);
+      if (!fault) return;
+      const { spec, key } = fault;
+      if (spec.latencyMs || spec.jitterMs) await sleep(spec.latencyMs + Math.round(Math.random() * spec.jitterMs));
+      if (spec.hardDown) {
+        reply.hijack();
+        if (spec.hardDown === 'reset') request.raw.socket.resetAndDestroy();
+        else request.raw.socket.destroy();
+        return reply;
+      }
+      if (faults.shouldFail(key, spec)) {
+        return reply
+          .code(spec.errorStatus)
+          .type(PROBLEM_CONTENT_TYPE)
+          .send({
+            type: problemType('SIMULATED.FAULT'),
+            title: STATUS_CODES[spec.errorStatus] ?? 'Error',
+            status: spec.errorStatus,
+            code: 'SIMULATED.FAULT',
+            detail: `fault injected on ${route}`,
+            instance: request.url,
+          });
+      }
+      faultOf.set(request, spec);
+      return undefined;
+    });
+
+    fastify.addHook('onSend', async (request, reply, payload) => {
+      const spec = faultOf.get(request);
+      if (!spec) return payload;
+      if (spec.commitThenStallMs) await sleep(spec.commitThenStallMs);
+      if (spec.slowBody) {
+        // A streamed answer (the settlement CSV) is gathered first, so it too comes in `chunks` pieces.
+        const body = payload instanceof Readable ? Buffer.concat((await payload.toArray()).map((c: string | Buffer) => Buffer.from(c))) : payload;
+        if (typeof body !== 'string' && !Buffer.isBuffer(body)) return payload;
+        reply.removeHeader('content-length');
+        return dribble(body, spec.slowBody.chunks, spec.slowBody.chunkDelayMs);
+      }
+      return payload;
+    });
+  }
+}

@@ -1,0 +1,49 @@
+import { Injectable } from '@nestjs/common';
+import type { FaultSpec, PutFaultsRequest } from './faults.dto';
+
+/** The faults in force and how many requests reached each route (faulted or not). */
+@Injectable()
+export class FaultsService {
+  private faults: Partial<Record<string, FaultSpec>> = {};
+  private readonly failNextLeft = new Map<string, number>();
+  private readonly attempts = new Map<string, number>();
+
+  replace(faults: PutFaultsRequest): void {
+    this.faults = { ...faults };
+    this.failNextLeft.clear();
+    for (const [route, spec] of Object.entries(faults)) if (spec.failNext > 0) this.failNextLeft.set(route, spec.failNext);
+  }
+
+  current(): PutFaultsRequest {
+    return { ...this.faults } as PutFaultsRequest;
+  }
+
+  clear(): void {
+    this.replace({});
+  }
+
+  /** Counts an arriving request and returns the fault for its route (a route's own, else `*`). */
+  arrive(route: string): { spec: FaultSpec; key: string } | undefined {
+    this.attempts.set(route, (this.attempts.get(route) ?? 0) + 1);
+    const key = this.faults[route] ? route : this.faults['*'] ? '*' : undefined;
+    return key ? { spec: this.faults[key] as FaultSpec, key } : undefined;
+  }
+
+  /** Whether this request gets the error status: first the failNext budget, then errorRate. */
+  shouldFail(key: string, spec: FaultSpec): boolean {
+    const left = this.failNextLeft.get(key) ?? 0;
+    if (left > 0) {
+      this.failNextLeft.set(key, left - 1);
+      return true;
+    }
+    return spec.errorRate > 0 && Math.random() < spec.errorRate;
+  }
+
+  attemptCounts(): Record<string, number> {
+    return Object.fromEntries(this.attempts);
+  }
+
+  resetCounters(): void {
+    this.attempts.clear();
+  }
+}

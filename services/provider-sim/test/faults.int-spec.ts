@@ -1,0 +1,96 @@
+import { startServiceProcess, type ServiceProcess } from '@conveyor/testing';
+import { randomUUID } from 'node:crypto';
+import { request } from 'undici';
+
+const ENTRY = 'services/provider-sim/src/main.ts';
+
+describe('provider-sim faults', () => {
+  let sim: ServiceProcess;
+  beforeAll(async () => {
+    sim = await startServiceProcess(ENTRY, { PROVIDER_SIM_ADMIN: 'true', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
+  }, 60_000);
+  afterAll(() => sim.stop());
+  beforeEach(() => fetch(`${sim.url}/_admin/reset`, { method: 'POST' }));
+
+  const setFaults = async (faults: unknown) => {
+    const res = await fetch(`${sim.url}/_admin/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+    expect(res.status).toBe(200);
+  };
+  const sms = () => fetch(`${sim.url}/v1/sms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: '+821000000000', text: 'x' }) });
+  const ledger = async () => (await fetch(`${sim.url}/_admin/ledger`)).json();
+
+  it('When failNext is set, then exactly that many requests get the error status and are not applied', async () => {
+    await setFaults({ 'POST /v1/sms': { failNext: 2, errorStatus: 503 } });
+    const statuses = [];
+    for (let i = 0; i < 3; i += 1) statuses.push((await sms()).status);
+    expect(statuses).toEqual([503, 503, 202]);
+    await expect(ledger()).resolves.toMatchObject({ attempts: { 'POST /v1/sms': 3 }, deliveries: { sms: 1 } });
+  });
+
+  it('When an error rate of 1 is set on every route, then each answers the status as problem+json', async () => {
+    await setFaults({ '*': { errorRate: 1, errorStatus: 502 } });
+    const res = await fetch(`${sim.url}/v1/payments/orders/any`);
+    expect(res.status).toBe(502);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    await expect(res.json()).resolves.toMatchObject({ code: 'SIMULATED.FAULT' });
+    expect((await fetch(`${sim.url}/health/live`)).status).toBe(200); // probes are never faulted
+  });
+
+  it('When latency is set, then the answer comes no sooner than it', async () => {
+    await setFaults({ 'POST /v1/sms': { latencyMs: 300, jitterMs: 50 } });
+    const started = Date.now();
+    expect((await sms()).status).toBe(202);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+  });
+
+  it('When the route is hard down with reset, then the connection is reset without an answer and nothing is applied', async () => {
+    await setFaults({ 'POST /v1/sms': { hardDown: 'reset' } });
+    await expect(sms()).rejects.toThrow();
+    await expect(ledger()).resolves.toMatchObject({ attempts: { 'POST /v1/sms': 1 }, deliveries: { sms: 0 } });
+  });
+
+  it('When commit-then-stall is set, then the charge is in the ledger before the answer arrives', async () => {
+    await setFaults({ 'POST /v1/payments': { commitThenStallMs: 1_500 } });
+    const orderId = randomUUID();
+    const answered = fetch(`${sim.url}/v1/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': orderId },
+      body: JSON.stringify({ orderId, amount: 900 }),
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    await expect(ledger()).resolves.toMatchObject({ byOrder: { [orderId]: { charges: 1 } } });
+    expect((await answered).status).toBe(201);
+  });
+
+  it('When slow body is set, then the head comes at once and the body in delayed chunks', async () => {
+    await setFaults({ 'GET /v1/settlements/:date': { slowBody: { chunks: 3, chunkDelayMs: 200 } } });
+    const started = Date.now();
+    const res = await request(`${sim.url}/v1/settlements/2026-01-01`);
+    const headAfter = Date.now() - started;
+    const text = await res.body.text();
+    expect(headAfter).toBeLessThan(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(text).toContain('type,payment_key');
+  });
+
+  it('When an outage is started, then connections are refused for its duration and accepted after', async () => {
+    const res = await fetch(`${sim.url}/_admin/outage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ durationMs: 800 }) });
+    expect(res.status).toBe(202);
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await request(`${sim.url}/health/live`).then(
+      () => 'answered',
+      (error: { code?: string }) => error.code,
+    );
+    expect(refused).toBe('ECONNREFUSED');
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect((await request(`${sim.url}/health/live`)).statusCode).toBe(200);
+  });
+
+  it('When a fault names an unknown route, then 400 problem+json and the faults are unchanged', async () => {
+    await setFaults({ 'POST /v1/sms': { latencyMs: 1 } });
+    const res = await fetch(`${sim.url}/_admin/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ 'GET /v1/nowhere': { errorRate: 1 } }) });
+    expect(res.status).toBe(400);
+    await expect(res.json()).resolves.toMatchObject({ code: 'REQUEST.VALIDATION_FAILED' });
+    await expect((await fetch(`${sim.url}/_admin/faults`)).json()).resolves.toMatchObject({ 'POST /v1/sms': { latencyMs: 1 } });
+  });
+});
