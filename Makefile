@@ -71,6 +71,7 @@ test: setup infra-up ## every test, against the real local servers
 	$(WITH_INFRA_ENV) npx nx run-many -t test --outputStyle=static || status=1; \
 	tools/check-boundaries.test.sh | tee .run/test-results/boundaries.txt || status=1; \
 	$(INFRA).test.sh | tee .run/test-results/infra.txt || status=1; \
+	tools/demo.test.sh | tee .run/test-results/demo.txt || status=1; \
 	node tools/test-summary.mjs .run/test-results || status=1; \
 	exit $$status
 

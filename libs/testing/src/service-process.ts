@@ -86,7 +86,8 @@ export async function startServiceProcess(
       }),
     stop: async (timeoutMs = 10_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
-      const exited = once(child, 'exit');
+      // 'close' (not 'exit') fires after stdout is drained, so logs() holds the last lines.
+      const exited = once(child, 'close');
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
@@ -110,7 +111,7 @@ export async function runServiceExpectingExit(
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const [code] = (await once(child, 'close')) as [number | null];
   clearTimeout(timer);
   return { code, stderr };
 }

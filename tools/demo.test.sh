@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Proves the README's `make demo` and `make down`: on a throw-away run dir and
+# free ports (so servers a developer has running are never touched), `make
+# demo` brings every server and service up and prints URLs that answer, and
+# `make down` leaves no process of ours running, as `infra status` then says.
+# Ends with `N passed, M failed`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/conveyor-demo-test.XXXXXX")
+chmod 755 "$tmp" # the postgres user must be able to walk into it
+export CONVEYOR_INFRA_DIR=$tmp/infra CONVEYOR_SERVICES_DIR=$tmp/services
+
+# One free loopback port per variable (asked of the OS, so none is taken).
+ports=$(node -e '
+  const net = require("node:net");
+  const names = process.argv.slice(1);
+  Promise.all(names.map(() => new Promise((res) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); })))
+    .then((ps) => console.log(names.map((n, i) => `${n}=${ps[i]}`).join(" ")));
+' POSTGRES_PORT REDIS_PORT RABBITMQ_PORT RABBITMQ_MANAGEMENT_PORT RABBITMQ_DIST_PORT ERL_EPMD_PORT KAFKA_PORT \
+  KAFKA_CONTROLLER_PORT JAEGER_OTLP_GRPC_PORT JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_PORT JAEGER_QUERY_GRPC_PORT PROVIDER_SIM_PORT)
+# shellcheck disable=SC2163,SC2086
+export $ports
+export RABBITMQ_NODENAME="demotest$$@localhost"
+
+cleanup() { make --no-print-directory down >/dev/null 2>&1; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+passed=0 failed=0
+check() { # description, then a command that must succeed
+  local what=$1; shift
+  if "$@"; then echo "ok - $what"; passed=$((passed + 1)); else echo "not ok - $what"; failed=$((failed + 1)); fi
+}
+answers() { curl -fsS -o /dev/null --max-time 5 "$1"; }
+
+out=$(make --no-print-directory demo 2>&1); rc=$?
+check "make demo exits 0" test "$rc" -eq 0 || echo "$out" | tail -30 | sed 's/^/#   /'
+check "make demo prints the provider-sim, Jaeger and RabbitMQ URLs" \
+  grep -q "http://127.0.0.1:$PROVIDER_SIM_PORT/health/ready" <<<"$out"
+grep -q "http://127.0.0.1:$JAEGER_QUERY_PORT" <<<"$out" && grep -q "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT" <<<"$out" \
+  || { echo "not ok - URLs missing from:"; echo "$out" | tail -12; failed=$((failed + 1)); }
+check "provider-sim answers ready" answers "http://127.0.0.1:$PROVIDER_SIM_PORT/health/ready"
+check "Jaeger's query API answers" answers "http://127.0.0.1:$JAEGER_QUERY_PORT/api/services"
+check "RabbitMQ's management API answers" curl -fsS -o /dev/null --max-time 5 -u conveyor:conveyor \
+  "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview"
+check "infra status shows all five up" test "$(deploy/local/infra status | grep -cw up)" -eq 5
+
+make --no-print-directory down >/dev/null 2>&1
+check "after make down, infra status shows all five down" test "$(deploy/local/infra status | grep -cw down)" -eq 5
+check "after make down, services status shows provider-sim stopped" \
+  grep -q 'provider-sim .* stopped' <<<"$(deploy/local/services status)"
+nothing_left() {
+  # Every server's command line names its run dir; provider-sim holds its port.
+  ! pgrep -f "$tmp" >/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$PROVIDER_SIM_PORT") 2>/dev/null
+}
+check "after make down, no process of ours is left" nothing_left
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
