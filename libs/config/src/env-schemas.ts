@@ -47,3 +47,39 @@ export const kafkaEnv = z.object({
   KAFKA_BROKERS: envField.list('127.0.0.1:9092'),
   KAFKA_CLIENT_ID: z.string().min(1).optional(),
 });
+
+/** Outbox relay (libs/messaging): batching, polling, broker back-off and cleanup of published rows. */
+export const outboxEnv = z.object({
+  OUTBOX_BATCH_SIZE: envField.int(500, { min: 1, max: 10_000 }),
+  /** Batches in flight per relay (each its own transaction; per-key order holds). */
+  OUTBOX_RELAY_CONCURRENCY: envField.int(2, { min: 1, max: 16 }),
+  OUTBOX_POLL_INTERVAL_MS: envField.durationMs(100, { min: 1 }),
+  OUTBOX_PUBLISH_TIMEOUT_MS: envField.durationMs(10_000, { min: 100 }),
+  OUTBOX_BACKOFF_INITIAL_MS: envField.durationMs(200, { min: 1 }),
+  OUTBOX_BACKOFF_MAX_MS: envField.durationMs(10_000, { min: 1 }),
+  OUTBOX_RETENTION_MS: envField.durationMs(24 * 60 * 60 * 1000),
+  OUTBOX_CLEANUP_INTERVAL_MS: envField.durationMs(60_000, { min: 1 }),
+  OUTBOX_CLEANUP_BATCH_SIZE: envField.int(5_000, { min: 1, max: 100_000 }),
+});
+
+/** Kafka consumers (libs/messaging): in-place retries before the dead-letter topic. */
+export const kafkaConsumerEnv = z.object({
+  KAFKA_CONSUMER_GROUP: z.string().min(1).optional(),
+  KAFKA_CONSUMER_MAX_ATTEMPTS: envField.int(5, { min: 1, max: 100 }),
+  KAFKA_CONSUMER_BACKOFF_INITIAL_MS: envField.durationMs(100, { min: 1 }),
+  KAFKA_CONSUMER_BACKOFF_MAX_MS: envField.durationMs(5_000, { min: 1 }),
+  KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: envField.int(3, { min: 1, max: 64 }),
+});
+
+/** RabbitMQ consumers (libs/messaging): prefetch and the delay queues a failed message goes through. */
+export const rabbitmqConsumerEnv = z.object({
+  RABBITMQ_PREFETCH: envField.int(20, { min: 1, max: 10_000 }),
+  /** One delay queue per retry, in order; after the last one a failing message goes to `<queue>.dlq`. */
+  RABBITMQ_RETRY_DELAYS_MS: z
+    .string()
+    .default('1000,10000,60000')
+    .transform((v) => v.split(',').map((s) => Number(s.trim())))
+    .refine((v) => v.length > 0 && v.every((n) => Number.isInteger(n) && n > 0), { message: 'expected comma-separated positive milliseconds' }),
+  RABBITMQ_RECONNECT_INITIAL_MS: envField.durationMs(500, { min: 1 }),
+  RABBITMQ_RECONNECT_MAX_MS: envField.durationMs(10_000, { min: 1 }),
+});

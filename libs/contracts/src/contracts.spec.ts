@@ -1,0 +1,35 @@
+import { envelopeHeaderSchema, notificationCommandSchema, OrderPaid, orderEventSchema, SendSms } from './index';
+
+const paid = () =>
+  OrderPaid.create('order-1', { orderId: 'order-1', customerId: 'c-1', sellerId: 's-1', amountMinor: 1200, currency: 'KRW', paymentId: 'p-1' });
+
+describe('event contracts', () => {
+  it('When an event is created, then it has a uuid id, its type and version, and the aggregate id', () => {
+    const event = paid();
+    expect(event).toMatchObject({ type: 'OrderPaid', version: 1, aggregateId: 'order-1' });
+    expect(envelopeHeaderSchema.safeParse(event).success).toBe(true);
+    expect(event.id).not.toBe(paid().id);
+  });
+
+  it('When an event survives a JSON round trip, then the topic schema parses it to the same event', () => {
+    const event = paid();
+    expect(orderEventSchema.parse(JSON.parse(JSON.stringify(event)))).toEqual(event);
+  });
+
+  it('When a payload breaks its schema, then creating or parsing the event fails', () => {
+    expect(() => OrderPaid.create('order-1', { orderId: 'order-1' } as never)).toThrow();
+    const event = { ...paid(), payload: { orderId: 'order-1', amountMinor: -5 } };
+    expect(orderEventSchema.safeParse(event).success).toBe(false);
+  });
+
+  it('When the type is unknown or the version differs, then the topic schema rejects it', () => {
+    expect(orderEventSchema.safeParse({ ...paid(), type: 'OrderShipped' }).success).toBe(false);
+    expect(orderEventSchema.safeParse({ ...paid(), version: 2 }).success).toBe(false);
+  });
+
+  it('When an SMS command has a bad phone number, then the command schema rejects it', () => {
+    const command = SendSms.create('u-1', { recipientId: 'u-1', phoneNumber: '+821012345678', text: 'hi' });
+    expect(notificationCommandSchema.safeParse(command).success).toBe(true);
+    expect(notificationCommandSchema.safeParse({ ...command, payload: { ...command.payload, phoneNumber: '010' } }).success).toBe(false);
+  });
+});

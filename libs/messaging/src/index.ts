@@ -1,0 +1,35 @@
+export { OutboxRecord } from './outbox/outbox.entity';
+export { InboxRecord } from './inbox/inbox.entity';
+export { CreateInboxTable1764000000001, CreateOutboxTable1764000000000, messagingMigrations } from './migrations';
+export {
+  addToOutbox,
+  eventMessage,
+  MessageHeaders,
+  OutboxOutsideTransactionError,
+  type OutboxDestination,
+  type OutboxMessage,
+} from './outbox/outbox';
+export type { OutboxPublisher, PendingOutboxMessage } from './outbox/outbox-publisher';
+export { KafkaOutboxPublisher, type KafkaOutboxPublisherOptions } from './outbox/kafka-outbox-publisher';
+export { RabbitmqOutboxPublisher, type RabbitmqOutboxPublisherOptions } from './outbox/rabbitmq-outbox-publisher';
+export { OutboxRelay, outboxStats, type OutboxRelayOptions } from './outbox/outbox-relay';
+export { DeadLetterHeaders, InvalidMessageError, PermanentMessageError } from './errors';
+export { MessageContext } from './message-context';
+export { MessageConsumer, RethrowToConsumerFilter } from './handler-invocation';
+export { KafkaConsumerServer, kafkaDeadLetterTopic, type KafkaConsumerOptions } from './kafka/kafka-consumer.server';
+export {
+  declareRabbitmqTopology,
+  RabbitmqConsumerServer,
+  rabbitmqQueues,
+  RETRY_COUNT_HEADER,
+  type RabbitmqConsumerOptions,
+} from './rabbitmq/rabbitmq-consumer.server';
+export {
+  replayKafkaDeadLetters,
+  replayRabbitmqDeadLetters,
+  type DeadLetter,
+  type ReplayKafkaOptions,
+  type ReplayRabbitmqOptions,
+  type ReplayResult,
+} from './dead-letters/replay';
+export type { MessagingLogger } from './internal/backoff';

@@ -1,0 +1,49 @@
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+
+export const tracer = trace.getTracer('@conveyor/messaging');
+
+/** Header values as strings, whatever the client gave (Kafka: Buffer | string | array). */
+export function headersToStrings(headers: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    if (value === undefined || value === null) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    out[key] = Buffer.isBuffer(first) ? first.toString() : String(first);
+  }
+  return out;
+}
+
+/** The trace context carried by message headers (the outbox row's, or a broker message's). */
+export const contextFromHeaders = (headers: Record<string, string>): Context => propagation.extract(ROOT_CONTEXT, headers);
+
+/**
+ * Starts a producer span for one message, child of the context stored with
+ * it, and returns the headers to send: the same ones with `traceparent`
+ * pointing at this span, so the consumer continues the request's trace.
+ */
+export function startProducerSpan(name: string, stored: Record<string, string>, attributes: Record<string, string>): { span: Span; headers: Record<string, string> } {
+  const span = tracer.startSpan(name, { kind: SpanKind.PRODUCER, attributes }, contextFromHeaders(stored));
+  const headers = { ...stored };
+  delete headers['traceparent'];
+  delete headers['tracestate'];
+  propagation.inject(trace.setSpan(ROOT_CONTEXT, span), headers);
+  return { span, headers };
+}
+
+export function endSpan(span: Span, error?: unknown): void {
+  if (error !== undefined) {
+    span.recordException(error instanceof Error ? error : new Error(String(error)));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  }
+  span.end();
+}
+
+/**
+ * Runs a broker call with tracing suppressed. The kafkajs and amqplib
+ * instrumentations would otherwise start their own send span under whatever
+ * context is active (the relay's, not the row's) and overwrite the
+ * `traceparent` header we set, cutting the consumer off the request's trace.
+ * Our producer span per message takes the place of theirs.
+ */
+export const withoutInstrumentation = <T>(work: () => Promise<T>): Promise<T> => context.with(suppressTracing(context.active()), work);

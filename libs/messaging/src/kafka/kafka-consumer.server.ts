@@ -1,0 +1,232 @@
+import { Logger } from '@nestjs/common';
+import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { SpanKind, context as otelContext, trace } from '@opentelemetry/api';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { DataSource } from 'typeorm';
+import type { z } from 'zod';
+import { DeadLetterHeaders, InvalidMessageError, PermanentMessageError } from '../errors';
+import { invokeHandler } from '../handler-invocation';
+import { applyOnce, parseEnvelope } from '../internal/apply-message';
+import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
+import { contextFromHeaders, endSpan, headersToStrings, tracer, withoutInstrumentation } from '../internal/tracing';
+import { MessageContext } from '../message-context';
+
+/** Options of {@link KafkaConsumerServer}; defaults in brackets match `kafkaConsumerEnv`. */
+export interface KafkaConsumerOptions {
+  kafka: Kafka;
+  groupId: string;
+  topics: string[];
+  /** The database holding the `inbox` table and the handlers' own tables. */
+  dataSource: DataSource;
+  /** Runtime schema per topic (e.g. `orderEventSchema`); every message is validated against it. */
+  schemas?: Record<string, z.ZodType>;
+  /** Handler attempts per message before it is dead-lettered [5]. */
+  maxAttempts?: number;
+  /** Back-off between in-place attempts [100 ms, doubling up to 5 s]. */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** Partitions processed in parallel; one partition is always processed in order [3]. */
+  partitionsConsumedConcurrently?: number;
+  /** Read a new group's topics from the beginning [true]. */
+  fromBeginning?: boolean;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Creates the `<topic>.<group>.dlq` topics at start if missing [true]. */
+  createDeadLetterTopics?: boolean;
+}
+
+/** The dead-letter topic of a topic for one consumer group. */
+export const kafkaDeadLetterTopic = (topic: string, groupId: string): string => `${topic}.${groupId}.dlq`;
+
+/**
+ * A NestJS transport strategy that feeds Kafka messages to `@EventPattern(type)`
+ * handlers (pattern = the envelope's `type`). Per message: parse and validate,
+ * then one transaction with the inbox insert and the handler's writes
+ * (`ctx.manager`), retried in place with back-off; a message that is invalid
+ * or still failing goes to `<topic>.<group>.dlq` with the error in headers and
+ * its offset is committed, so one bad message never stops a partition.
+ */
+export class KafkaConsumerServer extends Server implements CustomTransportStrategy {
+  private readonly log = new Logger(KafkaConsumerServer.name);
+  private consumer: Consumer | undefined;
+  private producer: Producer | undefined;
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly options: KafkaConsumerOptions) {
+    super();
+  }
+
+  async listen(callback: (error?: unknown) => void): Promise<void> {
+    try {
+      await this.start();
+      callback();
+    } catch (error) {
+      callback(error);
+    }
+  }
+
+  /**
+   * Stops fetching, lets the message in flight finish (its transaction
+   * commits or rolls back), commits the offsets resolved so far and leaves
+   * the group.
+   */
+  async close(): Promise<void> {
+    this.stopping.abort();
+    await this.consumer?.disconnect();
+    await this.producer?.disconnect();
+    this.consumer = undefined;
+    this.producer = undefined;
+  }
+
+  on(): never {
+    throw new Error('KafkaConsumerServer does not emit events');
+  }
+
+  unwrap<T>(): T {
+    return this.consumer as T;
+  }
+
+  private async start(): Promise<void> {
+    const { kafka, groupId, topics } = this.options;
+    if (this.options.createDeadLetterTopics ?? true) await this.createDeadLetterTopics();
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await this.producer.connect();
+    this.consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: this.options.heartbeatIntervalMs ?? 3_000,
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics, fromBeginning: this.options.fromBeginning ?? true });
+    await this.consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
+      eachBatch: (payload) => this.processBatch(payload),
+    });
+  }
+
+  private async createDeadLetterTopics(): Promise<void> {
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const wanted = this.options.topics.map((t) => kafkaDeadLetterTopic(t, this.options.groupId)).filter((t) => !existing.has(t));
+      if (wanted.length === 0) return;
+      // One partition: dead letters are few, and replay then keeps their order.
+      await admin.createTopics({ topics: wanted.map((topic) => ({ topic, numPartitions: 1 })), waitForLeaders: true });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+    for (const message of batch.messages) {
+      // After close() or a rebalance, stop before the next message; the
+      // offsets resolved so far are committed below.
+      if (!isRunning() || isStale()) break;
+      await this.processMessage(batch.topic, batch.partition, message, heartbeat);
+      resolveOffset(message.offset);
+      await heartbeat();
+    }
+    await commitOffsetsIfNecessary();
+  }
+
+  private async processMessage(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+    const headers = headersToStrings(message.headers as Record<string, unknown>);
+    const span = tracer.startSpan(
+      `${topic} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.destination.name': topic,
+          'messaging.consumer.group.name': this.options.groupId,
+          'messaging.destination.partition.id': String(partition),
+          'messaging.kafka.offset': message.offset,
+          'messaging.kafka.message.key': message.key?.toString() ?? '',
+        },
+      },
+      contextFromHeaders(headers),
+    );
+    try {
+      await otelContext.with(trace.setSpan(otelContext.active(), span), () => this.handleWithRetries(topic, partition, message, headers, heartbeat));
+      endSpan(span);
+    } catch (error) {
+      endSpan(span, error);
+      throw error; // only a failed dead-letter publish gets here: kafkajs retries the batch
+    }
+  }
+
+  private async handleWithRetries(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    headers: Record<string, string>,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const span = trace.getActiveSpan();
+    let envelope;
+    try {
+      envelope = parseEnvelope(message.value, this.options.schemas?.[topic]);
+    } catch (error) {
+      return this.deadLetter(topic, partition, message, headers, error, 0);
+    }
+    span?.setAttributes({ 'messaging.message.id': envelope.id, 'conveyor.event.type': envelope.type });
+    const handler = this.getHandlerByPattern(this.normalizePattern(envelope.type));
+    if (!handler) return; // an event type this service does not care about
+
+    const maxAttempts = this.options.maxAttempts ?? 5;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const result = await applyOnce(this.options.dataSource, this.options.groupId, envelope.id, (manager) =>
+          invokeHandler(handler, envelope.payload, new MessageContext(manager, envelope, topic, headers, attempt, partition, message.offset)),
+        );
+        span?.setAttribute('conveyor.inbox', result);
+        return;
+      } catch (error) {
+        const permanent = error instanceof PermanentMessageError;
+        if (permanent || attempt >= maxAttempts || this.stopping.signal.aborted) {
+          if (this.stopping.signal.aborted && !permanent && attempt < maxAttempts) throw error; // redelivered after restart
+          return this.deadLetter(topic, partition, message, headers, error, attempt);
+        }
+        const delay = backoffDelay(attempt, this.options.backoffInitialMs ?? 100, this.options.backoffMaxMs ?? 5_000);
+        this.log.warn(`${topic}[${partition}]@${message.offset} ${envelope.type} ${envelope.id}: attempt ${attempt} failed (${errorMessage(error)}); retrying in ${delay} ms`);
+        span?.addEvent('retry', { attempt, error: errorMessage(error) });
+        await sleep(delay, this.stopping.signal);
+        await heartbeat();
+      }
+    }
+  }
+
+  private async deadLetter(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    headers: Record<string, string>,
+    error: unknown,
+    attempts: number,
+  ): Promise<void> {
+    const dlq = kafkaDeadLetterTopic(topic, this.options.groupId);
+    const code = error instanceof PermanentMessageError ? error.code : ((error as { code?: unknown })?.code?.toString() ?? 'MESSAGE.HANDLER_FAILED');
+    const dlqHeaders: IHeaders = {
+      ...headers,
+      [DeadLetterHeaders.reason]: error instanceof InvalidMessageError ? 'invalid' : 'failed',
+      [DeadLetterHeaders.errorCode]: code,
+      [DeadLetterHeaders.errorMessage]: errorMessage(error).slice(0, 2_000),
+      [DeadLetterHeaders.attempts]: String(attempts),
+      [DeadLetterHeaders.failedAt]: new Date().toISOString(),
+      [DeadLetterHeaders.consumer]: this.options.groupId,
+      [DeadLetterHeaders.sourceTopic]: topic,
+      [DeadLetterHeaders.sourcePartition]: String(partition),
+      [DeadLetterHeaders.sourceOffset]: message.offset,
+    };
+    this.log.error(`${topic}[${partition}]@${message.offset}: dead-lettered to ${dlq} after ${attempts} attempts: ${errorMessage(error)}`);
+    trace.getActiveSpan()?.addEvent('dead-lettered', { topic: dlq, error: errorMessage(error) });
+    const producer = this.producer;
+    if (!producer) throw new Error('consumer is closed; the message stays uncommitted');
+    await withoutInstrumentation(async () => {
+      await producer.send({ topic: dlq, acks: -1, messages: [{ key: message.key, value: message.value, headers: dlqHeaders }] });
+    });
+  }
+}

@@ -1,0 +1,23 @@
+import type { EventEnvelope } from '@conveyor/contracts';
+import type { EntityManager } from 'typeorm';
+
+/**
+ * The second argument of every handler (`@Ctx()`). `manager` belongs to the
+ * transaction that also records the message in the inbox: write through it
+ * and the effect is applied exactly once, or not at all.
+ */
+export class MessageContext {
+  constructor(
+    /** EntityManager of the handler's transaction. */
+    readonly manager: EntityManager,
+    readonly envelope: EventEnvelope,
+    /** Kafka topic, or the RabbitMQ queue. */
+    readonly source: string,
+    readonly headers: Record<string, string>,
+    /** 1 on first delivery; counts in-place retries (Kafka) or delay-queue rounds (RabbitMQ). */
+    readonly attempt: number,
+    /** Kafka partition and offset; undefined for RabbitMQ. */
+    readonly partition?: number,
+    readonly offset?: string,
+  ) {}
+}

@@ -1,0 +1,78 @@
+import type { Kafka, Message, Producer } from 'kafkajs';
+import { CompressionTypes } from 'kafkajs';
+import { endSpan, startProducerSpan, withoutInstrumentation } from '../internal/tracing';
+import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
+
+/** Options of {@link KafkaOutboxPublisher}. */
+export interface KafkaOutboxPublisherOptions {
+  kafka: Kafka;
+  /** Broker round-trip bound for one batch (kafkajs request timeout); default 10 s. */
+  requestTimeoutMs?: number;
+  /** kafkajs retries within one send before the relay's own back-off takes over; default 3. */
+  retries?: number;
+}
+
+/**
+ * Sends outbox rows to Kafka with an idempotent producer (acks=all, one
+ * request in flight, so a retried request cannot reorder a partition).
+ */
+export class KafkaOutboxPublisher implements OutboxPublisher {
+  private producer: Producer | undefined;
+
+  constructor(private readonly options: KafkaOutboxPublisherOptions) {}
+
+  async publish(messages: PendingOutboxMessage[]): Promise<void> {
+    const producer = await this.connected();
+    const byTopic = new Map<string, Message[]>();
+    const spans = messages.map((m) => {
+      const { span, headers } = startProducerSpan(`${m.topic} publish`, m.headers, {
+        'messaging.system': 'kafka',
+        'messaging.destination.name': m.topic,
+        'messaging.kafka.message.key': m.key,
+        'messaging.operation.type': 'send',
+        'conveyor.outbox.id': m.id,
+      });
+      const list = byTopic.get(m.topic) ?? [];
+      list.push({ key: m.key, value: m.payload, headers });
+      byTopic.set(m.topic, list);
+      return span;
+    });
+    try {
+      await withoutInstrumentation(() =>
+        producer.sendBatch({
+          acks: -1,
+          timeout: this.options.requestTimeoutMs ?? 10_000,
+          compression: CompressionTypes.None,
+          topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+        }),
+      );
+      spans.forEach((s) => endSpan(s));
+    } catch (error) {
+      spans.forEach((s) => endSpan(s, error));
+      // A failed idempotent producer may hold sequence state the broker no
+      // longer agrees with (e.g. after a broker restart); start clean.
+      await this.close();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  private async connected(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    const producer = this.options.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      // Bounded, unlike kafkajs' idempotent default (retry forever): the relay
+      // must get the error back to roll its transaction back and back off.
+      retry: { retries: this.options.retries ?? 3, initialRetryTime: 100, maxRetryTime: 1_000 },
+    });
+    await producer.connect();
+    this.producer = producer;
+    return producer;
+  }
+}

@@ -1,0 +1,267 @@
+import { Logger } from '@nestjs/common';
+import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { SpanKind, context as otelContext, trace } from '@opentelemetry/api';
+import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import type { DataSource } from 'typeorm';
+import type { z } from 'zod';
+import { DeadLetterHeaders, InvalidMessageError, PermanentMessageError } from '../errors';
+import { invokeHandler } from '../handler-invocation';
+import { applyOnce, parseEnvelope } from '../internal/apply-message';
+import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
+import { contextFromHeaders, endSpan, headersToStrings, tracer, withoutInstrumentation } from '../internal/tracing';
+import { MessageContext } from '../message-context';
+
+/** Options of {@link RabbitmqConsumerServer}; defaults in brackets match `rabbitmqConsumerEnv`. */
+export interface RabbitmqConsumerOptions {
+  url: string;
+  /** Topic exchange the commands are published to. */
+  exchange: string;
+  /** Quorum queue this consumer reads, bound to the exchange with `bindingKeys`. */
+  queue: string;
+  bindingKeys: string[];
+  /** The database holding the `inbox` table and the handlers' own tables. */
+  dataSource: DataSource;
+  /** Runtime schema every message is validated against (e.g. `notificationCommandSchema`). */
+  schema?: z.ZodType;
+  /** Unacked messages in flight [20]. */
+  prefetch?: number;
+  /** One delay queue per retry, in order; then `<queue>.dlq` [1 s, 10 s, 60 s]. */
+  retryDelaysMs?: number[];
+  /** Reconnect back-off after the connection is lost [500 ms, doubling up to 10 s]. */
+  reconnectInitialMs?: number;
+  reconnectMaxMs?: number;
+  /** Shown in the management UI (`connection_name`); default `<queue> consumer`. */
+  connectionName?: string;
+}
+
+/** Header counting the failed deliveries of a message so far. */
+export const RETRY_COUNT_HEADER = 'x-retry-count';
+
+/** Names of the queues around a consumer queue. */
+export const rabbitmqQueues = (queue: string, retryDelaysMs: number[]) => ({
+  deadLetter: `${queue}.dlq`,
+  // The TTL is in the name: a queue's arguments cannot change once declared,
+  // so a new delay gets a new queue instead of a PRECONDITION_FAILED.
+  delays: retryDelaysMs.map((ms) => ({ ms, queue: `${queue}.delay.${ms}ms` })),
+});
+
+/**
+ * Declares exchange, quorum queue and binding, delay queues and the dead
+ * letter queue. Every declaration is idempotent, so each consumer replica
+ * runs it at start and after every reconnect.
+ */
+export async function declareRabbitmqTopology(
+  channel: Channel,
+  options: Pick<RabbitmqConsumerOptions, 'exchange' | 'queue' | 'bindingKeys' | 'retryDelaysMs'>,
+): Promise<void> {
+  const names = rabbitmqQueues(options.queue, options.retryDelaysMs ?? DEFAULT_DELAYS);
+  await channel.assertExchange(options.exchange, 'topic', { durable: true });
+  await channel.assertQueue(options.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  for (const key of options.bindingKeys) await channel.bindQueue(options.queue, options.exchange, key);
+  for (const delay of names.delays) {
+    // No consumer: messages wait out the TTL, then are dead-lettered through
+    // the default exchange straight back to the work queue (not the topic
+    // exchange, where other bindings would see them again).
+    await channel.assertQueue(delay.queue, {
+      durable: true,
+      arguments: { 'x-message-ttl': delay.ms, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': options.queue },
+    });
+  }
+  await channel.assertQueue(names.deadLetter, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+}
+
+const DEFAULT_DELAYS = [1_000, 10_000, 60_000];
+
+/**
+ * A NestJS transport strategy for a RabbitMQ queue: `@EventPattern(type)`
+ * handlers, manual ack, prefetch, the inbox and the handler's writes in one
+ * transaction; a failure is re-published to the next delay queue (the copy
+ * is confirmed before the original is acked), and after the last delay to
+ * `<queue>.dlq`. Reconnects with back-off when the connection drops.
+ */
+export class RabbitmqConsumerServer extends Server implements CustomTransportStrategy {
+  private readonly log = new Logger(RabbitmqConsumerServer.name);
+  private readonly delays: number[];
+  private connection: ChannelModel | undefined;
+  private channel: Channel | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly stopping = new AbortController();
+  private reconnecting: Promise<void> | undefined;
+
+  constructor(private readonly options: RabbitmqConsumerOptions) {
+    super();
+    this.delays = options.retryDelaysMs ?? DEFAULT_DELAYS;
+  }
+
+  async listen(callback: (error?: unknown) => void): Promise<void> {
+    try {
+      await this.connectAndConsume();
+      callback();
+    } catch (error) {
+      callback(error);
+    }
+  }
+
+  /** Stops receiving, waits for the messages in flight to be acked, and closes the connection. */
+  async close(): Promise<void> {
+    this.stopping.abort();
+    const channel = this.channel;
+    const tag = this.consumerTag;
+    if (channel && tag) await channel.cancel(tag).catch(() => undefined);
+    await Promise.allSettled([...this.inFlight]);
+    await this.reconnecting;
+    await this.connection?.close().catch(() => undefined);
+    this.connection = undefined;
+  }
+
+  on(): never {
+    throw new Error('RabbitmqConsumerServer does not emit events');
+  }
+
+  unwrap<T>(): T {
+    return this.connection as T;
+  }
+
+  private consumerTag: string | undefined;
+
+  private async connectAndConsume(): Promise<void> {
+    const connection = await connect(this.options.url, {
+      clientProperties: { connection_name: this.options.connectionName ?? `${this.options.queue} consumer` },
+    });
+    connection.on('error', (error: Error) => this.log.warn(`RabbitMQ connection error: ${error.message}`));
+    connection.on('close', () => {
+      if (this.connection !== connection) return;
+      this.connection = undefined;
+      this.channel = undefined;
+      if (!this.stopping.signal.aborted) this.reconnecting = this.reconnect();
+    });
+    try {
+      const channel = await connection.createChannel();
+      const publisher = await connection.createConfirmChannel();
+      // A channel error (e.g. a failed declaration) closes the channel; the
+      // connection is closed with it so one reconnect path handles both.
+      for (const ch of [channel, publisher]) {
+        ch.on('error', (error: Error) => this.log.warn(`RabbitMQ channel error: ${error.message}`));
+        ch.on('close', () => void connection.close().catch(() => undefined));
+      }
+      await declareRabbitmqTopology(channel, { ...this.options, retryDelaysMs: this.delays });
+      await channel.prefetch(this.options.prefetch ?? 20);
+      this.connection = connection;
+      this.channel = channel;
+      const { consumerTag } = await channel.consume(this.options.queue, (msg) => {
+        if (!msg) return; // the queue was deleted; 'close' follows
+        const work = this.handle(channel, publisher, msg).finally(() => this.inFlight.delete(work));
+        this.inFlight.add(work);
+      }, { noAck: false });
+      this.consumerTag = consumerTag;
+    } catch (error) {
+      await connection.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async reconnect(): Promise<void> {
+    for (let attempt = 1; !this.stopping.signal.aborted; attempt += 1) {
+      const delay = backoffDelay(attempt, this.options.reconnectInitialMs ?? 500, this.options.reconnectMaxMs ?? 10_000);
+      await sleep(delay, this.stopping.signal);
+      if (this.stopping.signal.aborted) return;
+      try {
+        await this.connectAndConsume();
+        this.log.log(`RabbitMQ consumer of ${this.options.queue} reconnected after ${attempt} attempts`);
+        return;
+      } catch (error) {
+        if (attempt === 1 || attempt % 10 === 0) this.log.warn(`RabbitMQ reconnect attempt ${attempt} failed: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  private async handle(channel: Channel, publisher: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+    // The broker's own dead-letter bookkeeping (x-death, x-first-death-*) is
+    // structured and grows with every round; our retry count replaces it.
+    const headers = Object.fromEntries(
+      Object.entries(headersToStrings(msg.properties.headers as Record<string, unknown>)).filter(([k]) => !/^x-(first-|last-)?death/.test(k)),
+    );
+    const failures = Number(headers[RETRY_COUNT_HEADER] ?? 0);
+    const attempt = failures + 1;
+    const span = tracer.startSpan(
+      `${this.options.queue} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'rabbitmq',
+          'messaging.destination.name': this.options.queue,
+          'messaging.rabbitmq.destination.routing_key': msg.fields.routingKey,
+          'conveyor.attempt': attempt,
+        },
+      },
+      contextFromHeaders(headers),
+    );
+    try {
+      await otelContext.with(trace.setSpan(otelContext.active(), span), async () => {
+        try {
+          const envelope = parseEnvelope(msg.content, this.options.schema);
+          span.setAttributes({ 'messaging.message.id': envelope.id, 'conveyor.event.type': envelope.type });
+          const handler = this.getHandlerByPattern(this.normalizePattern(envelope.type));
+          if (handler) {
+            const result = await applyOnce(this.options.dataSource, this.options.queue, envelope.id, (manager) =>
+              invokeHandler(handler, envelope.payload, new MessageContext(manager, envelope, this.options.queue, headers, attempt)),
+            );
+            span.setAttribute('conveyor.inbox', result);
+          }
+        } catch (error) {
+          await this.retryOrDeadLetter(publisher, msg, headers, failures + 1, error);
+        }
+      });
+      channel.ack(msg);
+      endSpan(span);
+    } catch (error) {
+      // The retry copy was not confirmed, or the ack could not be sent
+      // (connection lost): the original stays unacked and the broker
+      // redelivers it after we reconnect; the inbox absorbs a repeat.
+      endSpan(span, error);
+      this.log.warn(`${this.options.queue}: message left unacked, it will be redelivered: ${errorMessage(error)}`);
+    }
+  }
+
+  private async retryOrDeadLetter(
+    publisher: ConfirmChannel,
+    msg: ConsumeMessage,
+    headers: Record<string, string>,
+    failures: number,
+    error: unknown,
+  ): Promise<void> {
+    const names = rabbitmqQueues(this.options.queue, this.delays);
+    const permanent = error instanceof PermanentMessageError;
+    const next = names.delays[failures - 1];
+    const properties = { ...msg.properties, persistent: true };
+    if (!permanent && next) {
+      this.log.warn(`${this.options.queue}: attempt ${failures} failed (${errorMessage(error)}); retrying in ${next.ms} ms`);
+      trace.getActiveSpan()?.addEvent('retry', { attempt: failures, delayMs: next.ms, error: errorMessage(error) });
+      await withoutInstrumentation(async () => {
+        publisher.sendToQueue(next.queue, msg.content, { ...properties, headers: { ...headers, [RETRY_COUNT_HEADER]: String(failures) } });
+        await publisher.waitForConfirms();
+      });
+      return;
+    }
+    const code = error instanceof PermanentMessageError ? error.code : ((error as { code?: unknown })?.code?.toString() ?? 'MESSAGE.HANDLER_FAILED');
+    this.log.error(`${this.options.queue}: dead-lettered after ${failures} attempts: ${errorMessage(error)}`);
+    trace.getActiveSpan()?.addEvent('dead-lettered', { queue: names.deadLetter, error: errorMessage(error) });
+    await withoutInstrumentation(async () => {
+      publisher.sendToQueue(names.deadLetter, msg.content, {
+        ...properties,
+        headers: {
+          ...headers,
+          [RETRY_COUNT_HEADER]: String(failures),
+          [DeadLetterHeaders.reason]: error instanceof InvalidMessageError ? 'invalid' : 'failed',
+          [DeadLetterHeaders.errorCode]: code,
+          [DeadLetterHeaders.errorMessage]: errorMessage(error).slice(0, 2_000),
+          [DeadLetterHeaders.attempts]: String(failures),
+          [DeadLetterHeaders.failedAt]: new Date().toISOString(),
+          [DeadLetterHeaders.consumer]: this.options.queue,
+          [DeadLetterHeaders.sourceQueue]: this.options.queue,
+        },
+      });
+      await publisher.waitForConfirms();
+    });
+  }
+}

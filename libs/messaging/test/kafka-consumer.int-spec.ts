@@ -1,0 +1,209 @@
+import type { INestMicroservice } from '@nestjs/common';
+import type { Kafka, Producer } from 'kafkajs';
+import { createTestTopic, eventually, testKafka, uniqueName } from '@conveyor/testing';
+import {
+  DeadLetterHeaders,
+  KafkaConsumerServer,
+  kafkaDeadLetterTopic,
+  KafkaOutboxPublisher,
+  OutboxRelay,
+  PermanentMessageError,
+  replayKafkaDeadLetters,
+} from '../src';
+import { closeTestDataSource, effectsSummary, ItemRecorded, openTestDataSource, startConsumerApp, writeEvents, type Behaviour } from './support/harness';
+
+type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
+
+async function readTopic(kafka: Kafka, topic: string, count: number): Promise<{ key: string | null; value: string; headers: Record<string, string> }[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
+  const out: { key: string | null; value: string; headers: Record<string, string> }[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        out.push({
+          key: message.key?.toString() ?? null,
+          value: message.value?.toString() ?? '',
+          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+        });
+      },
+    });
+    await eventually(() => (out.length >= count ? true : undefined), { timeoutMs: 20_000, what: `${count} messages on ${topic}` });
+    return out;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+describe('Kafka consumer strategy', () => {
+  const kafka = testKafka();
+  let handle: Handle;
+  let producer: Producer;
+  const apps: INestMicroservice[] = [];
+  beforeAll(async () => {
+    handle = await openTestDataSource('kafka_consumer');
+    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+  });
+  afterAll(async () => {
+    await producer.disconnect();
+    await closeTestDataSource(handle);
+  });
+
+  const consumerFor = async (topic: string, groupId: string, behaviour?: Behaviour, maxAttempts = 3) => {
+    const server = new KafkaConsumerServer({
+      kafka,
+      groupId,
+      topics: [topic],
+      dataSource: handle.dataSource,
+      schemas: { [topic]: ItemRecorded.schema },
+      maxAttempts,
+      backoffInitialMs: 20,
+      backoffMaxMs: 100,
+    });
+    apps.push(await startConsumerApp(server, topic, behaviour));
+  };
+
+  it('When 1,000 events go through outbox, relay and consumer, then each is applied once, in per-key order', async () => {
+    const topic = await createTestTopic(kafka, 'consume_e2e');
+    const publisher = new KafkaOutboxPublisher({ kafka });
+    const relay = new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: publisher }, batchSize: 200, pollIntervalMs: 20 });
+    try {
+      await consumerFor(topic, uniqueName('group'));
+      relay.start();
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 1_000, keys: 25, perTransaction: 20, keyPrefix: topic });
+      // Redeliver everything once more, as a relay crash after publish would: the inbox must absorb it.
+      await eventually(async () => ((await effectsSummary(handle.dataSource)).total >= 1_000 ? true : undefined), { timeoutMs: 60_000, what: '1,000 effects' });
+      await handle.dataSource.query(`UPDATE outbox SET published_at = NULL`);
+      await eventually(async () => ((await handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`))[0].n === 0 ? true : undefined), {
+        timeoutMs: 20_000,
+        what: 'the re-publish',
+      });
+      await new Promise((r) => setTimeout(r, 1_000));
+      const summary = await handle.dataSource.query(
+        `SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM effects WHERE key LIKE $1`,
+        [`${topic}-%`],
+      );
+      expect(summary).toEqual([{ total: 1_000, distinct: 1_000 }]);
+      await expect(effectsSummary(handle.dataSource)).resolves.toMatchObject({ outOfOrder: 0 });
+    } finally {
+      await relay.stop();
+      await publisher.close();
+    }
+  }, 90_000);
+
+  it('When a handler fails transiently, then it is retried in place and its effect happens once', async () => {
+    const topic = await createTestTopic(kafka, 'consume_retry', 1);
+    const failuresLeft = new Map<string, number>();
+    await consumerFor(topic, uniqueName('group'), (event) => {
+      const left = failuresLeft.get(event.key) ?? 2;
+      failuresLeft.set(event.key, left - 1);
+      if (left > 0) throw new Error(`database briefly unavailable (${left})`);
+    });
+    const event = ItemRecorded.create('retry-key', { key: 'retry-key', seq: 0 });
+    await producer.send({ topic, acks: -1, messages: [{ key: event.aggregateId, value: JSON.stringify(event) }] });
+    const rows = await eventually(
+      async () => {
+        const r: { n: number }[] = await handle.dataSource.query(`SELECT count(*)::int AS n FROM effects WHERE event_id = $1`, [event.id]);
+        return r[0].n > 0 ? r : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the effect' },
+    );
+    expect(rows).toEqual([{ n: 1 }]);
+    expect(failuresLeft.get('retry-key')).toBe(-1); // failed twice, succeeded on the third attempt
+  });
+
+  it('When poison messages arrive (bad JSON, schema failure, handler always failing), then they land in the DLQ with their reason and later messages are processed', async () => {
+    const topic = await createTestTopic(kafka, 'consume_poison', 1);
+    const groupId = uniqueName('group');
+    await consumerFor(topic, groupId, (event) => {
+      if (event.key === 'always-fails') throw new PermanentMessageError('seller account closed');
+    });
+    const good = ItemRecorded.create('good', { key: 'good', seq: 0 });
+    const failing = ItemRecorded.create('always-fails', { key: 'always-fails', seq: 0 });
+    const invalid = { ...ItemRecorded.create('bad', { key: 'bad', seq: 0 }), payload: { key: 'bad', seq: 'one' } };
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        { key: 'raw', value: '{"id": "not json' },
+        { key: 'bad', value: JSON.stringify(invalid) },
+        { key: 'always-fails', value: JSON.stringify(failing) },
+        { key: 'good', value: JSON.stringify(good) },
+      ],
+    });
+    await eventually(
+      async () => ((await handle.dataSource.query(`SELECT 1 FROM effects WHERE event_id = $1`, [good.id])).length === 1 ? true : undefined),
+      { timeoutMs: 20_000, what: 'the good message after the poison ones' },
+    );
+    const dead = await readTopic(kafka, kafkaDeadLetterTopic(topic, groupId), 3);
+    expect(dead.map((d) => [d.key, d.headers[DeadLetterHeaders.reason], d.headers[DeadLetterHeaders.errorCode]])).toEqual([
+      ['raw', 'invalid', 'MESSAGE.INVALID'],
+      ['bad', 'invalid', 'MESSAGE.INVALID'],
+      ['always-fails', 'failed', 'MESSAGE.PERMANENT_FAILURE'],
+    ]);
+    expect(dead[0].headers[DeadLetterHeaders.errorMessage]).toMatch(/not JSON/);
+    expect(dead[1].headers[DeadLetterHeaders.errorMessage]).toMatch(/payload\.seq/);
+    expect(dead[2].headers[DeadLetterHeaders.errorMessage]).toBe('seller account closed');
+    expect(dead[1].headers[DeadLetterHeaders.sourceTopic]).toBe(topic);
+    expect(dead[0].value).toBe('{"id": "not json'); // the original bytes, for inspection and replay
+  });
+
+  it('When the replay command runs with a fix, then the repaired message is consumed from the source topic and the rest are dropped', async () => {
+    const topic = await createTestTopic(kafka, 'consume_replay', 1);
+    const groupId = uniqueName('group');
+    await consumerFor(topic, groupId);
+    const broken = { ...ItemRecorded.create('fixable', { key: 'fixable', seq: 0 }), payload: { key: 'fixable', seq: '7' } };
+    await producer.send({ topic, acks: -1, messages: [{ key: 'fixable', value: JSON.stringify(broken) }, { key: 'junk', value: 'junk' }] });
+    const dlq = kafkaDeadLetterTopic(topic, groupId);
+    await readTopic(kafka, dlq, 2);
+
+    const result = await replayKafkaDeadLetters({
+      kafka,
+      deadLetterTopic: dlq,
+      fix: (m) => {
+        if (m.key !== 'fixable') return null;
+        const event = JSON.parse(m.body.toString()) as typeof broken;
+        return { ...m, body: Buffer.from(JSON.stringify({ ...event, payload: { key: 'fixable', seq: Number(event.payload.seq) } })) };
+      },
+    });
+    expect(result).toEqual({ replayed: 1, skipped: 1 });
+    const rows = await eventually(
+      async () => {
+        const r: { seq: number }[] = await handle.dataSource.query(`SELECT seq FROM effects WHERE event_id = $1`, [broken.id]);
+        return r.length > 0 ? r : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the replayed message' },
+    );
+    expect(rows).toEqual([{ seq: 7 }]);
+    // Progress is remembered: a second replay has nothing left to send.
+    await expect(replayKafkaDeadLetters({ kafka, deadLetterTopic: dlq })).resolves.toEqual({ replayed: 0, skipped: 0 });
+  }, 60_000);
+
+  it('When the app closes during a slow batch, then in-flight work finishes and a new consumer resumes without re-applying it', async () => {
+    const topic = await createTestTopic(kafka, 'consume_shutdown', 1);
+    const groupId = uniqueName('group');
+    const slow: Behaviour = () => new Promise((r) => setTimeout(r, 20));
+    await consumerFor(topic, groupId, slow);
+    const events = Array.from({ length: 200 }, (_, i) => ItemRecorded.create('shutdown', { key: 'shutdown', seq: i }));
+    await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e) })) });
+    const count = async () => (await handle.dataSource.query(`SELECT count(*)::int AS n FROM effects WHERE key = 'shutdown'`))[0].n as number;
+    await eventually(async () => ((await count()) >= 30 ? true : undefined), { timeoutMs: 20_000, what: 'some progress' });
+    await apps.pop()?.close();
+    const atClose = await count();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await count()).toBe(atClose); // nothing runs after close() returned
+
+    await consumerFor(topic, groupId);
+    await eventually(async () => ((await count()) >= 200 ? true : undefined), { timeoutMs: 30_000, what: 'the rest' });
+    const [dupes]: { n: number }[] = await handle.dataSource.query(
+      `SELECT count(*)::int AS n FROM (SELECT event_id FROM effects WHERE key = 'shutdown' GROUP BY event_id HAVING count(*) > 1) d`,
+    );
+    expect(dupes.n).toBe(0);
+    expect(await count()).toBe(200);
+  }, 60_000);
+});

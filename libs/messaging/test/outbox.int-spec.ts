@@ -1,0 +1,194 @@
+import type { Consumer, Kafka } from 'kafkajs';
+import type { ChannelModel } from 'amqplib';
+import { Registry } from 'prom-client';
+import { connectTestRabbitmq, createTestTopic, eventually, localServers, testKafka, uniqueName } from '@conveyor/testing';
+import {
+  addToOutbox,
+  eventMessage,
+  KafkaOutboxPublisher,
+  OutboxOutsideTransactionError,
+  OutboxRelay,
+  outboxStats,
+  RabbitmqOutboxPublisher,
+} from '../src';
+import { closeTestDataSource, ItemRecorded, openTestDataSource, writeEvents } from './support/harness';
+
+type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
+
+/** Collects what reaches a topic: value strings, in arrival order per partition. */
+async function collectTopic(kafka: Kafka, topic: string): Promise<{ consumer: Consumer; received: { key: string; value: string; headers: Record<string, string> }[] }> {
+  const consumer = kafka.consumer({ groupId: uniqueName('collector') });
+  const received: { key: string; value: string; headers: Record<string, string> }[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+      received.push({ key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', headers });
+    },
+  });
+  return { consumer, received };
+}
+
+describe('Outbox relay to Kafka', () => {
+  const kafka = testKafka();
+  let handle: Handle;
+  beforeEach(async () => {
+    handle = await openTestDataSource('outbox');
+  });
+  afterEach(async () => {
+    await closeTestDataSource(handle);
+  });
+
+  it('When the writing transaction rolls back, then nothing is stored and nothing is published', async () => {
+    const topic = await createTestTopic(kafka, 'outbox_rollback');
+    const { consumer, received } = await collectTopic(kafka, topic);
+    const publisher = new KafkaOutboxPublisher({ kafka });
+    const relay = new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: publisher }, pollIntervalMs: 20 });
+    try {
+      relay.start();
+      await expect(
+        handle.dataSource.transaction(async (manager) => {
+          await addToOutbox(manager, eventMessage({ kind: 'kafka', topic }, ItemRecorded.create('k', { key: 'k', seq: 0 })));
+          throw new Error('business rule failed after the outbox write');
+        }),
+      ).rejects.toThrow('business rule failed');
+      // A committed marker written afterwards proves the relay was running and publishing.
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 1, keys: 1, keyPrefix: 'marker' });
+      await eventually(() => (received.length > 0 ? true : undefined), { timeoutMs: 20_000, what: 'the marker' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(received.map((m) => m.key)).toEqual(['marker-0']);
+      await expect(outboxStats(handle.dataSource)).resolves.toEqual({ backlog: 0, oldestAgeSeconds: 0 });
+    } finally {
+      await relay.stop();
+      await publisher.close();
+      await consumer.disconnect();
+    }
+  });
+
+  it('When addToOutbox is called outside a transaction, then it refuses', async () => {
+    await expect(
+      addToOutbox(handle.dataSource.manager, eventMessage({ kind: 'kafka', topic: 'x' }, ItemRecorded.create('k', { key: 'k', seq: 0 }))),
+    ).rejects.toBeInstanceOf(OutboxOutsideTransactionError);
+  });
+
+  it('When two relays run at once, then every row is published exactly once and per-key order holds', async () => {
+    const topic = await createTestTopic(kafka, 'outbox_two_relays');
+    await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 2_000, keys: 20, perTransaction: 50 });
+    const { consumer, received } = await collectTopic(kafka, topic);
+    const publishers = [new KafkaOutboxPublisher({ kafka }), new KafkaOutboxPublisher({ kafka })];
+    // Small batches so the two relays interleave many times over the same keys.
+    const relays = publishers.map((p) => new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: p }, batchSize: 50, pollIntervalMs: 5 }));
+    try {
+      relays.forEach((r) => r.start());
+      await eventually(() => (received.length >= 2_000 ? true : undefined), { timeoutMs: 60_000, what: '2,000 messages' });
+      await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive now
+      const ids = received.map((m) => (JSON.parse(m.value) as { id: string }).id);
+      expect(received).toHaveLength(2_000);
+      expect(new Set(ids).size).toBe(2_000);
+      const lastSeq = new Map<string, number>();
+      let outOfOrder = 0;
+      for (const m of received) {
+        const { payload } = JSON.parse(m.value) as { payload: { key: string; seq: number } };
+        if ((lastSeq.get(payload.key) ?? -1) + 1 !== payload.seq) outOfOrder += 1;
+        lastSeq.set(payload.key, payload.seq);
+      }
+      expect(outOfOrder).toBe(0);
+    } finally {
+      await Promise.all(relays.map((r) => r.stop()));
+      await Promise.all(publishers.map((p) => p.close()));
+      await consumer.disconnect();
+    }
+  }, 90_000);
+
+  it('When rows are pending, then the backlog and age gauges report them, and cleanup deletes published rows after retention', async () => {
+    const topic = await createTestTopic(kafka, 'outbox_metrics');
+    const registry = new Registry();
+    await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 30, keys: 3 });
+    const publisher = new KafkaOutboxPublisher({ kafka });
+    const relay = new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: publisher }, metrics: registry, retentionMs: 0, cleanupBatchSize: 7 });
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      const before = await registry.metrics();
+      expect(before).toMatch(/^outbox_backlog_messages 30$/m);
+      expect(Number(/^outbox_oldest_pending_age_seconds (\S+)$/m.exec(before)?.[1])).toBeGreaterThan(0);
+
+      await expect(relay.relayOnce()).resolves.toBe(30);
+      const after = await registry.metrics();
+      expect(after).toMatch(/^outbox_backlog_messages 0$/m);
+      expect(after).toMatch(/^outbox_oldest_pending_age_seconds 0$/m);
+      expect(after).toMatch(/^outbox_published_messages_total\{destination="kafka"\} 30$/m);
+
+      await expect(relay.cleanupOnce()).resolves.toBe(30);
+      await expect(handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox`)).resolves.toEqual([{ n: 0 }]);
+    } finally {
+      await publisher.close();
+    }
+  });
+});
+
+describe('Outbox relay to RabbitMQ', () => {
+  let handle: Handle;
+  let connection: ChannelModel;
+  beforeAll(async () => {
+    handle = await openTestDataSource('outbox_rabbit');
+    connection = await connectTestRabbitmq();
+  });
+  afterAll(async () => {
+    await connection.close();
+    await closeTestDataSource(handle);
+  });
+
+  it('When rows for an exchange are relayed, then persistent messages arrive in per-key order and the rows are marked published', async () => {
+    const exchange = uniqueName('outbox_exchange');
+    const queue = uniqueName('outbox_queue');
+    const channel = await connection.createChannel();
+    await channel.assertExchange(exchange, 'topic', { durable: false, autoDelete: true });
+    await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await channel.bindQueue(queue, exchange, 'items.#');
+    await writeEvents(handle.dataSource, { kind: 'rabbitmq', exchange, routingKey: 'items.recorded' }, { count: 300, keys: 5 });
+    const publisher = new RabbitmqOutboxPublisher({ url: localServers().RABBITMQ_URL });
+    const relay = new OutboxRelay({ dataSource: handle.dataSource, publishers: { rabbitmq: publisher }, batchSize: 100 });
+    try {
+      await expect(relay.relayOnce()).resolves.toBe(100);
+      await expect(relay.relayOnce()).resolves.toBe(100);
+      await expect(relay.relayOnce()).resolves.toBe(100);
+      await expect(relay.relayOnce()).resolves.toBe(0);
+      const bodies: { key: string; seq: number; persistent: boolean }[] = [];
+      for (;;) {
+        const msg = await channel.get(queue, { noAck: true });
+        if (!msg) break;
+        const { payload } = JSON.parse(msg.content.toString()) as { payload: { key: string; seq: number } };
+        bodies.push({ ...payload, persistent: msg.properties.deliveryMode === 2 });
+      }
+      expect(bodies).toHaveLength(300);
+      expect(bodies.every((b) => b.persistent)).toBe(true);
+      const perKey = new Map<string, number[]>();
+      for (const b of bodies) perKey.set(b.key, [...(perKey.get(b.key) ?? []), b.seq]);
+      for (const seqs of perKey.values()) expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      await expect(outboxStats(handle.dataSource)).resolves.toMatchObject({ backlog: 0 });
+    } finally {
+      await publisher.close();
+      await channel.deleteQueue(queue);
+      await channel.close();
+    }
+  });
+
+  it('When the exchange does not exist, then the batch fails, stays pending, and is published once the exchange exists', async () => {
+    const exchange = uniqueName('outbox_missing');
+    await writeEvents(handle.dataSource, { kind: 'rabbitmq', exchange, routingKey: 'x' }, { count: 3, keys: 1 });
+    const publisher = new RabbitmqOutboxPublisher({ url: localServers().RABBITMQ_URL });
+    const relay = new OutboxRelay({ dataSource: handle.dataSource, publishers: { rabbitmq: publisher } });
+    const channel = await connection.createChannel();
+    try {
+      await expect(relay.relayOnce()).rejects.toThrow();
+      await expect(outboxStats(handle.dataSource)).resolves.toMatchObject({ backlog: 3 });
+      await channel.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
+      await expect(relay.relayOnce()).resolves.toBe(3);
+    } finally {
+      await channel.deleteExchange(exchange);
+      await channel.close();
+      await publisher.close();
+    }
+  });
+});

@@ -1,0 +1,203 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { INestMicroservice } from '@nestjs/common';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import { connectTestRabbitmq, eventually, localServers, uniqueName } from '@conveyor/testing';
+import { DeadLetterHeaders, declareRabbitmqTopology, PermanentMessageError, RabbitmqConsumerServer, RETRY_COUNT_HEADER, replayRabbitmqDeadLetters } from '../src';
+import { closeTestDataSource, ItemRecorded, openTestDataSource, startConsumerApp, type Behaviour } from './support/harness';
+
+type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
+const run = promisify(execFile);
+const DELAYS = [100, 200, 300];
+
+describe('RabbitMQ consumer strategy', () => {
+  let handle: Handle;
+  let connection: ChannelModel;
+  let publisher: ConfirmChannel;
+  const apps: INestMicroservice[] = [];
+  const queues: string[] = [];
+  beforeAll(async () => {
+    handle = await openTestDataSource('rabbit_consumer');
+    connection = await connectTestRabbitmq();
+    publisher = await connection.createConfirmChannel();
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+  });
+  afterAll(async () => {
+    const cleanup = await connection.createChannel();
+    for (const q of queues) {
+      for (const name of [q, `${q}.dlq`, ...DELAYS.map((ms) => `${q}.delay.${ms}ms`)]) await cleanup.deleteQueue(name);
+    }
+    await cleanup.close();
+    await connection.close();
+    await closeTestDataSource(handle);
+  });
+
+  const startConsumer = async (behaviour?: Behaviour, connectionName?: string) => {
+    const queue = uniqueName('notify');
+    const exchange = uniqueName('commands');
+    queues.push(queue);
+    const server = new RabbitmqConsumerServer({
+      url: localServers().RABBITMQ_URL,
+      exchange,
+      queue,
+      bindingKeys: ['items.*'],
+      dataSource: handle.dataSource,
+      schema: ItemRecorded.schema,
+      prefetch: 5,
+      retryDelaysMs: DELAYS,
+      reconnectInitialMs: 100,
+      reconnectMaxMs: 500,
+      connectionName,
+    });
+    apps.push(await startConsumerApp(server, queue, behaviour));
+    return { queue, exchange };
+  };
+
+  const publish = async (exchange: string, body: string) => {
+    publisher.publish(exchange, 'items.recorded', Buffer.from(body), { persistent: true });
+    await publisher.waitForConfirms();
+  };
+  const effects = async (eventId: string): Promise<number> =>
+    (await handle.dataSource.query(`SELECT count(*)::int AS n FROM effects WHERE event_id = $1`, [eventId]))[0].n;
+
+  it('When the topology is declared twice, then the second declaration succeeds unchanged', async () => {
+    const { queue, exchange } = await startConsumer();
+    const channel = await connection.createChannel();
+    try {
+      // What a second replica (or a reconnect) does at start.
+      await expect(declareRabbitmqTopology(channel, { exchange, queue, bindingKeys: ['items.*'], retryDelaysMs: DELAYS })).resolves.toBeUndefined();
+      await expect(channel.checkQueue(`${queue}.dlq`)).resolves.toMatchObject({ queue: `${queue}.dlq` });
+      await expect(channel.checkQueue(`${queue}.delay.100ms`)).resolves.toMatchObject({ messageCount: 0 });
+      await expect(channel.checkExchange(exchange)).resolves.toBeDefined();
+    } finally {
+      await channel.close();
+    }
+  });
+
+  it('When a handler fails twice then succeeds, then it goes through the delay queues and its effect happens once', async () => {
+    const attempts: { attempt: number; at: number }[] = [];
+    const { exchange } = await startConsumer((_event, ctx) => {
+      attempts.push({ attempt: ctx.attempt, at: Date.now() });
+      if (ctx.attempt <= 2) throw new Error('SMS gateway timed out');
+    });
+    const event = ItemRecorded.create('r1', { key: 'r1', seq: 0 });
+    await publish(exchange, JSON.stringify(event));
+    await eventually(async () => ((await effects(event.id)) > 0 ? true : undefined), { timeoutMs: 10_000, what: 'the effect' });
+    await new Promise((r) => setTimeout(r, 500));
+    await expect(effects(event.id)).resolves.toBe(1);
+    expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+    // Waited out the first two delays (100 ms, then 200 ms).
+    expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(90);
+    expect(attempts[2].at - attempts[1].at).toBeGreaterThanOrEqual(190);
+  });
+
+  it('When a handler always fails, then after the last delay the message is in the DLQ with the error, and replay brings it back once fixed', async () => {
+    let broken = true;
+    const attempts: number[] = [];
+    const { queue, exchange } = await startConsumer((_event, ctx) => {
+      attempts.push(ctx.attempt);
+      if (broken) throw new Error('push provider rejected the token');
+    });
+    const event = ItemRecorded.create('dead', { key: 'dead', seq: 0 });
+    await publish(exchange, JSON.stringify(event));
+    const channel = await connection.createChannel();
+    try {
+      const dead = await eventually(async () => (await channel.get(`${queue}.dlq`, { noAck: false })) || undefined, {
+        timeoutMs: 10_000,
+        what: 'the dead letter',
+      });
+      expect(attempts).toEqual([1, 2, 3, 4]); // first delivery + one per delay queue
+      expect(dead.properties.headers?.[DeadLetterHeaders.reason]).toBe('failed');
+      expect(dead.properties.headers?.[DeadLetterHeaders.errorMessage]).toBe('push provider rejected the token');
+      expect(dead.properties.headers?.[RETRY_COUNT_HEADER]).toBe('4');
+      expect(dead.properties.deliveryMode).toBe(2);
+      channel.nack(dead, false, true); // leave it for replay
+      await new Promise((r) => setTimeout(r, 100));
+      await expect(effects(event.id)).resolves.toBe(0);
+
+      broken = false;
+      await expect(replayRabbitmqDeadLetters({ connection, queue })).resolves.toEqual({ replayed: 1, skipped: 0 });
+      await eventually(async () => ((await effects(event.id)) > 0 ? true : undefined), { timeoutMs: 10_000, what: 'the replayed effect' });
+      expect(attempts.at(-1)).toBe(1); // replay resets the retry count
+      await expect(channel.checkQueue(`${queue}.dlq`)).resolves.toMatchObject({ messageCount: 0 });
+    } finally {
+      await channel.close();
+    }
+  });
+
+  it('When a message is not JSON or fails its schema, then it goes to the DLQ at once and the next message is processed', async () => {
+    const { queue, exchange } = await startConsumer();
+    const good = ItemRecorded.create('ok', { key: 'ok', seq: 0 });
+    await publish(exchange, 'not json');
+    await publish(exchange, JSON.stringify({ ...good, id: 'not-a-uuid' }));
+    await publish(exchange, JSON.stringify(good));
+    await eventually(async () => ((await effects(good.id)) > 0 ? true : undefined), { timeoutMs: 10_000, what: 'the good message' });
+    const channel = await connection.createChannel();
+    try {
+      const reasons = await eventually(
+        async () => {
+          const { messageCount } = await channel.checkQueue(`${queue}.dlq`);
+          if (messageCount < 2) return undefined;
+          const out: string[] = [];
+          for (let i = 0; i < 2; i += 1) {
+            const msg = await channel.get(`${queue}.dlq`, { noAck: true });
+            if (msg) out.push(`${msg.properties.headers?.[DeadLetterHeaders.reason]}: ${msg.properties.headers?.[DeadLetterHeaders.errorMessage]}`);
+          }
+          return out;
+        },
+        { timeoutMs: 10_000, what: 'two dead letters' },
+      );
+      expect(reasons[0]).toMatch(/^invalid: body is not JSON/);
+      expect(reasons[1]).toMatch(/^invalid: not an event envelope: id/);
+    } finally {
+      await channel.close();
+    }
+  });
+
+  it('When the replay CLI runs for a queue, then its dead letters are consumed again and the DLQ is empty', async () => {
+    let broken = true;
+    const { queue, exchange } = await startConsumer(() => {
+      if (broken) throw new PermanentMessageError('recipient unknown');
+    });
+    const event = ItemRecorded.create('cli', { key: 'cli', seq: 0 });
+    await publish(exchange, JSON.stringify(event));
+    const channel = await connection.createChannel();
+    try {
+      await eventually(async () => ((await channel.checkQueue(`${queue}.dlq`)).messageCount === 1 ? true : undefined), { timeoutMs: 10_000, what: 'the dead letter' });
+      broken = false;
+      const { stdout } = await run(process.execPath, ['-r', '@swc-node/register', 'libs/messaging/src/cli/replay-dead-letters.ts', 'rabbitmq', queue], {
+        cwd: path.resolve(__dirname, '../../..'),
+        env: { ...process.env, SWC_NODE_PROJECT: 'tsconfig.base.json' },
+      });
+      expect(JSON.parse(stdout)).toEqual({ broker: 'rabbitmq', queue, replayed: 1, skipped: 0 });
+      await eventually(async () => ((await effects(event.id)) > 0 ? true : undefined), { timeoutMs: 10_000, what: 'the replayed effect' });
+      await expect(channel.checkQueue(`${queue}.dlq`)).resolves.toMatchObject({ messageCount: 0 });
+    } finally {
+      await channel.close();
+    }
+  });
+
+  it('When the broker closes the consumer connection, then it reconnects and consumes again', async () => {
+    const connectionName = uniqueName('consumer_conn');
+    const { exchange } = await startConsumer(undefined, connectionName);
+    const api = `http://127.0.0.1:${process.env['RABBITMQ_MANAGEMENT_PORT'] ?? 15672}/api/connections`;
+    const auth = { Authorization: `Basic ${Buffer.from('conveyor:conveyor').toString('base64')}` };
+    const ours = await eventually(
+      async () => {
+        const all = (await (await fetch(api, { headers: auth })).json()) as { name: string; client_properties: { connection_name?: string } }[];
+        return all.find((c) => c.client_properties.connection_name === connectionName);
+      },
+      { timeoutMs: 15_000, intervalMs: 500, what: 'the consumer connection in the management API' },
+    );
+    const closed = await fetch(`${api}/${encodeURIComponent(ours.name)}`, { method: 'DELETE', headers: auth });
+    expect(closed.status).toBe(204);
+
+    const event = ItemRecorded.create('after-reconnect', { key: 'after-reconnect', seq: 0 });
+    await publish(exchange, JSON.stringify(event));
+    await eventually(async () => ((await effects(event.id)) > 0 ? true : undefined), { timeoutMs: 15_000, what: 'the message after reconnect' });
+    await expect(effects(event.id)).resolves.toBe(1);
+  }, 40_000);
+});
