@@ -19,7 +19,7 @@ SERVICES := deploy/local/services
 # Ports and URLs the infra wrote (only differs from the defaults when overridden).
 WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 
-.PHONY: help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience
+.PHONY: help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -47,6 +47,7 @@ services-down: ## stop the services
 demo: setup infra-up services-up ## bring everything up and print where to look
 	@echo
 	@echo "Conveyor is up:"
+	@echo "  order             http://127.0.0.1:$${ORDER_PORT:-3001}/products   (health: /health/ready, metrics: /metrics)"
 	@echo "  provider-sim      http://127.0.0.1:$${PROVIDER_SIM_PORT:-3100}/health/ready   (metrics: /metrics)"
 	@echo "  Jaeger            http://127.0.0.1:$${JAEGER_QUERY_PORT:-16686}   (API: /api/services, /api/traces?service=provider-sim)"
 	@echo "  RabbitMQ admin    http://127.0.0.1:$${RABBITMQ_MANAGEMENT_PORT:-15672}   (conveyor / conveyor)"
@@ -86,3 +87,9 @@ bench-outbox: setup infra-up ## outbox relay vs raw kafkajs producer, and commit
 
 bench-resilience: setup infra-up ## full resilient client vs raw undici, and breaker-open fail-fast latency
 	$(BENCH) test/bench/resilience.bench.ts
+
+bench-export: setup infra-up ## stream 1,000,000 orders as CSV vs a load-everything export: rows/s and RSS growth
+	$(BENCH) test/bench/export.bench.ts
+
+bench-orders: setup infra-up ## POST /orders throughput, and the cost of holding the payment call inside the transaction
+	$(BENCH) test/bench/orders.bench.ts

@@ -18,7 +18,7 @@ ports=$(node -e '
   Promise.all(names.map(() => new Promise((res) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); })))
     .then((ps) => console.log(names.map((n, i) => `${n}=${ps[i]}`).join(" ")));
 ' POSTGRES_PORT REDIS_PORT RABBITMQ_PORT RABBITMQ_MANAGEMENT_PORT RABBITMQ_DIST_PORT ERL_EPMD_PORT KAFKA_PORT \
-  KAFKA_CONTROLLER_PORT JAEGER_OTLP_GRPC_PORT JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_PORT JAEGER_QUERY_GRPC_PORT PROVIDER_SIM_PORT)
+  KAFKA_CONTROLLER_PORT JAEGER_OTLP_GRPC_PORT JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_PORT JAEGER_QUERY_GRPC_PORT PROVIDER_SIM_PORT ORDER_PORT)
 # shellcheck disable=SC2163,SC2086
 export $ports
 export RABBITMQ_NODENAME="demotest$$@localhost"
@@ -40,6 +40,8 @@ check "make demo prints the provider-sim, Jaeger and RabbitMQ URLs" \
 grep -q "http://127.0.0.1:$JAEGER_QUERY_PORT" <<<"$out" && grep -q "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT" <<<"$out" \
   || { echo "not ok - URLs missing from:"; echo "$out" | tail -12; failed=$((failed + 1)); }
 check "provider-sim answers ready" answers "http://127.0.0.1:$PROVIDER_SIM_PORT/health/ready"
+order_up() { answers "http://127.0.0.1:$ORDER_PORT/health/ready" && answers "http://127.0.0.1:$ORDER_PORT/products"; }
+check "order answers ready (its database, Redis) and lists products" order_up
 check "Jaeger's query API answers" answers "http://127.0.0.1:$JAEGER_QUERY_PORT/api/services"
 check "RabbitMQ's management API answers" curl -fsS -o /dev/null --max-time 5 -u conveyor:conveyor \
   "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview"
@@ -47,11 +49,12 @@ check "infra status shows all five up" test "$(deploy/local/infra status | grep 
 
 make --no-print-directory down >/dev/null 2>&1
 check "after make down, infra status shows all five down" test "$(deploy/local/infra status | grep -cw down)" -eq 5
-check "after make down, services status shows provider-sim stopped" \
-  grep -q 'provider-sim .* stopped' <<<"$(deploy/local/services status)"
+check "after make down, services status shows every service stopped" \
+  test "$(deploy/local/services status | grep -cw stopped)" -eq "$(($(deploy/local/services status | wc -l) - 1))"
 nothing_left() {
-  # Every server's command line names its run dir; provider-sim holds its port.
-  ! pgrep -f "$tmp" >/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$PROVIDER_SIM_PORT") 2>/dev/null
+  # Every server's command line names its run dir; each service holds its port.
+  ! pgrep -f "$tmp" >/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$PROVIDER_SIM_PORT") 2>/dev/null &&
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$ORDER_PORT") 2>/dev/null
 }
 check "after make down, no process of ours is left" nothing_left
 

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { buildConnector, errors, type Dispatcher } from 'undici';
 
 /** A whole answer, body read. */
@@ -95,4 +96,116 @@ export function preciseConnector(connectTimeoutMs: number): buildConnector.conne
       callback(new errors.ConnectTimeoutError(`connect to ${options.hostname}:${options.port} timed out after ${connectTimeoutMs} ms`), null);
     }, connectTimeoutMs);
   };
+}
+
+/** The head of a 2xx/3xx answer whose body is still arriving. */
+export interface StreamedHead {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Readable;
+}
+
+/**
+ * Like AttemptHandler, but hands the body over as a Readable as soon as a
+ * 2xx/3xx head arrives (4xx/5xx answers are small: they are collected whole,
+ * as before, so the caller can map them to errors and retry).
+ *
+ * Back-pressure: when the reader's buffer is full, the socket is paused
+ * (`controller.pause()`) and resumed on the next `read()`. The read timeout
+ * measures the partner's silence only: it is stopped while we are the ones
+ * not reading, and restarted when the reader asks for more.
+ *
+ * A failure after the head (read timeout, connection lost) destroys the body
+ * with `mapBodyError(error)`; a reader that destroys the body early aborts
+ * the request, so the connection is not left half-read.
+ */
+export class StreamingAttemptHandler implements Dispatcher.DispatchHandler {
+  private controller?: Dispatcher.DispatchController;
+  private timer?: NodeJS.Timeout;
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private body?: Readable;
+  private errorChunks?: Buffer[];
+  private done = false;
+
+  constructor(
+    private readonly readTimeoutMs: number,
+    private readonly onHead: (head: StreamedHead) => void,
+    private readonly onErrorAnswer: (answer: RawAnswer) => void,
+    private readonly reject: (error: Error) => void,
+    private readonly mapBodyError: (error: Error) => Error,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    this.arm();
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode;
+    this.headers = headers;
+    this.arm();
+    if (statusCode >= 400) {
+      this.errorChunks = [];
+      return;
+    }
+    this.body = new Readable({
+      read: () => {
+        if (this.done) return;
+        if (controller.paused) controller.resume();
+        this.arm();
+      },
+      destroy: (error, callback) => {
+        clearTimeout(this.timer);
+        // The reader gave up before the end: stop the transfer.
+        if (!this.done) {
+          this.done = true;
+          controller.abort(error ?? new Error('streamed body destroyed by its reader'));
+        }
+        callback(error);
+      },
+    });
+    this.onHead({ status: statusCode, headers, body: this.body });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.errorChunks) {
+      this.errorChunks.push(chunk);
+      this.arm();
+      return;
+    }
+    if (this.body?.push(chunk)) {
+      this.arm();
+    } else {
+      // The reader is behind: hold the socket, and do not blame the partner for the wait.
+      clearTimeout(this.timer);
+      controller.pause();
+    }
+  }
+
+  onResponseEnd(): void {
+    clearTimeout(this.timer);
+    if (this.errorChunks) {
+      this.onErrorAnswer({ status: this.status, headers: this.headers, body: Buffer.concat(this.errorChunks) });
+      return;
+    }
+    this.done = true;
+    this.body?.push(null);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    clearTimeout(this.timer);
+    if (this.body) {
+      if (this.done) return; // destroyed by the reader: it already knows
+      this.done = true;
+      this.body.destroy(this.mapBodyError(error));
+    } else {
+      this.reject(error);
+    }
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.controller?.abort(new ReadTimeoutSignal(`no data for ${this.readTimeoutMs} ms`)), this.readTimeoutMs);
+  }
 }

@@ -18,6 +18,7 @@ export type {
   BulkheadOptions,
   DownstreamRequest,
   DownstreamResponse,
+  DownstreamStream,
   HttpMethod,
   ResilienceLogger,
   ResilientHttpClientOptions,

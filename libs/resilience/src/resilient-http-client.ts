@@ -1,8 +1,9 @@
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import CircuitBreaker from 'opossum';
+import { finished } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
-import { AttemptHandler, preciseConnector, type RawAnswer } from './attempt-handler';
+import { AttemptHandler, preciseConnector, StreamingAttemptHandler, type RawAnswer, type StreamedHead } from './attempt-handler';
 import { Bulkhead } from './bulkhead';
 import {
   DownstreamConnectionError,
@@ -14,7 +15,7 @@ import {
 } from './errors';
 import { resilienceMetrics, type ResilienceMetrics } from './metrics';
 import { backoffDelayMs, isRetryableError, isRetryableRequest, MAX_RETRIES } from './retry-policy';
-import type { BreakerState, DownstreamRequest, DownstreamResponse, ResilienceLogger, ResilientHttpClientOptions } from './types';
+import type { BreakerState, DownstreamRequest, DownstreamResponse, DownstreamStream, ResilienceLogger, ResilientHttpClientOptions } from './types';
 
 const tracer = trace.getTracer('@conveyor/resilience');
 
@@ -37,7 +38,7 @@ function safeLogger(logger: ResilienceLogger | undefined): ResilienceLogger {
   return { info: guard(logger.info.bind(logger)), warn: guard(logger.warn.bind(logger)) };
 }
 
-type Send = () => Promise<DownstreamResponse>;
+type Send = () => Promise<unknown>;
 
 /**
  * The HTTP client every outbound call goes through (one per downstream):
@@ -64,7 +65,7 @@ type Send = () => Promise<DownstreamResponse>;
 export class ResilientHttpClient {
   readonly downstream: string;
   private readonly pool: Pool;
-  private readonly breaker: CircuitBreaker<[Send], DownstreamResponse>;
+  private readonly breaker: CircuitBreaker<[Send], unknown>;
   private readonly bulkhead: Bulkhead;
   private readonly metrics: ResilienceMetrics;
   private readonly logger: ResilienceLogger;
@@ -130,7 +131,7 @@ export class ResilientHttpClient {
       { kind: SpanKind.INTERNAL, attributes: { 'conveyor.downstream': this.downstream, 'http.request.method': request.method } },
       async (span) => {
         try {
-          const response = await this.guarded(request, operation, span);
+          const response = await this.guarded(request, span, (attempt) => this.attempt(operation, attempt, () => this.send(request, attempt)));
           span.setAttribute('conveyor.attempts', response.attempts);
           return response;
         } catch (error) {
@@ -157,13 +158,77 @@ export class ResilientHttpClient {
     return this.request({ ...options, method: 'POST', path, json });
   }
 
+  /**
+   * Sends one logical call and resolves as soon as a 2xx/3xx head arrives,
+   * with the body as a Readable (async-iterable) to be read at the caller's
+   * pace: the socket is paused while the caller is behind (back-pressure).
+   *
+   * The same rules as {@link request} up to the first byte of the body:
+   * breaker and bulkhead fail fast, retries (GET or keyed) only before the
+   * head, connect and read timeouts. After the head nothing is retried (part
+   * of the body was handed over): a read timeout (the partner silent for
+   * readTimeoutMs while the caller waits) or a lost connection destroys the
+   * body with a DownstreamTimeoutError / DownstreamConnectionError. The
+   * bulkhead slot is held until the body ends, fails or is destroyed, so read
+   * it to the end or destroy it. The breaker counts the attempt at its head.
+   */
+  async stream(request: DownstreamRequest): Promise<DownstreamStream> {
+    const operation = request.operation ?? `${request.method} ${request.path}`;
+    return tracer.startActiveSpan(
+      `${this.downstream} ${operation}`,
+      { kind: SpanKind.INTERNAL, attributes: { 'conveyor.downstream': this.downstream, 'http.request.method': request.method, 'conveyor.streamed': true } },
+      async (span) => {
+        let handedOver = false;
+        try {
+          return await this.guarded(
+            request,
+            span,
+            (attempt) => this.attempt(operation, attempt, () => this.sendStreaming(request, attempt)),
+            (response, release) => {
+              // The call, its span and its bulkhead slot last as long as the body.
+              handedOver = true;
+              span.setAttribute('conveyor.attempts', response.attempts);
+              finished(response.body, (error) => {
+                if (error instanceof DownstreamError) {
+                  span.setAttribute('error.type', error.code);
+                  span.recordException(error);
+                  span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+                }
+                release();
+                span.end();
+              });
+            },
+          );
+        } catch (error) {
+          if (error instanceof DownstreamError) {
+            span.setAttributes({ 'conveyor.attempts': error.attempts, 'error.type': error.code });
+          }
+          span.recordException(error as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          throw error;
+        } finally {
+          if (!handedOver) span.end();
+        }
+      },
+    );
+  }
+
   /** Stops the breaker's timers and closes the connections. */
   async close(): Promise<void> {
     this.breaker.shutdown();
     await this.pool.close();
   }
 
-  private async guarded(request: DownstreamRequest, operation: string, span: Span): Promise<DownstreamResponse> {
+  /**
+   * Breaker check, bulkhead slot, retries. `hold`, when given, takes over the
+   * slot's release (a streamed body keeps it until it ends).
+   */
+  private async guarded<T>(
+    request: DownstreamRequest,
+    span: Span,
+    sendAttempt: (attempt: number) => Promise<T>,
+    hold?: (result: T, release: () => void) => void,
+  ): Promise<T> {
     // Checked before the bulkhead, so calls that would be refused anyway take no slot.
     if (!this.breaker.closed && !this.breaker.pendingClose) throw this.circuitOpen(0);
     if (!this.bulkhead.tryAcquire()) {
@@ -176,20 +241,32 @@ export class ResilientHttpClient {
       });
     }
     this.metrics.bulkheadInFlight.inc({ downstream: this.downstream });
-    try {
-      return await this.withRetries(request, operation);
-    } finally {
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
       this.bulkhead.release();
       this.metrics.bulkheadInFlight.dec({ downstream: this.downstream });
+    };
+    let held = false;
+    try {
+      const result = await this.withRetries(request, sendAttempt);
+      if (hold) {
+        held = true;
+        hold(result, release);
+      }
+      return result;
+    } finally {
+      if (!held) release();
     }
   }
 
-  private async withRetries(request: DownstreamRequest, operation: string): Promise<DownstreamResponse> {
+  private async withRetries<T>(request: DownstreamRequest, sendAttempt: (attempt: number) => Promise<T>): Promise<T> {
     const retryable = isRetryableRequest(request);
     let lastSent: DownstreamError | undefined;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.attempt(request, operation, attempt);
+        return await sendAttempt(attempt);
       } catch (error) {
         if (error instanceof DownstreamUnavailableError) throw lastSent ?? error; // see the class comment
         if (!(error instanceof DownstreamError)) throw error;
@@ -202,7 +279,7 @@ export class ResilientHttpClient {
     }
   }
 
-  private attempt(request: DownstreamRequest, operation: string, attempt: number): Promise<DownstreamResponse> {
+  private attempt<T extends { status: number }>(operation: string, attempt: number, send: () => Promise<T>): Promise<T> {
     return tracer.startActiveSpan(
       `${this.downstream} ${operation} attempt`,
       {
@@ -211,7 +288,7 @@ export class ResilientHttpClient {
       },
       async (span) => {
         try {
-          const response = await this.breaker.fire(() => this.send(request, attempt));
+          const response = (await this.breaker.fire(send)) as T;
           span.setAttribute('http.response.status_code', response.status);
           return response;
         } catch (error) {
@@ -229,13 +306,7 @@ export class ResilientHttpClient {
   }
 
   private async send(request: DownstreamRequest, attempt: number): Promise<DownstreamResponse> {
-    const headers: Record<string, string> = { ...request.headers };
-    if (request.idempotencyKey) headers['idempotency-key'] = request.idempotencyKey;
-    let body: string | undefined;
-    if (request.json !== undefined) {
-      body = JSON.stringify(request.json);
-      headers['content-type'] = 'application/json';
-    }
+    const { headers, body } = outgoing(request);
     let answer: RawAnswer;
     try {
       answer = await new Promise<RawAnswer>((resolve, reject) => {
@@ -248,16 +319,7 @@ export class ResilientHttpClient {
       throw this.transportError(error, attempt);
     }
     const { status, headers: responseHeaders, body: buffer } = answer;
-    if (status >= 400) {
-      const parsed = parseBody(buffer, responseHeaders);
-      const options = { downstream: this.downstream, attempts: attempt };
-      if (status >= 500) throw new DownstreamServerError(status, parsed, options);
-      const detail = (parsed as { detail?: unknown } | undefined)?.detail;
-      throw new DownstreamRejectedError(status, parsed, {
-        ...options,
-        detail: typeof detail === 'string' ? `${this.downstream} rejected the request with ${status}: ${detail}` : undefined,
-      });
-    }
+    if (status >= 400) throw this.answerError(answer, attempt);
     return {
       status,
       headers: responseHeaders,
@@ -266,6 +328,41 @@ export class ResilientHttpClient {
       text: () => buffer.toString('utf8'),
       json: <T>() => JSON.parse(buffer.toString('utf8')) as T,
     };
+  }
+
+  private async sendStreaming(request: DownstreamRequest, attempt: number): Promise<DownstreamStream> {
+    const { headers, body } = outgoing(request);
+    let head: StreamedHead;
+    try {
+      head = await new Promise<StreamedHead>((resolve, reject) => {
+        this.pool.dispatch(
+          { origin: this.options.baseUrl, path: request.path, method: request.method, headers, body },
+          new StreamingAttemptHandler(
+            this.options.readTimeoutMs,
+            resolve,
+            (answer) => reject(this.answerError(answer, attempt)),
+            reject,
+            (error) => this.transportError(error, attempt),
+          ),
+        );
+      });
+    } catch (error) {
+      if (error instanceof DownstreamError) throw error;
+      throw this.transportError(error, attempt);
+    }
+    return { status: head.status, headers: head.headers, body: head.body, attempts: attempt };
+  }
+
+  // A 4xx/5xx answer as the error the caller branches on.
+  private answerError({ status, headers, body }: RawAnswer, attempt: number): DownstreamError {
+    const parsed = parseBody(body, headers);
+    const options = { downstream: this.downstream, attempts: attempt };
+    if (status >= 500) return new DownstreamServerError(status, parsed, options);
+    const detail = (parsed as { detail?: unknown } | undefined)?.detail;
+    return new DownstreamRejectedError(status, parsed, {
+      ...options,
+      detail: typeof detail === 'string' ? `${this.downstream} rejected the request with ${status}: ${detail}` : undefined,
+    });
   }
 
   private transportError(error: unknown, attempt: number): Error {
@@ -312,6 +409,14 @@ export class ResilientHttpClient {
     if (state === 'open') this.logger.warn({ ...fields, resetTimeoutMs: this.options.breaker.resetTimeoutMs }, 'circuit breaker opened');
     else this.logger.info(fields, `circuit breaker ${state}`);
   }
+}
+
+function outgoing(request: DownstreamRequest): { headers: Record<string, string>; body: string | undefined } {
+  const headers: Record<string, string> = { ...request.headers };
+  if (request.idempotencyKey) headers['idempotency-key'] = request.idempotencyKey;
+  if (request.json === undefined) return { headers, body: undefined };
+  headers['content-type'] = 'application/json';
+  return { headers, body: JSON.stringify(request.json) };
 }
 
 function parseBody(buffer: Buffer, headers: DownstreamResponse['headers']): unknown {

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
 
 /** A pino-style logger (pino, nestjs-pino's PinoLogger and Nest's Logger adapter all fit). */
@@ -81,6 +82,19 @@ export interface DownstreamResponse {
   attempts: number;
   text(): string;
   json<T = unknown>(): T;
+}
+
+/**
+ * A 2xx/3xx answer whose body is read as it arrives (`client.stream`). Read
+ * `body` to its end or destroy it: the call holds its bulkhead slot until then.
+ */
+export interface DownstreamStream {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Chunks (Buffers) as they arrive; fails with a DownstreamError if the partner stalls or the connection drops. */
+  body: Readable;
+  /** Attempts it took to get the head (1 = no retry). */
+  attempts: number;
 }
 
 /** 0 closed, 1 half-open, 2 open: the value of the `circuit_breaker_state` gauge. */

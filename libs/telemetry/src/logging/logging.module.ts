@@ -2,6 +2,7 @@ import { DynamicModule, Injectable, Module, OnApplicationShutdown } from '@nestj
 import { context, trace } from '@opentelemetry/api';
 import type { IncomingMessage } from 'node:http';
 import { InjectPinoLogger, LoggerModule, PinoLogger } from 'nestjs-pino';
+import { destination } from 'pino';
 
 /** The ids of the span active right now, in the field names Jaeger and Grafana look for. */
 function activeTraceIds(): Record<string, string> {
@@ -40,19 +41,25 @@ export class LoggingModule {
       providers: [ShutdownLog],
       imports: [
         LoggerModule.forRoot({
-          pinoHttp: {
-            level: options.level,
-            base: { service: options.serviceName },
-            // A request's logger is bound at its start, inside the HTTP server span,
-            // so even "request completed" (written after the span ends) carries its ids.
-            customProps: () => activeTraceIds(),
-            // Any other line written inside a span gets the ids of that span.
-            mixin: (_object, _level, logger) => ('trace_id' in logger.bindings() ? {} : activeTraceIds()),
-            redact: ['req.headers.authorization', 'req.headers.cookie'],
-            // Probes and scrapes would drown everything else.
-            // Under Fastify, Nest's middleware sees the path in originalUrl (url is the mount point).
-            autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(requestPath(req)) },
-          },
+          pinoHttp: [
+            {
+              level: options.level,
+              base: { service: options.serviceName },
+              // A request's logger is bound at its start, inside the HTTP server span,
+              // so even "request completed" (written after the span ends) carries its ids.
+              customProps: () => activeTraceIds(),
+              // Any other line written inside a span gets the ids of that span.
+              mixin: (_object, _level, logger) => ('trace_id' in logger.bindings() ? {} : activeTraceIds()),
+              redact: ['req.headers.authorization', 'req.headers.cookie'],
+              // Probes and scrapes would drown everything else.
+              // Under Fastify, Nest's middleware sees the path in originalUrl (url is the mount point).
+              autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(requestPath(req)) },
+            },
+            // Synchronous writes: NestJS re-raises SIGTERM right after its shutdown
+            // hooks, and pino's default asynchronous stream would lose the last
+            // lines (the shutdown itself) when the process dies by that signal.
+            destination({ dest: 1, sync: true }),
+          ],
         }),
       ],
     };

@@ -1,0 +1,31 @@
+import { ConfigModule } from '@conveyor/config';
+import { ProblemDetailsModule } from '@conveyor/http';
+import { LoggingModule, MetricsModule, TelemetryModule, type Telemetry } from '@conveyor/telemetry';
+import { DynamicModule, Module } from '@nestjs/common';
+import { CatalogModule } from './catalog/catalog.module';
+import { SERVICE_NAME, type OrderConfig } from './config';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { OrdersModule } from './orders/orders.module';
+import { RedisModule } from './redis/redis.module';
+
+@Module({})
+export class AppModule {
+  static register(config: OrderConfig, telemetry: Telemetry): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.register(config),
+        TelemetryModule.register(telemetry),
+        LoggingModule.forRoot({ serviceName: SERVICE_NAME, level: config.LOG_LEVEL }),
+        MetricsModule.forRoot({ serviceName: SERVICE_NAME }),
+        ProblemDetailsModule,
+        DatabaseModule,
+        RedisModule,
+        HealthModule,
+        CatalogModule,
+        OrdersModule,
+      ],
+    };
+  }
+}

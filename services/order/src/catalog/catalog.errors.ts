@@ -1,0 +1,25 @@
+import { DomainError } from '@conveyor/http';
+
+export class ProductNotFound extends DomainError {
+  constructor(productId: string) {
+    super({ code: 'PRODUCT.NOT_FOUND', status: 404, detail: `No product ${productId}.`, extensions: { productId } });
+  }
+}
+
+export class SkuTaken extends DomainError {
+  constructor(sku: string) {
+    super({ code: 'PRODUCT.SKU_TAKEN', status: 409, detail: `A product with SKU ${sku} exists already.`, extensions: { sku } });
+  }
+}
+
+/** The update was based on another version than the one stored (optimistic locking). */
+export class ProductVersionConflict extends DomainError {
+  constructor(productId: string, expected: number) {
+    super({
+      code: 'PRODUCT.VERSION_CONFLICT',
+      status: 409,
+      detail: `Product ${productId} is no longer at version ${expected}; read it again and retry.`,
+      extensions: { productId, expectedVersion: expected },
+    });
+  }
+}

@@ -1,0 +1,41 @@
+import { ProductPublished, ProductUpdated, Topics } from '@conveyor/contracts';
+import { addToOutbox, eventMessage } from '@conveyor/messaging';
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { ProductView } from '../products.dto';
+
+/**
+ * The catalog events (Kafka `catalog.events`, key = product id) search and
+ * others read. Called inside the transaction of the change, with its manager,
+ * so the event commits with the change or not at all.
+ */
+export interface CatalogEvents {
+  productPublished(manager: EntityManager, product: ProductView): Promise<void>;
+  productUpdated(manager: EntityManager, product: ProductView): Promise<void>;
+}
+
+export const CATALOG_EVENTS = Symbol('CATALOG_EVENTS');
+
+const catalogEvents = { kind: 'kafka', topic: Topics.catalogEvents } as const;
+
+const fields = (p: ProductView) => ({
+  productId: p.id,
+  sellerId: p.sellerId,
+  name: p.name,
+  description: p.description,
+  priceMinor: p.priceAmount,
+  currency: p.currency,
+});
+
+/** CatalogEvents through the transactional outbox of libs/messaging. */
+@Injectable()
+export class OutboxCatalogEvents implements CatalogEvents {
+  async productPublished(manager: EntityManager, product: ProductView): Promise<void> {
+    await addToOutbox(manager, eventMessage(catalogEvents, ProductPublished.create(product.id, fields(product))));
+  }
+
+  /** The whole new state, so consumers need no ordering across fields. */
+  async productUpdated(manager: EntityManager, product: ProductView): Promise<void> {
+    await addToOutbox(manager, eventMessage(catalogEvents, ProductUpdated.create(product.id, fields(product))));
+  }
+}

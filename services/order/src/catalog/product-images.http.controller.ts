@@ -1,0 +1,48 @@
+import { Body, Controller, Get, Headers, Inject, Param, Put, Res, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { APP_CONFIG } from '@conveyor/config';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { OrderConfig } from '../config';
+import type { ProductView } from './products.dto';
+import { IMAGE_TYPES, ProductImagesService } from './product-images.service';
+import { ProductNotFound } from './catalog.errors';
+import { z } from 'zod';
+
+const uuid = z.uuid();
+
+@Controller()
+export class ProductImagesHttpController implements OnModuleInit {
+  constructor(
+    private readonly images: ProductImagesService,
+    private readonly adapterHost: HttpAdapterHost,
+    @Inject(APP_CONFIG) private readonly config: OrderConfig,
+  ) {}
+
+  /** Image bodies arrive raw (not JSON); accept them as bytes, up to the configured size. */
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    fastify.addContentTypeParser(Object.keys(IMAGE_TYPES), { parseAs: 'buffer', bodyLimit: this.config.ORDER_IMAGE_MAX_BYTES }, (_request, body, done) =>
+      done(null, body),
+    );
+  }
+
+  /** Admin: sets a product's image; the product's `imageUrl` then points to it. */
+  @Put('products/:id/image')
+  attach(@Param('id') id: string, @Headers('content-type') contentType: string | undefined, @Body() body: unknown): Promise<ProductView> {
+    if (!uuid.safeParse(id).success) throw new ProductNotFound(id);
+    return this.images.attach(id, contentType, Buffer.isBuffer(body) ? body : Buffer.alloc(0));
+  }
+
+  /** An image, cacheable for a year (its name is its content hash), revalidated by ETag. */
+  @Get('images/:name')
+  async serve(@Param('name') name: string, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): Promise<void> {
+    const image = await this.images.open(name);
+    reply.header('cache-control', 'public, max-age=31536000, immutable').header('etag', image.etag);
+    if (ifNoneMatch?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === image.etag)) {
+      image.stream.destroy();
+      reply.status(304).send();
+      return;
+    }
+    reply.type(image.contentType).header('content-length', image.size).send(image.stream);
+  }
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+const price = z.number().int().positive().max(1_000_000_000);
+
+export const createProductRequest = z
+  .object({
+    sku: z.string().min(1).max(64),
+    /** Who sells it: catalog events carry it, and the seller is told of each paid order. */
+    sellerId: z.string().min(1).max(64),
+    name: z.string().min(1).max(200),
+    description: z.string().max(5_000).default(''),
+    priceAmount: price,
+    currency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code such as KRW').default('KRW'),
+  })
+  .strict();
+export type CreateProductRequest = z.output<typeof createProductRequest>;
+
+/** A partial update, applied only if `version` is still the stored one. */
+export const updateProductRequest = z
+  .object({
+    version: z.number().int().positive(),
+    name: z.string().min(1).max(200).optional(),
+    description: z.string().max(5_000).optional(),
+    priceAmount: price.optional(),
+    active: z.boolean().optional(),
+  })
+  .strict();
+export type UpdateProductRequest = z.output<typeof updateProductRequest>;
+
+export const listProductsQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+    offset: z.coerce.number().int().min(0).max(10_000).default(0),
+  })
+  .strict();
+export type ListProductsQuery = z.output<typeof listProductsQuery>;
+
+export interface ProductView {
+  id: string;
+  sku: string;
+  sellerId: string;
+  name: string;
+  description: string;
+  priceAmount: number;
+  currency: string;
+  active: boolean;
+  imageUrl: string | null;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ProductRow {
+  id: string;
+  sku: string;
+  seller_id: string;
+  name: string;
+  description: string;
+  price_amount: string;
+  currency: string;
+  active: boolean;
+  image_url: string | null;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const toProductView = (p: ProductRow): ProductView => ({
+  id: p.id,
+  sku: p.sku,
+  sellerId: p.seller_id,
+  name: p.name,
+  description: p.description,
+  priceAmount: Number(p.price_amount),
+  currency: p.currency.trim(),
+  active: p.active,
+  imageUrl: p.image_url,
+  version: p.version,
+  createdAt: p.created_at.toISOString(),
+  updatedAt: p.updated_at.toISOString(),
+});

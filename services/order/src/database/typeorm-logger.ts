@@ -1,0 +1,33 @@
+import { Logger } from '@nestjs/common';
+import type { Logger as TypeOrmLogger } from 'typeorm';
+
+/**
+ * TypeORM's log lines through the app's logger: slow queries (over
+ * POSTGRES_SLOW_QUERY_MS) and failed ones; the rest would only be noise.
+ */
+export class SlowQueryLogger implements TypeOrmLogger {
+  private readonly logger = new Logger('Postgres');
+
+  logQuerySlow(time: number, query: string, parameters?: unknown[]): void {
+    this.logger.warn({ durationMs: time, query, parameterCount: parameters?.length ?? 0 }, 'slow query');
+  }
+
+  logQueryError(error: string | Error, query: string): void {
+    // Expected failures (a unique key race, a lock timeout) are handled by the caller; keep them at debug.
+    this.logger.debug({ err: error, query }, 'query failed');
+  }
+
+  // Every query and schema step at info would drown the logs; spans (pg instrumentation) carry them.
+  logQuery(): void {
+    return undefined;
+  }
+  logSchemaBuild(): void {
+    return undefined;
+  }
+  logMigration(message: string): void {
+    this.logger.log({ migration: message }, 'migration');
+  }
+  log(level: 'log' | 'info' | 'warn', message: unknown): void {
+    if (level === 'warn') this.logger.warn({ message }, 'typeorm');
+  }
+}

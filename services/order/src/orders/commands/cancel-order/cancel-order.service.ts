@@ -1,0 +1,57 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
+import { OrderNotCancellable, OrderNotFound } from '../../order.errors';
+import type { OrderView } from '../../order.model';
+import { OrdersRepository } from '../../orders.repository';
+import { PaymentGateway } from '../../payments/payment-gateway';
+
+/**
+ * DESIGN.md step 7. A PAID order is refunded at the provider first (outside
+ * any transaction), then CANCELLED + OrderCancelled in one transaction. An
+ * order whose payment is not settled (PENDING, UNKNOWN) is CANCELLED at once
+ * and flagged: if a charge turns up, the reconciler refunds it.
+ */
+@Injectable()
+export class CancelOrderService {
+  constructor(
+    private readonly orders: OrdersRepository,
+    private readonly payments: PaymentGateway,
+    @Inject(ORDER_EVENTS) private readonly events: OrderEvents,
+  ) {}
+
+  async cancel(orderId: string): Promise<OrderView> {
+    const dataSource = this.orders.dataSource;
+    const decided = await dataSource.transaction(async (manager) => {
+      // FOR UPDATE: the decision holds against a concurrent payment result or reconciler.
+      const order = await this.orders.find(manager, orderId, { forUpdate: true });
+      if (!order) throw new OrderNotFound(orderId);
+      switch (order.status) {
+        case 'CANCELLED':
+          return { refund: undefined, view: await this.orders.view(manager, order) };
+        case 'FAILED':
+          throw new OrderNotCancellable(orderId, order.status);
+        case 'PENDING':
+        case 'UNKNOWN': {
+          const cancelled = await this.orders.transition(manager, orderId, [order.status], 'CANCELLED', { needsReconciliation: true });
+          const view = await this.orders.view(manager, cancelled ?? order);
+          await this.events.orderCancelled(manager, view);
+          return { refund: undefined, view };
+        }
+        case 'PAID':
+          return { refund: order.payment_key ?? undefined, view: await this.orders.view(manager, order) };
+      }
+    });
+    if (!decided.refund) return decided.view;
+
+    // Refund first: if it fails the order stays PAID and the user may retry (the refund is idempotent).
+    await this.payments.refund(orderId, decided.refund, 'cancelled by user');
+    return dataSource.transaction(async (manager) => {
+      const cancelled = await this.orders.transition(manager, orderId, ['PAID'], 'CANCELLED');
+      const current = cancelled ?? (await this.orders.find(manager, orderId));
+      if (!current) throw new OrderNotFound(orderId);
+      const view = await this.orders.view(manager, current);
+      if (cancelled) await this.events.orderCancelled(manager, view);
+      return view;
+    });
+  }
+}

@@ -1,0 +1,257 @@
+import { APP_CONFIG } from '@conveyor/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createHash, randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { OrderConfig } from '../../../config';
+import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
+import { IdempotencyKeyReused, MixedCurrencies, MultipleSellers, PaymentUnavailable, RequestInProgress, UnknownProducts } from '../../order.errors';
+import type { OrderRow, OrderView } from '../../order.model';
+import { OrdersRepository } from '../../orders.repository';
+import { PaymentGateway, type ChargeOutcome } from '../../payments/payment-gateway';
+import type { PlaceOrderRequest } from './place-order.request.dto';
+
+/** The HTTP answer of a placed order: 201 when settled (PAID or FAILED), 202 while the payment is UNKNOWN. */
+export interface PlacedOrder {
+  status: 201 | 202;
+  body: OrderView;
+  replayed: boolean;
+}
+
+// Canonical JSON: key order must not make "the same body" differ.
+function fingerprint(value: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
+        : v;
+  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex');
+}
+
+type Begun = { kind: 'new'; order: OrderRow } | { kind: 'replay'; placed: PlacedOrder };
+
+/** Thrown inside the first transaction when the key exists: roll back, then answer as a repeat. */
+class KeyTaken extends Error {}
+
+/**
+ * DESIGN.md "The order flow", steps 1 to 5:
+ * 1. one transaction: order PENDING + items + idempotency record;
+ * 2. the charge, outside any transaction (idempotency key = order id);
+ * 3. approved → PAID + OrderPaid, in one transaction; if that commit fails,
+ *    refund at once (compensation), else the reconciler settles it;
+ * 4. declined → FAILED + OrderPaymentFailed;
+ * 5. no verdict → UNKNOWN (202, the reconciler settles it); refused before
+ *    sending → 503, and the order and its key are removed, so the client can
+ *    retry later with the same key.
+ */
+@Injectable()
+export class PlaceOrderService {
+  private readonly logger = new Logger('PlaceOrder');
+
+  constructor(
+    private readonly orders: OrdersRepository,
+    private readonly payments: PaymentGateway,
+    @Inject(ORDER_EVENTS) private readonly events: OrderEvents,
+    @Inject(APP_CONFIG) private readonly config: OrderConfig,
+  ) {}
+
+  async place(idempotencyKey: string, request: PlaceOrderRequest): Promise<PlacedOrder> {
+    const requestHash = fingerprint(request);
+    if (this.config.ORDER_BENCH_HOLD_TX_DURING_PAYMENT) return this.placeHoldingTransactionDuringPayment(idempotencyKey, requestHash, request);
+    const begun = await this.begin(idempotencyKey, requestHash, request);
+    if (begun.kind === 'replay') return begun.placed;
+    const order = begun.order;
+
+    const outcome = await this.payments.charge({
+      orderId: order.id,
+      amount: Number(order.total_amount),
+      currency: order.currency.trim(),
+      cardToken: request.cardToken,
+    });
+    return this.settle(order, outcome);
+  }
+
+  /**
+   * TEACHING ANTI-PATTERN, BENCHMARK ONLY: runs when
+   * ORDER_BENCH_HOLD_TX_DURING_PAYMENT=true (off by default; never set it in
+   * a deployment). The same steps as place(), but in ONE transaction that
+   * stays open across the payment call, so every request holds a pooled
+   * connection for the partner's whole latency: throughput is capped at
+   * pool size / partner latency, and a slow partner starves everything else
+   * that needs the database. `make bench-orders` measures it against
+   * place(); see docs/patterns/no-calls-in-transactions.md.
+   */
+  private async placeHoldingTransactionDuringPayment(key: string, requestHash: string, request: PlaceOrderRequest): Promise<PlacedOrder> {
+    try {
+      return await this.orders.dataSource.transaction(async (manager) => {
+        const orderId = randomUUID();
+        const claimed: unknown[] = await manager.query(
+          'INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key',
+          [key, requestHash, orderId],
+        );
+        if (claimed.length === 0) throw new KeyTaken();
+        const order = await this.insertOrder(manager, orderId, request);
+        // The anti-pattern: an external call while this transaction holds its connection and row locks.
+        // (The audit row goes through this transaction too: a second connection per request would deadlock the pool.)
+        const outcome = await this.payments.charge(
+          { orderId, amount: Number(order.total_amount), currency: order.currency.trim(), cardToken: request.cardToken },
+          { auditWith: manager },
+        );
+        let status: 201 | 202 = 201;
+        if (outcome.kind === 'approved') {
+          const paid = await this.orders.transition(manager, orderId, ['PENDING'], 'PAID', { paymentKey: outcome.payment.paymentKey });
+          if (paid) await this.events.orderPaid(manager, await this.orders.view(manager, paid));
+        } else if (outcome.kind === 'declined') {
+          const failed = await this.orders.transition(manager, orderId, ['PENDING'], 'FAILED', { failureReason: outcome.reason });
+          if (failed) await this.events.orderPaymentFailed(manager, await this.orders.view(manager, failed));
+        } else if (outcome.kind === 'unknown') {
+          status = 202;
+          await this.orders.transition(manager, orderId, ['PENDING'], 'UNKNOWN', { needsReconciliation: true });
+        } else {
+          throw new PaymentUnavailable(outcome.error.retryAfterSeconds ?? 1, outcome.error); // rolls the order and its key back
+        }
+        const current = await this.orders.find(manager, orderId);
+        if (!current) throw new Error(`order ${orderId} vanished`);
+        const body = await this.orders.view(manager, current);
+        await this.orders.recordResponse(manager, orderId, status, body);
+        return { status, body, replayed: false };
+      });
+    } catch (error) {
+      if (!(error instanceof KeyTaken)) throw error;
+      return this.replay(key, requestHash);
+    }
+  }
+
+  private async begin(key: string, requestHash: string, request: PlaceOrderRequest): Promise<Begun> {
+    const dataSource = this.orders.dataSource;
+    try {
+      const order = await dataSource.transaction(async (manager) => {
+        const orderId = randomUUID();
+        // The key first: a concurrent request with the same key waits here on
+        // the unique index until the first commits, then finds it taken.
+        const claimed: unknown[] = await manager.query(
+          'INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key',
+          [key, requestHash, orderId],
+        );
+        if (claimed.length === 0) throw new KeyTaken();
+        return this.insertOrder(manager, orderId, request);
+      });
+      return { kind: 'new', order };
+    } catch (error) {
+      if (!(error instanceof KeyTaken)) throw error;
+      return { kind: 'replay', placed: await this.replay(key, requestHash) };
+    }
+  }
+
+  // Runs after the key is claimed; its foreign key to the order is deferred to commit.
+  private async insertOrder(manager: EntityManager, orderId: string, request: PlaceOrderRequest): Promise<OrderRow> {
+    const productIds = [...new Set(request.items.map((i) => i.productId))];
+    const products: { id: string; seller_id: string; price_amount: string; currency: string }[] = await manager.query(
+      'SELECT id, seller_id, price_amount, currency FROM products WHERE id = ANY($1::uuid[]) AND active',
+      [productIds],
+    );
+    const byId = new Map(products.map((p) => [p.id, p]));
+    const missing = productIds.filter((id) => !byId.has(id));
+    if (missing.length) throw new UnknownProducts(missing);
+    const currencies = new Set(products.map((p) => p.currency));
+    if (currencies.size > 1) throw new MixedCurrencies();
+    if (new Set(products.map((p) => p.seller_id)).size > 1) throw new MultipleSellers();
+
+    const total = request.items.reduce((sum, item) => sum + Number(byId.get(item.productId)?.price_amount) * item.quantity, 0);
+    const [order]: OrderRow[] = await manager.query(
+      `INSERT INTO orders (id, user_id, seller_id, status, total_amount, currency) VALUES ($1, $2, $3, 'PENDING', $4, $5) RETURNING *`,
+      [orderId, request.userId, products[0].seller_id, total, products[0].currency],
+    );
+    await manager.query(
+      `INSERT INTO order_items (order_id, line, product_id, quantity, unit_price)
+       SELECT $1, line, product_id, quantity, unit_price
+       FROM unnest($2::uuid[], $3::int[], $4::bigint[]) WITH ORDINALITY AS i(product_id, quantity, unit_price, line)`,
+      [orderId, request.items.map((i) => i.productId), request.items.map((i) => i.quantity), request.items.map((i) => byId.get(i.productId)?.price_amount)],
+    );
+    return order;
+  }
+
+  private async replay(key: string, requestHash: string): Promise<PlacedOrder> {
+    const rows: { request_hash: string; response_status: number | null; response_body: OrderView | null }[] = await this.orders.dataSource.query(
+      'SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE key = $1',
+      [key],
+    );
+    const record = rows[0];
+    // Gone between our insert and this read: the first request got a 503 and removed it.
+    if (!record) throw new RequestInProgress(key);
+    if (record.request_hash !== requestHash) throw new IdempotencyKeyReused(key);
+    if (record.response_status === null || record.response_body === null) throw new RequestInProgress(key);
+    return { status: record.response_status as 201 | 202, body: record.response_body, replayed: true };
+  }
+
+  private async settle(order: OrderRow, outcome: ChargeOutcome): Promise<PlacedOrder> {
+    switch (outcome.kind) {
+      case 'approved':
+        return this.markPaid(order, outcome.payment.paymentKey);
+      case 'declined':
+        return this.finish(order.id, 201, async (manager) => {
+          const failed = await this.orders.transition(manager, order.id, ['PENDING'], 'FAILED', { failureReason: outcome.reason });
+          if (failed) await this.events.orderPaymentFailed(manager, await this.orders.view(manager, failed));
+        });
+      case 'unknown':
+        this.logger.warn({ orderId: order.id, err: outcome.error }, 'payment outcome unknown; left to the reconciler');
+        return this.finish(order.id, 202, async (manager) => {
+          const unknown = await this.orders.transition(manager, order.id, ['PENDING'], 'UNKNOWN', { needsReconciliation: true });
+          // Cancelled while we waited: a charge may still exist; the reconciler refunds it.
+          if (!unknown) await this.orders.transition(manager, order.id, ['CANCELLED'], 'CANCELLED', { needsReconciliation: true });
+        });
+      case 'unavailable':
+        // Nothing was sent, so nothing was charged: drop the order and its key,
+        // so the same request with the same key works once the partner is back.
+        await this.orders.dataSource.query(`DELETE FROM orders WHERE id = $1 AND status = 'PENDING'`, [order.id]);
+        throw new PaymentUnavailable(outcome.error.retryAfterSeconds ?? 1, outcome.error);
+    }
+  }
+
+  private async markPaid(order: OrderRow, paymentKey: string): Promise<PlacedOrder> {
+    try {
+      return await this.finish(order.id, 201, async (manager) => {
+        const paid = await this.orders.transition(manager, order.id, ['PENDING'], 'PAID', { paymentKey });
+        if (paid) {
+          await this.events.orderPaid(manager, await this.orders.view(manager, paid));
+          return;
+        }
+        // Cancelled while the charge was in flight: the charge must not stand.
+        await this.orders.transition(manager, order.id, ['CANCELLED'], 'CANCELLED', { paymentKey, needsReconciliation: true });
+      });
+    } catch (error) {
+      // Charged, but the order could not say so: refund at once (compensation).
+      // If the refund fails too, the order stays PENDING and the reconciler
+      // finds the charge later and settles it.
+      this.logger.error({ err: error, orderId: order.id, paymentKey }, 'commit after charge failed; refunding');
+      await this.payments.refund(order.id, paymentKey, 'order commit failed').then(
+        () => this.markFailedAfterRefund(order.id),
+        (refundError: unknown) => this.logger.error({ err: refundError, orderId: order.id, paymentKey }, 'refund failed; left to the reconciler'),
+      );
+      throw error;
+    }
+  }
+
+  private async markFailedAfterRefund(orderId: string): Promise<void> {
+    try {
+      await this.finish(orderId, 201, async (manager) => {
+        const failed = await this.orders.transition(manager, orderId, ['PENDING'], 'FAILED', { failureReason: 'order_commit_failed' });
+        if (failed) await this.events.orderPaymentFailed(manager, await this.orders.view(manager, failed));
+      });
+    } catch (error) {
+      this.logger.warn({ err: error, orderId }, 'could not mark the refunded order FAILED; left to the reconciler');
+    }
+  }
+
+  /** Runs the state change and stores the answer for repeats, in one transaction. */
+  private async finish(orderId: string, status: 201 | 202, change: (manager: EntityManager) => Promise<void>): Promise<PlacedOrder> {
+    return this.orders.dataSource.transaction(async (manager) => {
+      await change(manager);
+      const order = await this.orders.find(manager, orderId);
+      if (!order) throw new Error(`order ${orderId} vanished`);
+      const body = await this.orders.view(manager, order);
+      await this.orders.recordResponse(manager, orderId, status, body);
+      return { status, body, replayed: false };
+    });
+  }
+}

@@ -1,0 +1,64 @@
+/** The states of DESIGN.md's order flow. */
+export const ORDER_STATUSES = ['PENDING', 'PAID', 'FAILED', 'UNKNOWN', 'CANCELLED'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export interface OrderItemView {
+  productId: string;
+  quantity: number;
+  unitPrice: number;
+}
+
+/** An order as the API answers it. */
+export interface OrderView {
+  id: string;
+  userId: string;
+  sellerId: string;
+  status: OrderStatus;
+  totalAmount: number;
+  currency: string;
+  paymentKey: string | null;
+  failureReason: string | null;
+  items: OrderItemView[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A row of `orders` as pg returns it (bigint as string). */
+export interface OrderRow {
+  id: string;
+  user_id: string;
+  seller_id: string;
+  status: OrderStatus;
+  total_amount: string;
+  currency: string;
+  payment_key: string | null;
+  failure_reason: string | null;
+  needs_reconciliation: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface OrderItemRow {
+  product_id: string;
+  quantity: number;
+  unit_price: string;
+}
+
+export function toOrderView(order: OrderRow, items: OrderItemRow[]): OrderView {
+  return {
+    id: order.id,
+    userId: order.user_id,
+    sellerId: order.seller_id,
+    status: order.status,
+    totalAmount: Number(order.total_amount),
+    currency: order.currency.trim(),
+    paymentKey: order.payment_key,
+    failureReason: order.failure_reason,
+    items: items.map((i) => ({ productId: i.product_id, quantity: i.quantity, unitPrice: Number(i.unit_price) })),
+    createdAt: order.created_at.toISOString(),
+    updatedAt: order.updated_at.toISOString(),
+  };
+}
+
+/** Where a client polls an order (the Location of 201/202 answers). */
+export const orderUrl = (orderId: string): string => `/orders/${orderId}`;

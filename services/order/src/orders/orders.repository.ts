@@ -1,0 +1,55 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { toOrderView, type OrderItemRow, type OrderRow, type OrderStatus, type OrderView } from './order.model';
+
+/** SQL for orders, shared by the use cases; every method runs on the manager given (a transaction's or the pool's). */
+@Injectable()
+export class OrdersRepository {
+  constructor(readonly dataSource: DataSource) {}
+
+  async find(manager: EntityManager, orderId: string, { forUpdate = false } = {}): Promise<OrderRow | undefined> {
+    const rows: OrderRow[] = await manager.query(`SELECT * FROM orders WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [orderId]);
+    return rows[0];
+  }
+
+  async view(manager: EntityManager, order: OrderRow): Promise<OrderView> {
+    const items: OrderItemRow[] = await manager.query(
+      'SELECT product_id, quantity, unit_price FROM order_items WHERE order_id = $1 ORDER BY line',
+      [order.id],
+    );
+    return toOrderView(order, items);
+  }
+
+  /**
+   * Moves an order to `to` only if it is still in one of `from`: the
+   * conditional update is what keeps two deciders (the request, the
+   * reconciler, a cancel) from overwriting each other. Undefined when it was not.
+   */
+  async transition(
+    manager: EntityManager,
+    orderId: string,
+    from: OrderStatus[],
+    to: OrderStatus,
+    fields: { paymentKey?: string; failureReason?: string; needsReconciliation?: boolean } = {},
+  ): Promise<OrderRow | undefined> {
+    const result: [OrderRow[], number] = await manager.query(
+      `UPDATE orders SET status = $3,
+         payment_key = COALESCE($4, payment_key),
+         failure_reason = COALESCE($5, failure_reason),
+         needs_reconciliation = COALESCE($6, needs_reconciliation),
+         updated_at = now()
+       WHERE id = $1 AND status = ANY($2::text[])
+       RETURNING *`,
+      [orderId, from, to, fields.paymentKey ?? null, fields.failureReason ?? null, fields.needsReconciliation ?? null],
+    );
+    return result[0][0];
+  }
+
+  /** Stores the answer a repeat of the order's first request gets, once that answer is final. */
+  async recordResponse(manager: EntityManager, orderId: string, status: number, body: OrderView): Promise<void> {
+    await manager.query(
+      'UPDATE idempotency_keys SET response_status = $2, response_body = $3 WHERE order_id = $1 AND response_status IS NULL',
+      [orderId, status, JSON.stringify(body)],
+    );
+  }
+}

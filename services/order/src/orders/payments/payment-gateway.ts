@@ -1,0 +1,124 @@
+import {
+  DownstreamError,
+  DownstreamRejectedError,
+  DownstreamUnavailableError,
+  type ResilientHttpClient,
+} from '@conveyor/resilience';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+
+/** Injection token of the resilient client for the payment partner (provider-sim). */
+export const PAYMENTS_CLIENT = Symbol('PAYMENTS_CLIENT');
+
+/** A charge as the provider reports it. */
+export interface ProviderPayment {
+  paymentKey: string;
+  orderId: string;
+  amount: number;
+  currency: string;
+  status: 'APPROVED' | 'CANCELLED';
+}
+
+/**
+ * What became of a charge request, in the terms of the order flow:
+ * - approved: charged;
+ * - declined: the provider refused it (4xx): nothing charged;
+ * - unavailable: refused before sending (breaker open, bulkhead full): nothing charged;
+ * - unknown: sent, but no verdict (timeout, connection lost, 5xx after retries): maybe charged.
+ */
+export type ChargeOutcome =
+  | { kind: 'approved'; payment: ProviderPayment }
+  | { kind: 'declined'; reason: string }
+  | { kind: 'unavailable'; error: DownstreamUnavailableError }
+  | { kind: 'unknown'; error: Error };
+
+export interface ChargeRequest {
+  orderId: string;
+  amount: number;
+  currency: string;
+  cardToken?: string;
+}
+
+/**
+ * The order service's view of the payment partner. Every call goes through
+ * the resilient client (timeouts, retries, breaker, bulkhead) and is never
+ * made inside a DB transaction. Each call is recorded in `payment_attempts`
+ * for the audit trail, outside any transaction too.
+ */
+@Injectable()
+export class PaymentGateway {
+  private readonly logger = new Logger('PaymentGateway');
+
+  constructor(
+    @Inject(PAYMENTS_CLIENT) private readonly client: ResilientHttpClient,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * Charges once per order: the order id is the idempotency key, so retries and repeats never charge twice.
+   * `auditWith` exists for the bench-only anti-pattern of PlaceOrderService only (its audit row must use the transaction it holds).
+   */
+  async charge(request: ChargeRequest, { auditWith }: { auditWith?: EntityManager } = {}): Promise<ChargeOutcome> {
+    const outcome = await this.classify(request);
+    const detail = outcome.kind === 'approved' ? outcome.payment.paymentKey : outcome.kind === 'declined' ? outcome.reason : outcome.error.message;
+    await this.record(request.orderId, 'charge', outcome.kind, detail, auditWith);
+    return outcome;
+  }
+
+  /** Every charge the provider holds for the order (cancelled ones included); [] when it never charged it. */
+  async chargesOf(orderId: string): Promise<ProviderPayment[]> {
+    try {
+      const response = await this.client.get(`/v1/payments/orders/${encodeURIComponent(orderId)}`, { operation: 'GET /v1/payments/orders/:orderId' });
+      const payments = response.json<{ payments: ProviderPayment[] }>().payments;
+      await this.record(orderId, 'lookup', 'found', payments.map((p) => `${p.paymentKey}:${p.status}`).join(','));
+      return payments;
+    } catch (error) {
+      if (error instanceof DownstreamRejectedError && error.upstreamStatus === 404) {
+        await this.record(orderId, 'lookup', 'none');
+        return [];
+      }
+      throw error;
+    }
+  }
+
+  /** Refunds a charge. Idempotent at the provider, so it carries a key and may be retried. */
+  async refund(orderId: string, paymentKey: string, reason: string): Promise<void> {
+    try {
+      await this.client.post(`/v1/payments/${encodeURIComponent(paymentKey)}/cancel`, { reason }, {
+        idempotencyKey: `refund-${paymentKey}`,
+        operation: 'POST /v1/payments/:paymentKey/cancel',
+      });
+      await this.record(orderId, 'refund', 'refunded', paymentKey);
+    } catch (error) {
+      await this.record(orderId, 'refund', 'failed', `${paymentKey}: ${(error as Error).message}`);
+      throw error;
+    }
+  }
+
+  private async classify(request: ChargeRequest): Promise<ChargeOutcome> {
+    try {
+      const response = await this.client.post('/v1/payments', request, { idempotencyKey: request.orderId, operation: 'POST /v1/payments' });
+      return { kind: 'approved', payment: response.json<ProviderPayment>() };
+    } catch (error) {
+      if (error instanceof DownstreamUnavailableError) return { kind: 'unavailable', error };
+      if (error instanceof DownstreamRejectedError) {
+        const body = error.body as { reason?: unknown; code?: unknown } | undefined;
+        const reason = typeof body?.reason === 'string' ? body.reason : typeof body?.code === 'string' ? body.code : `rejected_${error.upstreamStatus}`;
+        return { kind: 'declined', reason };
+      }
+      if (error instanceof DownstreamError) return { kind: 'unknown', error };
+      // Not a transport outcome (a bug, a bad answer body): still, the charge may have happened.
+      this.logger.error({ err: error, orderId: request.orderId }, 'charge failed unexpectedly; outcome unknown');
+      return { kind: 'unknown', error: error as Error };
+    }
+  }
+
+  private async record(orderId: string, kind: 'charge' | 'refund' | 'lookup', outcome: string, detail?: string, manager?: EntityManager): Promise<void> {
+    try {
+      await (manager ?? this.dataSource.manager).query('INSERT INTO payment_attempts (order_id, kind, outcome, detail) VALUES ($1, $2, $3, $4)', [orderId, kind, outcome, detail ?? null]);
+    } catch (error) {
+      // The audit row must never turn a known payment outcome into a failure.
+      this.logger.warn({ err: error, orderId, kind, outcome }, 'payment attempt not recorded');
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import { Controller, Get, Header, Param } from '@nestjs/common';
+import { z } from 'zod';
+import { OrderNotFound } from '../../order.errors';
+import type { OrderView } from '../../order.model';
+import { OrdersRepository } from '../../orders.repository';
+
+const uuid = z.uuid();
+
+@Controller('orders')
+export class GetOrderHttpController {
+  constructor(private readonly orders: OrdersRepository) {}
+
+  /** The order's current state: the status URL a 202 points to. */
+  @Get(':id')
+  @Header('cache-control', 'no-store')
+  async get(@Param('id') id: string): Promise<OrderView> {
+    // Not a uuid cannot be an order: the same 404, without a query that would fail on the cast.
+    if (!uuid.safeParse(id).success) throw new OrderNotFound(id);
+    const manager = this.orders.dataSource.manager;
+    const order = await this.orders.find(manager, id);
+    if (!order) throw new OrderNotFound(id);
+    return this.orders.view(manager, order);
+  }
+}

@@ -1,0 +1,69 @@
+import { ZodValidationPipe } from '@conveyor/http';
+import { Controller, Get, Header, Query } from '@nestjs/common';
+import { z } from 'zod';
+import { toOrderView, type OrderItemRow, type OrderRow, type OrderView } from '../../order.model';
+import { OrdersRepository } from '../../orders.repository';
+
+const listOrdersQuery = z
+  .object({
+    userId: z.string().min(1).max(64),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    /** Opaque cursor from the previous page's `nextCursor`. */
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+type ListOrdersQuery = z.output<typeof listOrdersQuery>;
+
+interface Cursor {
+  createdAt: string;
+  id: string;
+}
+
+const encodeCursor = (c: Cursor): string => Buffer.from(JSON.stringify(c)).toString('base64url');
+const cursorShape = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
+
+export interface OrderPage {
+  orders: OrderView[];
+  nextCursor: string | null;
+}
+
+@Controller('orders')
+export class ListOrdersHttpController {
+  constructor(private readonly orders: OrdersRepository) {}
+
+  /**
+   * A user's orders, newest first, by keyset pages (created_at, id): a page
+   * costs the same however deep, and rows inserted meanwhile do not shift it.
+   */
+  @Get()
+  @Header('cache-control', 'no-store')
+  async list(@Query(new ZodValidationPipe(listOrdersQuery)) query: ListOrdersQuery): Promise<OrderPage> {
+    let after: Cursor | undefined;
+    if (query.cursor) {
+      let decoded: unknown;
+      try {
+        decoded = JSON.parse(Buffer.from(query.cursor, 'base64url').toString('utf8'));
+      } catch {
+        decoded = undefined;
+      }
+      after = new ZodValidationPipe(cursorShape).transform(decoded, { type: 'query', data: 'cursor' });
+    }
+    const rows: OrderRow[] = await this.orders.dataSource.query(
+      `SELECT * FROM orders WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
+       ORDER BY created_at DESC, id DESC LIMIT $4`,
+      [query.userId, after?.createdAt ?? null, after?.id ?? null, query.limit + 1],
+    );
+    const page = rows.slice(0, query.limit);
+    const items: (OrderItemRow & { order_id: string })[] = page.length
+      ? await this.orders.dataSource.query(
+          'SELECT order_id, product_id, quantity, unit_price FROM order_items WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line',
+          [page.map((o) => o.id)],
+        )
+      : [];
+    const last = page.at(-1);
+    return {
+      orders: page.map((o) => toOrderView(o, items.filter((i) => i.order_id === o.id))),
+      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.created_at.toISOString(), id: last.id }) : null,
+    };
+  }
+}

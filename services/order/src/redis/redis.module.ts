@@ -1,0 +1,31 @@
+import { APP_CONFIG } from '@conveyor/config';
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import Redis from 'ioredis';
+import type { OrderConfig } from '../config';
+
+/** Injection token of the service's ioredis client. */
+export const REDIS = Symbol('REDIS');
+
+class RedisShutdown implements OnApplicationShutdown {
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: REDIS,
+      inject: [APP_CONFIG],
+      // Commands fail fast while Redis is away instead of queueing forever:
+      // the lock and the readiness check must see the outage.
+      useFactory: (config: OrderConfig) => new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true }),
+    },
+    RedisShutdown,
+  ],
+  exports: [REDIS],
+})
+export class RedisModule {}

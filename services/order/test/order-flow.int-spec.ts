@@ -1,0 +1,234 @@
+import { eventually } from '@conveyor/testing';
+import { randomUUID } from 'node:crypto';
+import { createProduct, getOrder, ledger, placeOrder, PROBLEM, setFaults, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
+
+describe('order service: placing, paying, cancelling, reconciling', () => {
+  let stack: OrderStack;
+  let product: { id: string; priceAmount: number };
+
+  beforeAll(async () => {
+    // A breaker that stays closed through this file's deliberate timeouts; the breaker has its own file.
+    stack = await startOrderStack({ PAYMENTS_BREAKER_VOLUME_THRESHOLD: '1000', PAYMENTS_READ_TIMEOUT_MS: '1000', POSTGRES_LOCK_TIMEOUT_MS: '500' });
+    product = await createProduct(stack.order, 10_000);
+  }, 60_000);
+  afterAll(() => stack?.stop());
+  beforeEach(() => setFaults(stack.sim, {}));
+
+  const newOrder = (extra: Record<string, unknown> = {}) => ({ userId: `u-${randomUUID()}`, items: [{ productId: product.id, quantity: 2 }], ...extra });
+  /** The event types written to the outbox for an order, in order, with where each goes. */
+  const outbox = async (key: string) =>
+    (
+      await stack.sql.query(
+        `SELECT payload::jsonb ->> 'type' AS type, destination, topic, routing_key FROM outbox WHERE payload::jsonb -> 'payload' ->> 'orderId' = $1 OR payload::jsonb -> 'payload' -> 'data' ->> 'orderId' = $1
+         ORDER BY id`,
+        [key],
+      )
+    ).rows as { type: string; destination: string; topic: string; routing_key: string | null }[];
+  const count = async (table: string): Promise<number> => Number((await stack.sql.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n);
+
+  it('When an order is placed and the provider approves, then 201 PAID and the provider charged its total once', async () => {
+    const res = await placeOrder(stack.order, newOrder(), randomUUID());
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as OrderBody;
+    expect(body).toMatchObject({ status: 'PAID', totalAmount: 20_000, items: [{ productId: product.id, quantity: 2, unitPrice: 10_000 }] });
+    expect(body.paymentKey).toEqual(expect.any(String));
+    expect(res.headers.get('location')).toBe(`/orders/${body.id}`);
+    await expect(getOrder(stack.order, body.id)).resolves.toMatchObject({ status: 'PAID' });
+    expect((await ledger(stack.sim)).byOrder[body.id]).toMatchObject({ charges: 1, cancels: 0, chargedAmount: 20_000 });
+    // Committed with PAID, for the relay to publish: the event, and the seller's push command.
+    await expect(outbox(body.id)).resolves.toEqual([
+      { type: 'OrderPaid', destination: 'kafka', topic: 'order.events', routing_key: null },
+      { type: 'SendPush', destination: 'rabbitmq', topic: 'notification.commands', routing_key: 'notification.push' },
+    ]);
+  });
+
+  it('When the provider declines, then 201 FAILED with the reason and nothing charged', async () => {
+    const res = await placeOrder(stack.order, newOrder({ cardToken: 'tok_decline_test' }), randomUUID());
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as OrderBody;
+    expect(body).toMatchObject({ status: 'FAILED', failureReason: 'card_declined', paymentKey: null });
+    expect((await ledger(stack.sim)).byOrder[body.id]).toBeUndefined();
+    await expect(outbox(body.id)).resolves.toEqual([expect.objectContaining({ type: 'OrderPaymentFailed', topic: 'order.events' })]);
+  });
+
+  it('When the same key comes twice with the same body, then the first answer is replayed and the order charged once', async () => {
+    const key = randomUUID();
+    const request = newOrder();
+    const first = await placeOrder(stack.order, request, key);
+    const firstBody = (await first.json()) as OrderBody;
+    // The same body with its keys in another order is the same request.
+    const again = await placeOrder(stack.order, { items: request.items, userId: request.userId }, key);
+    expect(again.status).toBe(first.status);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    await expect(again.json()).resolves.toEqual(firstBody);
+    const orders = await stack.sql.query('SELECT id FROM orders WHERE user_id = $1', [request.userId]);
+    expect(orders.rowCount).toBe(1);
+    expect((await ledger(stack.sim)).byOrder[firstBody.id]).toMatchObject({ charges: 1 });
+  });
+
+  it('When a key is reused with another body, then 422 ORDER.IDEMPOTENCY_KEY_REUSED and nothing new is stored or charged', async () => {
+    const key = randomUUID();
+    const request = newOrder();
+    await placeOrder(stack.order, request, key);
+    const [orders, charges] = [await count('orders'), (await ledger(stack.sim)).charged.count];
+    const reused = await placeOrder(stack.order, { ...request, items: [{ productId: product.id, quantity: 3 }] }, key);
+    expect(reused.status).toBe(422);
+    expect(reused.headers.get('content-type')).toContain(PROBLEM);
+    await expect(reused.json()).resolves.toMatchObject({ code: 'ORDER.IDEMPOTENCY_KEY_REUSED' });
+    expect(await count('orders')).toBe(orders);
+    expect((await ledger(stack.sim)).charged.count).toBe(charges);
+  });
+
+  it('When the input is bad, then 4xx problem+json with a stable code and the database is unchanged', async () => {
+    const otherSeller = await createProduct(stack.order, 1_000, 'seller-2');
+    const before = { orders: await count('orders'), keys: await count('idempotency_keys'), items: await count('order_items'), outbox: await count('outbox') };
+    const cases: { body: unknown; key: string | null; status: number; code: string }[] = [
+      { body: '{"userId": "u-1", "items": [', key: randomUUID(), status: 400, code: 'REQUEST.MALFORMED_BODY' },
+      { body: newOrder({ items: [{ productId: randomUUID(), quantity: 1 }] }), key: randomUUID(), status: 422, code: 'ORDER.UNKNOWN_PRODUCT' },
+      { body: newOrder({ items: [{ productId: product.id, quantity: 0 }] }), key: randomUUID(), status: 400, code: 'REQUEST.VALIDATION_FAILED' },
+      { body: newOrder({ items: [{ productId: product.id, quantity: -2 }] }), key: randomUUID(), status: 400, code: 'REQUEST.VALIDATION_FAILED' },
+      { body: newOrder({ items: [] }), key: randomUUID(), status: 400, code: 'REQUEST.VALIDATION_FAILED' },
+      { body: newOrder(), key: null, status: 400, code: 'ORDER.IDEMPOTENCY_KEY_REQUIRED' },
+      {
+        body: newOrder({ items: [{ productId: product.id, quantity: 1 }, { productId: otherSeller.id, quantity: 1 }] }),
+        key: randomUUID(),
+        status: 422,
+        code: 'ORDER.MULTIPLE_SELLERS',
+      },
+    ];
+    for (const c of cases) {
+      const res = await placeOrder(stack.order, c.body, c.key);
+      expect({ status: res.status, type: res.headers.get('content-type') }).toEqual({ status: c.status, type: expect.stringContaining(PROBLEM) });
+      await expect(res.json()).resolves.toMatchObject({ code: c.code, status: c.status });
+    }
+    expect({ orders: await count('orders'), keys: await count('idempotency_keys'), items: await count('order_items'), outbox: await count('outbox') }).toEqual(before);
+  });
+
+  it('When an unknown order is read or cancelled, then 404 ORDER.NOT_FOUND', async () => {
+    for (const res of [await fetch(`${stack.order.url}/orders/${randomUUID()}`), await fetch(`${stack.order.url}/orders/not-a-uuid/cancel`, { method: 'POST' })]) {
+      expect(res.status).toBe(404);
+      await expect(res.json()).resolves.toMatchObject({ code: 'ORDER.NOT_FOUND' });
+    }
+  });
+
+  it('When a PAID order is cancelled, then it is refunded at the provider and CANCELLED; a second cancel answers the same', async () => {
+    const placed = (await (await placeOrder(stack.order, newOrder(), randomUUID())).json()) as OrderBody;
+    const res = await fetch(`${stack.order.url}/orders/${placed.id}/cancel`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    await expect(res.json()).resolves.toMatchObject({ id: placed.id, status: 'CANCELLED' });
+    const again = await fetch(`${stack.order.url}/orders/${placed.id}/cancel`, { method: 'POST' });
+    await expect(again.json()).resolves.toMatchObject({ status: 'CANCELLED' });
+    expect((await ledger(stack.sim)).byOrder[placed.id]).toMatchObject({ charges: 1, cancels: 1 });
+    expect((await outbox(placed.id)).map((e) => e.type)).toEqual(['OrderPaid', 'SendPush', 'OrderCancelled']);
+  });
+
+  it('When the provider charges but the answer times out, then 202 UNKNOWN with a status URL, and the reconciler makes it PAID', async () => {
+    await setFaults(stack.sim, { 'POST /v1/payments': { commitThenStallMs: 2_500 } });
+    const res = await placeOrder(stack.order, newOrder(), randomUUID());
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as OrderBody;
+    expect(body.status).toBe('UNKNOWN');
+    expect(res.headers.get('location')).toBe(`/orders/${body.id}`);
+
+    const settled = await eventually(async () => {
+      const o = await getOrder(stack.order, body.id);
+      return o.status === 'UNKNOWN' ? undefined : o;
+    }, { timeoutMs: 10_000, what: 'reconciled order' });
+    expect(settled).toMatchObject({ status: 'PAID', paymentKey: expect.any(String) });
+    // The retry carried the same key: one charge, however many attempts.
+    expect((await ledger(stack.sim)).byOrder[body.id]).toMatchObject({ charges: 1, cancels: 0 });
+  });
+
+  it('When a newer lease holder has written (higher fencing token), then this reconciler\'s writes are rejected and the order waits for the newest holder', async () => {
+    // A newer holder, as far as PostgreSQL knows: its token is above anything Redis has handed out here.
+    await stack.sql.query(
+      `INSERT INTO fencing_tokens (resource, token) VALUES ('order-reconciler', 1000000000) ON CONFLICT (resource) DO UPDATE SET token = EXCLUDED.token`,
+    );
+    let orderId = '';
+    try {
+      await setFaults(stack.sim, { 'POST /v1/payments': { commitThenStallMs: 2_500 } });
+      const body = (await (await placeOrder(stack.order, newOrder(), randomUUID())).json()) as OrderBody;
+      expect(body.status).toBe('UNKNOWN');
+      orderId = body.id;
+      await eventually(
+        () => stack.order.logs().find((l) => l.msg === 'a newer reconciler holds the lease; stopping' && l.orderId === body.id),
+        { timeoutMs: 5_000, what: 'fenced write rejected' },
+      );
+      await expect(getOrder(stack.order, body.id)).resolves.toMatchObject({ status: 'UNKNOWN' });
+    } finally {
+      // Forget the "newer holder": this test's reconciler is the newest again.
+      await stack.sql.query(`DELETE FROM fencing_tokens WHERE resource = 'order-reconciler'`);
+    }
+    const settled = await eventually(async () => {
+      const o = await getOrder(stack.order, orderId);
+      return o.status === 'UNKNOWN' ? undefined : o;
+    }, { timeoutMs: 10_000, what: 'reconciled order' });
+    expect(settled.status).toBe('PAID');
+  });
+
+  it('When the charge never reached the provider (connection reset), then 202 UNKNOWN, and the reconciler makes it FAILED', async () => {
+    await setFaults(stack.sim, { 'POST /v1/payments': { hardDown: 'reset' } });
+    const res = await placeOrder(stack.order, newOrder(), randomUUID());
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as OrderBody;
+    await setFaults(stack.sim, {});
+    const settled = await eventually(async () => {
+      const o = await getOrder(stack.order, body.id);
+      return o.status === 'UNKNOWN' ? undefined : o;
+    }, { timeoutMs: 10_000, what: 'reconciled order' });
+    expect(settled).toMatchObject({ status: 'FAILED', failureReason: 'not_charged' });
+    expect((await ledger(stack.sim)).byOrder[body.id]).toBeUndefined();
+  });
+
+  it('When the user cancels while the charge is stalled, then the order is CANCELLED and the reconciler refunds the charge', async () => {
+    await setFaults(stack.sim, { 'POST /v1/payments': { commitThenStallMs: 2_500 } });
+    const request = newOrder();
+    const placing = placeOrder(stack.order, request, randomUUID());
+    const pending = await eventually(async () => {
+      const rows = (await stack.sql.query('SELECT id FROM orders WHERE user_id = $1', [request.userId])).rows as { id: string }[];
+      return rows[0];
+    }, { what: 'order row' });
+    const cancelled = await fetch(`${stack.order.url}/orders/${pending.id}/cancel`, { method: 'POST' });
+    await expect(cancelled.json()).resolves.toMatchObject({ status: 'CANCELLED' });
+    const placed = await placing;
+    expect(placed.status).toBe(202);
+    await expect(placed.json()).resolves.toMatchObject({ status: 'CANCELLED' });
+
+    const refunded = await eventually(async () => {
+      const entry = (await ledger(stack.sim)).byOrder[pending.id];
+      return entry?.cancels === 1 ? entry : undefined;
+    }, { timeoutMs: 10_000, what: 'refund at the provider' });
+    expect(refunded).toMatchObject({ charges: 1, cancels: 1 });
+    await expect(getOrder(stack.order, pending.id)).resolves.toMatchObject({ status: 'CANCELLED' });
+  });
+
+  it('When the PAID commit fails after the charge (row locked past lock_timeout), then the charge is refunded at once', async () => {
+    // Slow enough for the test to lock the row before the PAID update comes, well within the read timeout (1 s).
+    await setFaults(stack.sim, { 'POST /v1/payments': { latencyMs: 500 } });
+    const request = newOrder();
+    const placing = placeOrder(stack.order, request, randomUUID());
+    const pending = await eventually(async () => {
+      const rows = (await stack.sql.query('SELECT id FROM orders WHERE user_id = $1', [request.userId])).rows as { id: string }[];
+      return rows[0];
+    }, { what: 'order row' });
+    // Hold the order row so the service's PAID update waits past its lock_timeout and fails.
+    await stack.sql.query('BEGIN');
+    await stack.sql.query('SELECT 1 FROM orders WHERE id = $1 FOR UPDATE', [pending.id]);
+    const entry = await eventually(async () => {
+      const e = (await ledger(stack.sim)).byOrder[pending.id];
+      return e?.cancels === 1 ? e : undefined;
+    }, { what: 'compensating refund' });
+    await stack.sql.query('ROLLBACK');
+    expect(entry).toMatchObject({ charges: 1, cancels: 1 });
+
+    const placed = await placing;
+    expect(placed.status).toBe(500);
+    // It failed on the connection's lock_timeout (set on every pooled connection), not on some later timeout.
+    const failure = stack.order.logs().find((l) => l.msg === 'commit after charge failed; refunding' && l.orderId === pending.id);
+    expect((failure?.err as { message?: string } | undefined)?.message).toMatch(/lock timeout/);
+    // Refunded, so the order is FAILED, and a retry of the request learns that.
+    const settled = await getOrder(stack.order, pending.id);
+    expect(settled).toMatchObject({ status: 'FAILED', failureReason: 'order_commit_failed' });
+    expect(settled.paymentKey).toBeNull();
+  });
+});

@@ -1,0 +1,193 @@
+// The order invariant run, on the public surface only (HTTP, the order DB,
+// provider-sim's admin API). test/chaos/support/order-invariant-scenario.ts is
+// a copy: a project's test helpers are not importable from another project.
+
+import { createTestDatabase, eventually, startServiceProcess, uniqueName, type ServiceProcess, type TestDatabase } from '@conveyor/testing';
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+
+/** The money and the events, as the invariant compares them after reconciliation settled. */
+export interface InvariantOutcome {
+  /** Orders placed (answers 201/202) and refused before sending (503, nothing charged), and cancels asked. */
+  placed: number;
+  refused: number;
+  cancelsAsked: number;
+  byStatus: Record<string, number>;
+  /** Orders the reconciler looked up at the provider (their outcome was not known to the request). */
+  reconciled: number;
+  /** Net money at the provider: charged − refunded (`/_admin/ledger` net). */
+  providerNet: number;
+  /** Sum of total_amount of the PAID orders. */
+  paidTotal: number;
+  /** Orders whose live charges at the provider (charges − cancels) are not 1 for PAID, 0 otherwise. */
+  chargeMismatches: { orderId: string; status: string; liveCharges: number }[];
+  /** Ids charged at the provider that the order DB does not have. */
+  chargesWithoutOrder: string[];
+  /** PAID orders without exactly one OrderPaid event, and orders with more than one. */
+  orderPaidMismatches: { orderId: string; status: string; events: number }[];
+}
+
+interface Ledger {
+  net: number;
+  byOrder: Record<string, { charges: number; cancels: number }>;
+}
+
+/**
+ * How many OrderPaid events were written per order. Reads the order DB's
+ * outbox table while the relay is not wired into the order service; when it
+ * is, this is the one place to switch to reading `order.events` from Kafka.
+ */
+export async function orderPaidEventsPerOrder(sql: Client): Promise<Map<string, number>> {
+  const { rows } = await sql.query<{ order_id: string; events: number }>(
+    `SELECT payload::jsonb -> 'payload' ->> 'orderId' AS order_id, count(*)::int AS events
+     FROM outbox WHERE payload::jsonb ->> 'type' = 'OrderPaid' GROUP BY 1`,
+  );
+  return new Map(rows.map((r) => [r.order_id, r.events]));
+}
+
+export interface InvariantRunOptions {
+  orders: number;
+  /** Orders placed at once; the fault set is chosen per wave. */
+  wave: number;
+  /** How long reconciliation may take to settle every order once the faults stop. */
+  settleTimeoutMs: number;
+}
+
+const PAYMENTS = 'POST /v1/payments';
+
+/**
+ * Places `orders` orders in waves under provider faults: on 9 waves in 10,
+ * every provider route fails 20% of requests (503) with 0–100 ms latency
+ * jitter; on one wave in ten (the 4th, 14th, …) the charge is applied and
+ * then its answer held past the client's read timeout ("timed out but
+ * charged"), so 10% of the orders when `orders` is ten waves or more. One order per
+ * wave is cancelled right after its answer. Some orders are declined by rule.
+ * Then the faults stop and the reconciler (every 300 ms) runs until no order
+ * is PENDING, UNKNOWN or flagged.
+ */
+export async function runOrderInvariant(options: InvariantRunOptions): Promise<InvariantOutcome> {
+  const db: TestDatabase = await createTestDatabase('order_invariant');
+  const running: ServiceProcess[] = [];
+  let sql: Client | undefined;
+  try {
+    const sim = await startServiceProcess('services/provider-sim/src/main.ts', { PROVIDER_SIM_ADMIN: 'true', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
+    running.push(sim);
+    const order = await startServiceProcess('services/order/src/main.ts', {
+      OTEL_SDK_DISABLED: 'true',
+      LOG_LEVEL: 'warn',
+      POSTGRES_DB: db.database,
+      ORDER_LOCK_KEY_PREFIX: uniqueName('order_invariant_lock'),
+      PAYMENTS_URL: sim.url,
+      PAYMENTS_READ_TIMEOUT_MS: '400',
+      PAYMENTS_MAX_RETRIES: '1',
+      PAYMENTS_RETRY_BASE_DELAY_MS: '20',
+      PAYMENTS_RETRY_MAX_DELAY_MS: '50',
+      // The breaker may open under 20% errors; it must not keep the reconciler waiting long once they stop.
+      PAYMENTS_BREAKER_RESET_TIMEOUT_MS: '1000',
+      ORDER_RECONCILE_INTERVAL_MS: '300',
+      ORDER_RECONCILE_PENDING_AFTER_MS: '3000',
+      ORDER_SETTLEMENT_INTERVAL_MS: '0',
+    });
+    running.push(order);
+    sql = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
+    await sql.connect();
+
+    const admin = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${sim.url}${path}`, body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${await res.text()}`);
+      return res;
+    };
+    // 1013 ends in 13: declined as insufficient_funds, so declines are part of the mix.
+    const products: string[] = [];
+    for (const priceAmount of [5_000, 12_000, 1_013]) {
+      const res = await fetch(`${order.url}/products`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sku: uniqueName('sku'), sellerId: 'seller-inv', name: 'Invariant product', priceAmount }),
+      });
+      if (res.status !== 201) throw new Error(`product not created: ${res.status}`);
+      products.push(((await res.json()) as { id: string }).id);
+    }
+
+    const errors = { errorRate: 0.2, errorStatus: 503, jitterMs: 100 };
+    let placed = 0;
+    let refused = 0;
+    let cancelsAsked = 0;
+    for (let start = 0, wave = 0; start < options.orders; start += options.wave, wave += 1) {
+      const stall = wave % 10 === 3;
+      await admin('PUT', '/_admin/faults', stall ? { '*': errors, [PAYMENTS]: { commitThenStallMs: 1_000, jitterMs: 100 } } : { '*': errors });
+      const size = Math.min(options.wave, options.orders - start);
+      const answers = await Promise.all(
+        Array.from({ length: size }, async (_, i) => {
+          const n = start + i;
+          const res = await fetch(`${order.url}/orders`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+            body: JSON.stringify({ userId: `inv-${n}`, items: [{ productId: products[n % products.length], quantity: 1 + (n % 3) }], ...(n % 17 === 0 ? { cardToken: 'tok_decline_inv' } : {}) }),
+          });
+          const body = (await res.json()) as { id?: string };
+          return { status: res.status, id: body.id };
+        }),
+      );
+      for (const a of answers) {
+        if (a.status === 201 || a.status === 202) placed += 1;
+        else if (a.status === 503) refused += 1;
+        else throw new Error(`POST /orders answered ${a.status}`);
+      }
+      // A cancel racing the payment's aftermath (or a PAID order's refund) under the same faults.
+      const toCancel = answers.find((a) => a.id !== undefined);
+      if (toCancel?.id) {
+        cancelsAsked += 1;
+        await fetch(`${order.url}/orders/${toCancel.id}/cancel`, { method: 'POST' });
+      }
+    }
+
+    await admin('DELETE', '/_admin/faults');
+    await eventually(
+      async () => {
+        const { rows } = await (sql as Client).query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM orders WHERE status IN ('PENDING', 'UNKNOWN') OR needs_reconciliation`,
+        );
+        return rows[0].n === 0 ? true : undefined;
+      },
+      { timeoutMs: options.settleTimeoutMs, intervalMs: 200, what: 'every order settled by the reconciler' },
+    );
+
+    const ledger = (await (await admin('GET', '/_admin/ledger')).json()) as Ledger;
+    const { rows: orders } = await sql.query<{ id: string; status: string; total_amount: string }>('SELECT id, status, total_amount FROM orders');
+    const byStatus: Record<string, number> = {};
+    let paidTotal = 0;
+    const chargeMismatches: InvariantOutcome['chargeMismatches'] = [];
+    for (const o of orders) {
+      byStatus[o.status] = (byStatus[o.status] ?? 0) + 1;
+      if (o.status === 'PAID') paidTotal += Number(o.total_amount);
+      const entry = ledger.byOrder[o.id];
+      const liveCharges = entry ? entry.charges - entry.cancels : 0;
+      if (liveCharges !== (o.status === 'PAID' ? 1 : 0)) chargeMismatches.push({ orderId: o.id, status: o.status, liveCharges });
+    }
+    const known = new Set(orders.map((o) => o.id));
+    const paidEvents = await orderPaidEventsPerOrder(sql);
+    const orderPaidMismatches: InvariantOutcome['orderPaidMismatches'] = [];
+    for (const o of orders) {
+      const events = paidEvents.get(o.id) ?? 0;
+      if ((o.status === 'PAID' && events !== 1) || events > 1) orderPaidMismatches.push({ orderId: o.id, status: o.status, events });
+    }
+    const { rows: lookups } = await sql.query<{ n: number }>(`SELECT count(DISTINCT order_id)::int AS n FROM payment_attempts WHERE kind = 'lookup'`);
+    return {
+      reconciled: lookups[0].n,
+      placed,
+      refused,
+      cancelsAsked,
+      byStatus,
+      providerNet: ledger.net,
+      paidTotal,
+      chargeMismatches,
+      chargesWithoutOrder: Object.keys(ledger.byOrder).filter((id) => !known.has(id)),
+      orderPaidMismatches,
+    };
+  } finally {
+    await sql?.end();
+    for (const process of running.reverse()) await process.stop();
+    await db.drop();
+  }
+}

@@ -1,0 +1,97 @@
+import { createTestDatabase, startServiceProcess, uniqueName, type ServiceProcess, type TestDatabase } from '@conveyor/testing';
+import { Client } from 'pg';
+
+export const PROBLEM = 'application/problem+json';
+export const ORDER_ENTRY = 'services/order/src/main.ts';
+
+/** provider-sim (admin on) and one order process on a database of its own: what one test file runs against. */
+export interface OrderStack {
+  sim: ServiceProcess;
+  order: ServiceProcess;
+  /** The environment the order process got: start another replica with it. */
+  orderEnv: Record<string, string>;
+  db: TestDatabase;
+  /** A direct connection to the order database, to check what the service wrote. */
+  sql: Client;
+  stop(): Promise<void>;
+}
+
+export async function startOrderStack(env: Record<string, string> = {}): Promise<OrderStack> {
+  const db = await createTestDatabase('order');
+  const sim = await startServiceProcess('services/provider-sim/src/main.ts', { PROVIDER_SIM_ADMIN: 'true', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
+  const orderEnv = {
+    OTEL_SDK_DISABLED: 'true',
+    LOG_LEVEL: 'warn',
+    POSTGRES_DB: db.database,
+    ORDER_LOCK_KEY_PREFIX: uniqueName('order_lock'),
+    PAYMENTS_URL: sim.url,
+    PAYMENTS_READ_TIMEOUT_MS: '500',
+    PAYMENTS_MAX_RETRIES: '1',
+    PAYMENTS_RETRY_BASE_DELAY_MS: '20',
+    PAYMENTS_RETRY_MAX_DELAY_MS: '50',
+    ORDER_RECONCILE_INTERVAL_MS: '300',
+    ORDER_SETTLEMENT_INTERVAL_MS: '0',
+    ...env,
+  };
+  const order = await startServiceProcess(ORDER_ENTRY, orderEnv);
+  // Migrations run before the app listens, and /health/live answers only then.
+  const sql = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
+  await sql.connect();
+  return {
+    sim,
+    order,
+    orderEnv,
+    db,
+    sql,
+    stop: async () => {
+      await sql.end();
+      await Promise.all([order.stop(), sim.stop()]);
+      await db.drop();
+    },
+  };
+}
+
+export interface Ledger {
+  charged: { count: number; amount: number };
+  cancelled: { count: number; amount: number };
+  byOrder: Record<string, { charges: number; cancels: number; chargedAmount: number; cancelledAmount: number }>;
+  attempts: Record<string, number>;
+}
+
+export const ledger = async (sim: ServiceProcess): Promise<Ledger> => (await (await fetch(`${sim.url}/_admin/ledger`)).json()) as Ledger;
+
+export async function setFaults(sim: ServiceProcess, faults: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${sim.url}/_admin/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+  if (!res.ok) throw new Error(`faults not set: ${res.status} ${await res.text()}`);
+}
+
+export async function createProduct(order: ServiceProcess, priceAmount: number, sellerId = 'seller-1'): Promise<{ id: string; priceAmount: number }> {
+  const res = await fetch(`${order.url}/products`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sku: uniqueName('sku'), sellerId, name: 'Test product', priceAmount }),
+  });
+  if (res.status !== 201) throw new Error(`product not created: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; priceAmount: number };
+}
+
+/** `POST /orders`; key null sends no Idempotency-Key; a string body is sent as is. */
+export function placeOrder(order: ServiceProcess, body: unknown, key: string | null): Promise<Response> {
+  return fetch(`${order.url}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key === null ? {} : { 'idempotency-key': key }) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+export interface OrderBody {
+  id: string;
+  userId: string;
+  status: string;
+  totalAmount: number;
+  paymentKey: string | null;
+  failureReason: string | null;
+  items: { productId: string; quantity: number; unitPrice: number }[];
+}
+
+export const getOrder = async (order: ServiceProcess, id: string): Promise<OrderBody> => (await (await fetch(`${order.url}/orders/${id}`)).json()) as OrderBody;
