@@ -26,7 +26,7 @@ describe('order service: the money invariant over 500 orders under provider faul
     expect(outcome.chargesWithoutOrder).toEqual([]);
   });
 
-  it('When reconciliation has settled, then every PAID order has exactly one OrderPaid event', () => {
+  it('When reconciliation has settled, then every PAID order has exactly one OrderPaid event on the Kafka order-events topic', () => {
     expect(outcome.orderPaidMismatches).toEqual([]);
   });
 });

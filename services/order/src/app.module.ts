@@ -6,6 +6,8 @@ import { CatalogModule } from './catalog/catalog.module';
 import { SERVICE_NAME, type OrderConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { MessagingModule } from './messaging/messaging.module';
+import { OpenApiModule } from './openapi/openapi.module';
 import { OrdersModule } from './orders/orders.module';
 import { RedisModule } from './redis/redis.module';
 
@@ -22,9 +24,11 @@ export class AppModule {
         ProblemDetailsModule,
         DatabaseModule,
         RedisModule,
+        MessagingModule,
         HealthModule,
         CatalogModule,
         OrdersModule,
+        OpenApiModule,
       ],
     };
   }

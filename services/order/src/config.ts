@@ -1,4 +1,5 @@
-import { envField, httpServerEnv, loadConfig, postgresEnv, redisEnv, telemetryEnv } from '@conveyor/config';
+import { envField, httpServerEnv, kafkaEnv, loadConfig, outboxEnv, postgresEnv, rabbitmqEnv, redisEnv, telemetryEnv } from '@conveyor/config';
+import { Exchanges, Topics } from '@conveyor/contracts';
 import { downstreamClientEnv } from '@conveyor/resilience';
 import { z } from 'zod';
 
@@ -9,6 +10,9 @@ export const orderEnv = httpServerEnv(3001)
   .merge(telemetryEnv)
   .merge(postgresEnv)
   .merge(redisEnv)
+  .merge(kafkaEnv)
+  .merge(rabbitmqEnv)
+  .merge(outboxEnv)
   .merge(downstreamClientEnv('PAYMENTS', { url: 'http://127.0.0.1:3100' }))
   .extend({
     /** The service's own database. */
@@ -59,6 +63,16 @@ export const orderEnv = httpServerEnv(3001)
      * "no external call inside a DB transaction" saves.
      */
     ORDER_BENCH_HOLD_TX_DURING_PAYMENT: envField.bool(false),
+    /** Run the outbox relay (Kafka + RabbitMQ publishing) in this process; off where a separate relay runs. */
+    ORDER_OUTBOX_RELAY_ENABLED: envField.bool(true),
+    /** Kafka topic of OrderPaid / OrderPaymentFailed / OrderCancelled (tests give each run its own). */
+    ORDER_EVENTS_TOPIC: envField.string(Topics.orderEvents),
+    /** Kafka topic of ProductPublished / ProductUpdated (tests give each run its own). */
+    CATALOG_EVENTS_TOPIC: envField.string(Topics.catalogEvents),
+    /** Partitions of the two topics when the relay creates them at start (existing topics are left as they are). */
+    ORDER_KAFKA_TOPIC_PARTITIONS: envField.int(3, { min: 1, max: 1_000 }),
+    /** RabbitMQ topic exchange of the seller push command (tests give each run its own). */
+    NOTIFICATION_EXCHANGE: envField.string(Exchanges.notificationCommands),
   });
 
 export type OrderConfig = z.output<typeof orderEnv>;

@@ -75,8 +75,8 @@ describe('order service: catalog caching and the streaming orders export', () =>
       [product.id],
     );
     expect(events.rows).toEqual([
-      { type: 'ProductPublished', price: '7000', topic: 'catalog.events' },
-      { type: 'ProductUpdated', price: '8000', topic: 'catalog.events' },
+      { type: 'ProductPublished', price: '7000', topic: stack.orderEnv.CATALOG_EVENTS_TOPIC },
+      { type: 'ProductUpdated', price: '8000', topic: stack.orderEnv.CATALOG_EVENTS_TOPIC },
     ]);
     await expect((await fetch(`${stack.order.url}/products/${product.id}`)).json()).resolves.toMatchObject({ priceAmount: 8_000 });
   });

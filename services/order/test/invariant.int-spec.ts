@@ -25,7 +25,7 @@ describe('order service: the money invariant under provider faults', () => {
     expect(outcome.chargesWithoutOrder).toEqual([]);
   });
 
-  it('When reconciliation has settled, then every PAID order has exactly one OrderPaid event', () => {
+  it('When reconciliation has settled, then every PAID order has exactly one OrderPaid event on the Kafka order-events topic', () => {
     expect(outcome.orderPaidMismatches).toEqual([]);
   });
 });

@@ -37,8 +37,8 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     expect((await ledger(stack.sim)).byOrder[body.id]).toMatchObject({ charges: 1, cancels: 0, chargedAmount: 20_000 });
     // Committed with PAID, for the relay to publish: the event, and the seller's push command.
     await expect(outbox(body.id)).resolves.toEqual([
-      { type: 'OrderPaid', destination: 'kafka', topic: 'order.events', routing_key: null },
-      { type: 'SendPush', destination: 'rabbitmq', topic: 'notification.commands', routing_key: 'notification.push' },
+      { type: 'OrderPaid', destination: 'kafka', topic: stack.orderEnv.ORDER_EVENTS_TOPIC, routing_key: null },
+      { type: 'SendPush', destination: 'rabbitmq', topic: stack.orderEnv.NOTIFICATION_EXCHANGE, routing_key: 'notification.push' },
     ]);
   });
 
@@ -48,7 +48,7 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     const body = (await res.json()) as OrderBody;
     expect(body).toMatchObject({ status: 'FAILED', failureReason: 'card_declined', paymentKey: null });
     expect((await ledger(stack.sim)).byOrder[body.id]).toBeUndefined();
-    await expect(outbox(body.id)).resolves.toEqual([expect.objectContaining({ type: 'OrderPaymentFailed', topic: 'order.events' })]);
+    await expect(outbox(body.id)).resolves.toEqual([expect.objectContaining({ type: 'OrderPaymentFailed', topic: stack.orderEnv.ORDER_EVENTS_TOPIC })]);
   });
 
   it('When the same key comes twice with the same body, then the first answer is replayed and the order charged once', async () => {

@@ -2,7 +2,8 @@
 // invariant run, on the public surface only: HTTP, the order DB, provider-sim's
 // admin API): a project's test helpers are not importable from another project.
 
-import { createTestDatabase, eventually, startServiceProcess, uniqueName, type ServiceProcess, type TestDatabase } from '@conveyor/testing';
+import { orderEventSchema } from '@conveyor/contracts';
+import { createTestDatabase, eventually, startServiceProcess, testKafka, uniqueName, type ServiceProcess, type TestDatabase } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 
@@ -33,16 +34,65 @@ interface Ledger {
 }
 
 /**
- * How many OrderPaid events were written per order. Reads the order DB's
- * outbox table while the relay is not wired into the order service; when it
- * is, this is the one place to switch to reading `order.events` from Kafka.
+ * How many OrderPaid events reached the broker per order: every message of
+ * the order-events topic (`topic`, the order process's ORDER_EVENTS_TOPIC),
+ * read once the order service's outbox has nothing left to publish.
+ *
+ * Counted as distinct envelope ids per order: the relay publishes at least
+ * once (a crash between the broker's confirm and the commit re-sends a
+ * batch), and consumers deduplicate on the envelope id, their idempotency
+ * key. So a re-sent copy is the same event; a second OrderPaid with another id
+ * would be a second event, and is what the invariant catches.
  */
-export async function orderPaidEventsPerOrder(sql: Client): Promise<Map<string, number>> {
-  const { rows } = await sql.query<{ order_id: string; events: number }>(
-    `SELECT payload::jsonb -> 'payload' ->> 'orderId' AS order_id, count(*)::int AS events
-     FROM outbox WHERE payload::jsonb ->> 'type' = 'OrderPaid' GROUP BY 1`,
-  );
-  return new Map(rows.map((r) => [r.order_id, r.events]));
+export async function orderPaidEventsPerOrder(sql: Client, topic: string, timeoutMs = 30_000): Promise<Map<string, number>> {
+  await eventually(async () => {
+    const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`);
+    return rows[0].n === 0 ? true : undefined;
+  }, { timeoutMs, what: 'the outbox to be published' });
+  const ids = new Map<string, Set<string>>();
+  for (const value of await readTopic(topic, timeoutMs)) {
+    const event = orderEventSchema.parse(JSON.parse(value));
+    if (event.type !== 'OrderPaid') continue;
+    const seen = ids.get(event.payload.orderId) ?? new Set<string>();
+    seen.add(event.id);
+    ids.set(event.payload.orderId, seen);
+  }
+  return new Map([...ids].map(([orderId, seen]) => [orderId, seen.size]));
+}
+
+/** Every message value on `topic` up to its current end, from the beginning, with a consumer group of its own. */
+async function readTopic(topic: string, timeoutMs: number): Promise<string[]> {
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+  await admin.disconnect();
+  const remaining = new Set([...ends].filter(([, high]) => high > 0).map(([partition]) => partition));
+  const values: string[] = [];
+  if (remaining.size === 0) return values;
+  const consumer = kafka.consumer({ groupId: uniqueName('invariant_reader') });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${topic} not read to its end in ${timeoutMs} ms`)), timeoutMs);
+      void consumer
+        .run({
+          eachMessage: async ({ partition, message }) => {
+            if (message.value) values.push(message.value.toString());
+            if (Number(message.offset) + 1 >= (ends.get(partition) ?? 0)) remaining.delete(partition);
+            if (remaining.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return values;
 }
 
 export interface InvariantRunOptions {
@@ -72,6 +122,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
   try {
     const sim = await startServiceProcess('services/provider-sim/src/main.ts', { PROVIDER_SIM_ADMIN: 'true', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
     running.push(sim);
+    const orderEventsTopic = uniqueName('invariant_order_events');
     const order = await startServiceProcess('services/order/src/main.ts', {
       OTEL_SDK_DISABLED: 'true',
       LOG_LEVEL: 'warn',
@@ -87,6 +138,11 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
       ORDER_RECONCILE_INTERVAL_MS: '300',
       ORDER_RECONCILE_PENDING_AFTER_MS: '3000',
       ORDER_SETTLEMENT_INTERVAL_MS: '0',
+      // The outbox relay publishes to topics and an exchange of this run only.
+      ORDER_EVENTS_TOPIC: orderEventsTopic,
+      CATALOG_EVENTS_TOPIC: uniqueName('invariant_catalog_events'),
+      NOTIFICATION_EXCHANGE: uniqueName('invariant_notification_commands'),
+      ORDER_KAFKA_TOPIC_PARTITIONS: '3',
     });
     running.push(order);
     sql = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
@@ -166,7 +222,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
       if (liveCharges !== (o.status === 'PAID' ? 1 : 0)) chargeMismatches.push({ orderId: o.id, status: o.status, liveCharges });
     }
     const known = new Set(orders.map((o) => o.id));
-    const paidEvents = await orderPaidEventsPerOrder(sql);
+    const paidEvents = await orderPaidEventsPerOrder(sql, orderEventsTopic);
     const orderPaidMismatches: InvariantOutcome['orderPaidMismatches'] = [];
     for (const o of orders) {
       const events = paidEvents.get(o.id) ?? 0;

@@ -2,6 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
+import { BrokerHealth } from '../messaging/broker-health';
 import { REDIS } from '../redis/redis.module';
 
 // A probe must answer before the kubelet gives up on it.
@@ -21,6 +22,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
+    private readonly brokers: BrokerHealth,
   ) {}
 
   /** The process is up and its event loop answers; nothing else is checked. */
@@ -30,11 +32,16 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Ready: its database (orders) and Redis (the reconciler's lock) answer. */
+  /** Ready: its database (orders), Redis (the reconciler's lock), Kafka and RabbitMQ (the outbox relay) answer. */
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.ping('postgres', () => this.dataSource.query('SELECT 1')), () => this.ping('redis', () => this.redis.ping())]);
+    return this.health.check([
+      () => this.ping('postgres', () => this.dataSource.query('SELECT 1')),
+      () => this.ping('redis', () => this.redis.ping()),
+      () => this.ping('kafka', () => this.brokers.kafka()),
+      () => this.ping('rabbitmq', () => this.brokers.rabbitmq()),
+    ]);
   }
 
   private async ping(key: string, probe: () => Promise<unknown>) {

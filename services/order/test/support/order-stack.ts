@@ -16,6 +16,15 @@ export interface OrderStack {
   stop(): Promise<void>;
 }
 
+/** Unique topic and exchange names for one order stack; the order process creates them at start. */
+export function brokerNamesEnv(): { ORDER_EVENTS_TOPIC: string; CATALOG_EVENTS_TOPIC: string; NOTIFICATION_EXCHANGE: string } {
+  return {
+    ORDER_EVENTS_TOPIC: uniqueName('order_events'),
+    CATALOG_EVENTS_TOPIC: uniqueName('catalog_events'),
+    NOTIFICATION_EXCHANGE: uniqueName('notification_commands'),
+  };
+}
+
 export async function startOrderStack(env: Record<string, string> = {}): Promise<OrderStack> {
   const db = await createTestDatabase('order');
   const sim = await startServiceProcess('services/provider-sim/src/main.ts', { PROVIDER_SIM_ADMIN: 'true', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
@@ -31,6 +40,9 @@ export async function startOrderStack(env: Record<string, string> = {}): Promise
     PAYMENTS_RETRY_MAX_DELAY_MS: '50',
     ORDER_RECONCILE_INTERVAL_MS: '300',
     ORDER_SETTLEMENT_INTERVAL_MS: '0',
+    // The outbox relay runs (Kafka and RabbitMQ from the local servers' defaults) on topics and an exchange of this stack only.
+    ...brokerNamesEnv(),
+    ORDER_KAFKA_TOPIC_PARTITIONS: '1',
     ...env,
   };
   const order = await startServiceProcess(ORDER_ENTRY, orderEnv);

@@ -1,7 +1,9 @@
-import { ProductPublished, ProductUpdated, Topics } from '@conveyor/contracts';
+import { InjectConfig } from '@conveyor/config';
+import { ProductPublished, ProductUpdated } from '@conveyor/contracts';
 import { addToOutbox, eventMessage } from '@conveyor/messaging';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { OrderConfig } from '../../config';
 import type { ProductView } from '../products.dto';
 
 /**
@@ -16,8 +18,6 @@ export interface CatalogEvents {
 
 export const CATALOG_EVENTS = Symbol('CATALOG_EVENTS');
 
-const catalogEvents = { kind: 'kafka', topic: Topics.catalogEvents } as const;
-
 const fields = (p: ProductView) => ({
   productId: p.id,
   sellerId: p.sellerId,
@@ -30,12 +30,19 @@ const fields = (p: ProductView) => ({
 /** CatalogEvents through the transactional outbox of libs/messaging. */
 @Injectable()
 export class OutboxCatalogEvents implements CatalogEvents {
+  // CATALOG_EVENTS_TOPIC (default: the libs/contracts name), so tests can use their own.
+  private readonly catalogEvents: { kind: 'kafka'; topic: string };
+
+  constructor(@InjectConfig() config: Pick<OrderConfig, 'CATALOG_EVENTS_TOPIC'>) {
+    this.catalogEvents = { kind: 'kafka', topic: config.CATALOG_EVENTS_TOPIC };
+  }
+
   async productPublished(manager: EntityManager, product: ProductView): Promise<void> {
-    await addToOutbox(manager, eventMessage(catalogEvents, ProductPublished.create(product.id, fields(product))));
+    await addToOutbox(manager, eventMessage(this.catalogEvents, ProductPublished.create(product.id, fields(product))));
   }
 
   /** The whole new state, so consumers need no ordering across fields. */
   async productUpdated(manager: EntityManager, product: ProductView): Promise<void> {
-    await addToOutbox(manager, eventMessage(catalogEvents, ProductUpdated.create(product.id, fields(product))));
+    await addToOutbox(manager, eventMessage(this.catalogEvents, ProductUpdated.create(product.id, fields(product))));
   }
 }

@@ -1,7 +1,9 @@
-import { Exchanges, OrderCancelled, OrderPaid, OrderPaymentFailed, RoutingKeys, SendPush, Topics } from '@conveyor/contracts';
+import { InjectConfig } from '@conveyor/config';
+import { OrderCancelled, OrderPaid, OrderPaymentFailed, RoutingKeys, SendPush } from '@conveyor/contracts';
 import { addToOutbox, eventMessage } from '@conveyor/messaging';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { OrderConfig } from '../../config';
 import type { OrderView } from '../order.model';
 
 /**
@@ -21,12 +23,18 @@ export interface OrderEvents {
 
 export const ORDER_EVENTS = Symbol('ORDER_EVENTS');
 
-const orderEvents = { kind: 'kafka', topic: Topics.orderEvents } as const;
-const pushCommands = { kind: 'rabbitmq', exchange: Exchanges.notificationCommands, routingKey: RoutingKeys.sendPush } as const;
-
 /** OrderEvents through the transactional outbox of libs/messaging, in the libs/contracts envelopes. */
 @Injectable()
 export class OutboxOrderEvents implements OrderEvents {
+  // Topic and exchange are config (ORDER_EVENTS_TOPIC, NOTIFICATION_EXCHANGE; defaults: the libs/contracts names) so tests can use their own.
+  private readonly orderEvents: { kind: 'kafka'; topic: string };
+  private readonly pushCommands: { kind: 'rabbitmq'; exchange: string; routingKey: string };
+
+  constructor(@InjectConfig() config: Pick<OrderConfig, 'ORDER_EVENTS_TOPIC' | 'NOTIFICATION_EXCHANGE'>) {
+    this.orderEvents = { kind: 'kafka', topic: config.ORDER_EVENTS_TOPIC };
+    this.pushCommands = { kind: 'rabbitmq', exchange: config.NOTIFICATION_EXCHANGE, routingKey: RoutingKeys.sendPush };
+  }
+
   async orderPaid(manager: EntityManager, order: OrderView): Promise<void> {
     const paid = OrderPaid.create(order.id, {
       orderId: order.id,
@@ -42,18 +50,18 @@ export class OutboxOrderEvents implements OrderEvents {
       body: `Order ${order.id}: ${order.totalAmount} ${order.currency}`,
       data: { orderId: order.id },
     });
-    await addToOutbox(manager, [eventMessage(orderEvents, paid), eventMessage(pushCommands, tellSeller)]);
+    await addToOutbox(manager, [eventMessage(this.orderEvents, paid), eventMessage(this.pushCommands, tellSeller)]);
   }
 
   async orderPaymentFailed(manager: EntityManager, order: OrderView): Promise<void> {
     const failed = OrderPaymentFailed.create(order.id, { orderId: order.id, customerId: order.userId, reason: order.failureReason ?? 'unknown' });
-    await addToOutbox(manager, eventMessage(orderEvents, failed));
+    await addToOutbox(manager, eventMessage(this.orderEvents, failed));
   }
 
   async orderCancelled(manager: EntityManager, order: OrderView): Promise<void> {
     // Refunded now only if it was paid; an unsettled order's charge, if any, is refunded later by the reconciler.
     const refunded = order.paymentKey ? order.totalAmount : 0;
     const cancelled = OrderCancelled.create(order.id, { orderId: order.id, customerId: order.userId, refundedMinor: refunded, currency: order.currency });
-    await addToOutbox(manager, eventMessage(orderEvents, cancelled));
+    await addToOutbox(manager, eventMessage(this.orderEvents, cancelled));
   }
 }

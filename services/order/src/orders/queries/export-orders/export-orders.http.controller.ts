@@ -8,7 +8,7 @@ import { ExportOrdersService } from './export-orders.service';
 // Longer ranges are a batch job's business, not an HTTP request's.
 const MAX_RANGE_MS = 366 * 24 * 60 * 60 * 1000;
 
-const exportOrdersQuery = z
+export const exportOrdersQuery = z
   .object({
     /** Inclusive lower bound on created_at: a date (UTC midnight) or a date-time with offset. */
     from: z.union([z.iso.date(), z.iso.datetime({ offset: true })]).transform((v) => new Date(v)),

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { toOrderView, type OrderItemRow, type OrderRow, type OrderView } from '../../order.model';
 import { OrdersRepository } from '../../orders.repository';
 
-const listOrdersQuery = z
+export const listOrdersQuery = z
   .object({
     userId: z.string().min(1).max(64),
     limit: z.coerce.number().int().min(1).max(100).default(20),
