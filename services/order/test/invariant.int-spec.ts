@@ -1,6 +1,6 @@
 import { runOrderInvariant, type InvariantOutcome } from './support/invariant-scenario';
 
-// 60 orders here; the 500-order run is test/chaos/order-invariant.chaos-spec.ts (`make test-chaos`).
+// 60 orders here; the 500-order run is services/order/test/invariant.chaos-spec.ts (`make test-chaos`).
 describe('order service: the money invariant under provider faults', () => {
   let outcome: InvariantOutcome;
 

@@ -1,6 +1,6 @@
 // The order invariant run, on the public surface only (HTTP, the order DB,
-// provider-sim's admin API). test/chaos/support/order-invariant-scenario.ts is
-// a copy: a project's test helpers are not importable from another project.
+// provider-sim's admin API). Shared by the fast run in the default suite
+// (invariant.int-spec.ts) and the long one behind `make test-chaos`.
 
 import { orderEventSchema } from '@conveyor/contracts';
 import { createTestDatabase, eventually, startServiceProcess, testKafka, uniqueName, type ServiceProcess, type TestDatabase } from '@conveyor/testing';

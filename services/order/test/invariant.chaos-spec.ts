@@ -1,4 +1,4 @@
-import { runOrderInvariant, type InvariantOutcome } from './support/order-invariant-scenario';
+import { runOrderInvariant, type InvariantOutcome } from './support/invariant-scenario';
 
 // The long run of services/order/test/invariant.int-spec.ts: 500 orders, 50 waves of 10
 // (five of them "timed out but charged"), the rest under 20% errors and latency jitter.

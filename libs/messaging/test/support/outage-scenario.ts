@@ -1,7 +1,7 @@
 import type { INestMicroservice } from '@nestjs/common';
 import { createTestTopic, eventually, uniqueName } from '@conveyor/testing';
-import { KafkaConsumerServer, KafkaOutboxPublisher, OutboxRelay } from '@conveyor/messaging';
-import { closeTestDataSource, effectsSummary, ItemRecorded, openTestDataSource, startConsumerApp, writeEvents } from './messaging-harness';
+import { KafkaConsumerServer, KafkaOutboxPublisher, OutboxRelay } from '../../src';
+import { closeTestDataSource, effectsSummary, ItemRecorded, openTestDataSource, startConsumerApp, writeEvents } from './harness';
 import type { startSeparateKafka } from './separate-broker';
 
 /** What the Kafka outage scenario saw; the invariants are checked by the caller. */

@@ -1,7 +1,7 @@
 import type { INestMicroservice } from '@nestjs/common';
 import { eventually, uniqueName } from '@conveyor/testing';
-import { OutboxRelay, RabbitmqConsumerServer, RabbitmqOutboxPublisher } from '@conveyor/messaging';
-import { closeTestDataSource, effectsSummary, openTestDataSource, startConsumerApp, writeEvents } from './support/messaging-harness';
+import { OutboxRelay, RabbitmqConsumerServer, RabbitmqOutboxPublisher } from '../src';
+import { closeTestDataSource, effectsSummary, openTestDataSource, startConsumerApp, writeEvents } from './support/harness';
 import { startSeparateRabbitmq } from './support/separate-broker';
 
 // A RabbitMQ node of our own (deploy/local/infra, temp run dir, free ports),
