@@ -7,7 +7,7 @@ import { freePort, uniqueName } from '@conveyor/testing';
 import { Kafka, logLevel } from 'kafkajs';
 
 const run = promisify(execFile);
-const infra = path.resolve(__dirname, '../../../deploy/local/infra');
+const infra = path.resolve(__dirname, '../../../../deploy/local/infra');
 
 /**
  * A broker of our own, started by deploy/local/infra in a temporary run dir
