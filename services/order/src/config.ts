@@ -19,6 +19,8 @@ export const orderEnv = httpServerEnv(3001)
     POSTGRES_DB: envField.string('conveyor_order'),
     /** Queries slower than this are logged with their SQL. */
     POSTGRES_SLOW_QUERY_MS: envField.durationMs(500),
+    /** JSON and CSV answers at least this large are compressed (br, gzip) when the client accepts it. */
+    ORDER_COMPRESS_THRESHOLD_BYTES: envField.int(1024, { min: 0 }),
     /**
      * statement_timeout of an orders export's connection. A server-side cursor
      * is one statement from the first row to the last, so the pool's

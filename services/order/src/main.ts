@@ -13,9 +13,12 @@ async function bootstrap(): Promise<void> {
     { bufferLogs: true },
   );
   app.useLogger(app.get(Logger));
-  // JSON and CSV answers, streams included, by Accept-Encoding; br preferred.
+  // JSON and CSV answers above a size threshold, streams included, by Accept-Encoding; br preferred.
   // (The cast: @nestjs/platform-fastify types its own copy of fastify; the plugin the root one. Both are 5.x.)
-  await app.register(compress as unknown as Parameters<typeof app.register>[0], { encodings: ['br', 'gzip'] });
+  await app.register(compress as unknown as Parameters<typeof app.register>[0], {
+    encodings: ['br', 'gzip'],
+    threshold: config.ORDER_COMPRESS_THRESHOLD_BYTES,
+  });
   app.enableShutdownHooks();
   await app.listen(config.PORT, config.HOST);
 }

@@ -154,6 +154,24 @@ describe('order service: catalog caching and the streaming orders export', () =>
     expect(res.status).toBe(404);
   });
 
+  it('When a JSON answer is above the compression threshold, then it comes gzip-compressed; a small one comes as is', async () => {
+    await stack.sql.query(
+      `INSERT INTO orders (id, user_id, seller_id, status, total_amount, currency, created_at, updated_at)
+       SELECT gen_random_uuid(), 'user-json', 'seller-1', 'PAID', 1000 + n, 'KRW', now() - n * interval '1 second', now()
+       FROM generate_series(1, 100) AS n`,
+    );
+    const page = await request(`${stack.order.url}/orders?userId=user-json&limit=100`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-encoding']).toBe('gzip');
+    const body = JSON.parse(gunzipSync(Buffer.from(await page.body.arrayBuffer())).toString('utf8')) as { orders: unknown[] };
+    expect(body.orders).toHaveLength(100);
+
+    const small = await request(`${stack.order.url}/orders?userId=nobody-here`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(small.statusCode).toBe(200);
+    expect(small.headers['content-encoding']).toBeUndefined();
+    await small.body.json();
+  });
+
   it('When the range is missing or backwards, then 400 REQUEST.VALIDATION_FAILED', async () => {
     for (const query of ['', '?from=2030-01-02&to=2030-01-01', '?from=yesterday&to=2030-01-01']) {
       const res = await fetch(`${stack.order.url}/orders/export.csv${query}`);
