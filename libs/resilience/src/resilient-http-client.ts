@@ -40,6 +40,15 @@ function safeLogger(logger: ResilienceLogger | undefined): ResilienceLogger {
 
 type Send = () => Promise<unknown>;
 
+/** Marks a logical call's span failed, with the attempts it took and the error's stable code. */
+function recordCallFailure(span: Span, error: unknown): void {
+  if (error instanceof DownstreamError) {
+    span.setAttributes({ 'conveyor.attempts': error.attempts, 'error.type': error.code });
+  }
+  span.recordException(error as Error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+}
+
 /**
  * The HTTP client every outbound call goes through (one per downstream):
  *
@@ -135,11 +144,7 @@ export class ResilientHttpClient {
           span.setAttribute('conveyor.attempts', response.attempts);
           return response;
         } catch (error) {
-          if (error instanceof DownstreamError) {
-            span.setAttributes({ 'conveyor.attempts': error.attempts, 'error.type': error.code });
-          }
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          recordCallFailure(span, error);
           throw error;
         } finally {
           span.end();
@@ -200,11 +205,7 @@ export class ResilientHttpClient {
             },
           );
         } catch (error) {
-          if (error instanceof DownstreamError) {
-            span.setAttributes({ 'conveyor.attempts': error.attempts, 'error.type': error.code });
-          }
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          recordCallFailure(span, error);
           throw error;
         } finally {
           if (!handedOver) span.end();

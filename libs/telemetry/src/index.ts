@@ -4,3 +4,4 @@ export { TELEMETRY, TelemetryModule } from './tracing/telemetry.module';
 export { LoggingModule, type LoggingOptions } from './logging/logging.module';
 export { MetricsModule } from './metrics/metrics.module';
 export { MetricsRegistry } from './metrics/metrics.registry';
+export { ObservabilityModule, type ObservabilityOptions } from './observability.module';

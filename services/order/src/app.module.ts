@@ -1,6 +1,6 @@
 import { ConfigModule } from '@conveyor/config';
 import { ProblemDetailsModule } from '@conveyor/http';
-import { LoggingModule, MetricsModule, TelemetryModule, type Telemetry } from '@conveyor/telemetry';
+import { ObservabilityModule, type Telemetry } from '@conveyor/telemetry';
 import { DynamicModule, Module } from '@nestjs/common';
 import { CatalogModule } from './catalog/catalog.module';
 import { SERVICE_NAME, type OrderConfig } from './config';
@@ -18,9 +18,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.register(config),
-        TelemetryModule.register(telemetry),
-        LoggingModule.forRoot({ serviceName: SERVICE_NAME, level: config.LOG_LEVEL }),
-        MetricsModule.forRoot({ serviceName: SERVICE_NAME }),
+        ObservabilityModule.forRoot({ serviceName: SERVICE_NAME, logLevel: config.LOG_LEVEL, telemetry }),
         ProblemDetailsModule,
         DatabaseModule,
         RedisModule,

@@ -1,0 +1,26 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { TelemetryModule } from './tracing/telemetry.module';
+import type { Telemetry } from './tracing/types';
+
+/** What {@link ObservabilityModule.forRoot} needs; a service fills it from its validated config. */
+export interface ObservabilityOptions {
+  serviceName: string;
+  logLevel: string;
+  /** The SDK started by the service's instrument.ts; flushed and stopped at shutdown. */
+  telemetry: Telemetry;
+}
+
+/** Tracing shutdown, JSON logs with trace ids, and `/metrics`: the observability every service imports. */
+@Module({})
+export class ObservabilityModule {
+  static forRoot(options: ObservabilityOptions): DynamicModule {
+    const modules = [
+      TelemetryModule.register(options.telemetry),
+      LoggingModule.forRoot({ serviceName: options.serviceName, level: options.logLevel }),
+      MetricsModule.forRoot({ serviceName: options.serviceName }),
+    ];
+    return { module: ObservabilityModule, imports: modules, exports: modules };
+  }
+}
