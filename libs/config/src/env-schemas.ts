@@ -51,7 +51,7 @@ export const kafkaEnv = z.object({
 /** Outbox relay (libs/messaging): batching, polling, broker back-off and cleanup of published rows. */
 export const outboxEnv = z.object({
   OUTBOX_BATCH_SIZE: envField.int(500, { min: 1, max: 10_000 }),
-  /** Batches in flight per relay (each its own transaction; per-key order holds). */
+  /** Batches open per relay: one being sent while the next is claimed (each its own transaction; per-key order holds). */
   OUTBOX_RELAY_CONCURRENCY: envField.int(2, { min: 1, max: 16 }),
   OUTBOX_POLL_INTERVAL_MS: envField.durationMs(100, { min: 1 }),
   OUTBOX_PUBLISH_TIMEOUT_MS: envField.durationMs(10_000, { min: 100 }),

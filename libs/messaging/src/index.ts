@@ -1,6 +1,6 @@
 export { OutboxRecord } from './outbox/outbox.entity';
 export { InboxRecord } from './inbox/inbox.entity';
-export { CreateInboxTable1764000000001, CreateOutboxTable1764000000000, messagingMigrations } from './migrations';
+export { CreateInboxTable1764000000001, CreateOutboxTable1764000000000, messagingMigrations, outboxMigrations, SplitPublishedOutbox1764000000002 } from './migrations';
 export {
   addToOutbox,
   eventMessage,

@@ -50,5 +50,74 @@ export class CreateInboxTable1764000000001 implements MigrationInterface {
   }
 }
 
-/** Both tables, for a service that publishes and consumes. */
-export const messagingMigrations = [CreateOutboxTable1764000000000, CreateInboxTable1764000000001];
+/**
+ * Splits published rows off into `outbox_published`: `outbox` keeps only
+ * pending rows, which the relay deletes as it publishes them and copies to
+ * `outbox_published`, kept there for the retention period. The view
+ * `outbox_messages` shows both. Add it after
+ * {@link CreateOutboxTable1764000000000} wherever that one runs.
+ *
+ * Why: marking rows in place (`UPDATE … SET published_at`) wrote a second
+ * full copy of every row into the same table and its indexes, and left a
+ * day of published rows beside the pending ones; as they piled up the claim
+ * slowed threefold (docs/patterns/outbox.md, "Figures").
+ */
+export class SplitPublishedOutbox1764000000002 implements MigrationInterface {
+  name = 'SplitPublishedOutbox1764000000002';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE outbox_published (
+        id bigint NOT NULL,
+        destination text NOT NULL,
+        topic text NOT NULL,
+        routing_key text,
+        message_key text NOT NULL,
+        payload text NOT NULL,
+        headers jsonb NOT NULL,
+        created_at timestamptz NOT NULL,
+        published_at timestamptz NOT NULL
+      )`);
+    await q.query(`
+      INSERT INTO outbox_published (id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at)
+      SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at
+      FROM outbox WHERE published_at IS NOT NULL ORDER BY published_at`);
+    await q.query(`DELETE FROM outbox WHERE published_at IS NOT NULL`);
+    await q.query(`DROP INDEX outbox_pending_idx`);
+    await q.query(`DROP INDEX outbox_pending_key_idx`);
+    await q.query(`DROP INDEX outbox_published_at_idx`);
+    await q.query(`ALTER TABLE outbox DROP COLUMN published_at`);
+    // Rows arrive in published_at order and leave in it: a BRIN index costs
+    // almost nothing per insert and finds the expired page ranges for cleanup.
+    await q.query(`CREATE INDEX outbox_published_at_idx ON outbox_published USING brin (published_at)`);
+    // Rows leave `outbox` as fast as they arrive; truncating its empty tail
+    // would take an exclusive lock that stalls writers and the relay.
+    await q.query(`ALTER TABLE outbox SET (vacuum_truncate = false)`);
+    // For people and tests: every message in the retention window, pending
+    // ones with a null published_at.
+    await q.query(`
+      CREATE VIEW outbox_messages AS
+        SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at, NULL::timestamptz AS published_at FROM outbox
+        UNION ALL
+        SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at FROM outbox_published`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP VIEW outbox_messages`);
+    await q.query(`ALTER TABLE outbox RESET (vacuum_truncate)`);
+    await q.query(`ALTER TABLE outbox ADD COLUMN published_at timestamptz`);
+    await q.query(`
+      INSERT INTO outbox (id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at)
+      SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at FROM outbox_published`);
+    await q.query(`DROP TABLE outbox_published`);
+    await q.query(`CREATE INDEX outbox_pending_idx ON outbox (id) WHERE published_at IS NULL`);
+    await q.query(`CREATE INDEX outbox_pending_key_idx ON outbox (message_key, id) WHERE published_at IS NULL`);
+    await q.query(`CREATE INDEX outbox_published_at_idx ON outbox (published_at) WHERE published_at IS NOT NULL`);
+  }
+}
+
+/** The outbox tables, in order; a service that publishes runs all of them. */
+export const outboxMigrations = [CreateOutboxTable1764000000000, SplitPublishedOutbox1764000000002];
+
+/** Every messaging table, for a service that publishes and consumes. */
+export const messagingMigrations = [CreateOutboxTable1764000000000, CreateInboxTable1764000000001, SplitPublishedOutbox1764000000002];

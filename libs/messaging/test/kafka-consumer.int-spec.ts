@@ -78,8 +78,12 @@ describe('Kafka consumer strategy', () => {
       await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 1_000, keys: 25, perTransaction: 20, keyPrefix: topic });
       // Redeliver everything once more, as a relay crash after publish would: the inbox must absorb it.
       await eventually(async () => ((await effectsSummary(handle.dataSource)).total >= 1_000 ? true : undefined), { timeoutMs: 60_000, what: '1,000 effects' });
-      await handle.dataSource.query(`UPDATE outbox SET published_at = NULL`);
-      await eventually(async () => ((await handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`))[0].n === 0 ? true : undefined), {
+      await handle.dataSource.query(
+        `WITH again AS (DELETE FROM outbox_published RETURNING *)
+         INSERT INTO outbox (id, destination, topic, routing_key, message_key, payload, headers, created_at)
+         SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at FROM again`,
+      );
+      await eventually(async () => ((await handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox`))[0].n === 0 ? true : undefined), {
         timeoutMs: 20_000,
         what: 'the re-publish',
       });

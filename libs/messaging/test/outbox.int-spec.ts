@@ -11,7 +11,8 @@ import {
   outboxStats,
   RabbitmqOutboxPublisher,
 } from '../src';
-import { closeTestDataSource, ItemRecorded, openTestDataSource, writeEvents } from './support/harness';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { closeTestDataSource, ItemRecorded, openTestDataSource, testDataSource, writeEvents } from './support/harness';
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
 
@@ -101,7 +102,49 @@ describe('Outbox relay to Kafka', () => {
     }
   }, 90_000);
 
-  it('When rows are pending, then the backlog and age gauges report them, and cleanup deletes published rows after retention', async () => {
+  it('When the relay loses its database connections mid-run, then it reconnects and every row still arrives, per-key order kept', async () => {
+    const topic = await createTestTopic(kafka, 'outbox_pg_cut');
+    await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 1_000, keys: 10, perTransaction: 100 });
+    const { consumer, received } = await collectTopic(kafka, topic);
+    // The relay on its own pool, named, so only its sessions are cut (with their prepared claim statements).
+    const relaySource = new DataSource({ ...testDataSource(handle.db.database).options, applicationName: 'relay_under_test' } as DataSourceOptions);
+    await relaySource.initialize();
+    const publisher = new KafkaOutboxPublisher({ kafka });
+    const relay = new OutboxRelay({ dataSource: relaySource, publishers: { kafka: publisher }, batchSize: 50, pollIntervalMs: 5, backoffInitialMs: 20, backoffMaxMs: 200 });
+    try {
+      relay.start();
+      await eventually(() => (received.length >= 200 ? true : undefined), { timeoutMs: 30_000, what: 'the first 200 messages' });
+      // OFFSET 0 keeps the name filter ahead of the terminate call.
+      const cut = await handle.dataSource.query(
+        `SELECT count(*)::int AS n FROM (SELECT pid FROM pg_stat_activity WHERE application_name = 'relay_under_test' OFFSET 0) relay WHERE pg_terminate_backend(pid)`,
+      );
+      expect(cut[0].n).toBeGreaterThan(0);
+      await eventually(async () => ((await handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox`))[0].n === 0 ? true : undefined), {
+        timeoutMs: 30_000,
+        what: 'an empty outbox',
+      });
+      await eventually(() => (new Set(received.map((m) => m.headers['message-id'])).size >= 1_000 ? true : undefined), { timeoutMs: 30_000, what: '1,000 distinct messages' });
+      // At least once: a batch confirmed but not committed when its session died is sent again.
+      // Its first copies still come in order, since nothing later of its keys could be claimed before it.
+      const firstSeen = new Map<string, number[]>();
+      const seen = new Set<string>();
+      for (const m of received) {
+        if (seen.has(m.headers['message-id'])) continue;
+        seen.add(m.headers['message-id']);
+        const { payload } = JSON.parse(m.value) as { payload: { key: string; seq: number } };
+        firstSeen.set(payload.key, [...(firstSeen.get(payload.key) ?? []), payload.seq]);
+      }
+      expect([...firstSeen.values()].every((seqs) => seqs.every((seq, i) => seq === i))).toBe(true);
+      await expect(handle.dataSource.query(`SELECT count(DISTINCT id)::int AS n FROM outbox_published`)).resolves.toEqual([{ n: 1_000 }]);
+    } finally {
+      await relay.stop();
+      await publisher.close();
+      await consumer.disconnect();
+      await relaySource.destroy();
+    }
+  }, 90_000);
+
+  it('When rows are pending, then the backlog and age gauges report them, and cleanup deletes the published rows kept past their retention', async () => {
     const topic = await createTestTopic(kafka, 'outbox_metrics');
     const registry = new Registry();
     await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 30, keys: 3 });
@@ -119,8 +162,11 @@ describe('Outbox relay to Kafka', () => {
       expect(after).toMatch(/^outbox_oldest_pending_age_seconds 0$/m);
       expect(after).toMatch(/^outbox_published_messages_total\{destination="kafka"\} 30$/m);
 
-      await expect(relay.cleanupOnce()).resolves.toBe(30);
+      // Published rows left the pending table for the retained one, which cleanup empties.
       await expect(handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox`)).resolves.toEqual([{ n: 0 }]);
+      await expect(handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox_published`)).resolves.toEqual([{ n: 30 }]);
+      await expect(relay.cleanupOnce()).resolves.toBe(30);
+      await expect(handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox_messages`)).resolves.toEqual([{ n: 0 }]);
     } finally {
       await publisher.close();
     }

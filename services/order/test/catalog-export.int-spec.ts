@@ -71,7 +71,7 @@ describe('order service: catalog caching and the streaming orders export', () =>
     await expect(stale.json()).resolves.toMatchObject({ code: 'PRODUCT.VERSION_CONFLICT' });
     // Each change committed its catalog event, whole state included; the refused one none.
     const events = await stack.sql.query(
-      `SELECT payload::jsonb ->> 'type' AS type, payload::jsonb -> 'payload' ->> 'priceMinor' AS price, topic FROM outbox WHERE message_key = $1 ORDER BY id`,
+      `SELECT payload::jsonb ->> 'type' AS type, payload::jsonb -> 'payload' ->> 'priceMinor' AS price, topic FROM outbox_messages WHERE message_key = $1 ORDER BY id`,
       [product.id],
     );
     expect(events.rows).toEqual([

@@ -19,7 +19,7 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
   const outbox = async (key: string) =>
     (
       await stack.sql.query(
-        `SELECT payload::jsonb ->> 'type' AS type, destination, topic, routing_key FROM outbox WHERE payload::jsonb -> 'payload' ->> 'orderId' = $1 OR payload::jsonb -> 'payload' -> 'data' ->> 'orderId' = $1
+        `SELECT payload::jsonb ->> 'type' AS type, destination, topic, routing_key FROM outbox_messages WHERE payload::jsonb -> 'payload' ->> 'orderId' = $1 OR payload::jsonb -> 'payload' -> 'data' ->> 'orderId' = $1
          ORDER BY id`,
         [key],
       )

@@ -19,14 +19,17 @@ export const contextFromHeaders = (headers: Record<string, string>): Context => 
 
 /**
  * Starts a producer span for one message, child of the context stored with
- * it, and returns the headers to send: the same ones with `traceparent`
+ * it (`attributes` is called only if the span records), and returns the headers to send: the same ones with `traceparent`
  * pointing at this span, so the consumer continues the request's trace.
  */
-export function startProducerSpan(name: string, stored: Record<string, string>, attributes: Record<string, string>): { span: Span; headers: Record<string, string> } {
-  const span = tracer.startSpan(name, { kind: SpanKind.PRODUCER, attributes }, contextFromHeaders(stored));
-  const headers = { ...stored };
-  delete headers['traceparent'];
-  delete headers['tracestate'];
+export function startProducerSpan(name: string, stored: Record<string, string>, attributes: () => Record<string, string>): { span: Span; headers: Record<string, string> } {
+  const span = tracer.startSpan(name, { kind: SpanKind.PRODUCER }, contextFromHeaders(stored));
+  // Built only for a span that records: the relay starts one per message.
+  if (span.isRecording()) span.setAttributes(attributes());
+  // Copied without the stored trace headers (not spread-then-delete, which
+  // leaves a slow dictionary-mode object for the client to encode per message).
+  const headers: Record<string, string> = {};
+  for (const key in stored) if (key !== 'traceparent' && key !== 'tracestate') headers[key] = stored[key];
   propagation.inject(trace.setSpan(ROOT_CONTEXT, span), headers);
   return { span, headers };
 }

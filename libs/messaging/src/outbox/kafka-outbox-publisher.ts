@@ -25,13 +25,13 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
     const producer = await this.connected();
     const byTopic = new Map<string, Message[]>();
     const spans = messages.map((m) => {
-      const { span, headers } = startProducerSpan(`${m.topic} publish`, m.headers, {
+      const { span, headers } = startProducerSpan(`${m.topic} publish`, m.headers, () => ({
         'messaging.system': 'kafka',
         'messaging.destination.name': m.topic,
         'messaging.kafka.message.key': m.key,
         'messaging.operation.type': 'send',
         'conveyor.outbox.id': m.id,
-      });
+      }));
       const list = byTopic.get(m.topic) ?? [];
       list.push({ key: m.key, value: m.payload, headers });
       byTopic.set(m.topic, list);

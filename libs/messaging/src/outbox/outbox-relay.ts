@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { backoffDelay, errorMessage, sleep, withTimeout, type MessagingLogger } from '../internal/backoff';
 import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
 
@@ -14,9 +14,9 @@ export interface OutboxRelayOptions {
   /** Rows locked and published per transaction [500]. */
   batchSize?: number;
   /**
-   * Batches in flight at once, each in its own transaction [2]: one claims
-   * and marks rows in PostgreSQL while the other waits for the broker. They
-   * keep per-key order exactly as two relays do (see CLAIM_BATCH_SQL).
+   * Batches open at once, each in its own transaction [2]: one on its way to
+   * the broker while the next is claimed (see publishLoop). They keep per-key
+   * order exactly as two relays do (see CLAIM_BATCH_SQL).
    */
   concurrency?: number;
   /** Wait after a batch that was not full [100 ms]. */
@@ -26,81 +26,99 @@ export interface OutboxRelayOptions {
   /** Back-off while a broker is down: first wait and ceiling [200 ms, 10 s]. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
-  /** Published rows are deleted after this long [24 h]. */
+  /** Published rows stay in `outbox_published` this long [24 h]. */
   retentionMs?: number;
   cleanupIntervalMs?: number;
   cleanupBatchSize?: number;
 }
 
-interface PendingRow {
-  id: string;
-  destination: 'kafka' | 'rabbitmq';
-  topic: string;
-  routing_key: string | null;
-  message_key: string;
-  payload: string;
-  headers: Record<string, string>;
+/** The parts of a node-postgres client the claim uses (TypeORM's runner hands it out untyped). */
+interface PgClient {
+  query(config: { text: string; rowMode: 'array' }): Promise<{ rows: unknown[][] }[]>;
 }
+
+/** A batch whose rows are locked and taken, in a transaction still open on `runner`. */
+interface ClaimedBatch {
+  runner: QueryRunner;
+  client: PgClient;
+  messages: PendingOutboxMessage[];
+  /** Rows the claim locked, publishable or not: a full batch means more are waiting. */
+  claimed: number;
+}
+
+/** One row of CLAIM_BATCH_SQL's result, in its column order. */
+type ClaimedRow = [id: string, destination: 'kafka' | 'rabbitmq', topic: string, routingKey: string | null, key: string, payload: string, headers: Record<string, string>, claimed: number];
 
 /*
  * Per-key order with SKIP LOCKED and several relays.
  *
  * SKIP LOCKED alone breaks per-key order: relay A locks rows 1 and 2 of key K,
  * relay B skips them, locks row 3 of K and may publish it first. So a relay
- * publishes a locked row only if no *earlier pending row of the same key* is
- * outside its own locked set. Such an earlier row is either locked by another
- * relay (which will publish it; our row waits for a later round) or is not
- * visible yet. Rows of one key in our set go out in id order in one batch on
- * one producer with one request in flight, so the broker sees them in order.
- * The oldest pending row of every key is always publishable by whichever
- * relay holds it, so progress never stops.
+ * publishes a locked row only if every earlier pending row of the same key is
+ * in its own locked set (`in_order`: a running AND over the key's rows up to
+ * the batch's highest id). An earlier row outside the set is locked by
+ * another relay, which will publish it; ours waits for a later round. Rows of
+ * one key in our set go out in id order in one batch on one producer with one
+ * request in flight, so the broker sees them in order. The oldest pending row
+ * of every key is always publishable by whichever relay holds it, so progress
+ * never stops.
  *
  * We chose this over key-hash partitioning (relay i owns hash(key) % n = i)
  * because it needs no membership or rebalancing between replicas: any number
  * of relays may start or die at any time, which is what SKIP LOCKED promises.
- * Its cost is one index-only probe per key of the batch (outbox_pending_key_idx),
- * in the same statement that claims the rows: for each key, the first
- * pending row below the batch's highest id that the batch does not hold;
- * rows of that key from there on wait. (A NOT EXISTS per row says the same,
- * but the planner hashes the whole table for it: 4x slower at 10,000 rows.)
+ * Its cost is one more scan of the ids below the batch's highest: the batch
+ * itself and the batches other relays hold, never the whole table.
+ *
+ * Publishable rows move to `outbox_published` in the same statement. The move
+ * becomes visible only when the transaction commits, and it commits only
+ * after the broker confirmed. So `outbox` holds only pending rows (plus dead
+ * ones until vacuum): marking rows in place instead rewrote every row and
+ * left a day of published rows in the table the claim scans. The statement
+ * has no join whose plan hangs on statistics: a queue table's are usually
+ * from a moment when it was nearly empty.
  *
  * Order is id order, and ids are taken when the row is inserted. Writers of
  * one aggregate serialize on the aggregate's row (they update it before they
  * add to the outbox), so for one key id order is commit order.
+ *
+ * Rows of a kind without a publisher here (`$2`, written as an exclusion so
+ * the planner never takes the filter for a selective one) are neither
+ * claimed nor waited for.
  */
 const CLAIM_BATCH_SQL = `
   WITH claimed AS MATERIALIZED (
-    SELECT id, destination, topic, routing_key, message_key, payload, headers
-    FROM outbox
-    WHERE published_at IS NULL AND destination = ANY($2::text[])
+    SELECT id FROM outbox
+    WHERE destination <> ALL($2::text[])
     ORDER BY id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
-  ), blocked AS (
-    SELECT k.message_key, (
-      SELECT min(o.id) FROM outbox o
-      WHERE o.message_key = k.message_key
-        AND o.published_at IS NULL
-        AND o.id < (SELECT max(id) FROM claimed)
-        AND o.id NOT IN (SELECT id FROM claimed)
-    ) AS first_blocked
-    FROM (SELECT DISTINCT message_key FROM claimed) k
-  ), publishable AS (
-    SELECT c.* FROM claimed c JOIN blocked b USING (message_key)
-    WHERE b.first_blocked IS NULL OR c.id < b.first_blocked
-  ), marked AS (
-    -- Marked in the same statement; the mark becomes visible only when the
-    -- transaction commits, and it commits only after the broker confirmed.
-    UPDATE outbox o SET published_at = clock_timestamp() FROM publishable p WHERE o.id = p.id
+  ), publishable AS MATERIALIZED (
+    SELECT id FROM (
+      SELECT id, mine, bool_and(mine) OVER (PARTITION BY message_key ORDER BY id) AS in_order
+      FROM (
+        SELECT id, message_key, id IN (SELECT id FROM claimed) AS mine
+        FROM outbox
+        WHERE id <= (SELECT max(id) FROM claimed) AND destination <> ALL($2::text[])
+      ) pending
+    ) ranked
+    WHERE mine AND in_order
+  ), taken AS (
+    DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM publishable))
+    RETURNING id, destination, topic, routing_key, message_key, payload, headers, created_at
+  ), archived AS (
+    INSERT INTO outbox_published (id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at)
+    SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at, clock_timestamp() FROM taken
   )
-  SELECT * FROM publishable ORDER BY id`;
+  SELECT id, destination, topic, routing_key, message_key, payload, headers, (SELECT count(*) FROM claimed)::int AS claimed
+  FROM taken ORDER BY id`;
 
 /**
  * Publishes committed outbox rows: batches locked with
- * `SELECT … FOR UPDATE SKIP LOCKED`, sent, and marked published only after
- * the broker confirmed them, in the same transaction that holds the locks.
- * A crash between confirm and commit re-sends the batch (at least once; the
- * consumers' inbox makes that harmless). Any number of relays may run.
+ * `SELECT … FOR UPDATE SKIP LOCKED`, sent, and moved to `outbox_published`
+ * in the transaction that holds the locks, which commits only after the
+ * broker confirmed them. A crash between confirm and commit re-sends the
+ * batch (at least once; the consumers' inbox makes that harmless). Any number
+ * of relays may run.
  */
 export class OutboxRelay {
   private readonly batchSize: number;
@@ -113,6 +131,9 @@ export class OutboxRelay {
   private readonly cleanupIntervalMs: number;
   private readonly cleanupBatchSize: number;
   private readonly destinations: string[];
+  private readonly claimSql: string;
+  private readonly claimStatement: string;
+  private readonly prepareSql: string;
   private readonly published?: Counter<'destination'>;
   private readonly failures?: Counter;
   private stopping = new AbortController();
@@ -131,6 +152,22 @@ export class OutboxRelay {
     this.destinations = Object.entries(options.publishers)
       .filter(([, p]) => p !== undefined)
       .map(([kind]) => kind);
+    if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`outbox relay: batchSize must be a positive integer, got ${this.batchSize}`);
+    if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`outbox relay: concurrency must be a positive integer, got ${this.concurrency}`);
+    const unhandled = (['kafka', 'rabbitmq'] as const).filter((kind) => !this.destinations.includes(kind));
+    // A prepared statement (planned once per connection) with literals: the
+    // claim then goes as one simple query together with BEGIN (see
+    // claimBatch). Both literals come from this constructor, never from input.
+    this.claimStatement = `outbox_claim_${this.batchSize}_${unhandled.join('_') || 'none'}`;
+    this.prepareSql = `PREPARE ${this.claimStatement} AS ${CLAIM_BATCH_SQL.replaceAll('$1', String(this.batchSize)).replaceAll('$2::text[]', `'{${unhandled.join(',')}}'::text[]`)}`;
+    this.claimSql = [
+      'BEGIN',
+      // Losing this commit in a database crash only means the batch is sent
+      // again (at least once, which consumers' inboxes absorb), so the relay
+      // need not wait for its WAL flush.
+      'SET LOCAL synchronous_commit = off',
+      `EXECUTE ${this.claimStatement}`,
+    ].join(';\n');
     if (options.metrics) {
       const registry = options.metrics;
       this.published = reuse(registry, 'outbox_published_messages_total', () =>
@@ -168,10 +205,10 @@ export class OutboxRelay {
   start(): void {
     if (this.loops.length > 0) return;
     this.stopping = new AbortController();
-    this.loops = [...Array.from({ length: this.concurrency }, () => this.publishLoop()), this.cleanupLoop()];
+    this.loops = [this.publishLoop(), this.cleanupLoop()];
   }
 
-  /** Stops both loops after the batch in flight has committed or rolled back. */
+  /** Stops both loops after the batches in flight have committed or rolled back. */
   async stop(): Promise<void> {
     this.stopping.abort();
     await Promise.all(this.loops);
@@ -180,18 +217,53 @@ export class OutboxRelay {
 
   /** Publishes one batch; returns how many rows were published. */
   async relayOnce(): Promise<number> {
-    if (this.destinations.length === 0) return 0;
-    return this.options.dataSource.transaction(async (manager) => {
-      // Losing this commit in a database crash only means the batch is sent
-      // again (at least once, which consumers' inboxes absorb), so the relay
-      // need not wait for its WAL flush: a large share of a batch's time.
-      await manager.query(`SET LOCAL synchronous_commit = off`);
-      const rows: PendingRow[] = await manager.query(CLAIM_BATCH_SQL, [this.batchSize, this.destinations]);
-      if (rows.length === 0) return 0;
-      // A failed publish throws, the transaction rolls back, and the rows stay pending.
-      await this.publishRows(rows);
-      return rows.length;
-    });
+    const batch = await this.claimBatch();
+    await this.send(batch);
+    await endTransaction(batch.runner, 'COMMIT');
+    return batch.messages.length;
+  }
+
+  /**
+   * Locks the next batch and takes its publishable rows out of `outbox`, in a
+   * transaction left open: the rows come back if it rolls back. With `after`,
+   * first commits that (sent) batch on its connection, in the same round trip.
+   * `sent` is called once the query is written to the socket.
+   */
+  private async claimBatch(sent?: () => void, after?: ClaimedBatch): Promise<ClaimedBatch> {
+    const runner = after?.runner ?? this.options.dataSource.createQueryRunner();
+    try {
+      const client: PgClient = after?.client ?? (await runner.connect());
+      let sql = this.claimSql;
+      let prepared = preparedOn.get(client);
+      if (!prepared) preparedOn.set(client, (prepared = new Set()));
+      if (!prepared.has(this.claimStatement)) {
+        sql = `${this.prepareSql};\n${sql}`;
+        prepared.add(this.claimStatement);
+      }
+      if (after) sql = `COMMIT;\n${sql}`;
+      // Rows as arrays, in CLAIM_BATCH_SQL's column order: no object per row to build and drop.
+      const query = client.query({ text: sql, rowMode: 'array' });
+      sent?.();
+      const results = await query;
+      const rows = results[results.length - 1].rows as ClaimedRow[];
+      const messages = rows.map(([id, destination, topic, routingKey, key, payload, headers]) => ({ id, destination, topic, routingKey, key, payload, headers }));
+      return { runner, client, messages, claimed: rows[0]?.[7] ?? 0 };
+    } catch (error) {
+      // Which of the statements ran is unknown (the PREPARE? the COMMIT?), so
+      // the connection is closed, not reused: that also rolls back.
+      await discardConnection(runner, error);
+      throw error;
+    }
+  }
+
+  /** Sends a claimed batch; rolls its transaction back if the broker did not confirm it. */
+  private async send(batch: ClaimedBatch): Promise<void> {
+    try {
+      if (batch.messages.length > 0) await this.publishRows(batch.messages);
+    } catch (error) {
+      await endTransaction(batch.runner, 'ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Deletes published rows older than the retention, in batches; returns how many. */
@@ -199,14 +271,14 @@ export class OutboxRelay {
     let total = 0;
     for (;;) {
       // SKIP LOCKED lets every replica run cleanup without a lease: two of
-      // them never wait on or delete the same rows.
+      // them never wait on or delete the same rows. The table has no key;
+      // its BRIN index finds the old page ranges.
       const result: [unknown[], number] = await this.options.dataSource.query(
-        `DELETE FROM outbox WHERE id IN (
-           SELECT id FROM outbox
-           WHERE published_at IS NOT NULL AND published_at < now() - ($1::bigint * interval '1 millisecond')
-           ORDER BY published_at
+        `DELETE FROM outbox_published WHERE ctid = ANY(ARRAY(
+           SELECT ctid FROM outbox_published
+           WHERE published_at < now() - ($1::bigint * interval '1 millisecond')
            LIMIT $2
-           FOR UPDATE SKIP LOCKED)`,
+           FOR UPDATE SKIP LOCKED))`,
         [this.retentionMs, this.cleanupBatchSize],
       );
       const deleted = result[1];
@@ -215,43 +287,78 @@ export class OutboxRelay {
     }
   }
 
-  private async publishRows(rows: PendingRow[]): Promise<void> {
+  private async publishRows(messages: PendingOutboxMessage[]): Promise<void> {
     const byKind = new Map<'kafka' | 'rabbitmq', PendingOutboxMessage[]>();
-    for (const r of rows) {
-      const list = byKind.get(r.destination) ?? [];
-      list.push({ id: r.id, destination: r.destination, topic: r.topic, routingKey: r.routing_key, key: r.message_key, payload: r.payload, headers: r.headers });
-      byKind.set(r.destination, list);
+    for (const m of messages) {
+      const list = byKind.get(m.destination);
+      if (list) list.push(m);
+      else byKind.set(m.destination, [m]);
     }
     await Promise.all(
-      [...byKind].map(async ([kind, messages]) => {
+      [...byKind].map(async ([kind, list]) => {
         const publisher = this.options.publishers[kind];
         if (!publisher) throw new Error(`no publisher for ${kind}`);
-        await withTimeout(publisher.publish(messages), this.publishTimeoutMs, `${kind} did not confirm ${messages.length} messages within ${this.publishTimeoutMs} ms`);
-        this.published?.inc({ destination: kind }, messages.length);
+        await withTimeout(publisher.publish(list), this.publishTimeoutMs, `${kind} did not confirm ${list.length} messages within ${this.publishTimeoutMs} ms`);
+        this.published?.inc({ destination: kind }, list.length);
       }),
     );
   }
 
+  /*
+   * A pipeline, so the broker is never kept waiting for PostgreSQL: while one
+   * batch is on its way to the broker, the next is already claimed (up to
+   * `concurrency - 1` ahead). When a batch is confirmed, its COMMIT and the
+   * claim of a further batch go to PostgreSQL in one round trip on its
+   * connection, written before the next batch's broker request ties up the
+   * event loop, and that claim runs while the request is in flight.
+   *
+   * Order holds as between two relays: a claim sees the rows of every batch
+   * still in flight as locked and leaves their keys alone (CLAIM_BATCH_SQL),
+   * and it starts only after the batch before them committed, so it never
+   * holds back keys for rows that are already gone.
+   */
   private async publishLoop(): Promise<void> {
     const signal = this.stopping.signal;
+    const ahead: Promise<ClaimedBatch>[] = [];
+    // Resolves once the claim's query is written (or failed); its error is handled where it is awaited.
+    const claimAhead = (after?: ClaimedBatch): Promise<void> =>
+      new Promise((sent) => {
+        const claim = this.claimBatch(sent, after);
+        claim.then(() => sent(), () => sent());
+        ahead.push(claim);
+      });
+    const giveBack = async (): Promise<void> => {
+      const claims = ahead.splice(0);
+      await Promise.all(claims.map((claim) => claim.then((batch) => endTransaction(batch.runner, 'ROLLBACK')).catch(() => undefined)));
+    };
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const published = await this.relayOnce();
+        if (ahead.length === 0) await claimAhead();
+        const batch = await (ahead.shift() as Promise<ClaimedBatch>); // never empty here
+        // A full batch with something to send means more are waiting. (A batch
+        // whose every row waits behind another relay's is not: wait for it.)
+        const more = batch.claimed >= this.batchSize && batch.messages.length > 0;
+        while (more && ahead.length < this.concurrency - 1) await claimAhead();
+        await this.send(batch);
+        if (more && !signal.aborted) await claimAhead(batch);
+        else await endTransaction(batch.runner, 'COMMIT');
         if (failures > 0) this.options.logger?.log(`outbox relay: publishing again after ${failures} failed attempts`);
         failures = 0;
-        if (published < this.batchSize) await sleep(this.pollIntervalMs, signal);
+        if (!more && ahead.length === 0) await sleep(this.pollIntervalMs, signal);
       } catch (error) {
+        await giveBack();
         failures += 1;
         this.failures?.inc();
         const delay = backoffDelay(failures, this.backoffInitialMs, this.backoffMaxMs);
         // Logged on the first failure and then every tenth: a broker outage must not flood the log.
         if (failures === 1 || failures % 10 === 0) {
-          this.options.logger?.warn(`outbox relay: publish failed (${errorMessage(error)}); attempt ${failures}, retrying in ${delay} ms`);
+          this.options.logger?.warn(`outbox relay: batch failed (${errorMessage(error)}); attempt ${failures}, retrying in ${delay} ms`);
         }
         await sleep(delay, signal);
       }
     }
+    await giveBack();
   }
 
   private async cleanupLoop(): Promise<void> {
@@ -271,9 +378,26 @@ export class OutboxRelay {
 /** Rows waiting and the age of the oldest, as the gauges report them. */
 export async function outboxStats(db: DataSource | EntityManager): Promise<{ backlog: number; oldestAgeSeconds: number }> {
   const [row]: { backlog: string; age: string | null }[] = await db.query(
-    `SELECT count(*) AS backlog, EXTRACT(EPOCH FROM (clock_timestamp() - min(created_at))) AS age FROM outbox WHERE published_at IS NULL`,
+    `SELECT count(*) AS backlog, EXTRACT(EPOCH FROM (clock_timestamp() - min(created_at))) AS age FROM outbox`,
   );
   return { backlog: Number(row.backlog), oldestAgeSeconds: row.age === null ? 0 : Number(row.age) };
+}
+
+/** Claim statements prepared on each pooled connection (a connection's session outlives a relay). */
+const preparedOn = new WeakMap<PgClient, Set<string>>();
+
+async function endTransaction(runner: QueryRunner, statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+  try {
+    await runner.query(statement);
+  } finally {
+    await runner.release();
+  }
+}
+
+/** Releases a connection whose state is unknown so the pool closes it instead of lending it again. */
+async function discardConnection(runner: QueryRunner, error: unknown): Promise<void> {
+  const postgres = runner as QueryRunner & { releasePostgresConnection?(err?: unknown): Promise<void> };
+  await (postgres.releasePostgresConnection ? postgres.releasePostgresConnection(error instanceof Error ? error : new Error(String(error))) : runner.release()).catch(() => undefined);
 }
 
 // Two relays in one process (tests, or one per destination) share the registry.

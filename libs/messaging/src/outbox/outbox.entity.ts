@@ -1,14 +1,13 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
- * One message waiting to be published (or recently published). Written in the
- * same transaction as the state change it announces; read only by the relay.
- * The table is created by {@link CreateOutboxTable}, never by `synchronize`.
+ * One message waiting to be published. Written in the same transaction as the
+ * state change it announces; read only by the relay, which moves it to
+ * `outbox_published` once the broker confirmed it (the view `outbox_messages`
+ * shows both). The tables are created by `outboxMigrations`, never by
+ * `synchronize`.
  */
 @Entity({ name: 'outbox' })
-@Index('outbox_pending_idx', ['id'], { where: 'published_at IS NULL' })
-@Index('outbox_pending_key_idx', ['messageKey', 'id'], { where: 'published_at IS NULL' })
-@Index('outbox_published_at_idx', ['publishedAt'], { where: 'published_at IS NOT NULL' })
 export class OutboxRecord {
   /** bigserial: the relay's order, and with it the per-key publish order. */
   @PrimaryGeneratedColumn('increment', { type: 'bigint' })
@@ -39,7 +38,4 @@ export class OutboxRecord {
 
   @Column('timestamptz', { name: 'created_at', default: () => 'clock_timestamp()' })
   createdAt!: Date;
-
-  @Column('timestamptz', { name: 'published_at', nullable: true })
-  publishedAt!: Date | null;
 }

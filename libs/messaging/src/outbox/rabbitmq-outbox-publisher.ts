@@ -26,13 +26,13 @@ export class RabbitmqOutboxPublisher implements OutboxPublisher {
     try {
       await withoutInstrumentation(async () => {
         for (const m of messages) {
-          const { span, headers } = startProducerSpan(`${m.topic} publish`, m.headers, {
+          const { span, headers } = startProducerSpan(`${m.topic} publish`, m.headers, () => ({
             'messaging.system': 'rabbitmq',
             'messaging.destination.name': m.topic,
             'messaging.rabbitmq.destination.routing_key': m.routingKey ?? '',
             'messaging.operation.type': 'send',
             'conveyor.outbox.id': m.id,
-          });
+          }));
           spans.push(span);
           channel.publish(m.topic, m.routingKey ?? '', Buffer.from(m.payload), {
             persistent: true,

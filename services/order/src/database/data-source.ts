@@ -1,4 +1,4 @@
-import { CreateOutboxTable1764000000000 } from '@conveyor/messaging';
+import { outboxMigrations } from '@conveyor/messaging';
 import { DataSource } from 'typeorm';
 import type { OrderConfig } from '../config';
 import { InitialSchema1764000000100 } from './migrations/1764000000100-initial-schema';
@@ -30,8 +30,8 @@ export function createOrderDataSource(config: OrderConfig): DataSource {
     logger: new SlowQueryLogger(),
     synchronize: false,
     migrationsRun: false,
-    // The outbox table is libs/messaging's own migration; the order schema follows it.
-    migrations: [CreateOutboxTable1764000000000, InitialSchema1764000000100],
+    // The outbox tables are libs/messaging's own migrations; the order schema follows them.
+    migrations: [...outboxMigrations, InitialSchema1764000000100],
     migrationsTableName: 'migrations',
   });
 }

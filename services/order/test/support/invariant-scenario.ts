@@ -46,7 +46,7 @@ interface Ledger {
  */
 export async function orderPaidEventsPerOrder(sql: Client, topic: string, timeoutMs = 30_000): Promise<Map<string, number>> {
   await eventually(async () => {
-    const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`);
+    const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox`);
     return rows[0].n === 0 ? true : undefined;
   }, { timeoutMs, what: 'the outbox to be published' });
   const ids = new Map<string, Set<string>>();
