@@ -130,7 +130,6 @@ export class OutboxRelay {
   private readonly retentionMs: number;
   private readonly cleanupIntervalMs: number;
   private readonly cleanupBatchSize: number;
-  private readonly destinations: string[];
   private readonly claimSql: string;
   private readonly claimStatement: string;
   private readonly prepareSql: string;
@@ -149,12 +148,9 @@ export class OutboxRelay {
     this.retentionMs = options.retentionMs ?? 24 * 60 * 60 * 1000;
     this.cleanupIntervalMs = options.cleanupIntervalMs ?? 60_000;
     this.cleanupBatchSize = options.cleanupBatchSize ?? 5_000;
-    this.destinations = Object.entries(options.publishers)
-      .filter(([, p]) => p !== undefined)
-      .map(([kind]) => kind);
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`outbox relay: batchSize must be a positive integer, got ${this.batchSize}`);
     if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`outbox relay: concurrency must be a positive integer, got ${this.concurrency}`);
-    const unhandled = (['kafka', 'rabbitmq'] as const).filter((kind) => !this.destinations.includes(kind));
+    const unhandled = (['kafka', 'rabbitmq'] as const).filter((kind) => !options.publishers[kind]);
     // A prepared statement (planned once per connection) with literals: the
     // claim then goes as one simple query together with BEGIN (see
     // claimBatch). Both literals come from this constructor, never from input.
