@@ -81,7 +81,7 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
 
   it('When the input is bad, then 4xx problem+json with a stable code and the database is unchanged', async () => {
     const otherSeller = await createProduct(stack.order, 1_000, 'seller-2');
-    const before = { orders: await count('orders'), keys: await count('idempotency_keys'), items: await count('order_items'), outbox: await count('outbox') };
+    const before = { orders: await count('orders'), keys: await count('idempotency_keys'), items: await count('order_items'), outbox: await count('outbox_messages') };
     const cases: { body: unknown; key: string | null; status: number; code: string }[] = [
       { body: '{"userId": "u-1", "items": [', key: randomUUID(), status: 400, code: 'REQUEST.MALFORMED_BODY' },
       { body: newOrder({ items: [{ productId: randomUUID(), quantity: 1 }] }), key: randomUUID(), status: 422, code: 'ORDER.UNKNOWN_PRODUCT' },
@@ -101,7 +101,7 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
       expect({ status: res.status, type: res.headers.get('content-type') }).toEqual({ status: c.status, type: expect.stringContaining(PROBLEM) });
       await expect(res.json()).resolves.toMatchObject({ code: c.code, status: c.status });
     }
-    expect({ orders: await count('orders'), keys: await count('idempotency_keys'), items: await count('order_items'), outbox: await count('outbox') }).toEqual(before);
+    expect({ orders: await count('orders'), keys: await count('idempotency_keys'), items: await count('order_items'), outbox: await count('outbox_messages') }).toEqual(before);
   });
 
   it('When an unknown order is read or cancelled, then 404 ORDER.NOT_FOUND', async () => {
