@@ -50,3 +50,18 @@ export function endSpan(span: Span, error?: unknown): void {
  * Our producer span per message takes the place of theirs.
  */
 export const withoutInstrumentation = <T>(work: () => Promise<T>): Promise<T> => context.with(suppressTracing(context.active()), work);
+
+/**
+ * Sends a batch whose producer spans are in `spans` (they may still be added
+ * while `send` runs), with the client instrumentations suppressed (see
+ * {@link withoutInstrumentation}), and ends every span with the outcome.
+ */
+export async function sendTraced(spans: Span[], send: () => Promise<unknown>): Promise<void> {
+  try {
+    await withoutInstrumentation(send);
+  } catch (error) {
+    spans.forEach((s) => endSpan(s, error));
+    throw error;
+  }
+  spans.forEach((s) => endSpan(s));
+}

@@ -1,6 +1,6 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { CompressionTypes } from 'kafkajs';
-import { endSpan, startProducerSpan, withoutInstrumentation } from '../internal/tracing';
+import { sendTraced, startProducerSpan } from '../internal/tracing';
 import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
 
 /** Options of {@link KafkaOutboxPublisher}. */
@@ -38,7 +38,7 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
       return span;
     });
     try {
-      await withoutInstrumentation(() =>
+      await sendTraced(spans, () =>
         producer.sendBatch({
           acks: -1,
           timeout: this.options.requestTimeoutMs ?? 10_000,
@@ -46,9 +46,7 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
           topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
         }),
       );
-      spans.forEach((s) => endSpan(s));
     } catch (error) {
-      spans.forEach((s) => endSpan(s, error));
       // A failed idempotent producer may hold sequence state the broker no
       // longer agrees with (e.g. after a broker restart); start clean.
       await this.close();

@@ -1,6 +1,6 @@
 import type { Span } from '@opentelemetry/api';
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { endSpan, startProducerSpan, withoutInstrumentation } from '../internal/tracing';
+import { sendTraced, startProducerSpan } from '../internal/tracing';
 import { MessageHeaders } from './outbox';
 import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
 
@@ -24,7 +24,7 @@ export class RabbitmqOutboxPublisher implements OutboxPublisher {
     const channel = await this.connected();
     const spans: Span[] = [];
     try {
-      await withoutInstrumentation(async () => {
+      await sendTraced(spans, async () => {
         for (const m of messages) {
           const { span, headers } = startProducerSpan(`${m.topic} publish`, m.headers, () => ({
             'messaging.system': 'rabbitmq',
@@ -44,9 +44,7 @@ export class RabbitmqOutboxPublisher implements OutboxPublisher {
         // Rejects if the broker nacked any of them or the channel closed.
         await channel.waitForConfirms();
       });
-      spans.forEach((s) => endSpan(s));
     } catch (error) {
-      spans.forEach((s) => endSpan(s, error));
       await this.close();
       throw error;
     }

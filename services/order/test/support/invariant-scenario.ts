@@ -247,3 +247,45 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
     await db.drop();
   }
 }
+
+/**
+ * The invariant's assertions over one run of {@link runOrderInvariant}, shared
+ * by the default suite's short run and `make test-chaos`'s long one.
+ * `minReconciled`: outcomes the stalled waves must have left for the
+ * reconciler, so a run whose faults did not bite fails.
+ */
+export function describeOrderInvariant(
+  title: string,
+  run: InvariantRunOptions & { minReconciled: number; timeoutMs: number; report?: boolean },
+): void {
+  describe(title, () => {
+    let outcome: InvariantOutcome;
+
+    beforeAll(async () => {
+      outcome = await runOrderInvariant(run);
+      if (run.report) {
+        console.log(`order invariant: ${JSON.stringify({ ...outcome, chargeMismatches: outcome.chargeMismatches.length, orderPaidMismatches: outcome.orderPaidMismatches.length })}`);
+      }
+    }, run.timeoutMs);
+
+    it('When reconciliation has settled, then no order is PENDING or UNKNOWN, and the reconciler had outcomes to settle', () => {
+      expect(outcome.byStatus['PENDING']).toBeUndefined();
+      expect(outcome.byStatus['UNKNOWN']).toBeUndefined();
+      expect(outcome.byStatus['PAID']).toBeGreaterThan(0);
+      expect(outcome.reconciled).toBeGreaterThanOrEqual(run.minReconciled);
+    });
+
+    it('When reconciliation has settled, then the money charged at the provider equals the sum of PAID orders', () => {
+      expect(outcome.providerNet).toBe(outcome.paidTotal);
+    });
+
+    it('When reconciliation has settled, then every PAID order holds exactly one live charge, every other order none, and no charge lacks an order', () => {
+      expect(outcome.chargeMismatches).toEqual([]);
+      expect(outcome.chargesWithoutOrder).toEqual([]);
+    });
+
+    it('When reconciliation has settled, then every PAID order has exactly one OrderPaid event on the Kafka order-events topic', () => {
+      expect(outcome.orderPaidMismatches).toEqual([]);
+    });
+  });
+}
