@@ -19,7 +19,7 @@ SERVICES := deploy/local/services
 # Ports and URLs the infra wrote (only differs from the defaults when overridden).
 WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 
-.PHONY: help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders
+.PHONY: format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -59,8 +59,12 @@ demo: setup infra-up services-up ## bring everything up and print where to look
 
 down: services-down infra-down ## stop the services and the servers
 
-lint: setup ## ESLint with module boundaries, every project
+lint: setup ## Prettier (check only) and ESLint with module boundaries, every project
+	npx prettier --check --log-level warn .
 	npx nx run-many -t lint --outputStyle=static
+
+format: setup ## rewrite every file Prettier checks
+	npx prettier --write --log-level warn .
 
 typecheck: setup ## tsc --noEmit, every project
 	npx nx run-many -t typecheck --outputStyle=static
@@ -68,6 +72,7 @@ typecheck: setup ## tsc --noEmit, every project
 test: setup infra-up ## every test, against the real local servers
 	rm -rf .run/test-results && mkdir -p .run/test-results
 	status=0; \
+	npx prettier --check --log-level warn . || status=1; \
 	npx nx run-many -t lint typecheck --outputStyle=static || status=1; \
 	$(WITH_INFRA_ENV) npx nx run-many -t test --outputStyle=static || status=1; \
 	tools/check-boundaries.test.sh | tee .run/test-results/boundaries.txt || status=1; \

@@ -20,8 +20,10 @@ for (const file of readdirSync(dir).sort()) {
     failed += r.numFailedTests;
     skipped += r.numPendingTests + r.numTodoTests;
     brokenSuites += r.numRuntimeErrorTestSuites;
-    console.log(`  ${file.replace(/\.json$/, '')}: ${r.numPassedTests} passed, ${r.numFailedTests} failed` +
-      (r.numRuntimeErrorTestSuites ? `, ${r.numRuntimeErrorTestSuites} suites did not run` : ''));
+    console.log(
+      `  ${file.replace(/\.json$/, '')}: ${r.numPassedTests} passed, ${r.numFailedTests} failed` +
+        (r.numRuntimeErrorTestSuites ? `, ${r.numRuntimeErrorTestSuites} suites did not run` : ''),
+    );
   } else if (file.endsWith('.txt')) {
     const m = /(\d+) passed, (\d+) failed\s*$/.exec(readFileSync(full, 'utf8'));
     if (!m) {

@@ -122,7 +122,9 @@ async function main(): Promise<void> {
     const naive = await measure('naive', naiveProcess);
     if (naive.rows !== stream.rows) throw new Error(`naive export has ${naive.rows} rows, streamed ${stream.rows}`);
 
-    console.log(`target: streamed rss growth under 64 MB: ${stream.growthMb < 64 ? 'met' : 'NOT met'}; naive/streamed growth ratio ${(naive.growthMb / stream.growthMb).toFixed(1)}`);
+    console.log(
+      `target: streamed rss growth under 64 MB: ${stream.growthMb < 64 ? 'met' : 'NOT met'}; naive/streamed growth ratio ${(naive.growthMb / stream.growthMb).toFixed(1)}`,
+    );
     console.log(
       `export: rows=${stream.rows} rows_per_s=${Math.round(stream.rowsPerSecond)} rss_growth_mb=${stream.growthMb.toFixed(1)} naive_rss_growth_mb=${naive.growthMb.toFixed(1)}`,
     );

@@ -121,7 +121,9 @@ async function main(): Promise<void> {
     const rps = throughput.count / throughput.seconds;
     const p50 = percentile(throughput.latenciesMs, 0.5);
     const p99 = percentile(throughput.latenciesMs, 0.99);
-    console.log(`orders: ${throughput.count} requests at concurrency ${CONCURRENCY} (+${WARMUP} warm-up) in ${throughput.seconds.toFixed(2)} s, pool 10, provider latency 0`);
+    console.log(
+      `orders: ${throughput.count} requests at concurrency ${CONCURRENCY} (+${WARMUP} warm-up) in ${throughput.seconds.toFixed(2)} s, pool 10, provider latency 0`,
+    );
 
     // 2. The same pool against a slow partner: payment outside vs inside the transaction.
     await setProviderLatency(sim, PROVIDER_LATENCY_MS);

@@ -19,7 +19,16 @@ import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, EventPattern } from '@nestjs/microservices';
 import { defineEvent } from '@conveyor/contracts';
-import { addToOutbox, eventMessage, KafkaConsumerServer, KafkaOutboxPublisher, MessageContext, messagingMigrations, OutboxRelay, type OutboxPublisher } from '@conveyor/messaging';
+import {
+  addToOutbox,
+  eventMessage,
+  KafkaConsumerServer,
+  KafkaOutboxPublisher,
+  MessageContext,
+  messagingMigrations,
+  OutboxRelay,
+  type OutboxPublisher,
+} from '@conveyor/messaging';
 import { createTestDatabase, createTestTopic, testKafka, uniqueName } from '@conveyor/testing';
 import type { Message } from 'kafkajs';
 import { DataSource } from 'typeorm';
@@ -57,7 +66,12 @@ async function fillOutbox(dataSource: DataSource, topic: string, count: number):
   const messages: Message[] = [];
   for (let start = 0; start < count; start += 1_000) {
     const batch = Array.from({ length: Math.min(1_000, count - start) }, (_, i) => BenchEvent.create(`order-${(start + i) % 1_000}`, { n: start + i, note }));
-    await dataSource.transaction((manager) => addToOutbox(manager, batch.map((e) => eventMessage({ kind: 'kafka', topic }, e))));
+    await dataSource.transaction((manager) =>
+      addToOutbox(
+        manager,
+        batch.map((e) => eventMessage({ kind: 'kafka', topic }, e)),
+      ),
+    );
     for (const e of batch) messages.push({ key: e.aggregateId, value: JSON.stringify(e), headers: { 'message-id': e.id, 'event-type': e.type } });
   }
   return messages;
@@ -153,7 +167,13 @@ async function main(): Promise<void> {
     // --- lag at a steady rate -------------------------------------------------
     const lagTopic = await createTestTopic(kafka, 'bench_lag');
     const app = await NestFactory.createMicroservice(LagProbeModule, {
-      strategy: new KafkaConsumerServer({ kafka, groupId: uniqueName('bench_group'), topics: [lagTopic], dataSource, schemas: { [lagTopic]: BenchEvent.schema } }),
+      strategy: new KafkaConsumerServer({
+        kafka,
+        groupId: uniqueName('bench_group'),
+        topics: [lagTopic],
+        dataSource,
+        schemas: { [lagTopic]: BenchEvent.schema },
+      }),
       logger: ['error'],
     });
     await app.listen();
@@ -161,7 +181,12 @@ async function main(): Promise<void> {
     relay.start();
     // Warm-up: the group join and the first fetches are not steady state.
     const warmUp = Array.from({ length: 200 }, (_, i) => BenchEvent.create(`order-${i}`, { n: -1, note }));
-    await dataSource.transaction((manager) => addToOutbox(manager, warmUp.map((e) => eventMessage({ kind: 'kafka', topic: lagTopic }, e))));
+    await dataSource.transaction((manager) =>
+      addToOutbox(
+        manager,
+        warmUp.map((e) => eventMessage({ kind: 'kafka', topic: lagTopic }, e)),
+      ),
+    );
     while (received.size < warmUp.length) await new Promise((r) => setTimeout(r, 50));
     received.clear();
     const committed = new Map<string, number>();

@@ -10,12 +10,10 @@ export const envField = {
   port: (defaultValue: number) => z.coerce.number().int().min(0).max(65535).default(defaultValue),
 
   /** A whole number within bounds. */
-  int: (defaultValue: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}) =>
-    z.coerce.number().int().min(min).max(max).default(defaultValue),
+  int: (defaultValue: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}) => z.coerce.number().int().min(min).max(max).default(defaultValue),
 
   /** A duration in milliseconds (timeouts, intervals). */
-  durationMs: (defaultValue: number, { min = 0, max = 24 * 60 * 60 * 1000 } = {}) =>
-    z.coerce.number().int().min(min).max(max).default(defaultValue),
+  durationMs: (defaultValue: number, { min = 0, max = 24 * 60 * 60 * 1000 } = {}) => z.coerce.number().int().min(min).max(max).default(defaultValue),
 
   /** A number from 0 to 1 (sampling ratios, error rates). */
   ratio: (defaultValue: number) => z.coerce.number().min(0).max(1).default(defaultValue),
@@ -51,9 +49,13 @@ export const envField = {
     z
       .string()
       .default(defaultValue)
-      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
       .refine((v) => v.length > 0, { message: 'expected at least one value' }),
 
-  logLevel: (defaultValue = 'info') =>
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(defaultValue as 'info'),
+  logLevel: (defaultValue = 'info') => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(defaultValue as 'info'),
 };

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { ConfigError, envField, httpServerEnv, parseEnv, telemetryEnv } from './index';
 
-const schema = httpServerEnv(3100).merge(telemetryEnv).extend({
-  ADMIN_ENABLED: envField.bool(false),
-  READ_TIMEOUT_MS: envField.durationMs(10_000, { min: 1 }),
-});
+const schema = httpServerEnv(3100)
+  .merge(telemetryEnv)
+  .extend({
+    ADMIN_ENABLED: envField.bool(false),
+    READ_TIMEOUT_MS: envField.durationMs(10_000, { min: 1 }),
+  });
 
 describe('parseEnv', () => {
   it('When the environment is empty, then every knob takes its documented default', () => {

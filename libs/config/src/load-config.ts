@@ -5,11 +5,7 @@ import { ConfigError } from './config-error';
  * Validates `env` against `schema` and returns the typed configuration.
  * Throws a {@link ConfigError} that names every bad variable.
  */
-export function parseEnv<S extends z.ZodType>(
-  service: string,
-  schema: S,
-  env: Record<string, string | undefined> = process.env,
-): z.output<S> {
+export function parseEnv<S extends z.ZodType>(service: string, schema: S, env: Record<string, string | undefined> = process.env): z.output<S> {
   // Empty strings count as unset, so `PORT=` falls back to the default.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
   const result = schema.safeParse(cleaned);

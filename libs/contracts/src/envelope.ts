@@ -25,11 +25,7 @@ export const envelopeHeaderSchema = z.object({
 });
 
 /** Builds the runtime schema of one event type and version around its payload schema. */
-export function eventSchema<TType extends string, TPayload extends z.ZodType>(
-  type: TType,
-  version: number,
-  payload: TPayload,
-) {
+export function eventSchema<TType extends string, TPayload extends z.ZodType>(type: TType, version: number, payload: TPayload) {
   return envelopeHeaderSchema.extend({
     type: z.literal(type),
     version: z.literal(version),
@@ -47,11 +43,7 @@ export interface EventContract<TType extends string, TPayload extends z.ZodType>
 }
 
 /** Declares an event contract. */
-export function defineEvent<TType extends string, TPayload extends z.ZodType>(
-  type: TType,
-  version: number,
-  payload: TPayload,
-): EventContract<TType, TPayload> {
+export function defineEvent<TType extends string, TPayload extends z.ZodType>(type: TType, version: number, payload: TPayload): EventContract<TType, TPayload> {
   const schema = eventSchema(type, version, payload);
   return {
     type,

@@ -42,10 +42,5 @@ export type OrderPaymentFailed = z.output<typeof OrderPaymentFailed.schema>;
 export type OrderCancelled = z.output<typeof OrderCancelled.schema>;
 
 /** Every event on `order.events`. */
-export const orderEventSchema = z.discriminatedUnion('type', [
-  OrderPlaced.schema,
-  OrderPaid.schema,
-  OrderPaymentFailed.schema,
-  OrderCancelled.schema,
-]);
+export const orderEventSchema = z.discriminatedUnion('type', [OrderPlaced.schema, OrderPaid.schema, OrderPaymentFailed.schema, OrderCancelled.schema]);
 export type OrderEvent = z.output<typeof orderEventSchema>;

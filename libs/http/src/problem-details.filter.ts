@@ -99,10 +99,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const instance = request.url;
     const { problem, headers, unexpected } = toProblem(exception, instance);
     if (unexpected) {
-      this.logger.error(
-        { err: exception, method: request.method, url: instance, code: problem.code },
-        'request failed with an unexpected error',
-      );
+      this.logger.error({ err: exception, method: request.method, url: instance, code: problem.code }, 'request failed with an unexpected error');
     }
     if (reply.sent) return; // a streamed answer broke mid-way; the log above is all that can be done
     reply.status(problem.status).headers(headers).type(PROBLEM_CONTENT_TYPE).send(problem);

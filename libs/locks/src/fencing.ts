@@ -19,8 +19,7 @@ export const FENCING_TOKENS_DDL = `CREATE TABLE IF NOT EXISTS fencing_tokens (
   updated_at timestamptz NOT NULL DEFAULT now()
 )`;
 
-const rowsOf = (result: unknown): unknown[] =>
-  Array.isArray(result) ? result : ((result as { rows?: unknown[] } | undefined)?.rows ?? []);
+const rowsOf = (result: unknown): unknown[] => (Array.isArray(result) ? result : ((result as { rows?: unknown[] } | undefined)?.rows ?? []));
 
 /**
  * Admits a write guarded by a lease, or throws {@link StaleFencingTokenError}.

@@ -1,14 +1,13 @@
 export { OutboxRecord } from './outbox/outbox.entity';
 export { InboxRecord } from './inbox/inbox.entity';
-export { CreateInboxTable1764000000001, CreateOutboxTable1764000000000, messagingMigrations, outboxMigrations, SplitPublishedOutbox1764000000002 } from './migrations';
 export {
-  addToOutbox,
-  eventMessage,
-  MessageHeaders,
-  OutboxOutsideTransactionError,
-  type OutboxDestination,
-  type OutboxMessage,
-} from './outbox/outbox';
+  CreateInboxTable1764000000001,
+  CreateOutboxTable1764000000000,
+  messagingMigrations,
+  outboxMigrations,
+  SplitPublishedOutbox1764000000002,
+} from './migrations';
+export { addToOutbox, eventMessage, MessageHeaders, OutboxOutsideTransactionError, type OutboxDestination, type OutboxMessage } from './outbox/outbox';
 export type { OutboxPublisher, PendingOutboxMessage } from './outbox/outbox-publisher';
 export { KafkaOutboxPublisher, type KafkaOutboxPublisherOptions } from './outbox/kafka-outbox-publisher';
 export { RabbitmqOutboxPublisher, type RabbitmqOutboxPublisherOptions } from './outbox/rabbitmq-outbox-publisher';

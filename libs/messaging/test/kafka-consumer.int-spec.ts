@@ -88,10 +88,9 @@ describe('Kafka consumer strategy', () => {
         what: 'the re-publish',
       });
       await new Promise((r) => setTimeout(r, 1_000));
-      const summary = await handle.dataSource.query(
-        `SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM effects WHERE key LIKE $1`,
-        [`${topic}-%`],
-      );
+      const summary = await handle.dataSource.query(`SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM effects WHERE key LIKE $1`, [
+        `${topic}-%`,
+      ]);
       expect(summary).toEqual([{ total: 1_000, distinct: 1_000 }]);
       await expect(effectsSummary(handle.dataSource)).resolves.toMatchObject({ outOfOrder: 0 });
     } finally {
@@ -140,10 +139,10 @@ describe('Kafka consumer strategy', () => {
         { key: 'good', value: JSON.stringify(good) },
       ],
     });
-    await eventually(
-      async () => ((await handle.dataSource.query(`SELECT 1 FROM effects WHERE event_id = $1`, [good.id])).length === 1 ? true : undefined),
-      { timeoutMs: 20_000, what: 'the good message after the poison ones' },
-    );
+    await eventually(async () => ((await handle.dataSource.query(`SELECT 1 FROM effects WHERE event_id = $1`, [good.id])).length === 1 ? true : undefined), {
+      timeoutMs: 20_000,
+      what: 'the good message after the poison ones',
+    });
     const dead = await readTopic(kafka, kafkaDeadLetterTopic(topic, groupId), 3);
     expect(dead.map((d) => [d.key, d.headers[DeadLetterHeaders.reason], d.headers[DeadLetterHeaders.errorCode]])).toEqual([
       ['raw', 'invalid', 'MESSAGE.INVALID'],
@@ -162,7 +161,14 @@ describe('Kafka consumer strategy', () => {
     const groupId = uniqueName('group');
     await consumerFor(topic, groupId);
     const broken = { ...ItemRecorded.create('fixable', { key: 'fixable', seq: 0 }), payload: { key: 'fixable', seq: '7' } };
-    await producer.send({ topic, acks: -1, messages: [{ key: 'fixable', value: JSON.stringify(broken) }, { key: 'junk', value: 'junk' }] });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        { key: 'fixable', value: JSON.stringify(broken) },
+        { key: 'junk', value: 'junk' },
+      ],
+    });
     const dlq = kafkaDeadLetterTopic(topic, groupId);
     await readTopic(kafka, dlq, 2);
 

@@ -2,22 +2,17 @@ import type { Consumer, Kafka } from 'kafkajs';
 import type { ChannelModel } from 'amqplib';
 import { Registry } from 'prom-client';
 import { connectTestRabbitmq, createTestTopic, eventually, localServers, testKafka, uniqueName } from '@conveyor/testing';
-import {
-  addToOutbox,
-  eventMessage,
-  KafkaOutboxPublisher,
-  OutboxOutsideTransactionError,
-  OutboxRelay,
-  outboxStats,
-  RabbitmqOutboxPublisher,
-} from '../src';
+import { addToOutbox, eventMessage, KafkaOutboxPublisher, OutboxOutsideTransactionError, OutboxRelay, outboxStats, RabbitmqOutboxPublisher } from '../src';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { closeTestDataSource, ItemRecorded, openTestDataSource, testDataSource, writeEvents } from './support/harness';
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
 
 /** Collects what reaches a topic: value strings, in arrival order per partition. */
-async function collectTopic(kafka: Kafka, topic: string): Promise<{ consumer: Consumer; received: { key: string; value: string; headers: Record<string, string> }[] }> {
+async function collectTopic(
+  kafka: Kafka,
+  topic: string,
+): Promise<{ consumer: Consumer; received: { key: string; value: string; headers: Record<string, string> }[] }> {
   const consumer = kafka.consumer({ groupId: uniqueName('collector') });
   const received: { key: string; value: string; headers: Record<string, string> }[] = [];
   await consumer.connect();
@@ -110,7 +105,14 @@ describe('Outbox relay to Kafka', () => {
     const relaySource = new DataSource({ ...testDataSource(handle.db.database).options, applicationName: 'relay_under_test' } as DataSourceOptions);
     await relaySource.initialize();
     const publisher = new KafkaOutboxPublisher({ kafka });
-    const relay = new OutboxRelay({ dataSource: relaySource, publishers: { kafka: publisher }, batchSize: 50, pollIntervalMs: 5, backoffInitialMs: 20, backoffMaxMs: 200 });
+    const relay = new OutboxRelay({
+      dataSource: relaySource,
+      publishers: { kafka: publisher },
+      batchSize: 50,
+      pollIntervalMs: 5,
+      backoffInitialMs: 20,
+      backoffMaxMs: 200,
+    });
     try {
       relay.start();
       await eventually(() => (received.length >= 200 ? true : undefined), { timeoutMs: 30_000, what: 'the first 200 messages' });
@@ -123,7 +125,10 @@ describe('Outbox relay to Kafka', () => {
         timeoutMs: 30_000,
         what: 'an empty outbox',
       });
-      await eventually(() => (new Set(received.map((m) => m.headers['message-id'])).size >= 1_000 ? true : undefined), { timeoutMs: 30_000, what: '1,000 distinct messages' });
+      await eventually(() => (new Set(received.map((m) => m.headers['message-id'])).size >= 1_000 ? true : undefined), {
+        timeoutMs: 30_000,
+        what: '1,000 distinct messages',
+      });
       // At least once: a batch confirmed but not committed when its session died is sent again.
       // Its first copies still come in order, since nothing later of its keys could be claimed before it.
       const firstSeen = new Map<string, number[]>();

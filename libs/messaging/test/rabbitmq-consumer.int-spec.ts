@@ -4,7 +4,14 @@ import { promisify } from 'node:util';
 import type { INestMicroservice } from '@nestjs/common';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { connectTestRabbitmq, eventually, localServers, uniqueName } from '@conveyor/testing';
-import { DeadLetterHeaders, declareRabbitmqTopology, PermanentMessageError, RabbitmqConsumerServer, RETRY_COUNT_HEADER, replayRabbitmqDeadLetters } from '../src';
+import {
+  DeadLetterHeaders,
+  declareRabbitmqTopology,
+  PermanentMessageError,
+  RabbitmqConsumerServer,
+  RETRY_COUNT_HEADER,
+  replayRabbitmqDeadLetters,
+} from '../src';
 import { closeTestDataSource, ItemRecorded, openTestDataSource, startConsumerApp, type Behaviour } from './support/harness';
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
@@ -166,7 +173,10 @@ describe('RabbitMQ consumer strategy', () => {
     await publish(exchange, JSON.stringify(event));
     const channel = await connection.createChannel();
     try {
-      await eventually(async () => ((await channel.checkQueue(`${queue}.dlq`)).messageCount === 1 ? true : undefined), { timeoutMs: 10_000, what: 'the dead letter' });
+      await eventually(async () => ((await channel.checkQueue(`${queue}.dlq`)).messageCount === 1 ? true : undefined), {
+        timeoutMs: 10_000,
+        what: 'the dead letter',
+      });
       broken = false;
       const { stdout } = await run(process.execPath, ['-r', '@swc-node/register', 'libs/messaging/src/cli/replay-dead-letters.ts', 'rabbitmq', queue], {
         cwd: path.resolve(__dirname, '../../..'),

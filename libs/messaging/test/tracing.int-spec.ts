@@ -27,16 +27,23 @@ describe('Trace propagation through the outbox', () => {
     try {
       const { stdout } = await run(
         process.execPath,
-        ['-r', '@swc-node/register', 'libs/messaging/test/fixtures/traced-flow.ts', serviceName, localServers().OTEL_EXPORTER_OTLP_ENDPOINT, handle.db.database, topic, exchange, queue],
+        [
+          '-r',
+          '@swc-node/register',
+          'libs/messaging/test/fixtures/traced-flow.ts',
+          serviceName,
+          localServers().OTEL_EXPORTER_OTLP_ENDPOINT,
+          handle.db.database,
+          topic,
+          exchange,
+          queue,
+        ],
         { cwd: workspaceRoot, env: { ...process.env, SWC_NODE_PROJECT: 'tsconfig.base.json' }, timeout: 60_000 },
       );
       const traceId = stdout.trim().split('\n').at(-1) ?? '';
       expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
-      const found = await waitForTrace(
-        serviceName,
-        (t) => t.traceID === traceId && t.spans.filter((s) => s.operationName.endsWith(' process')).length >= 2,
-      );
+      const found = await waitForTrace(serviceName, (t) => t.traceID === traceId && t.spans.filter((s) => s.operationName.endsWith(' process')).length >= 2);
       const byName = (name: string) => {
         const span = found.spans.find((s) => s.operationName === name);
         if (!span) throw new Error(`no span "${name}" in ${found.spans.map((s) => s.operationName).join(', ')}`);

@@ -30,7 +30,13 @@ describe('StreamingAttemptHandler', () => {
   it('When the reader falls behind, then the socket is paused and the read timeout does not run until the reader asks for more', async () => {
     const { controller, state } = recordingController();
     let head: StreamedHead | undefined;
-    const handler = new StreamingAttemptHandler(50, (h) => (head = h), () => undefined, () => undefined, (e) => e);
+    const handler = new StreamingAttemptHandler(
+      50,
+      (h) => (head = h),
+      () => undefined,
+      () => undefined,
+      (e) => e,
+    );
     handler.onRequestStart(controller);
     handler.onResponseStart(controller, 200, {});
     // Chunks nobody reads, until the body's buffer is full.
@@ -51,7 +57,13 @@ describe('StreamingAttemptHandler', () => {
   it('When the reader destroys the body before its end, then the request is aborted', () => {
     const { controller, state } = recordingController();
     let head: StreamedHead | undefined;
-    const handler = new StreamingAttemptHandler(1_000, (h) => (head = h), () => undefined, () => undefined, (e) => e);
+    const handler = new StreamingAttemptHandler(
+      1_000,
+      (h) => (head = h),
+      () => undefined,
+      () => undefined,
+      (e) => e,
+    );
     handler.onRequestStart(controller);
     handler.onResponseStart(controller, 200, {});
     head?.body.destroy();

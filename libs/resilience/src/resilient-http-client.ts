@@ -434,4 +434,3 @@ function parseBody(buffer: Buffer, headers: DownstreamResponse['headers']): unkn
 export function createResilientHttpClient(options: ResilientHttpClientOptions): ResilientHttpClient {
   return new ResilientHttpClient(options);
 }
-

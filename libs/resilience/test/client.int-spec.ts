@@ -1,13 +1,7 @@
 import type { ServiceProcess } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
-import {
-  DownstreamConnectionError,
-  DownstreamRejectedError,
-  DownstreamServerError,
-  DownstreamTimeoutError,
-  DownstreamUnavailableError,
-} from '../src';
+import { DownstreamConnectionError, DownstreamRejectedError, DownstreamServerError, DownstreamTimeoutError, DownstreamUnavailableError } from '../src';
 import { ClientPool, metricValue, recordingLogger, testClientOptions } from './support/clients';
 import { simAdmin, startProviderSim } from './support/provider-sim';
 import { unacceptedListener } from './support/unaccepted-listener';

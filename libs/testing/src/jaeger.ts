@@ -28,11 +28,7 @@ export async function findTraces(service: string, limit = 20): Promise<JaegerTra
 }
 
 /** Polls until `predicate` holds for some trace of `service`, or fails after `timeoutMs`. */
-export async function waitForTrace(
-  service: string,
-  predicate: (trace: JaegerTrace) => boolean = () => true,
-  timeoutMs = 15_000,
-): Promise<JaegerTrace> {
+export async function waitForTrace(service: string, predicate: (trace: JaegerTrace) => boolean = () => true, timeoutMs = 15_000): Promise<JaegerTrace> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const match = (await findTraces(service)).find(predicate);

@@ -37,11 +37,7 @@ export async function freePort(): Promise<number> {
  * Runs `node -r @swc-node/register <entry>` (a service's main.ts, relative to
  * the workspace root) with `env`, and resolves once `/health/live` answers.
  */
-export async function startServiceProcess(
-  entry: string,
-  env: Record<string, string> = {},
-  { readyTimeoutMs = 30_000 } = {},
-): Promise<ServiceProcess> {
+export async function startServiceProcess(entry: string, env: Record<string, string> = {}, { readyTimeoutMs = 30_000 } = {}): Promise<ServiceProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['-r', '@swc-node/register', entry], {
     cwd: workspaceRoot,
@@ -63,7 +59,10 @@ export async function startServiceProcess(
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}:\n${stderr}\n${lines.join('\n')}`);
-    const live = await fetch(`${url}/health/live`).then((r) => r.ok, () => false);
+    const live = await fetch(`${url}/health/live`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (live) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

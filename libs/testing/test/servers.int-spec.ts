@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Column, DataSource, Entity, MigrationInterface, PrimaryColumn, QueryRunner } from 'typeorm';
 import type { ChannelModel } from 'amqplib';
-import {
-  connectTestRabbitmq,
-  createTestDatabase,
-  createTestTopic,
-  eventually,
-  testKafka,
-  testRedis,
-  uniqueName,
-  type TestDatabase,
-} from '../src';
+import { connectTestRabbitmq, createTestDatabase, createTestTopic, eventually, testKafka, testRedis, uniqueName, type TestDatabase } from '../src';
 
 // These prove that each local server is real and reachable from TypeScript,
 // with the same client libraries the services use.
@@ -66,11 +57,15 @@ describe('RabbitMQ', () => {
 
       await consumer.prefetch(1);
       const received = await new Promise<string>((resolve) => {
-        consumer.consume(queue, (msg) => {
-          if (!msg) return;
-          consumer.ack(msg);
-          resolve(msg.content.toString());
-        }, { noAck: false });
+        consumer.consume(
+          queue,
+          (msg) => {
+            if (!msg) return;
+            consumer.ack(msg);
+            resolve(msg.content.toString());
+          },
+          { noAck: false },
+        );
       });
       expect(received).toBe(body);
       // Acked means gone: the queue is empty afterwards.

@@ -7,11 +7,7 @@ import { AppModule } from './app.module';
 import { config } from './config';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.register(config, telemetry),
-    new FastifyAdapter(),
-    { bufferLogs: true },
-  );
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config, telemetry), new FastifyAdapter(), { bufferLogs: true });
   app.useLogger(app.get(Logger));
   // JSON and CSV answers above a size threshold, streams included, by Accept-Encoding; br preferred.
   // (The cast: @nestjs/platform-fastify types its own copy of fastify; the plugin the root one. Both are 5.x.)

@@ -105,13 +105,20 @@ describe('order service: catalog caching and the streaming orders export', () =>
       expect(missing.status).toBe(404);
       await expect(missing.json()).resolves.toMatchObject({ code: 'IMAGE.NOT_FOUND' });
     }
-    const wrongType = await fetch(`${stack.order.url}/products/${product.id}/image`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    const wrongType = await fetch(`${stack.order.url}/products/${product.id}/image`, {
+      method: 'PUT',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hello',
+    });
     expect(wrongType.status).toBe(415);
     await expect(wrongType.json()).resolves.toMatchObject({ code: 'IMAGE.UNSUPPORTED_TYPE' });
   });
 
   it('When the export is asked for with br or gzip, then every order of the range comes as CSV, compressed that way, not cacheable', async () => {
-    for (const [encoding, decompress] of [['br', brotliDecompressSync], ['gzip', gunzipSync]] as const) {
+    for (const [encoding, decompress] of [
+      ['br', brotliDecompressSync],
+      ['gzip', gunzipSync],
+    ] as const) {
       const res = await request(exportUrl(), { headers: { 'accept-encoding': encoding } });
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-encoding']).toBe(encoding);

@@ -17,7 +17,10 @@ describe('order service: the outbox relay publishes to Kafka and RabbitMQ', () =
     stack = await startOrderStack();
     const { ORDER_EVENTS_TOPIC: topic, NOTIFICATION_EXCHANGE: exchange } = stack.orderEnv;
     // The order process declares its topic and exchange at start; ready means the exchange is there.
-    await eventually(async () => ((await fetch(`${stack.order.url}/health/ready`)).status === 200 ? true : undefined), { timeoutMs: 30_000, what: 'order ready' });
+    await eventually(async () => ((await fetch(`${stack.order.url}/health/ready`)).status === 200 ? true : undefined), {
+      timeoutMs: 30_000,
+      what: 'order ready',
+    });
     const kafka = testKafka();
     consumer = kafka.consumer({ groupId: uniqueName('order_events_reader') });
     await consumer.connect();
@@ -44,7 +47,11 @@ describe('order service: the outbox relay publishes to Kafka and RabbitMQ', () =
 
     const message = await eventually(() => kafkaMessages.find((m) => m.key?.toString() === order.id), { timeoutMs: 20_000, what: 'OrderPaid on Kafka' });
     const event = OrderPaid.schema.parse(JSON.parse(String(message.value)));
-    expect(event).toMatchObject({ type: 'OrderPaid', aggregateId: order.id, payload: { orderId: order.id, sellerId: 'seller-msg', amountMinor: 4_200, paymentId: order.paymentKey } });
+    expect(event).toMatchObject({
+      type: 'OrderPaid',
+      aggregateId: order.id,
+      payload: { orderId: order.id, sellerId: 'seller-msg', amountMinor: 4_200, paymentId: order.paymentKey },
+    });
 
     const command = await eventually(() => commands.find((m) => m.content.toString().includes(order.id)), { timeoutMs: 20_000, what: 'SendPush on RabbitMQ' });
     expect(command.fields.routingKey).toBe(RoutingKeys.sendPush);
@@ -52,10 +59,9 @@ describe('order service: the outbox relay publishes to Kafka and RabbitMQ', () =
     expect(push.payload).toMatchObject({ recipientId: 'seller-msg', data: { orderId: order.id } });
 
     // Marked published in the outbox once the brokers confirmed.
-    await eventually(
-      async () => ((await stack.sql.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n === 0 ? true : undefined),
-      { what: 'the outbox to be published' },
-    );
+    await eventually(async () => ((await stack.sql.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n === 0 ? true : undefined), {
+      what: 'the outbox to be published',
+    });
   });
 
   it('When asked if ready, then it reports Kafka and RabbitMQ up too', async () => {

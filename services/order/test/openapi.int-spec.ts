@@ -19,7 +19,10 @@ function declaredRoutes(): string[] {
     seen.add(entry);
     const dynamic = 'module' in entry ? (entry as DynamicModule) : undefined;
     const cls = dynamic?.module ?? (entry as Type);
-    const imports = [...((Reflect.getMetadata(MODULE_METADATA.IMPORTS, cls) as (Type | DynamicModule)[] | undefined) ?? []), ...((dynamic?.imports ?? []) as (Type | DynamicModule)[])];
+    const imports = [
+      ...((Reflect.getMetadata(MODULE_METADATA.IMPORTS, cls) as (Type | DynamicModule)[] | undefined) ?? []),
+      ...((dynamic?.imports ?? []) as (Type | DynamicModule)[]),
+    ];
     const controllers = [...((Reflect.getMetadata(MODULE_METADATA.CONTROLLERS, cls) as Type[] | undefined) ?? []), ...(dynamic?.controllers ?? [])];
     for (const controller of controllers) {
       const base = Reflect.getMetadata(PATH_METADATA, controller) as string | undefined;

@@ -81,7 +81,12 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
 
   it('When the input is bad, then 4xx problem+json with a stable code and the database is unchanged', async () => {
     const otherSeller = await createProduct(stack.order, 1_000, 'seller-2');
-    const before = { orders: await count('orders'), keys: await count('idempotency_keys'), items: await count('order_items'), outbox: await count('outbox_messages') };
+    const before = {
+      orders: await count('orders'),
+      keys: await count('idempotency_keys'),
+      items: await count('order_items'),
+      outbox: await count('outbox_messages'),
+    };
     const cases: { body: unknown; key: string | null; status: number; code: string }[] = [
       { body: '{"userId": "u-1", "items": [', key: randomUUID(), status: 400, code: 'REQUEST.MALFORMED_BODY' },
       { body: newOrder({ items: [{ productId: randomUUID(), quantity: 1 }] }), key: randomUUID(), status: 422, code: 'ORDER.UNKNOWN_PRODUCT' },
@@ -90,7 +95,12 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
       { body: newOrder({ items: [] }), key: randomUUID(), status: 400, code: 'REQUEST.VALIDATION_FAILED' },
       { body: newOrder(), key: null, status: 400, code: 'ORDER.IDEMPOTENCY_KEY_REQUIRED' },
       {
-        body: newOrder({ items: [{ productId: product.id, quantity: 1 }, { productId: otherSeller.id, quantity: 1 }] }),
+        body: newOrder({
+          items: [
+            { productId: product.id, quantity: 1 },
+            { productId: otherSeller.id, quantity: 1 },
+          ],
+        }),
         key: randomUUID(),
         status: 422,
         code: 'ORDER.MULTIPLE_SELLERS',
@@ -101,11 +111,19 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
       expect({ status: res.status, type: res.headers.get('content-type') }).toEqual({ status: c.status, type: expect.stringContaining(PROBLEM) });
       await expect(res.json()).resolves.toMatchObject({ code: c.code, status: c.status });
     }
-    expect({ orders: await count('orders'), keys: await count('idempotency_keys'), items: await count('order_items'), outbox: await count('outbox_messages') }).toEqual(before);
+    expect({
+      orders: await count('orders'),
+      keys: await count('idempotency_keys'),
+      items: await count('order_items'),
+      outbox: await count('outbox_messages'),
+    }).toEqual(before);
   });
 
   it('When an unknown order is read or cancelled, then 404 ORDER.NOT_FOUND', async () => {
-    for (const res of [await fetch(`${stack.order.url}/orders/${randomUUID()}`), await fetch(`${stack.order.url}/orders/not-a-uuid/cancel`, { method: 'POST' })]) {
+    for (const res of [
+      await fetch(`${stack.order.url}/orders/${randomUUID()}`),
+      await fetch(`${stack.order.url}/orders/not-a-uuid/cancel`, { method: 'POST' }),
+    ]) {
       expect(res.status).toBe(404);
       await expect(res.json()).resolves.toMatchObject({ code: 'ORDER.NOT_FOUND' });
     }
@@ -130,16 +148,19 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     expect(body.status).toBe('UNKNOWN');
     expect(res.headers.get('location')).toBe(`/orders/${body.id}`);
 
-    const settled = await eventually(async () => {
-      const o = await getOrder(stack.order, body.id);
-      return o.status === 'UNKNOWN' ? undefined : o;
-    }, { timeoutMs: 10_000, what: 'reconciled order' });
+    const settled = await eventually(
+      async () => {
+        const o = await getOrder(stack.order, body.id);
+        return o.status === 'UNKNOWN' ? undefined : o;
+      },
+      { timeoutMs: 10_000, what: 'reconciled order' },
+    );
     expect(settled).toMatchObject({ status: 'PAID', paymentKey: expect.any(String) });
     // The retry carried the same key: one charge, however many attempts.
     expect((await ledger(stack.sim)).byOrder[body.id]).toMatchObject({ charges: 1, cancels: 0 });
   });
 
-  it('When a newer lease holder has written (higher fencing token), then this reconciler\'s writes are rejected and the order waits for the newest holder', async () => {
+  it("When a newer lease holder has written (higher fencing token), then this reconciler's writes are rejected and the order waits for the newest holder", async () => {
     // A newer holder, as far as PostgreSQL knows: its token is above anything Redis has handed out here.
     await stack.sql.query(
       `INSERT INTO fencing_tokens (resource, token) VALUES ('order-reconciler', 1000000000) ON CONFLICT (resource) DO UPDATE SET token = EXCLUDED.token`,
@@ -150,19 +171,22 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
       const body = (await (await placeOrder(stack.order, newOrder(), randomUUID())).json()) as OrderBody;
       expect(body.status).toBe('UNKNOWN');
       orderId = body.id;
-      await eventually(
-        () => stack.order.logs().find((l) => l.msg === 'a newer reconciler holds the lease; stopping' && l.orderId === body.id),
-        { timeoutMs: 5_000, what: 'fenced write rejected' },
-      );
+      await eventually(() => stack.order.logs().find((l) => l.msg === 'a newer reconciler holds the lease; stopping' && l.orderId === body.id), {
+        timeoutMs: 5_000,
+        what: 'fenced write rejected',
+      });
       await expect(getOrder(stack.order, body.id)).resolves.toMatchObject({ status: 'UNKNOWN' });
     } finally {
       // Forget the "newer holder": this test's reconciler is the newest again.
       await stack.sql.query(`DELETE FROM fencing_tokens WHERE resource = 'order-reconciler'`);
     }
-    const settled = await eventually(async () => {
-      const o = await getOrder(stack.order, orderId);
-      return o.status === 'UNKNOWN' ? undefined : o;
-    }, { timeoutMs: 10_000, what: 'reconciled order' });
+    const settled = await eventually(
+      async () => {
+        const o = await getOrder(stack.order, orderId);
+        return o.status === 'UNKNOWN' ? undefined : o;
+      },
+      { timeoutMs: 10_000, what: 'reconciled order' },
+    );
     expect(settled.status).toBe('PAID');
   });
 
@@ -172,10 +196,13 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     expect(res.status).toBe(202);
     const body = (await res.json()) as OrderBody;
     await setFaults(stack.sim, {});
-    const settled = await eventually(async () => {
-      const o = await getOrder(stack.order, body.id);
-      return o.status === 'UNKNOWN' ? undefined : o;
-    }, { timeoutMs: 10_000, what: 'reconciled order' });
+    const settled = await eventually(
+      async () => {
+        const o = await getOrder(stack.order, body.id);
+        return o.status === 'UNKNOWN' ? undefined : o;
+      },
+      { timeoutMs: 10_000, what: 'reconciled order' },
+    );
     expect(settled).toMatchObject({ status: 'FAILED', failureReason: 'not_charged' });
     expect((await ledger(stack.sim)).byOrder[body.id]).toBeUndefined();
   });
@@ -184,20 +211,26 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     await setFaults(stack.sim, { 'POST /v1/payments': { commitThenStallMs: 2_500 } });
     const request = newOrder();
     const placing = placeOrder(stack.order, request, randomUUID());
-    const pending = await eventually(async () => {
-      const rows = (await stack.sql.query('SELECT id FROM orders WHERE user_id = $1', [request.userId])).rows as { id: string }[];
-      return rows[0];
-    }, { what: 'order row' });
+    const pending = await eventually(
+      async () => {
+        const rows = (await stack.sql.query('SELECT id FROM orders WHERE user_id = $1', [request.userId])).rows as { id: string }[];
+        return rows[0];
+      },
+      { what: 'order row' },
+    );
     const cancelled = await fetch(`${stack.order.url}/orders/${pending.id}/cancel`, { method: 'POST' });
     await expect(cancelled.json()).resolves.toMatchObject({ status: 'CANCELLED' });
     const placed = await placing;
     expect(placed.status).toBe(202);
     await expect(placed.json()).resolves.toMatchObject({ status: 'CANCELLED' });
 
-    const refunded = await eventually(async () => {
-      const entry = (await ledger(stack.sim)).byOrder[pending.id];
-      return entry?.cancels === 1 ? entry : undefined;
-    }, { timeoutMs: 10_000, what: 'refund at the provider' });
+    const refunded = await eventually(
+      async () => {
+        const entry = (await ledger(stack.sim)).byOrder[pending.id];
+        return entry?.cancels === 1 ? entry : undefined;
+      },
+      { timeoutMs: 10_000, what: 'refund at the provider' },
+    );
     expect(refunded).toMatchObject({ charges: 1, cancels: 1 });
     await expect(getOrder(stack.order, pending.id)).resolves.toMatchObject({ status: 'CANCELLED' });
   });
@@ -207,17 +240,23 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     await setFaults(stack.sim, { 'POST /v1/payments': { latencyMs: 500 } });
     const request = newOrder();
     const placing = placeOrder(stack.order, request, randomUUID());
-    const pending = await eventually(async () => {
-      const rows = (await stack.sql.query('SELECT id FROM orders WHERE user_id = $1', [request.userId])).rows as { id: string }[];
-      return rows[0];
-    }, { what: 'order row' });
+    const pending = await eventually(
+      async () => {
+        const rows = (await stack.sql.query('SELECT id FROM orders WHERE user_id = $1', [request.userId])).rows as { id: string }[];
+        return rows[0];
+      },
+      { what: 'order row' },
+    );
     // Hold the order row so the service's PAID update waits past its lock_timeout and fails.
     await stack.sql.query('BEGIN');
     await stack.sql.query('SELECT 1 FROM orders WHERE id = $1 FOR UPDATE', [pending.id]);
-    const entry = await eventually(async () => {
-      const e = (await ledger(stack.sim)).byOrder[pending.id];
-      return e?.cancels === 1 ? e : undefined;
-    }, { what: 'compensating refund' });
+    const entry = await eventually(
+      async () => {
+        const e = (await ledger(stack.sim)).byOrder[pending.id];
+        return e?.cancels === 1 ? e : undefined;
+      },
+      { what: 'compensating refund' },
+    );
     await stack.sql.query('ROLLBACK');
     expect(entry).toMatchObject({ charges: 1, cancels: 1 });
 

@@ -60,7 +60,10 @@ describe('order service: payment partner in trouble, and two replicas', () => {
     try {
       type Run = { fencingToken: number; startedAt: string; finishedAt: string; examined: number; pid: number };
       const runs = (p: ServiceProcess): Run[] =>
-        p.logs().filter((l) => l.msg === 'reconciliation run').map((l) => ({ ...(l as unknown as Run), pid: p.child.pid ?? 0 }));
+        p
+          .logs()
+          .filter((l) => l.msg === 'reconciliation run')
+          .map((l) => ({ ...(l as unknown as Run), pid: p.child.pid ?? 0 }));
       await eventually(() => (runs(a).length >= 2 && runs(b).length >= 2 ? true : undefined), { timeoutMs: 20_000, what: 'runs in both replicas' });
 
       const all = [...runs(a), ...runs(b)].sort((x, y) => x.startedAt.localeCompare(y.startedAt));
@@ -75,7 +78,10 @@ describe('order service: payment partner in trouble, and two replicas', () => {
       // fallback (NestJS re-raises the signal after its shutdown hooks, hence the exit by SIGTERM).
       const exits = await Promise.all([a.stop(5_000), b.stop(5_000)]);
       replica = undefined;
-      expect(exits).toEqual([{ code: null, signal: 'SIGTERM' }, { code: null, signal: 'SIGTERM' }]);
+      expect(exits).toEqual([
+        { code: null, signal: 'SIGTERM' },
+        { code: null, signal: 'SIGTERM' },
+      ]);
       for (const p of [a, b]) expect(p.logs()).toContainEqual(expect.objectContaining({ msg: 'application shut down', signal: 'SIGTERM' }));
     }
   });
@@ -86,10 +92,13 @@ describe('order service: payment partner in trouble, and two replicas', () => {
     replica = await startServiceProcess(ORDER_ENTRY, replicaEnv);
     const unknown = (await stack.sql.query(`SELECT id FROM orders WHERE status = 'UNKNOWN'`)).rows as { id: string }[];
     expect(unknown).toHaveLength(2);
-    const settled = await eventually(async () => {
-      const rows = (await stack.sql.query(`SELECT id, status FROM orders WHERE id = ANY($1::uuid[])`, [unknown.map((o) => o.id)])).rows as OrderBody[];
-      return rows.every((o) => o.status !== 'UNKNOWN') ? rows : undefined;
-    }, { timeoutMs: 10_000, what: 'settled orders' });
+    const settled = await eventually(
+      async () => {
+        const rows = (await stack.sql.query(`SELECT id, status FROM orders WHERE id = ANY($1::uuid[])`, [unknown.map((o) => o.id)])).rows as OrderBody[];
+        return rows.every((o) => o.status !== 'UNKNOWN') ? rows : undefined;
+      },
+      { timeoutMs: 10_000, what: 'settled orders' },
+    );
     // The provider answered 500 without charging (an injected fault): not charged → FAILED.
     expect(settled.map((o) => o.status)).toEqual(['FAILED', 'FAILED']);
     expect((await ledger(stack.sim)).charged.count).toBe(0);

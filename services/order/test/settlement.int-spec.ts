@@ -29,10 +29,13 @@ describe('order service: matching the provider settlement file', () => {
       .flatMap((l) => l.mismatches as { kind: string; orderId: string }[])
       .filter((m) => m.orderId === orderId);
   const refunded = (orderId: string) =>
-    eventually(async () => {
-      const entry = (await ledger(stack.sim)).byOrder[orderId];
-      return entry?.cancels === 1 ? entry : undefined;
-    }, { timeoutMs: 10_000, what: `refund for ${orderId}` });
+    eventually(
+      async () => {
+        const entry = (await ledger(stack.sim)).byOrder[orderId];
+        return entry?.cancels === 1 ? entry : undefined;
+      },
+      { timeoutMs: 10_000, what: `refund for ${orderId}` },
+    );
 
   it('When the file shows a live charge for a FAILED order, then it is reported and refunded, and the order stays FAILED', async () => {
     const failed = (await (await placeOrder(stack.order, newOrder({ cardToken: 'tok_decline_x' }), randomUUID())).json()) as OrderBody;

@@ -18,13 +18,14 @@ describe('provider-sim API', () => {
       headers: { 'content-type': 'application/json', ...(key === null ? {} : { 'idempotency-key': key }) },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
-  const ledger = async () => (await (await fetch(`${sim.url}/_admin/ledger`)).json()) as {
-    charged: { count: number; amount: number };
-    cancelled: { count: number; amount: number };
-    byOrder: Record<string, { charges: number; cancels: number }>;
-    attempts: Record<string, number>;
-    deliveries: Record<string, number>;
-  };
+  const ledger = async () =>
+    (await (await fetch(`${sim.url}/_admin/ledger`)).json()) as {
+      charged: { count: number; amount: number };
+      cancelled: { count: number; amount: number };
+      byOrder: Record<string, { charges: number; cancels: number }>;
+      attempts: Record<string, number>;
+      deliveries: Record<string, number>;
+    };
 
   describe('payments', () => {
     it('When the same key comes with the same body, then the first result is returned and charged once', async () => {
@@ -161,10 +162,18 @@ describe('provider-sim API', () => {
   describe('sms and push', () => {
     it('When an SMS and a push are sent, then both are accepted and recorded for inspection', async () => {
       const to = `+8210${Math.floor(Math.random() * 1e8)}`;
-      const sms = await fetch(`${sim.url}/v1/sms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to, text: 'Your order shipped' }) });
+      const sms = await fetch(`${sim.url}/v1/sms`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ to, text: 'Your order shipped' }),
+      });
       expect(sms.status).toBe(202);
       const { messageId } = (await sms.json()) as { messageId: string };
-      const push = await fetch(`${sim.url}/v1/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'device-1', title: 'New order' }) });
+      const push = await fetch(`${sim.url}/v1/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: 'device-1', title: 'New order' }),
+      });
       expect(push.status).toBe(202);
 
       const recorded = await (await fetch(`${sim.url}/_admin/deliveries?channel=sms`)).json();
@@ -174,7 +183,11 @@ describe('provider-sim API', () => {
     it('When the same SMS is sent twice with one Idempotency-Key, then it is recorded once', async () => {
       const key = randomUUID();
       const send = () =>
-        fetch(`${sim.url}/v1/sms`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ to: '+821000000000', text: 'once' }) });
+        fetch(`${sim.url}/v1/sms`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          body: JSON.stringify({ to: '+821000000000', text: 'once' }),
+        });
       const before = (await ledger()).deliveries['sms'];
       const a = (await (await send()).json()) as { messageId: string };
       const b = (await (await send()).json()) as { messageId: string };
@@ -183,7 +196,11 @@ describe('provider-sim API', () => {
     });
 
     it('When the phone number is not one, then 400 problem+json names the field', async () => {
-      const res = await fetch(`${sim.url}/v1/sms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: 'call me', text: 'x' }) });
+      const res = await fetch(`${sim.url}/v1/sms`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ to: 'call me', text: 'x' }),
+      });
       expect(res.status).toBe(400);
       await expect(res.json()).resolves.toMatchObject({ code: 'REQUEST.VALIDATION_FAILED', errors: [expect.objectContaining({ path: 'to' })] });
     });

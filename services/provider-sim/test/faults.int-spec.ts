@@ -16,7 +16,8 @@ describe('provider-sim faults', () => {
     const res = await fetch(`${sim.url}/_admin/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
     expect(res.status).toBe(200);
   };
-  const sms = () => fetch(`${sim.url}/v1/sms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: '+821000000000', text: 'x' }) });
+  const sms = () =>
+    fetch(`${sim.url}/v1/sms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: '+821000000000', text: 'x' }) });
   const ledger = async () => (await fetch(`${sim.url}/_admin/ledger`)).json();
 
   it('When failNext is set, then exactly that many requests get the error status and are not applied', async () => {
@@ -74,7 +75,11 @@ describe('provider-sim faults', () => {
   });
 
   it('When an outage is started, then connections are refused for its duration and accepted after', async () => {
-    const res = await fetch(`${sim.url}/_admin/outage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ durationMs: 800 }) });
+    const res = await fetch(`${sim.url}/_admin/outage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ durationMs: 800 }),
+    });
     expect(res.status).toBe(202);
     await new Promise((r) => setTimeout(r, 100));
     const refused = await request(`${sim.url}/health/live`).then(
@@ -88,7 +93,11 @@ describe('provider-sim faults', () => {
 
   it('When a fault names an unknown route, then 400 problem+json and the faults are unchanged', async () => {
     await setFaults({ 'POST /v1/sms': { latencyMs: 1 } });
-    const res = await fetch(`${sim.url}/_admin/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ 'GET /v1/nowhere': { errorRate: 1 } }) });
+    const res = await fetch(`${sim.url}/_admin/faults`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ 'GET /v1/nowhere': { errorRate: 1 } }),
+    });
     expect(res.status).toBe(400);
     await expect(res.json()).resolves.toMatchObject({ code: 'REQUEST.VALIDATION_FAILED' });
     await expect((await fetch(`${sim.url}/_admin/faults`)).json()).resolves.toMatchObject({ 'POST /v1/sms': { latencyMs: 1 } });

@@ -30,9 +30,7 @@ describe('provider-sim process', () => {
       .find(
         (line) =>
           line.startsWith('http_server_request_duration_seconds_count{') &&
-          ['method="GET"', 'route="/health/ready"', 'status_code="200"', 'service="provider-sim"'].every((label) =>
-            line.includes(label),
-          ),
+          ['method="GET"', 'route="/health/ready"', 'status_code="200"', 'service="provider-sim"'].every((label) => line.includes(label)),
       );
     expect(Number(count?.split(' ').pop())).toBeGreaterThanOrEqual(1);
     expect(text).toContain('process_resident_memory_bytes');
@@ -42,10 +40,9 @@ describe('provider-sim process', () => {
     const response = await fetch(`${service.url}/no-such-route`);
     expect(response.status).toBe(404);
 
-    const line = await eventually(
-      () => service.logs().find((l) => (l['req'] as { url?: string } | undefined)?.url === '/no-such-route'),
-      { what: 'the request log line' },
-    );
+    const line = await eventually(() => service.logs().find((l) => (l['req'] as { url?: string } | undefined)?.url === '/no-such-route'), {
+      what: 'the request log line',
+    });
     expect(line['service']).toBe('provider-sim');
     expect(line['trace_id']).toMatch(/^[0-9a-f]{32}$/);
     expect(line['span_id']).toMatch(/^[0-9a-f]{16}$/);
@@ -58,12 +55,19 @@ describe('provider-sim process', () => {
     const before = service.logs().length;
     await fetch(`${service.url}/health/live`);
     await new Promise((r) => setTimeout(r, 200));
-    const probeLines = service.logs().slice(before).filter((l) => l['req'] !== undefined);
+    const probeLines = service
+      .logs()
+      .slice(before)
+      .filter((l) => l['req'] !== undefined);
     expect(probeLines).toEqual([]);
   });
 
   it('When the admin API is not enabled, then /_admin answers 404 problem+json', async () => {
-    for (const [method, path] of [['GET', '/_admin/ledger'], ['PUT', '/_admin/faults'], ['POST', '/_admin/reset']]) {
+    for (const [method, path] of [
+      ['GET', '/_admin/ledger'],
+      ['PUT', '/_admin/faults'],
+      ['POST', '/_admin/reset'],
+    ]) {
       const res = await fetch(`${service.url}${path}`, { method });
       expect(res.status).toBe(404);
       expect(res.headers.get('content-type')).toContain('application/problem+json');

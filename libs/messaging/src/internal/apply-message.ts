@@ -40,10 +40,10 @@ export async function applyOnce(
   work: (manager: EntityManager) => Promise<void>,
 ): Promise<'applied' | 'duplicate'> {
   return dataSource.transaction(async (manager) => {
-    const inserted: unknown[] = await manager.query(
-      `INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
-      [consumer, messageId],
-    );
+    const inserted: unknown[] = await manager.query(`INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`, [
+      consumer,
+      messageId,
+    ]);
     if (inserted.length === 0) return 'duplicate';
     await work(manager);
     return 'applied';

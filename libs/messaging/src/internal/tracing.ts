@@ -22,7 +22,11 @@ export const contextFromHeaders = (headers: Record<string, string>): Context => 
  * it (`attributes` is called only if the span records), and returns the headers to send: the same ones with `traceparent`
  * pointing at this span, so the consumer continues the request's trace.
  */
-export function startProducerSpan(name: string, stored: Record<string, string>, attributes: () => Record<string, string>): { span: Span; headers: Record<string, string> } {
+export function startProducerSpan(
+  name: string,
+  stored: Record<string, string>,
+  attributes: () => Record<string, string>,
+): { span: Span; headers: Record<string, string> } {
   const span = tracer.startSpan(name, { kind: SpanKind.PRODUCER }, contextFromHeaders(stored));
   // Built only for a span that records: the relay starts one per message.
   if (span.isRecording()) span.setAttributes(attributes());

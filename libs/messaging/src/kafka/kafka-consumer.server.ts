@@ -191,7 +191,9 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
           return this.deadLetter(topic, partition, message, headers, error, attempt);
         }
         const delay = backoffDelay(attempt, this.options.backoffInitialMs ?? 100, this.options.backoffMaxMs ?? 5_000);
-        this.log.warn(`${topic}[${partition}]@${message.offset} ${envelope.type} ${envelope.id}: attempt ${attempt} failed (${errorMessage(error)}); retrying in ${delay} ms`);
+        this.log.warn(
+          `${topic}[${partition}]@${message.offset} ${envelope.type} ${envelope.id}: attempt ${attempt} failed (${errorMessage(error)}); retrying in ${delay} ms`,
+        );
         span?.addEvent('retry', { attempt, error: errorMessage(error) });
         await sleep(delay, this.stopping.signal);
         await heartbeat();

@@ -47,7 +47,16 @@ interface ClaimedBatch {
 }
 
 /** One row of CLAIM_BATCH_SQL's result, in its column order. */
-type ClaimedRow = [id: string, destination: 'kafka' | 'rabbitmq', topic: string, routingKey: string | null, key: string, payload: string, headers: Record<string, string>, claimed: number];
+type ClaimedRow = [
+  id: string,
+  destination: 'kafka' | 'rabbitmq',
+  topic: string,
+  routingKey: string | null,
+  key: string,
+  payload: string,
+  headers: Record<string, string>,
+  claimed: number,
+];
 
 /*
  * Per-key order with SKIP LOCKED and several relays.
@@ -148,8 +157,10 @@ export class OutboxRelay {
     this.retentionMs = options.retentionMs ?? 24 * 60 * 60 * 1000;
     this.cleanupIntervalMs = options.cleanupIntervalMs ?? 60_000;
     this.cleanupBatchSize = options.cleanupBatchSize ?? 5_000;
-    if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`outbox relay: batchSize must be a positive integer, got ${this.batchSize}`);
-    if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`outbox relay: concurrency must be a positive integer, got ${this.concurrency}`);
+    if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1)
+      throw new RangeError(`outbox relay: batchSize must be a positive integer, got ${this.batchSize}`);
+    if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1)
+      throw new RangeError(`outbox relay: concurrency must be a positive integer, got ${this.concurrency}`);
     const unhandled = (['kafka', 'rabbitmq'] as const).filter((kind) => !options.publishers[kind]);
     // A prepared statement (planned once per connection) with literals: the
     // claim then goes as one simple query together with BEGIN (see
@@ -166,33 +177,54 @@ export class OutboxRelay {
     ].join(';\n');
     if (options.metrics) {
       const registry = options.metrics;
-      this.published = reuse(registry, 'outbox_published_messages_total', () =>
-        new Counter({ name: 'outbox_published_messages_total', help: 'Outbox rows published and confirmed by the broker.', labelNames: ['destination'], registers: [registry] }),
+      this.published = reuse(
+        registry,
+        'outbox_published_messages_total',
+        () =>
+          new Counter({
+            name: 'outbox_published_messages_total',
+            help: 'Outbox rows published and confirmed by the broker.',
+            labelNames: ['destination'],
+            registers: [registry],
+          }),
       );
-      this.failures = reuse(registry, 'outbox_publish_failures_total', () =>
-        new Counter({ name: 'outbox_publish_failures_total', help: 'Outbox batches that failed to publish (broker down or timed out).', registers: [registry] }),
+      this.failures = reuse(
+        registry,
+        'outbox_publish_failures_total',
+        () =>
+          new Counter({
+            name: 'outbox_publish_failures_total',
+            help: 'Outbox batches that failed to publish (broker down or timed out).',
+            registers: [registry],
+          }),
       );
       const dataSource = options.dataSource;
       const stats = () => outboxStats(dataSource);
-      reuse(registry, 'outbox_backlog_messages', () =>
-        new Gauge({
-          name: 'outbox_backlog_messages',
-          help: 'Outbox rows not yet published.',
-          registers: [registry],
-          async collect() {
-            this.set((await stats()).backlog);
-          },
-        }),
+      reuse(
+        registry,
+        'outbox_backlog_messages',
+        () =>
+          new Gauge({
+            name: 'outbox_backlog_messages',
+            help: 'Outbox rows not yet published.',
+            registers: [registry],
+            async collect() {
+              this.set((await stats()).backlog);
+            },
+          }),
       );
-      reuse(registry, 'outbox_oldest_pending_age_seconds', () =>
-        new Gauge({
-          name: 'outbox_oldest_pending_age_seconds',
-          help: 'Age of the oldest unpublished outbox row (0 when none).',
-          registers: [registry],
-          async collect() {
-            this.set((await stats()).oldestAgeSeconds);
-          },
-        }),
+      reuse(
+        registry,
+        'outbox_oldest_pending_age_seconds',
+        () =>
+          new Gauge({
+            name: 'outbox_oldest_pending_age_seconds',
+            help: 'Age of the oldest unpublished outbox row (0 when none).',
+            registers: [registry],
+            async collect() {
+              this.set((await stats()).oldestAgeSeconds);
+            },
+          }),
       );
     }
   }
@@ -242,7 +274,15 @@ export class OutboxRelay {
       sent?.();
       const results = await query;
       const rows = results[results.length - 1].rows as ClaimedRow[];
-      const messages = rows.map(([id, destination, topic, routingKey, key, payload, headers]) => ({ id, destination, topic, routingKey, key, payload, headers }));
+      const messages = rows.map(([id, destination, topic, routingKey, key, payload, headers]) => ({
+        id,
+        destination,
+        topic,
+        routingKey,
+        key,
+        payload,
+        headers,
+      }));
       return { runner, client, messages, claimed: rows[0]?.[7] ?? 0 };
     } catch (error) {
       // Which of the statements ran is unknown (the PREPARE? the COMMIT?), so
@@ -320,7 +360,10 @@ export class OutboxRelay {
     const claimAhead = (after?: ClaimedBatch): Promise<void> =>
       new Promise((sent) => {
         const claim = this.claimBatch(sent, after);
-        claim.then(() => sent(), () => sent());
+        claim.then(
+          () => sent(),
+          () => sent(),
+        );
         ahead.push(claim);
       });
     const giveBack = async (): Promise<void> => {
@@ -393,7 +436,9 @@ async function endTransaction(runner: QueryRunner, statement: 'COMMIT' | 'ROLLBA
 /** Releases a connection whose state is unknown so the pool closes it instead of lending it again. */
 async function discardConnection(runner: QueryRunner, error: unknown): Promise<void> {
   const postgres = runner as QueryRunner & { releasePostgresConnection?(err?: unknown): Promise<void> };
-  await (postgres.releasePostgresConnection ? postgres.releasePostgresConnection(error instanceof Error ? error : new Error(String(error))) : runner.release()).catch(() => undefined);
+  await (
+    postgres.releasePostgresConnection ? postgres.releasePostgresConnection(error instanceof Error ? error : new Error(String(error))) : runner.release()
+  ).catch(() => undefined);
 }
 
 // Two relays in one process (tests, or one per destination) share the registry.

@@ -3,9 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { EventEnvelope } from '@conveyor/contracts';
 
 /** Where a message goes: a Kafka topic, or a RabbitMQ exchange with a routing key. */
-export type OutboxDestination =
-  | { kind: 'kafka'; topic: string }
-  | { kind: 'rabbitmq'; exchange: string; routingKey: string };
+export type OutboxDestination = { kind: 'kafka'; topic: string } | { kind: 'rabbitmq'; exchange: string; routingKey: string };
 
 /** A message to publish once the caller's transaction commits. */
 export interface OutboxMessage {

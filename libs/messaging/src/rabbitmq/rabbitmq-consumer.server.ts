@@ -148,11 +148,15 @@ export class RabbitmqConsumerServer extends Server implements CustomTransportStr
       await channel.prefetch(this.options.prefetch ?? 20);
       this.connection = connection;
       this.channel = channel;
-      const { consumerTag } = await channel.consume(this.options.queue, (msg) => {
-        if (!msg) return; // the queue was deleted; 'close' follows
-        const work = this.handle(channel, publisher, msg).finally(() => this.inFlight.delete(work));
-        this.inFlight.add(work);
-      }, { noAck: false });
+      const { consumerTag } = await channel.consume(
+        this.options.queue,
+        (msg) => {
+          if (!msg) return; // the queue was deleted; 'close' follows
+          const work = this.handle(channel, publisher, msg).finally(() => this.inFlight.delete(work));
+          this.inFlight.add(work);
+        },
+        { noAck: false },
+      );
       this.consumerTag = consumerTag;
     } catch (error) {
       await connection.close().catch(() => undefined);

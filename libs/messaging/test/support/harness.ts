@@ -14,7 +14,9 @@ class CreateEffectsTable1764000000100 implements MigrationInterface {
   name = 'CreateEffectsTable1764000000100';
   async up(q: QueryRunner): Promise<void> {
     // No unique constraint on event_id on purpose: exactly-once must come from the inbox.
-    await q.query(`CREATE TABLE effects (id bigserial PRIMARY KEY, event_id text NOT NULL, key text NOT NULL, seq int NOT NULL, consumer text NOT NULL DEFAULT '')`);
+    await q.query(
+      `CREATE TABLE effects (id bigserial PRIMARY KEY, event_id text NOT NULL, key text NOT NULL, seq int NOT NULL, consumer text NOT NULL DEFAULT '')`,
+    );
   }
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TABLE effects`);

@@ -39,7 +39,13 @@ export async function runKafkaOutage(
   let app: INestMicroservice | undefined;
   try {
     app = await startConsumerApp(
-      new KafkaConsumerServer({ kafka, groupId: uniqueName('outage_group'), topics: [topic], dataSource: handle.dataSource, schemas: { [topic]: ItemRecorded.schema } }),
+      new KafkaConsumerServer({
+        kafka,
+        groupId: uniqueName('outage_group'),
+        topics: [topic],
+        dataSource: handle.dataSource,
+        schemas: { [topic]: ItemRecorded.schema },
+      }),
       topic,
     );
     relay.start();

@@ -24,10 +24,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (!options.enabled) {
     return { enabled: false, forceFlush: async () => undefined, shutdown: async () => undefined };
   }
-  diag.setLogger(
-    { error: console.error, warn: console.warn, info: () => undefined, debug: () => undefined, verbose: () => undefined },
-    DiagLogLevel.WARN,
-  );
+  diag.setLogger({ error: console.error, warn: console.warn, info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.WARN);
   const exporter = new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces` });
   const spanProcessor = new BatchSpanProcessor({
     exporter,

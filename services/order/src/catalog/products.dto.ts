@@ -10,7 +10,10 @@ export const createProductRequest = z
     name: z.string().min(1).max(200),
     description: z.string().max(5_000).default(''),
     priceAmount: price,
-    currency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code such as KRW').default('KRW'),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code such as KRW')
+      .default('KRW'),
   })
   .strict();
 export type CreateProductRequest = z.output<typeof createProductRequest>;

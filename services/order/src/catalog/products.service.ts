@@ -59,10 +59,10 @@ export class ProductsService {
   }
 
   async list(query: ListProductsQuery): Promise<ProductView[]> {
-    const rows: ProductRow[] = await this.dataSource.query(
-      'SELECT * FROM products WHERE active ORDER BY created_at, id LIMIT $1 OFFSET $2',
-      [query.limit, query.offset],
-    );
+    const rows: ProductRow[] = await this.dataSource.query('SELECT * FROM products WHERE active ORDER BY created_at, id LIMIT $1 OFFSET $2', [
+      query.limit,
+      query.offset,
+    ]);
     return rows.map(toProductView);
   }
 }

@@ -105,7 +105,9 @@ export function buildOpenApiDocument(): OpenApiDocument {
           summary: 'Lists active products.',
           tags: ['catalog'],
           parameters: queryOf(listProductsQuery),
-          responses: { '200': { description: 'A page', content: json({ type: 'object', properties: { products: { type: 'array', items: ref('Product') } } }) } },
+          responses: {
+            '200': { description: 'A page', content: json({ type: 'object', properties: { products: { type: 'array', items: ref('Product') } } }) },
+          },
         },
       },
       '/products/{id}': {
@@ -122,7 +124,11 @@ export function buildOpenApiDocument(): OpenApiDocument {
           tags: ['catalog'],
           parameters: [pathParam('id', 'Product id')],
           requestBody: { required: true, content: json(input(updateProductRequest)) },
-          responses: { '200': { description: 'Updated', content: json(ref('Product')) }, '404': problem('No such product'), '409': problem('Version conflict') },
+          responses: {
+            '200': { description: 'Updated', content: json(ref('Product')) },
+            '404': problem('No such product'),
+            '409': problem('Version conflict'),
+          },
         },
       },
       '/products/{id}/image': {
@@ -133,9 +139,15 @@ export function buildOpenApiDocument(): OpenApiDocument {
           parameters: [pathParam('id', 'Product id')],
           requestBody: {
             required: true,
-            content: Object.fromEntries(['image/png', 'image/jpeg', 'image/webp'].map((type) => [type, { schema: { type: 'string', contentMediaType: type } }])),
+            content: Object.fromEntries(
+              ['image/png', 'image/jpeg', 'image/webp'].map((type) => [type, { schema: { type: 'string', contentMediaType: type } }]),
+            ),
           },
-          responses: { '200': { description: 'The product with its imageUrl', content: json(ref('Product')) }, '404': problem('No such product'), '415': problem('Not an image type') },
+          responses: {
+            '200': { description: 'The product with its imageUrl', content: json(ref('Product')) },
+            '404': problem('No such product'),
+            '415': problem('Not an image type'),
+          },
         },
       },
       '/images/{name}': {
@@ -169,7 +181,10 @@ export function buildOpenApiDocument(): OpenApiDocument {
           tags: ['orders'],
           parameters: queryOf(listOrdersQuery),
           responses: {
-            '200': { description: 'A page', content: json({ type: 'object', properties: { orders: { type: 'array', items: ref('Order') }, nextCursor: { type: ['string', 'null'] } } }) },
+            '200': {
+              description: 'A page',
+              content: json({ type: 'object', properties: { orders: { type: 'array', items: ref('Order') }, nextCursor: { type: ['string', 'null'] } } }),
+            },
             '400': problem('Invalid query'),
           },
         },
@@ -198,7 +213,11 @@ export function buildOpenApiDocument(): OpenApiDocument {
           summary: 'Cancels an order, refunding a paid one (publishes OrderCancelled).',
           tags: ['orders'],
           parameters: [pathParam('id', 'Order id')],
-          responses: { '200': { description: 'Cancelled', content: json(ref('Order')) }, '404': problem('No such order'), '409': problem('Not cancellable in its state') },
+          responses: {
+            '200': { description: 'Cancelled', content: json(ref('Order')) },
+            '404': problem('No such order'),
+            '409': problem('Not cancellable in its state'),
+          },
         },
       },
       '/health/live': { get: { operationId: 'live', summary: 'Liveness.', tags: ['operations'], responses: health } },
@@ -212,7 +231,12 @@ export function buildOpenApiDocument(): OpenApiDocument {
         },
       },
       '/openapi.json': {
-        get: { operationId: 'openapi', summary: 'This document.', tags: ['operations'], responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } },
+        get: {
+          operationId: 'openapi',
+          summary: 'This document.',
+          tags: ['operations'],
+          responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } },
+        },
       },
     },
     components: {
@@ -222,7 +246,13 @@ export function buildOpenApiDocument(): OpenApiDocument {
         Problem: {
           type: 'object',
           description: 'RFC 9457 problem details',
-          properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' } },
+          properties: {
+            type: { type: 'string' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+            code: { type: 'string' },
+          },
         },
       },
     },

@@ -13,10 +13,7 @@ export class OrdersRepository {
   }
 
   async view(manager: EntityManager, order: OrderRow): Promise<OrderView> {
-    const items: OrderItemRow[] = await manager.query(
-      'SELECT product_id, quantity, unit_price FROM order_items WHERE order_id = $1 ORDER BY line',
-      [order.id],
-    );
+    const items: OrderItemRow[] = await manager.query('SELECT product_id, quantity, unit_price FROM order_items WHERE order_id = $1 ORDER BY line', [order.id]);
     return toOrderView(order, items);
   }
 
@@ -47,9 +44,10 @@ export class OrdersRepository {
 
   /** Stores the answer a repeat of the order's first request gets, once that answer is final. */
   async recordResponse(manager: EntityManager, orderId: string, status: number, body: OrderView): Promise<void> {
-    await manager.query(
-      'UPDATE idempotency_keys SET response_status = $2, response_body = $3 WHERE order_id = $1 AND response_status IS NULL',
-      [orderId, status, JSON.stringify(body)],
-    );
+    await manager.query('UPDATE idempotency_keys SET response_status = $2, response_body = $3 WHERE order_id = $1 AND response_status IS NULL', [
+      orderId,
+      status,
+      JSON.stringify(body),
+    ]);
   }
 }

@@ -45,10 +45,13 @@ interface Ledger {
  * would be a second event, and is what the invariant catches.
  */
 export async function orderPaidEventsPerOrder(sql: Client, topic: string, timeoutMs = 30_000): Promise<Map<string, number>> {
-  await eventually(async () => {
-    const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox`);
-    return rows[0].n === 0 ? true : undefined;
-  }, { timeoutMs, what: 'the outbox to be published' });
+  await eventually(
+    async () => {
+      const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox`);
+      return rows[0].n === 0 ? true : undefined;
+    },
+    { timeoutMs, what: 'the outbox to be published' },
+  );
   const ids = new Map<string, Set<string>>();
   for (const value of await readTopic(topic, timeoutMs)) {
     const event = orderEventSchema.parse(JSON.parse(value));
@@ -149,7 +152,10 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
     await sql.connect();
 
     const admin = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${sim.url}${path}`, body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(
+        `${sim.url}${path}`,
+        body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+      );
       if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${await res.text()}`);
       return res;
     };
@@ -179,7 +185,11 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
           const res = await fetch(`${order.url}/orders`, {
             method: 'POST',
             headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-            body: JSON.stringify({ userId: `inv-${n}`, items: [{ productId: products[n % products.length], quantity: 1 + (n % 3) }], ...(n % 17 === 0 ? { cardToken: 'tok_decline_inv' } : {}) }),
+            body: JSON.stringify({
+              userId: `inv-${n}`,
+              items: [{ productId: products[n % products.length], quantity: 1 + (n % 3) }],
+              ...(n % 17 === 0 ? { cardToken: 'tok_decline_inv' } : {}),
+            }),
           });
           const body = (await res.json()) as { id?: string };
           return { status: res.status, id: body.id };
@@ -254,17 +264,16 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
  * `minReconciled`: outcomes the stalled waves must have left for the
  * reconciler, so a run whose faults did not bite fails.
  */
-export function describeOrderInvariant(
-  title: string,
-  run: InvariantRunOptions & { minReconciled: number; timeoutMs: number; report?: boolean },
-): void {
+export function describeOrderInvariant(title: string, run: InvariantRunOptions & { minReconciled: number; timeoutMs: number; report?: boolean }): void {
   describe(title, () => {
     let outcome: InvariantOutcome;
 
     beforeAll(async () => {
       outcome = await runOrderInvariant(run);
       if (run.report) {
-        console.log(`order invariant: ${JSON.stringify({ ...outcome, chargeMismatches: outcome.chargeMismatches.length, orderPaidMismatches: outcome.orderPaidMismatches.length })}`);
+        console.log(
+          `order invariant: ${JSON.stringify({ ...outcome, chargeMismatches: outcome.chargeMismatches.length, orderPaidMismatches: outcome.orderPaidMismatches.length })}`,
+        );
       }
     }, run.timeoutMs);
 

@@ -11,7 +11,11 @@ export const FAULTABLE_ROUTES = [
 ] as const;
 export type FaultableRoute = (typeof FAULTABLE_ROUTES)[number];
 
-const ms = z.number().int().min(0).max(10 * 60_000);
+const ms = z
+  .number()
+  .int()
+  .min(0)
+  .max(10 * 60_000);
 
 /** What goes wrong on one route. Every field is optional; several combine (latency, then the rest). */
 export const faultSpec = z
@@ -29,7 +33,10 @@ export const faultSpec = z
     /** "Timed out but committed": the request is applied, then the answer waits this long. */
     commitThenStallMs: ms.default(0),
     /** The request is applied and the head sent at once; the body follows in `chunks` pieces, `chunkDelayMs` apart. */
-    slowBody: z.object({ chunks: z.number().int().min(1).max(1_000).default(4), chunkDelayMs: ms }).strict().optional(),
+    slowBody: z
+      .object({ chunks: z.number().int().min(1).max(1_000).default(4), chunkDelayMs: ms })
+      .strict()
+      .optional(),
   })
   .strict();
 export type FaultSpec = z.output<typeof faultSpec>;
@@ -39,5 +46,13 @@ export const putFaultsRequest = z.partialRecord(z.enum(['*', ...FAULTABLE_ROUTES
 export type PutFaultsRequest = z.output<typeof putFaultsRequest>;
 
 /** Body of `POST /_admin/outage`: stop listening (connections refused) for this long. */
-export const outageRequest = z.object({ durationMs: z.number().int().min(1).max(10 * 60_000) }).strict();
+export const outageRequest = z
+  .object({
+    durationMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(10 * 60_000),
+  })
+  .strict();
 export type OutageRequest = z.output<typeof outageRequest>;

@@ -31,10 +31,7 @@ export class PaymentsController {
 
   @Post(':paymentKey/cancel')
   @HttpCode(200)
-  cancel(
-    @Param('paymentKey') paymentKey: string,
-    @Body(new ZodValidationPipe(cancelPaymentRequest)) body: CancelPaymentRequest,
-  ): Payment {
+  cancel(@Param('paymentKey') paymentKey: string, @Body(new ZodValidationPipe(cancelPaymentRequest)) body: CancelPaymentRequest): Payment {
     return this.payments.cancel(paymentKey, body.reason);
   }
 }

@@ -7,14 +7,20 @@ export const createPaymentRequest = z
   .object({
     orderId: z.string().min(1).max(64),
     amount: z.number().int().positive().max(1_000_000_000),
-    currency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code such as KRW').default('KRW'),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code such as KRW')
+      .default('KRW'),
     /** Stand-in for a card token; `tok_decline…` is always declined (see docs/provider-sim.md). */
     cardToken: z.string().min(1).max(128).optional(),
   })
   .strict();
 export type CreatePaymentRequest = z.output<typeof createPaymentRequest>;
 
-export const cancelPaymentRequest = z.object({ reason: z.string().max(200).optional() }).strict().default({});
+export const cancelPaymentRequest = z
+  .object({ reason: z.string().max(200).optional() })
+  .strict()
+  .default({});
 export type CancelPaymentRequest = z.output<typeof cancelPaymentRequest>;
 
 export type PaymentStatus = 'APPROVED' | 'CANCELLED';

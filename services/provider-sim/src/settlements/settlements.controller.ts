@@ -33,9 +33,6 @@ export class SettlementsController {
         yield [row.type, p.paymentKey, p.orderId, p.amount, p.currency, row.at].map(csvField).join(',') + '\n';
       }
     })();
-    reply
-      .type('text/csv; charset=utf-8')
-      .header('content-disposition', `attachment; filename="settlement-${date}.csv"`)
-      .send(Readable.from(rows));
+    reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="settlement-${date}.csv"`).send(Readable.from(rows));
   }
 }

@@ -1,9 +1,4 @@
-import {
-  DownstreamError,
-  DownstreamRejectedError,
-  DownstreamUnavailableError,
-  type ResilientHttpClient,
-} from '@conveyor/resilience';
+import { DownstreamError, DownstreamRejectedError, DownstreamUnavailableError, type ResilientHttpClient } from '@conveyor/resilience';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 
@@ -84,10 +79,14 @@ export class PaymentGateway {
   /** Refunds a charge. Idempotent at the provider, so it carries a key and may be retried. */
   async refund(orderId: string, paymentKey: string, reason: string): Promise<void> {
     try {
-      await this.client.post(`/v1/payments/${encodeURIComponent(paymentKey)}/cancel`, { reason }, {
-        idempotencyKey: `refund-${paymentKey}`,
-        operation: 'POST /v1/payments/:paymentKey/cancel',
-      });
+      await this.client.post(
+        `/v1/payments/${encodeURIComponent(paymentKey)}/cancel`,
+        { reason },
+        {
+          idempotencyKey: `refund-${paymentKey}`,
+          operation: 'POST /v1/payments/:paymentKey/cancel',
+        },
+      );
       await this.record(orderId, 'refund', 'refunded', paymentKey);
     } catch (error) {
       await this.record(orderId, 'refund', 'failed', `${paymentKey}: ${(error as Error).message}`);
@@ -115,7 +114,12 @@ export class PaymentGateway {
 
   private async record(orderId: string, kind: 'charge' | 'refund' | 'lookup', outcome: string, detail?: string, manager?: EntityManager): Promise<void> {
     try {
-      await (manager ?? this.dataSource.manager).query('INSERT INTO payment_attempts (order_id, kind, outcome, detail) VALUES ($1, $2, $3, $4)', [orderId, kind, outcome, detail ?? null]);
+      await (manager ?? this.dataSource.manager).query('INSERT INTO payment_attempts (order_id, kind, outcome, detail) VALUES ($1, $2, $3, $4)', [
+        orderId,
+        kind,
+        outcome,
+        detail ?? null,
+      ]);
     } catch (error) {
       // The audit row must never turn a known payment outcome into a failure.
       this.logger.warn({ err: error, orderId, kind, outcome }, 'payment attempt not recorded');

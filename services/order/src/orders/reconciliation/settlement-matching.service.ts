@@ -82,9 +82,7 @@ export class SettlementMatchingService {
     const byOrder = new Map<string, LiveCharge[]>();
     for (const charge of live.values()) byOrder.set(charge.orderId, [...(byOrder.get(charge.orderId) ?? []), charge]);
     const ids = [...byOrder.keys()];
-    const known: OrderRow[] = ids.length
-      ? await this.orders.dataSource.query('SELECT * FROM orders WHERE id::text = ANY($1::text[])', [ids])
-      : [];
+    const known: OrderRow[] = ids.length ? await this.orders.dataSource.query('SELECT * FROM orders WHERE id::text = ANY($1::text[])', [ids]) : [];
     const orderById = new Map(known.map((o) => [o.id, o]));
     const toFlag: string[] = [];
     for (const [orderId, charges] of byOrder) {

@@ -62,7 +62,12 @@ export class ListOrdersHttpController {
       : [];
     const last = page.at(-1);
     return {
-      orders: page.map((o) => toOrderView(o, items.filter((i) => i.order_id === o.id))),
+      orders: page.map((o) =>
+        toOrderView(
+          o,
+          items.filter((i) => i.order_id === o.id),
+        ),
+      ),
       nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.created_at.toISOString(), id: last.id }) : null,
     };
   }
