@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     OTEL_SDK_DISABLED: 'true',
     LOG_LEVEL: 'warn',
     POSTGRES_DB: db.database,
-    ORDER_LOCK_KEY_PREFIX: uniqueName('bench_export_lock'),
+    LOCK_KEY_PREFIX: uniqueName('bench_export_lock'),
     ORDER_RECONCILE_INTERVAL_MS: '0',
     ORDER_SETTLEMENT_INTERVAL_MS: '0',
   };

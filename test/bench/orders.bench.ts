@@ -105,7 +105,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       POSTGRES_DB: db.database,
       POSTGRES_POOL_SIZE: '10',
-      ORDER_LOCK_KEY_PREFIX: uniqueName('bench_orders_lock'),
+      LOCK_KEY_PREFIX: uniqueName('bench_orders_lock'),
       PAYMENTS_URL: sim.url,
       // Room for every client: the bulkhead is not what is measured here.
       PAYMENTS_BULKHEAD_MAX_CONCURRENT: '200',

@@ -1,7 +1,7 @@
 import type { Telemetry } from '@conveyor/telemetry';
 import { RequestMethod, type DynamicModule, type Type } from '@nestjs/common';
 import { METHOD_METADATA, MODULE_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { AppModule } from '../src/app.module';
+import { appModule } from '../src/app.module';
 import { config } from '../src/config';
 import { startOrderStack, type OrderStack } from './support/order-stack';
 
@@ -37,7 +37,7 @@ function declaredRoutes(): string[] {
     }
     imports.forEach(visit);
   };
-  visit(AppModule.register(config, {} as Telemetry));
+  visit(appModule(config, {} as Telemetry));
   return [...routes].sort();
 }
 

@@ -67,6 +67,7 @@ export class ReconcilePaymentsService {
         if (error instanceof DownstreamUnavailableError) break; // the partner is down: no point asking for the rest
       }
     }
+    if (report.examined > 0) this.logger.log({ ...report, fencingToken: lease.fencingToken }, 'reconciliation run');
     return report;
   }
 

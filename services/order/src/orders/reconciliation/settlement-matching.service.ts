@@ -9,6 +9,8 @@ import { csvRecords } from './settlement-csv';
 /** The lock, and the fencing resource, of settlement matching. */
 export const SETTLEMENT_LOCK = 'order-settlement';
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 export type MismatchKind =
   /** A live charge for an order that is not PAID by it (UNKNOWN, PENDING, CANCELLED, FAILED). Corrected: flagged for the reconciler. */
   | 'charge_for_unsettled_order'
@@ -57,6 +59,15 @@ export class SettlementMatchingService {
     private readonly orders: OrdersRepository,
     @Inject(PAYMENTS_CLIENT) private readonly payments: ResilientHttpClient,
   ) {}
+
+  /** Matches the settlement files of yesterday and today (UTC); run by the settlement job under its lease. */
+  async matchRecentDays(lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<void> {
+    const now = Date.now();
+    for (const day of [new Date(now - DAY_MS), new Date(now)].map((d) => d.toISOString().slice(0, 10))) {
+      if (lease.signal.aborted) return;
+      await this.matchDay(day, lease);
+    }
+  }
 
   async matchDay(date: string, lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<SettlementReport> {
     const file = await this.payments.stream({ method: 'GET', path: `/v1/settlements/${date}`, operation: 'GET /v1/settlements/:date' });

@@ -3,7 +3,8 @@ import type { Logger as TypeOrmLogger } from 'typeorm';
 
 /**
  * TypeORM's log lines through the app's logger: slow queries (over
- * POSTGRES_SLOW_QUERY_MS) and failed ones; the rest would only be noise.
+ * POSTGRES_SLOW_QUERY_MS) and failed ones; the rest would only be noise
+ * (spans from the pg instrumentation carry every query).
  */
 export class SlowQueryLogger implements TypeOrmLogger {
   private readonly logger = new Logger('Postgres');
@@ -17,7 +18,6 @@ export class SlowQueryLogger implements TypeOrmLogger {
     this.logger.debug({ err: error, query }, 'query failed');
   }
 
-  // Every query and schema step at info would drown the logs; spans (pg instrumentation) carry them.
   logQuery(): void {
     return undefined;
   }
@@ -30,4 +30,16 @@ export class SlowQueryLogger implements TypeOrmLogger {
   log(level: 'log' | 'info' | 'warn', message: unknown): void {
     if (level === 'warn') this.logger.warn({ message }, 'typeorm');
   }
+}
+
+/**
+ * Reports `query` as slow through the DataSource's logger when it took longer
+ * than the DataSource's `maxQueryExecutionTime`: for statements sent on the
+ * raw pg client (the outbox relay's claim), which TypeORM does not time.
+ */
+export function reportIfSlow(dataSource: { options: { maxQueryExecutionTime?: number }; logger: TypeOrmLogger }, startedAt: number, query: string): void {
+  const limit = dataSource.options.maxQueryExecutionTime;
+  if (!limit) return;
+  const elapsed = performance.now() - startedAt;
+  if (elapsed > limit) dataSource.logger.logQuerySlow(Math.round(elapsed), query);
 }

@@ -1,25 +1,28 @@
-import { InjectConfig } from '@conveyor/config';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { connect, type ChannelModel } from 'amqplib';
-import type { Admin } from 'kafkajs';
-import type { OrderConfig } from '../config';
-import { orderKafka } from './outbox-relay.service';
+import type { Admin, Kafka } from 'kafkajs';
 
 /**
  * Cheap broker probes for /health/ready: Kafka cluster metadata through one
- * long-lived admin client, and RabbitMQ's notification exchange through one
- * long-lived connection (a fresh channel per probe; a failed check closes it).
+ * long-lived admin client, RabbitMQ exchanges through one long-lived
+ * connection (a fresh channel per probe). A failed probe drops its client,
+ * so the next one reconnects.
  */
 @Injectable()
 export class BrokerHealth implements OnApplicationShutdown {
   private admin: Admin | undefined;
   private connection: Promise<ChannelModel> | undefined;
 
-  constructor(@InjectConfig() private readonly config: OrderConfig) {}
+  constructor(
+    private readonly kafkaClient: Kafka | undefined,
+    private readonly rabbitmqUrl: string | undefined,
+  ) {}
 
+  /** Resolves when the Kafka cluster answers a metadata request. */
   async kafka(): Promise<void> {
+    if (!this.kafkaClient) throw new Error('no Kafka configured');
     if (!this.admin) {
-      const admin = orderKafka(this.config, 'health').admin();
+      const admin = this.kafkaClient.admin();
       this.admin = admin;
       try {
         await admin.connect();
@@ -38,8 +41,11 @@ export class BrokerHealth implements OnApplicationShutdown {
     }
   }
 
-  async rabbitmq(): Promise<void> {
-    this.connection ??= connect(this.config.RABBITMQ_URL).then((connection) => {
+  /** Resolves when RabbitMQ answers and each of `exchanges` exists. */
+  async rabbitmq(exchanges: string[]): Promise<void> {
+    const url = this.rabbitmqUrl;
+    if (!url) throw new Error('no RabbitMQ configured');
+    this.connection ??= connect(url).then((connection) => {
       connection.on('error', () => undefined);
       connection.on('close', () => (this.connection = undefined));
       return connection;
@@ -48,7 +54,7 @@ export class BrokerHealth implements OnApplicationShutdown {
       const connection = await this.connection;
       const channel = await connection.createChannel();
       channel.on('error', () => undefined);
-      await channel.checkExchange(this.config.NOTIFICATION_EXCHANGE);
+      for (const exchange of exchanges) await channel.checkExchange(exchange);
       await channel.close().catch(() => undefined);
     } catch (error) {
       const pending = this.connection;

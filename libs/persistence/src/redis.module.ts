@@ -1,10 +1,12 @@
 import { APP_CONFIG } from '@conveyor/config';
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
-import type { OrderConfig } from '../config';
 
 /** Injection token of the service's ioredis client. */
 export const REDIS = Symbol('REDIS');
+
+/** Injects the service's ioredis client ({@link RedisModule}). */
+export const InjectRedis = (): ParameterDecorator => Inject(REDIS);
 
 class RedisShutdown implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
@@ -14,6 +16,7 @@ class RedisShutdown implements OnApplicationShutdown {
   }
 }
 
+/** One ioredis client per service (REDIS_URL), closed at shutdown. */
 @Global()
 @Module({
   providers: [
@@ -21,8 +24,8 @@ class RedisShutdown implements OnApplicationShutdown {
       provide: REDIS,
       inject: [APP_CONFIG],
       // Commands fail fast while Redis is away instead of queueing forever:
-      // the lock and the readiness check must see the outage.
-      useFactory: (config: OrderConfig) => new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true }),
+      // locks, limits and the readiness check must see the outage.
+      useFactory: (config: { REDIS_URL: string }) => new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true }),
     },
     RedisShutdown,
   ],
