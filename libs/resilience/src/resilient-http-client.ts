@@ -359,11 +359,7 @@ export class ResilientHttpClient {
     const parsed = parseBody(body, headers);
     const options = { downstream: this.downstream, attempts: attempt };
     if (status >= 500) return new DownstreamServerError(status, parsed, options);
-    const detail = (parsed as { detail?: unknown } | undefined)?.detail;
-    return new DownstreamRejectedError(status, parsed, {
-      ...options,
-      detail: typeof detail === 'string' ? `${this.downstream} rejected the request with ${status}: ${detail}` : undefined,
-    });
+    return new DownstreamRejectedError(status, parsed, options);
   }
 
   private transportError(error: unknown, attempt: number): Error {
@@ -385,7 +381,8 @@ export class ResilientHttpClient {
       case 'EAI_AGAIN':
       case 'UND_ERR_SOCKET':
       case 'UND_ERR_CLOSED':
-        return new DownstreamConnectionError({ ...options, detail: `${this.downstream}: ${(error as Error).message} (${code})` });
+        // The socket error names the partner's address: it stays the cause (logged), out of the detail (sent).
+        return new DownstreamConnectionError(options);
       default:
         return error instanceof Error ? error : new Error(String(error));
     }

@@ -1,8 +1,7 @@
-import { ZodValidationPipe } from '@conveyor/http';
+import { IdempotencyKeyRequired, idempotencyKeyHeader, ZodValidationPipe } from '@conveyor/http';
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { IdempotencyKeyRequired } from './payment.errors';
-import { cancelPaymentRequest, createPaymentRequest, idempotencyKey, type CancelPaymentRequest, type CreatePaymentRequest, type Payment } from './payments.dto';
+import { cancelPaymentRequest, createPaymentRequest, type CancelPaymentRequest, type CreatePaymentRequest, type Payment } from './payments.dto';
 import { PaymentsService } from './payments.service';
 
 @Controller('v1/payments')
@@ -17,8 +16,8 @@ export class PaymentsController {
     @Body(new ZodValidationPipe(createPaymentRequest)) body: CreatePaymentRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Payment {
-    const parsedKey = idempotencyKey.safeParse(key);
-    if (!parsedKey.success) throw new IdempotencyKeyRequired();
+    const parsedKey = idempotencyKeyHeader.safeParse(key);
+    if (!parsedKey.success) throw new IdempotencyKeyRequired('PAYMENT', 'A payment');
     const { payment, replayed } = this.payments.charge(parsedKey.data, body);
     if (replayed) reply.header('idempotent-replayed', 'true');
     return payment;

@@ -1,7 +1,5 @@
 import { z } from 'zod';
 
-export const idempotencyKey = z.string().min(1).max(255);
-
 /** Body of `POST /v1/payments`. Amounts are whole units of the currency's minor unit (KRW has none). */
 export const createPaymentRequest = z
   .object({

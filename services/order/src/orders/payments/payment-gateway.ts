@@ -2,6 +2,13 @@ import { DownstreamError, DownstreamRejectedError, DownstreamUnavailableError, t
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 
+/** The audit trail keeps what the client is never told: the underlying socket or partner error. */
+function auditDetail(error: unknown): string {
+  const message = (error as Error).message;
+  const cause = (error as Error).cause;
+  return cause instanceof Error ? `${message} (${cause.message})` : message;
+}
+
 /** Injection token of the resilient client for the payment partner (provider-sim). */
 export const PAYMENTS_CLIENT = Symbol('PAYMENTS_CLIENT');
 
@@ -55,7 +62,7 @@ export class PaymentGateway {
    */
   async charge(request: ChargeRequest, { auditWith }: { auditWith?: EntityManager } = {}): Promise<ChargeOutcome> {
     const outcome = await this.classify(request);
-    const detail = outcome.kind === 'approved' ? outcome.payment.paymentKey : outcome.kind === 'declined' ? outcome.reason : outcome.error.message;
+    const detail = outcome.kind === 'approved' ? outcome.payment.paymentKey : outcome.kind === 'declined' ? outcome.reason : auditDetail(outcome.error);
     await this.record(request.orderId, 'charge', outcome.kind, detail, auditWith);
     return outcome;
   }
@@ -89,7 +96,7 @@ export class PaymentGateway {
       );
       await this.record(orderId, 'refund', 'refunded', paymentKey);
     } catch (error) {
-      await this.record(orderId, 'refund', 'failed', `${paymentKey}: ${(error as Error).message}`);
+      await this.record(orderId, 'refund', 'failed', `${paymentKey}: ${auditDetail(error)}`);
       throw error;
     }
   }

@@ -1,10 +1,9 @@
-import { ZodValidationPipe } from '@conveyor/http';
+import { IdempotencyKeyRequired, idempotencyKeyHeader, ZodValidationPipe } from '@conveyor/http';
 import { Body, Controller, Headers, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { IdempotencyKeyRequired } from '../../order.errors';
 import { orderUrl, type OrderView } from '../../order.model';
 import { PlaceOrderService } from './place-order.service';
-import { idempotencyKeyHeader, placeOrderRequest, type PlaceOrderRequest } from './place-order.request.dto';
+import { placeOrderRequest, type PlaceOrderRequest } from './place-order.request.dto';
 
 @Controller('orders')
 export class PlaceOrderHttpController {
@@ -23,7 +22,7 @@ export class PlaceOrderHttpController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrderView> {
     const parsedKey = idempotencyKeyHeader.safeParse(key);
-    if (!parsedKey.success) throw new IdempotencyKeyRequired();
+    if (!parsedKey.success) throw new IdempotencyKeyRequired('ORDER', 'Placing an order');
     const placed = await this.placeOrder.place(parsedKey.data, body);
     reply.status(placed.status).header('location', orderUrl(placed.body.id)).header('cache-control', 'no-store');
     if (placed.replayed) reply.header('idempotent-replayed', 'true');

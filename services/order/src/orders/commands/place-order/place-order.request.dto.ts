@@ -1,7 +1,5 @@
 import { z } from 'zod';
 
-export const idempotencyKeyHeader = z.string().min(1).max(255);
-
 /** Body of `POST /orders`. */
 export const placeOrderRequest = z
   .object({

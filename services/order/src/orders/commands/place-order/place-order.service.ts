@@ -1,10 +1,11 @@
 import { APP_CONFIG } from '@conveyor/config';
+import { IdempotencyKeyReused, requestFingerprint } from '@conveyor/http';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { OrderConfig } from '../../../config';
 import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
-import { IdempotencyKeyReused, MixedCurrencies, MultipleSellers, PaymentUnavailable, RequestInProgress, UnknownProducts } from '../../order.errors';
+import { MixedCurrencies, MultipleSellers, PaymentUnavailable, RequestInProgress, UnknownProducts } from '../../order.errors';
 import type { OrderRow, OrderView } from '../../order.model';
 import { OrdersRepository } from '../../orders.repository';
 import { PaymentGateway, type ChargeOutcome } from '../../payments/payment-gateway';
@@ -15,23 +16,6 @@ export interface PlacedOrder {
   status: 201 | 202;
   body: OrderView;
   replayed: boolean;
-}
-
-// Canonical JSON: key order must not make "the same body" differ.
-function fingerprint(value: unknown): string {
-  const canonical = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(canonical)
-      : v && typeof v === 'object'
-        ? Object.fromEntries(
-            Object.keys(v)
-              .sort()
-              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-          )
-        : v;
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(value)))
-    .digest('hex');
 }
 
 type Begun = { kind: 'new'; order: OrderRow } | { kind: 'replay'; placed: PlacedOrder };
@@ -62,7 +46,7 @@ export class PlaceOrderService {
   ) {}
 
   async place(idempotencyKey: string, request: PlaceOrderRequest): Promise<PlacedOrder> {
-    const requestHash = fingerprint(request);
+    const requestHash = requestFingerprint(request);
     if (this.config.ORDER_BENCH_HOLD_TX_DURING_PAYMENT) return this.placeHoldingTransactionDuringPayment(idempotencyKey, requestHash, request);
     const begun = await this.begin(idempotencyKey, requestHash, request);
     if (begun.kind === 'replay') return begun.placed;
@@ -185,7 +169,7 @@ export class PlaceOrderService {
     const record = rows[0];
     // Gone between our insert and this read: the first request got a 503 and removed it.
     if (!record) throw new RequestInProgress(key);
-    if (record.request_hash !== requestHash) throw new IdempotencyKeyReused(key);
+    if (record.request_hash !== requestHash) throw new IdempotencyKeyReused('ORDER', key);
     if (record.response_status === null || record.response_body === null) throw new RequestInProgress(key);
     return { status: record.response_status as 201 | 202, body: record.response_body, replayed: true };
   }
