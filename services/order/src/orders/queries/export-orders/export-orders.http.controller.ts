@@ -1,7 +1,6 @@
 import { ZodValidationPipe } from '@conveyor/http';
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ExportOrdersService } from './export-orders.service';
 
@@ -32,12 +31,12 @@ export class ExportOrdersHttpController {
    */
   @Get('export.csv')
   async export(@Query(new ZodValidationPipe(exportOrdersQuery)) query: ExportOrdersQuery, @Res() reply: FastifyReply): Promise<void> {
-    const lines = await this.exportOrders.csvLines(query.from, query.to);
+    const csv = await this.exportOrders.csv(query.from, query.to);
     const stamp = (d: Date) => d.toISOString().slice(0, 10);
     reply
       .type('text/csv; charset=utf-8')
       .header('cache-control', 'no-store')
       .header('content-disposition', `attachment; filename="orders-${stamp(query.from)}-${stamp(query.to)}.csv"`)
-      .send(Readable.from(lines));
+      .send(csv);
   }
 }
