@@ -52,19 +52,6 @@ export const orderEnv = httpServerEnv(3001)
     ORDER_SETTLEMENT_INTERVAL_MS: envField.durationMs(60 * 60_000),
     /** Prefix of the Redis keys of the service's locks (tests give each run its own). */
     ORDER_LOCK_KEY_PREFIX: envField.string('order:lock'),
-    /**
-     * BENCHMARK ONLY (`make bench-export`), never set it otherwise: the CSV
-     * export loads every row with one query and builds the file in memory, the
-     * baseline the streamed export is measured against.
-     */
-    ORDER_BENCH_NAIVE_EXPORT: envField.bool(false),
-    /**
-     * BENCHMARK ONLY (`make bench-orders`), a teaching anti-pattern, never set
-     * it otherwise: POST /orders holds its DB transaction (and pooled
-     * connection) open across the payment call, to measure what DESIGN.md's
-     * "no external call inside a DB transaction" saves.
-     */
-    ORDER_BENCH_HOLD_TX_DURING_PAYMENT: envField.bool(false),
     /** Run the outbox relay (Kafka + RabbitMQ publishing) in this process; off where a separate relay runs. */
     ORDER_OUTBOX_RELAY_ENABLED: envField.bool(true),
     /** Kafka topic of OrderPaid / OrderPaymentFailed / OrderCancelled (tests give each run its own). */
