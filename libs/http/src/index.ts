@@ -4,4 +4,5 @@ export { statusOfKind } from './error-status';
 export { IdempotencyKeyRequired, IdempotencyKeyReused, idempotencyKeyHeader, requestFingerprint } from './idempotency';
 export { ProblemDetailsFilter, toProblem, type ProblemAnswer } from './problem-details.filter';
 export { JsonBodyErrors, ProblemDetailsModule } from './problem-details.module';
-export { ZodValidationPipe, toValidationIssues } from './zod-validation.pipe';
+export { ZodValidationPipe, toValidationIssues, zodDto } from './zod-validation.pipe';
+export { ApiProblems, buildOpenApiDocument, OpenApiModule, type OpenApiOptions } from './openapi';

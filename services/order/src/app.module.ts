@@ -1,5 +1,5 @@
 import { ConfigModule } from '@conveyor/config';
-import { ProblemDetailsModule } from '@conveyor/http';
+import { OpenApiModule, ProblemDetailsModule } from '@conveyor/http';
 import { ObservabilityModule, type Telemetry } from '@conveyor/telemetry';
 import { DynamicModule, Module } from '@nestjs/common';
 import { CatalogModule } from './catalog/catalog.module';
@@ -7,7 +7,6 @@ import { SERVICE_NAME, type OrderConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { MessagingModule } from './messaging/messaging.module';
-import { OpenApiModule } from './openapi/openapi.module';
 import { OrdersModule } from './orders/orders.module';
 import { RedisModule } from './redis/redis.module';
 
@@ -26,7 +25,7 @@ export class AppModule {
         HealthModule,
         CatalogModule,
         OrdersModule,
-        OpenApiModule,
+        OpenApiModule.forRoot({ title: 'Conveyor order service', description: 'Catalog, orders and their payment (docs/order-service.md).' }),
       ],
     };
   }

@@ -1,5 +1,5 @@
 import { ConfigModule } from '@conveyor/config';
-import { ProblemDetailsModule } from '@conveyor/http';
+import { OpenApiModule, ProblemDetailsModule } from '@conveyor/http';
 import { ObservabilityModule, type Telemetry } from '@conveyor/telemetry';
 import { DynamicModule, Module } from '@nestjs/common';
 import { AdminModule } from './admin/admin.module';
@@ -22,6 +22,7 @@ export class AppModule {
         PaymentsModule,
         SettlementsModule,
         MessagesModule,
+        OpenApiModule.forRoot({ title: 'Conveyor provider-sim', description: 'Payment, SMS and push gateways for demos and tests (docs/provider-sim.md).' }),
         ...(config.PROVIDER_SIM_ADMIN ? [AdminModule] : []),
       ],
     };

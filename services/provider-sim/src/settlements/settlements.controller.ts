@@ -1,5 +1,6 @@
-import { RequestValidationError } from '@conveyor/http';
+import { ApiProblems, RequestValidationError } from '@conveyor/http';
 import { Controller, Get, Param, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { stringify } from 'csv-stringify';
 import type { FastifyReply } from 'fastify';
 import { pipeline, Readable } from 'node:stream';
@@ -11,6 +12,7 @@ function isCalendarDate(value: string): boolean {
   return /^\d{4}-\d{2}-\d{2}$/.test(value) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
 }
 
+@ApiTags('settlements')
 @Controller('v1/settlements')
 export class SettlementsController {
   constructor(private readonly payments: PaymentsService) {}
@@ -21,6 +23,8 @@ export class SettlementsController {
    * streamed row by row so a large day never sits in memory as one string.
    */
   @Get(':date')
+  @ApiOkResponse({ description: 'CSV, streamed', content: { 'text/csv': { schema: { type: 'string' } } } })
+  @ApiProblems({ invalid: 'Not a date (YYYY-MM-DD)' })
   settlement(@Param('date') date: string, @Res() reply: FastifyReply): void {
     if (!isCalendarDate(date)) throw new RequestValidationError([{ path: 'date', message: 'expected a date as YYYY-MM-DD' }], 'path');
     const payments = this.payments;

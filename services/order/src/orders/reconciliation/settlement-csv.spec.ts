@@ -58,8 +58,9 @@ describe('settlementRecords', () => {
     );
     let producedAtFirstRecord = -1;
     let records = 0;
-    for await (const _record of settlementRecords(file)) {
+    for await (const record of settlementRecords(file)) {
       if (records === 0) producedAtFirstRecord = produced;
+      expect(record.type).toBe('charge');
       records += 1;
     }
     expect(records).toBe(LINES);

@@ -1,3 +1,4 @@
+import { zodDto } from '@conveyor/http';
 import { z } from 'zod';
 
 /** Body of `POST /orders`. */
@@ -20,3 +21,4 @@ export const placeOrderRequest = z
   })
   .strict();
 export type PlaceOrderRequest = z.output<typeof placeOrderRequest>;
+export class PlaceOrderBody extends zodDto(placeOrderRequest) {}
