@@ -31,4 +31,3 @@ export {
   type ReplayRabbitmqOptions,
   type ReplayResult,
 } from './dead-letters/replay';
-export type { MessagingLogger } from './internal/backoff';

@@ -53,7 +53,7 @@ const locksLogger = new Logger('Locks');
         new LeaseLocks(redis, {
           ttlMs: config.ORDER_RECONCILE_LOCK_TTL_MS,
           keyPrefix: config.ORDER_LOCK_KEY_PREFIX,
-          logger: { warn: (fields, message) => locksLogger.warn(fields, message) },
+          logger: locksLogger,
         }),
     },
   ],
