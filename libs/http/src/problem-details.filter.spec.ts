@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Logger, Module, NotFoundException, Post } from '@nestjs/common';
+import { Body, Controller, Get, InternalServerErrorException, Logger, Module, NotFoundException, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { z } from 'zod';
@@ -45,6 +45,11 @@ class ThingsController {
   @Get('missing')
   missing(): never {
     throw new NotFoundException('no such thing');
+  }
+
+  @Get('broken')
+  broken(): never {
+    throw new InternalServerErrorException('pool at 10.0.0.7:5432 refused');
   }
 
   @Get('bug')
@@ -153,6 +158,15 @@ describe('ProblemDetailsFilter', () => {
       expect(res.headers['content-type']).toContain(PROBLEM_CONTENT_TYPE);
       expect(res.json()).toMatchObject({ code: 'REQUEST.MALFORMED_BODY', status: 400 });
     }
+  });
+
+  it('When a 5xx HttpException is thrown, then its message stays in the log, out of the body', async () => {
+    const res = await app.inject({ method: 'GET', url: '/things/broken' });
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toMatchObject({ code: 'HTTP.INTERNAL_SERVER_ERROR' });
+    expect(res.body).not.toContain('10.0.0.7');
+    expect(logged).toHaveLength(1);
+    expect((logged[0][1] as { err: Error }).err.message).toContain('10.0.0.7:5432');
   });
 
   it('When an unexpected error escapes, then 500 hides its message and it is logged exactly once', async () => {

@@ -22,6 +22,8 @@ export interface ProblemAnswer {
 
 const STANDARD_MEMBERS = new Set(['type', 'title', 'status', 'code', 'detail', 'instance']);
 
+const UNEXPECTED_DETAIL = 'The server failed to handle the request; it has been logged.';
+
 const title = (status: number): string => STATUS_CODES[status] ?? 'Error';
 
 function httpExceptionDetail(exception: HttpException): string {
@@ -38,7 +40,8 @@ function httpExceptionDetail(exception: HttpException): string {
  *   code, detail, extensions and Retry-After (never its cause);
  * - a zod error that escaped validation: 400 `REQUEST.VALIDATION_FAILED`;
  * - Nest's HttpException (404 for unknown routes, 413 from Fastify, …):
- *   its status and `HTTP.<STATUS_NAME>`;
+ *   its status and `HTTP.<STATUS_NAME>`; a 5xx one keeps its message for
+ *   the log and answers a detail that leaks nothing;
  * - anything else: 500 `INTERNAL.UNEXPECTED`, with a detail that leaks nothing.
  */
 export function toProblem(exception: unknown, instance: string): ProblemAnswer {
@@ -70,7 +73,7 @@ export function toProblem(exception: unknown, instance: string): ProblemAnswer {
         title: title(status),
         status,
         code: `HTTP.${HttpStatus[status] ?? status}`,
-        detail: httpExceptionDetail(error),
+        detail: status >= 500 ? UNEXPECTED_DETAIL : httpExceptionDetail(error),
         instance,
       },
       headers: {},
@@ -83,7 +86,7 @@ export function toProblem(exception: unknown, instance: string): ProblemAnswer {
       title: title(500),
       status: 500,
       code: 'INTERNAL.UNEXPECTED',
-      detail: 'The server failed to handle the request; it has been logged.',
+      detail: UNEXPECTED_DETAIL,
       instance,
     },
     headers: {},
