@@ -1,5 +1,5 @@
 import { ConfigModule } from '@conveyor/config';
-import { ProblemDetailsModule } from '@conveyor/http';
+import { OpenApiModule, ProblemDetailsModule, type OpenApiOptions } from '@conveyor/http';
 import { LocksModule } from '@conveyor/locks';
 import {
   BrokerHealth,
@@ -53,6 +53,8 @@ export interface ChassisOptions {
   rabbitmqConsumer?: RabbitmqConsumerModuleOptions;
   /** Readiness fails while the V8 heap is above this (a service that keeps state in memory). */
   heapLimitBytes?: number;
+  /** What `/openapi.json` says about the service (the document itself is generated from the routes and zod DTOs). */
+  openApi: OpenApiOptions;
   /** The service's own feature modules. */
   features: NonNullable<DynamicModule['imports']>;
 }
@@ -72,6 +74,7 @@ export class ChassisModule {
       ConfigModule.register(options.config),
       ObservabilityModule.forRoot({ serviceName, logLevel: options.config.LOG_LEVEL, telemetry: options.telemetry }),
       ProblemDetailsModule,
+      OpenApiModule.forRoot(options.openApi),
       TerminusModule.forRoot({ logger: false }),
     ];
     if (options.database) imports.push(DatabaseModule.forRoot({ serviceName, ...options.database }));

@@ -26,7 +26,7 @@ export class LocksModule {
             new LeaseLocks(redis, {
               ttlMs: config.LOCK_TTL_MS,
               keyPrefix: config.LOCK_KEY_PREFIX ?? `${options.serviceName}:lock`,
-              logger: { warn: (fields, message) => logger.warn(fields, message) },
+              logger,
             }),
         },
       ],

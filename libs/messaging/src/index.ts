@@ -31,7 +31,6 @@ export {
   type ReplayRabbitmqOptions,
   type ReplayResult,
 } from './dead-letters/replay';
-export type { MessagingLogger } from './internal/backoff';
 export { serviceKafka, type KafkaClientConfig } from './nest/kafka-client';
 export { BrokerHealth } from './nest/broker-health';
 export { OutboxModule, OutboxRelays, type OutboxConfig, type OutboxModuleOptions } from './nest/outbox.module';

@@ -9,7 +9,7 @@ export class DatabaseUnavailable extends DomainError {
   constructor(cause: unknown) {
     super({
       code: 'DATABASE.UNAVAILABLE',
-      status: 503,
+      kind: 'unavailable',
       detail: 'The service cannot reach its database right now; nothing was changed. Try again shortly.',
       retryAfterSeconds: 1,
       cause,

@@ -40,19 +40,6 @@ export const orderEnv = httpServerEnv(3001)
      * matched against the orders; 0 turns it off in this process.
      */
     ORDER_SETTLEMENT_INTERVAL_MS: envField.durationMs(60 * 60_000),
-    /**
-     * BENCHMARK ONLY (`make bench-export`), never set it otherwise: the CSV
-     * export loads every row with one query and builds the file in memory, the
-     * baseline the streamed export is measured against.
-     */
-    ORDER_BENCH_NAIVE_EXPORT: envField.bool(false),
-    /**
-     * BENCHMARK ONLY (`make bench-orders`), a teaching anti-pattern, never set
-     * it otherwise: POST /orders holds its DB transaction (and pooled
-     * connection) open across the payment call, to measure what DESIGN.md's
-     * "no external call inside a DB transaction" saves.
-     */
-    ORDER_BENCH_HOLD_TX_DURING_PAYMENT: envField.bool(false),
     /** Kafka topic of OrderPaid / OrderPaymentFailed / OrderCancelled (tests give each run its own). */
     ORDER_EVENTS_TOPIC: envField.string(Topics.orderEvents),
     /** Kafka topic of ProductPublished / ProductUpdated (tests give each run its own). */

@@ -14,5 +14,6 @@ export const appModule = (config: ProviderSimConfig, telemetry: Telemetry): Dyna
     config,
     telemetry,
     heapLimitBytes: config.PROVIDER_SIM_HEAP_LIMIT_BYTES,
+    openApi: { title: 'Conveyor provider-sim', description: 'Payment, SMS and push gateways for demos and tests (docs/provider-sim.md).' },
     features: [PaymentsModule, SettlementsModule, MessagesModule, ...(config.PROVIDER_SIM_ADMIN ? [AdminModule] : [])],
   });

@@ -52,7 +52,7 @@ export class HealthController {
       const down = Object.keys(body.error ?? {});
       throw new DomainError({
         code: 'HEALTH.NOT_READY',
-        status: 503,
+        kind: 'unavailable',
         detail: `Not ready: ${down.join(', ')} down.`,
         extensions: { error: body.error, details: { ...body.details, ...details } },
       });

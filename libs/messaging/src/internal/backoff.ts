@@ -30,11 +30,4 @@ export async function withTimeout<T>(work: Promise<T>, ms: number, message: stri
   }
 }
 
-/** A logger shape satisfied by Nest's Logger, pino and console. */
-export interface MessagingLogger {
-  log(message: string, ...rest: unknown[]): void;
-  warn(message: string, ...rest: unknown[]): void;
-  error(message: string, ...rest: unknown[]): void;
-}
-
 export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));

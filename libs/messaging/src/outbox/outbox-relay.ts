@@ -1,7 +1,8 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { reportIfSlow } from '@conveyor/persistence';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { backoffDelay, errorMessage, sleep, withTimeout, type MessagingLogger } from '../internal/backoff';
+import type { LoggerService } from '@nestjs/common';
+import { backoffDelay, errorMessage, sleep, withTimeout } from '../internal/backoff';
 import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
 
 /** Knobs of {@link OutboxRelay}; defaults in brackets match `outboxEnv` in @conveyor/config. */
@@ -11,7 +12,7 @@ export interface OutboxRelayOptions {
   publishers: { kafka?: OutboxPublisher; rabbitmq?: OutboxPublisher };
   /** The service's MetricsRegistry (@conveyor/telemetry): backlog and age gauges go there. */
   metrics?: Registry;
-  logger?: MessagingLogger;
+  logger?: LoggerService;
   /** Rows locked and published per transaction [500]. */
   batchSize?: number;
   /**

@@ -4,7 +4,7 @@ import type { ResilientHttpClient } from '@conveyor/resilience';
 import type { OrderRow } from '../order.model';
 import { OrdersRepository } from '../orders.repository';
 import { PAYMENTS_CLIENT } from '../payments/payment-gateway';
-import { csvRecords } from './settlement-csv';
+import { settlementRecords } from './settlement-csv';
 
 /** The lock, and the fencing resource, of settlement matching. */
 export const SETTLEMENT_LOCK = 'order-settlement';
@@ -73,13 +73,8 @@ export class SettlementMatchingService {
     const file = await this.payments.stream({ method: 'GET', path: `/v1/settlements/${date}`, operation: 'GET /v1/settlements/:date' });
     const live = new Map<string, LiveCharge>();
     let rows = 0;
-    let header = true;
     try {
-      for await (const [type, paymentKey, orderId, amount] of csvRecords(file.body)) {
-        if (header) {
-          header = false;
-          continue;
-        }
+      for await (const { type, payment_key: paymentKey, order_id: orderId, amount } of settlementRecords(file.body)) {
         rows += 1;
         if (type === 'charge') live.set(paymentKey, { paymentKey, orderId, amount: Number(amount) });
         else if (type === 'cancel') live.delete(paymentKey);
