@@ -14,7 +14,7 @@ describe('The outbox relay and the slow-query log', () => {
     (dataSource.options as { maxQueryExecutionTime?: number }).maxQueryExecutionTime = 1;
     const slow: string[] = [];
     dataSource.logger.logQuerySlow = ((_time: number, query: string) => void slow.push(query)) as TypeOrmLogger['logQuerySlow'];
-    const publisher: OutboxPublisher = { publish: async (_messages: PendingOutboxMessage[]) => undefined };
+    const publisher: OutboxPublisher = { publish: async (_messages: PendingOutboxMessage[]) => undefined, close: async () => undefined };
     const relay = new OutboxRelay({ dataSource, publishers: { kafka: publisher }, batchSize: 500 });
     await expect(relay.relayOnce()).resolves.toBe(500);
     expect(slow).toContainEqual(expect.stringMatching(/^EXECUTE outbox_claim_500/));
