@@ -21,8 +21,18 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
 
   constructor(private readonly options: KafkaOutboxPublisherOptions) {}
 
-  async publish(messages: PendingOutboxMessage[]): Promise<void> {
+  async publish(messages: PendingOutboxMessage[], signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     const producer = await this.connected();
+    // Given up on: this producer's queue (one request in flight, the rest
+    // waiting behind it) must not take the next batch, or a stalled broker
+    // would get one more copy of it per retry. The next publish starts a new
+    // producer; this one is disconnected once its request has ended.
+    const abandon = (): void => {
+      if (this.producer === producer) this.producer = undefined;
+      void producer.disconnect().catch(() => undefined);
+    };
+    signal?.addEventListener('abort', abandon, { once: true });
     const byTopic = new Map<string, Message[]>();
     const spans = messages.map((m) => {
       const { span, headers } = startProducerSpan(`${m.topic} publish`, m.headers, () => ({
@@ -51,6 +61,8 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
       // longer agrees with (e.g. after a broker restart); start clean.
       await this.close();
       throw error;
+    } finally {
+      signal?.removeEventListener('abort', abandon);
     }
   }
 

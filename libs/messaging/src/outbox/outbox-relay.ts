@@ -176,6 +176,12 @@ export class OutboxRelay {
       // again (at least once, which consumers' inboxes absorb), so the relay
       // need not wait for its WAL flush.
       'SET LOCAL synchronous_commit = off',
+      // The transaction sits idle while its batch (and the batches ahead of
+      // it in the pipeline) are with the broker. A server-wide
+      // idle_in_transaction_session_timeout shorter than that would end the
+      // session mid-publish: the COMMIT fails and the confirmed batch is sent
+      // again, every time. The relay bounds the wait itself (publishTimeoutMs).
+      `SET LOCAL idle_in_transaction_session_timeout = ${this.concurrency * this.publishTimeoutMs + 5_000}`,
       `EXECUTE ${this.claimStatement}`,
     ].join(';\n');
     if (options.metrics) {
@@ -340,7 +346,20 @@ export class OutboxRelay {
       [...byKind].map(async ([kind, list]) => {
         const publisher = this.options.publishers[kind];
         if (!publisher) throw new Error(`no publisher for ${kind}`);
-        await withTimeout(publisher.publish(list), this.publishTimeoutMs, `${kind} did not confirm ${list.length} messages within ${this.publishTimeoutMs} ms`);
+        // On timeout the publisher is told to abandon the send (signal), so a
+        // stalled broker does not collect one queued copy per retry that it
+        // would all deliver once it wakes up.
+        const abandon = new AbortController();
+        try {
+          await withTimeout(
+            publisher.publish(list, abandon.signal),
+            this.publishTimeoutMs,
+            `${kind} did not confirm ${list.length} messages within ${this.publishTimeoutMs} ms`,
+          );
+        } catch (error) {
+          abandon.abort(error);
+          throw error;
+        }
         this.published?.inc({ destination: kind }, list.length);
       }),
     );

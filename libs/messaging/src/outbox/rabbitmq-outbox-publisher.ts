@@ -20,8 +20,12 @@ export class RabbitmqOutboxPublisher implements OutboxPublisher {
 
   constructor(private readonly options: RabbitmqOutboxPublisherOptions) {}
 
-  async publish(messages: PendingOutboxMessage[]): Promise<void> {
+  async publish(messages: PendingOutboxMessage[], signal?: AbortSignal): Promise<void> {
     const channel = await this.connected();
+    // Given up on: closing the connection fails the wait for confirms at once
+    // instead of leaving the messages queued in a stalled connection.
+    const abandon = (): void => void this.close();
+    signal?.addEventListener('abort', abandon, { once: true });
     const spans: Span[] = [];
     try {
       await sendTraced(spans, async () => {
@@ -47,6 +51,8 @@ export class RabbitmqOutboxPublisher implements OutboxPublisher {
     } catch (error) {
       await this.close();
       throw error;
+    } finally {
+      signal?.removeEventListener('abort', abandon);
     }
   }
 

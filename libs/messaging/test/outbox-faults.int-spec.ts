@@ -1,0 +1,116 @@
+import { eventually } from '@conveyor/testing';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { OutboxRelay, type OutboxPublisher, type PendingOutboxMessage } from '../src';
+import { closeTestDataSource, openTestDataSource, testDataSource, writeEvents } from './support/harness';
+
+type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
+
+/**
+ * A broker stand-in whose confirmations can be held back ("paused"). A send
+ * that is still waiting when the broker resumes is delivered, as a request
+ * already queued in a real producer would be, unless the relay abandoned it
+ * (its signal aborted) first.
+ */
+class PausableBroker implements OutboxPublisher {
+  readonly deliveries = new Map<string, number>();
+  calls = 0;
+  pending = 0;
+  maxPending = 0;
+  private paused: { resume: Promise<void>; release: () => void } | undefined;
+  /** Milliseconds each publish takes, paused or not. */
+  latencyMs = 0;
+
+  pause(): void {
+    let release!: () => void;
+    const resume = new Promise<void>((resolve) => (release = resolve));
+    this.paused = { resume, release };
+  }
+
+  resume(): void {
+    this.paused?.release();
+    this.paused = undefined;
+  }
+
+  async publish(messages: PendingOutboxMessage[], signal?: AbortSignal): Promise<void> {
+    this.calls += 1;
+    this.pending += 1;
+    this.maxPending = Math.max(this.maxPending, this.pending);
+    try {
+      const abandoned = new Promise<never>((_, reject) => signal?.addEventListener('abort', () => reject(new Error('abandoned')), { once: true }));
+      abandoned.catch(() => undefined);
+      await Promise.race([Promise.all([this.paused?.resume, new Promise((r) => setTimeout(r, this.latencyMs))]), abandoned]);
+      for (const m of messages) this.deliveries.set(m.id, (this.deliveries.get(m.id) ?? 0) + 1);
+    } finally {
+      this.pending -= 1;
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+const publishedCount = async (dataSource: DataSource): Promise<number> => (await dataSource.query(`SELECT count(*)::int AS n FROM outbox_published`))[0].n;
+
+describe('Outbox relay under a slow broker', () => {
+  let handle: Handle;
+  beforeEach(async () => {
+    handle = await openTestDataSource('outbox_slow');
+  });
+  afterEach(async () => {
+    await closeTestDataSource(handle);
+  });
+
+  it('When a publish takes longer than the database idle-in-transaction timeout, then the batch commits once and no row is sent twice', async () => {
+    await handle.dataSource.query(`ALTER DATABASE "${handle.db.database}" SET idle_in_transaction_session_timeout = '300ms'`);
+    // A new pool: its sessions start with the database's timeout.
+    const relaySource = new DataSource({ ...testDataSource(handle.db.database).options } as DataSourceOptions);
+    await relaySource.initialize();
+    await writeEvents(handle.dataSource, { kind: 'kafka', topic: 'slow' }, { count: 40, keys: 4 });
+    const broker = new PausableBroker();
+    broker.latencyMs = 1_000;
+    const relay = new OutboxRelay({
+      dataSource: relaySource,
+      publishers: { kafka: broker },
+      batchSize: 10,
+      pollIntervalMs: 5,
+      backoffInitialMs: 20,
+      backoffMaxMs: 100,
+    });
+    try {
+      relay.start();
+      await eventually(async () => ((await publishedCount(handle.dataSource)) === 40 ? true : undefined), { timeoutMs: 60_000, what: '40 published rows' });
+      expect(broker.deliveries.size).toBe(40);
+      expect([...broker.deliveries.values()].filter((n) => n > 1)).toEqual([]);
+    } finally {
+      await relay.stop();
+      await relaySource.destroy();
+    }
+  }, 90_000);
+
+  it('When the broker stalls past the publish timeout, then the sends the relay gave up on do not pile up and each row is delivered once', async () => {
+    await writeEvents(handle.dataSource, { kind: 'kafka', topic: 'stalled' }, { count: 20, keys: 2 });
+    const broker = new PausableBroker();
+    broker.pause();
+    const relay = new OutboxRelay({
+      dataSource: handle.dataSource,
+      publishers: { kafka: broker },
+      batchSize: 50,
+      pollIntervalMs: 5,
+      publishTimeoutMs: 200,
+      backoffInitialMs: 20,
+      backoffMaxMs: 50,
+    });
+    try {
+      relay.start();
+      await eventually(() => (broker.calls >= 4 ? true : undefined), { timeoutMs: 30_000, what: 'four attempts at the stalled broker' });
+      broker.resume();
+      await eventually(async () => ((await publishedCount(handle.dataSource)) === 20 ? true : undefined), { timeoutMs: 30_000, what: '20 published rows' });
+      // Once all are committed, every send that was still queued has come out.
+      await eventually(() => (broker.pending === 0 ? true : undefined), { timeoutMs: 10_000, what: 'no send in flight' });
+      expect(broker.maxPending).toBe(1);
+      expect([...broker.deliveries.values()].filter((n) => n > 1)).toEqual([]);
+      expect(broker.deliveries.size).toBe(20);
+    } finally {
+      await relay.stop();
+    }
+  }, 60_000);
+});
