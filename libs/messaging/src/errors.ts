@@ -34,4 +34,9 @@ export const DeadLetterHeaders = {
   sourceOffset: 'x-dlq-source-offset',
   sourceQueue: 'x-dlq-source-queue',
   replays: 'x-dlq-replays',
+  /**
+   * Set by replay on the copy sent back to a shared source topic: the
+   * consumer (group) whose dead letter it was. Every other group skips it.
+   */
+  replayFor: 'x-dlq-replay-for',
 } as const;
