@@ -40,3 +40,17 @@ export const DeadLetterHeaders = {
    */
   replayFor: 'x-dlq-replay-for',
 } as const;
+
+/**
+ * Thrown by an outbox publisher when the broker refused a message for good
+ * (too large, unknown or forbidden destination, unroutable): sending the same
+ * bytes again cannot help. The relay then finds the row, retries it a bounded
+ * number of times and parks it.
+ */
+export class UnpublishableMessageError extends Error {
+  readonly code = 'OUTBOX.REJECTED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnpublishableMessageError';
+  }
+}

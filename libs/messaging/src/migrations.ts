@@ -116,8 +116,34 @@ export class SplitPublishedOutbox1764000000002 implements MigrationInterface {
   }
 }
 
+/**
+ * Lets the relay park a row the broker refuses for good: `attempts`,
+ * `park_reason` and `parked_at`. A parked row stays in `outbox` (pending, not
+ * published) and holds back the later rows of its key until
+ * `unparkOutboxRows` releases it. The partial index is empty unless rows are
+ * parked; the claim reads the parked keys from it once per batch.
+ */
+export class ParkOutboxRows1764000000003 implements MigrationInterface {
+  name = 'ParkOutboxRows1764000000003';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE outbox ADD COLUMN attempts int NOT NULL DEFAULT 0, ADD COLUMN park_reason text, ADD COLUMN parked_at timestamptz`);
+    await q.query(`CREATE INDEX outbox_parked_key_idx ON outbox (message_key) WHERE parked_at IS NOT NULL`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX outbox_parked_key_idx`);
+    await q.query(`ALTER TABLE outbox DROP COLUMN attempts, DROP COLUMN park_reason, DROP COLUMN parked_at`);
+  }
+}
+
 /** The outbox tables, in order; a service that publishes runs all of them. */
-export const outboxMigrations = [CreateOutboxTable1764000000000, SplitPublishedOutbox1764000000002];
+export const outboxMigrations = [CreateOutboxTable1764000000000, SplitPublishedOutbox1764000000002, ParkOutboxRows1764000000003];
 
 /** Every messaging table, for a service that publishes and consumes. */
-export const messagingMigrations = [CreateOutboxTable1764000000000, CreateInboxTable1764000000001, SplitPublishedOutbox1764000000002];
+export const messagingMigrations = [
+  CreateOutboxTable1764000000000,
+  CreateInboxTable1764000000001,
+  SplitPublishedOutbox1764000000002,
+  ParkOutboxRows1764000000003,
+];

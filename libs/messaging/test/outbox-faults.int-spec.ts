@@ -1,7 +1,9 @@
-import { eventually } from '@conveyor/testing';
+import { ConfigResourceTypes, type Kafka } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { eventually, testKafka, uniqueName } from '@conveyor/testing';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { OutboxRelay, type OutboxPublisher, type PendingOutboxMessage } from '../src';
-import { closeTestDataSource, openTestDataSource, testDataSource, writeEvents } from './support/harness';
+import { addToOutbox, eventMessage, KafkaOutboxPublisher, OutboxRelay, unparkOutboxRows, type OutboxPublisher, type PendingOutboxMessage } from '../src';
+import { closeTestDataSource, ItemRecorded, openTestDataSource, testDataSource, writeEvents } from './support/harness';
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
 
@@ -113,4 +115,101 @@ describe('Outbox relay under a slow broker', () => {
       await relay.stop();
     }
   }, 60_000);
+});
+
+/** Reads every message of a topic until `count` arrived: key and seq, in arrival order. */
+async function readAll(kafka: Kafka, topic: string, count: number): Promise<{ key: string; seq: number }[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
+  const out: { key: string; seq: number }[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const { payload } = JSON.parse(message.value?.toString() ?? '{}') as { payload: { key: string; seq: number } };
+        out.push({ key: payload.key, seq: payload.seq });
+      },
+    });
+    await eventually(() => (out.length >= count ? true : undefined), { timeoutMs: 20_000, what: `${count} messages on ${topic}` });
+    return out;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+describe('Outbox relay and a row the broker rejects for good', () => {
+  const kafka = testKafka();
+  let handle: Handle;
+  beforeEach(async () => {
+    handle = await openTestDataSource('outbox_poison');
+  });
+  afterEach(async () => {
+    await closeTestDataSource(handle);
+  });
+
+  it('When a row is too large for its topic, then it is retried a bounded number of times and parked, other keys keep flowing, later rows of its key wait, and replay un-parks it', async () => {
+    const topic = uniqueName('outbox_poison');
+    const admin = kafka.admin();
+    await admin.connect();
+    // A topic that refuses messages above 4 KiB.
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }], waitForLeaders: true });
+    const oversized = eventMessage({ kind: 'kafka', topic }, ItemRecorded.create('poisoned', { key: 'poisoned', seq: 0 }));
+    await handle.dataSource.transaction(async (manager) => {
+      await addToOutbox(manager, [
+        { ...oversized, headers: { ...oversized.headers, padding: 'x'.repeat(8_000) } },
+        eventMessage({ kind: 'kafka', topic }, ItemRecorded.create('poisoned', { key: 'poisoned', seq: 1 })),
+      ]);
+    });
+    await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 30, keys: 3, perTransaction: 10, keyPrefix: 'healthy' });
+    const logged: string[] = [];
+    const logger = { log: () => undefined, warn: () => undefined, error: (message: unknown) => void logged.push(String(message)) };
+    const metrics = new Registry();
+    const publisher = new KafkaOutboxPublisher({ kafka });
+    const relay = new OutboxRelay({
+      dataSource: handle.dataSource,
+      publishers: { kafka: publisher },
+      metrics,
+      logger,
+      batchSize: 50,
+      pollIntervalMs: 5,
+      backoffInitialMs: 20,
+      backoffMaxMs: 100,
+      maxPublishAttempts: 3,
+    });
+    try {
+      relay.start();
+      const healthy = await readAll(kafka, topic, 30);
+      expect(healthy.every((m) => m.key.startsWith('healthy'))).toBe(true);
+      const [parked] = await eventually(
+        async () => {
+          const rows: { seq: number; attempts: number; reason: string }[] = await handle.dataSource.query(
+            `SELECT (payload::jsonb #>> '{payload,seq}')::int AS seq, attempts, park_reason AS reason FROM outbox WHERE parked_at IS NOT NULL`,
+          );
+          return rows.length > 0 ? rows : undefined;
+        },
+        { timeoutMs: 20_000, what: 'the parked row' },
+      );
+      expect(parked).toMatchObject({ seq: 0, attempts: 3 });
+      expect(parked.reason).toMatch(/MESSAGE_TOO_LARGE/);
+      expect(logged.some((line) => /parked/.test(line) && line.includes('poisoned'))).toBe(true);
+      expect((await metrics.getSingleMetric('outbox_parked_messages')?.get())?.values[0]?.value).toBe(1);
+      // The later row of the same key waits, unparked and unpublished.
+      await expect(handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE message_key = 'poisoned' AND parked_at IS NULL`)).resolves.toEqual([
+        { n: 1 },
+      ]);
+
+      // Fixed at the broker; replay un-parks, and the key goes out in order.
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'max.message.bytes', value: '1048588' }] }],
+      });
+      await expect(unparkOutboxRows(handle.dataSource, { key: 'poisoned' })).resolves.toBe(1);
+      const all = await readAll(kafka, topic, 32);
+      expect(all.filter((m) => m.key === 'poisoned').map((m) => m.seq)).toEqual([0, 1]);
+    } finally {
+      await relay.stop();
+      await publisher.close();
+      await admin.disconnect();
+    }
+  }, 90_000);
 });

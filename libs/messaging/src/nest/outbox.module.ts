@@ -35,6 +35,7 @@ export interface OutboxConfig extends KafkaClientConfig {
   OUTBOX_RETENTION_MS: number;
   OUTBOX_CLEANUP_INTERVAL_MS: number;
   OUTBOX_CLEANUP_BATCH_SIZE: number;
+  OUTBOX_MAX_PUBLISH_ATTEMPTS: number;
 }
 
 /** One broker's relay: its publisher, and the topics or exchanges it declares before it starts. */
@@ -82,6 +83,7 @@ export class OutboxRelays implements OnApplicationBootstrap, BeforeApplicationSh
         // Published rows of both kinds share one table: one cleanup loop is enough.
         cleanupIntervalMs: cleanup ? config.OUTBOX_CLEANUP_INTERVAL_MS : 0,
         cleanupBatchSize: config.OUTBOX_CLEANUP_BATCH_SIZE,
+        maxPublishAttempts: config.OUTBOX_MAX_PUBLISH_ATTEMPTS,
       });
     this.relays = [];
     const topics = options.kafkaTopics ?? [];
