@@ -18,11 +18,13 @@ export { MessageContext } from './message-context';
 export { MessageConsumer, RethrowToConsumerFilter } from './handler-invocation';
 export { KafkaConsumerServer, kafkaDeadLetterTopic, type KafkaConsumerOptions } from './kafka/kafka-consumer.server';
 export {
+  declareRabbitmqQueue,
   declareRabbitmqTopology,
   RabbitmqConsumerServer,
   rabbitmqQueues,
   RETRY_COUNT_HEADER,
   type RabbitmqConsumerOptions,
+  type RabbitmqQueueBinding,
 } from './rabbitmq/rabbitmq-consumer.server';
 export {
   replayKafkaDeadLetters,

@@ -48,6 +48,26 @@ export const rabbitmqQueues = (queue: string, retryDelaysMs: number[]) => ({
   delays: retryDelaysMs.map((ms) => ({ ms, queue: `${queue}.delay.${ms}ms` })),
 });
 
+/** A consumer's work queue and what it is bound to, as a publisher that depends on it declares it. */
+export interface RabbitmqQueueBinding {
+  exchange: string;
+  queue: string;
+  bindingKeys: string[];
+}
+
+/**
+ * Declares the topic exchange, the quorum work queue and its bindings, with
+ * the same arguments as the consumer's {@link declareRabbitmqTopology}, so
+ * publisher and consumer may each declare them in any order. A publisher
+ * declares the queues its commands go to: a command sent before the consumer
+ * ever started then waits in the queue instead of being dropped as unroutable.
+ */
+export async function declareRabbitmqQueue(channel: Channel, binding: RabbitmqQueueBinding): Promise<void> {
+  await channel.assertExchange(binding.exchange, 'topic', { durable: true });
+  await channel.assertQueue(binding.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  for (const key of binding.bindingKeys) await channel.bindQueue(binding.queue, binding.exchange, key);
+}
+
 /**
  * Declares exchange, quorum queue and binding, delay queues and the dead
  * letter queue. Every declaration is idempotent, so each consumer replica
@@ -58,9 +78,7 @@ export async function declareRabbitmqTopology(
   options: Pick<RabbitmqConsumerOptions, 'exchange' | 'queue' | 'bindingKeys' | 'retryDelaysMs'>,
 ): Promise<void> {
   const names = rabbitmqQueues(options.queue, options.retryDelaysMs ?? DEFAULT_DELAYS);
-  await channel.assertExchange(options.exchange, 'topic', { durable: true });
-  await channel.assertQueue(options.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  for (const key of options.bindingKeys) await channel.bindQueue(options.queue, options.exchange, key);
+  await declareRabbitmqQueue(channel, options);
   for (const delay of names.delays) {
     // No consumer: messages wait out the TTL, then are dead-lettered through
     // the default exchange straight back to the work queue (not the topic
