@@ -47,7 +47,9 @@ class PausableBroker implements OutboxPublisher {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.resume();
+  }
 }
 
 const publishedCount = async (dataSource: DataSource): Promise<number> => (await dataSource.query(`SELECT count(*)::int AS n FROM outbox_published`))[0].n;
