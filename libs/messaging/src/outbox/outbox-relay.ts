@@ -114,15 +114,17 @@ type ClaimedRow = [
  *
  * Keys with a parked row (one the broker refused for good, see
  * maxPublishAttempts) are not claimed at all: not the parked row, and not the
- * rows after it, which must not overtake it. The parked keys are read once
- * per claim from a partial index that is empty unless something is parked
- * (an InitPlan, no join), and written as an exclusion like `$2`.
+ * rows after it, which must not overtake it (in_order alone would keep them
+ * back too, but they would fill the batch). The parked keys are read once per
+ * claim (an InitPlan, no join) from `outbox_parked_keys`, a table empty unless
+ * something is parked, so any plan reads it for free; written as an
+ * exclusion like `$2`.
  */
 const CLAIM_BATCH_SQL = `
   WITH claimed AS MATERIALIZED (
     SELECT id FROM outbox
     WHERE destination <> ALL($2::text[])
-      AND message_key <> ALL(ARRAY(SELECT message_key FROM outbox WHERE parked_at IS NOT NULL))
+      AND message_key <> ALL(ARRAY(SELECT message_key FROM outbox_parked_keys))
     ORDER BY id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
@@ -519,10 +521,15 @@ export class OutboxRelay {
 
   private async recordRefusal(row: PendingOutboxMessage, error: UnpublishableMessageError): Promise<void> {
     const reason = errorMessage(error).slice(0, 2_000);
-    // An UPDATE answers [rows, row count] through TypeORM.
-    const [[result]]: [{ attempts: number; parked: boolean }[], number] = await this.options.dataSource.query(
-      `UPDATE outbox SET attempts = attempts + 1, park_reason = $2, parked_at = CASE WHEN attempts + 1 >= $3 THEN clock_timestamp() END
-       WHERE id = $1 RETURNING attempts, parked_at IS NOT NULL AS parked`,
+    // Parking the row and its key is one statement: the claim skips the key from then on.
+    const [result]: { attempts: number; parked: boolean }[] = await this.options.dataSource.query(
+      `WITH refused AS (
+         UPDATE outbox SET attempts = attempts + 1, park_reason = $2, parked_at = CASE WHEN attempts + 1 >= $3 THEN clock_timestamp() END
+         WHERE id = $1 RETURNING message_key, attempts, parked_at IS NOT NULL AS parked
+       ), parked_key AS (
+         INSERT INTO outbox_parked_keys (message_key) SELECT message_key FROM refused WHERE parked ON CONFLICT DO NOTHING
+       )
+       SELECT attempts, parked FROM refused`,
       [row.id, reason, this.maxPublishAttempts],
     );
     if (!result) return; // gone meanwhile
@@ -530,7 +537,7 @@ export class OutboxRelay {
     if (result.parked) {
       this.parked?.inc();
       this.options.logger?.error(
-        `outbox relay: parked row ${row.id} of key ${row.key} to ${where} after ${result.attempts} refusals: ${reason}. Later rows of this key wait; fix the cause, then unpark it (unparkOutboxRows / replay-parked-outbox).`,
+        `outbox relay: parked row ${row.id} of key ${row.key} to ${where} after ${result.attempts} refusals: ${reason}. Later rows of this key wait; fix the cause, then unpark it (unparkOutboxRows, or the unpark-outbox CLI).`,
       );
     } else {
       this.options.logger?.warn(
@@ -574,12 +581,19 @@ async function parkedCount(db: DataSource | EntityManager): Promise<number> {
  * they are parked again. Returns how many rows were released.
  */
 export async function unparkOutboxRows(db: DataSource | EntityManager, which: { key?: string; ids?: string[] } = {}): Promise<number> {
-  const result: [unknown[], number] = await db.query(
-    `UPDATE outbox SET parked_at = NULL, attempts = 0, park_reason = NULL
-     WHERE parked_at IS NOT NULL AND ($1::text IS NULL OR message_key = $1) AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))`,
+  // A key has one parked row at most (the claim skips the key once one is), so releasing it releases the key.
+  const [row]: { released: number }[] = await db.query(
+    `WITH released AS (
+       UPDATE outbox SET parked_at = NULL, attempts = 0, park_reason = NULL
+       WHERE parked_at IS NOT NULL AND ($1::text IS NULL OR message_key = $1) AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
+       RETURNING message_key
+     ), keys AS (
+       DELETE FROM outbox_parked_keys WHERE message_key IN (SELECT message_key FROM released)
+     )
+     SELECT count(*)::int AS released FROM released`,
     [which.key ?? null, which.ids ?? null],
   );
-  return result[1];
+  return row.released;
 }
 
 /** Claim statements prepared on each pooled connection (a connection's session outlives a relay). */
