@@ -89,6 +89,8 @@ export const outboxEnv = z.object({
   OUTBOX_RETENTION_MS: envField.durationMs(24 * 60 * 60 * 1000),
   OUTBOX_CLEANUP_INTERVAL_MS: envField.durationMs(60_000, { min: 1 }),
   OUTBOX_CLEANUP_BATCH_SIZE: envField.int(5_000, { min: 1, max: 100_000 }),
+  /** Refusals for good (too large, unknown exchange, unroutable) before a row is parked; later rows of its key wait behind it. */
+  OUTBOX_MAX_PUBLISH_ATTEMPTS: envField.int(5, { min: 1, max: 1_000 }),
 });
 
 /** Kafka consumers (libs/messaging): in-place retries before the dead-letter topic. */

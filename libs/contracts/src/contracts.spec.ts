@@ -1,4 +1,4 @@
-import { envelopeHeaderSchema, notificationCommandSchema, OrderPaid, orderEventSchema, SendSms } from './index';
+import { catalogEventSchema, envelopeHeaderSchema, notificationCommandSchema, OrderPaid, orderEventSchema, ProductUpdated, SendSms } from './index';
 
 const paid = () =>
   OrderPaid.create('order-1', { orderId: 'order-1', customerId: 'c-1', sellerId: 's-1', amountMinor: 1200, currency: 'KRW', paymentId: 'p-1' });
@@ -25,6 +25,24 @@ describe('event contracts', () => {
   it('When the type is unknown or the version differs, then the topic schema rejects it', () => {
     expect(orderEventSchema.safeParse({ ...paid(), type: 'OrderShipped' }).success).toBe(false);
     expect(orderEventSchema.safeParse({ ...paid(), version: 2 }).success).toBe(false);
+  });
+
+  it('When a product event lacks its product version or active flag, then the catalog schema rejects it', () => {
+    const updated = ProductUpdated.create('p-1', {
+      productId: 'p-1',
+      sellerId: 's-1',
+      name: 'Lamp',
+      description: '',
+      priceMinor: 1_000,
+      currency: 'KRW',
+      active: false,
+      productVersion: 3,
+    });
+    expect(catalogEventSchema.parse(JSON.parse(JSON.stringify(updated)))).toEqual(updated);
+    const without = (field: 'productVersion' | 'active') => Object.fromEntries(Object.entries(updated.payload).filter(([k]) => k !== field));
+    const [withoutVersion, withoutActive] = [without('productVersion'), without('active')];
+    expect(catalogEventSchema.safeParse({ ...updated, payload: withoutVersion }).success).toBe(false);
+    expect(catalogEventSchema.safeParse({ ...updated, payload: withoutActive }).success).toBe(false);
   });
 
   it('When an SMS command has a bad phone number, then the command schema rejects it', () => {

@@ -34,4 +34,23 @@ export const DeadLetterHeaders = {
   sourceOffset: 'x-dlq-source-offset',
   sourceQueue: 'x-dlq-source-queue',
   replays: 'x-dlq-replays',
+  /**
+   * Set by replay on the copy sent back to a shared source topic: the
+   * consumer (group) whose dead letter it was. Every other group skips it.
+   */
+  replayFor: 'x-dlq-replay-for',
 } as const;
+
+/**
+ * Thrown by an outbox publisher when the broker refused a message for good
+ * (too large, unknown or forbidden destination, unroutable): sending the same
+ * bytes again cannot help. The relay then finds the row, retries it a bounded
+ * number of times and parks it.
+ */
+export class UnpublishableMessageError extends Error {
+  readonly code = 'OUTBOX.REJECTED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnpublishableMessageError';
+  }
+}

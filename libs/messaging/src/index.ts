@@ -5,23 +5,26 @@ export {
   CreateOutboxTable1764000000000,
   messagingMigrations,
   outboxMigrations,
+  ParkOutboxRows1764000000003,
   SplitPublishedOutbox1764000000002,
 } from './migrations';
 export { addToOutbox, eventMessage, MessageHeaders, OutboxOutsideTransactionError, type OutboxDestination, type OutboxMessage } from './outbox/outbox';
 export type { OutboxPublisher, PendingOutboxMessage } from './outbox/outbox-publisher';
 export { KafkaOutboxPublisher, type KafkaOutboxPublisherOptions } from './outbox/kafka-outbox-publisher';
 export { RabbitmqOutboxPublisher, type RabbitmqOutboxPublisherOptions } from './outbox/rabbitmq-outbox-publisher';
-export { OutboxRelay, outboxStats, type OutboxRelayOptions } from './outbox/outbox-relay';
-export { DeadLetterHeaders, InvalidMessageError, PermanentMessageError } from './errors';
+export { OutboxRelay, outboxStats, unparkOutboxRows, type OutboxRelayOptions } from './outbox/outbox-relay';
+export { DeadLetterHeaders, InvalidMessageError, PermanentMessageError, UnpublishableMessageError } from './errors';
 export { MessageContext } from './message-context';
 export { MessageConsumer, RethrowToConsumerFilter } from './handler-invocation';
 export { KafkaConsumerServer, kafkaDeadLetterTopic, type KafkaConsumerOptions } from './kafka/kafka-consumer.server';
 export {
+  declareRabbitmqQueue,
   declareRabbitmqTopology,
   RabbitmqConsumerServer,
   rabbitmqQueues,
   RETRY_COUNT_HEADER,
   type RabbitmqConsumerOptions,
+  type RabbitmqQueueBinding,
 } from './rabbitmq/rabbitmq-consumer.server';
 export {
   replayKafkaDeadLetters,

@@ -19,5 +19,7 @@ export class MessageContext {
     /** Kafka partition and offset; undefined for RabbitMQ. */
     readonly partition?: number,
     readonly offset?: string,
+    /** The consumer: Kafka group id, or the RabbitMQ queue (the inbox's `consumer`). */
+    readonly consumer?: string,
   ) {}
 }

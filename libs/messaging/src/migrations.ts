@@ -116,8 +116,39 @@ export class SplitPublishedOutbox1764000000002 implements MigrationInterface {
   }
 }
 
+/**
+ * Lets the relay park a row the broker refuses for good: `attempts`,
+ * `park_reason` and `parked_at`. A parked row stays in `outbox` (pending, not
+ * published) and holds back the later rows of its key until
+ * `unparkOutboxRows` releases it. Its key goes into `outbox_parked_keys`,
+ * which the claim reads once per batch: a table that is empty unless
+ * something is parked, so reading it costs nothing whatever plan the claim's
+ * prepared statement was given (a partial index on `outbox` was seq-scanned
+ * under a plan made while `outbox` was empty).
+ */
+export class ParkOutboxRows1764000000003 implements MigrationInterface {
+  name = 'ParkOutboxRows1764000000003';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE outbox ADD COLUMN attempts int NOT NULL DEFAULT 0, ADD COLUMN park_reason text, ADD COLUMN parked_at timestamptz`);
+    await q.query(`CREATE INDEX outbox_parked_idx ON outbox (id) WHERE parked_at IS NOT NULL`);
+    await q.query(`CREATE TABLE outbox_parked_keys (message_key text PRIMARY KEY, parked_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE outbox_parked_keys`);
+    await q.query(`DROP INDEX outbox_parked_idx`);
+    await q.query(`ALTER TABLE outbox DROP COLUMN attempts, DROP COLUMN park_reason, DROP COLUMN parked_at`);
+  }
+}
+
 /** The outbox tables, in order; a service that publishes runs all of them. */
-export const outboxMigrations = [CreateOutboxTable1764000000000, SplitPublishedOutbox1764000000002];
+export const outboxMigrations = [CreateOutboxTable1764000000000, SplitPublishedOutbox1764000000002, ParkOutboxRows1764000000003];
 
 /** Every messaging table, for a service that publishes and consumes. */
-export const messagingMigrations = [CreateOutboxTable1764000000000, CreateInboxTable1764000000001, SplitPublishedOutbox1764000000002];
+export const messagingMigrations = [
+  CreateOutboxTable1764000000000,
+  CreateInboxTable1764000000001,
+  SplitPublishedOutbox1764000000002,
+  ParkOutboxRows1764000000003,
+];

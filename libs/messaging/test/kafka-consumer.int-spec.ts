@@ -1,6 +1,7 @@
 import type { INestMicroservice } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
-import { createTestTopic, eventually, testKafka, uniqueName } from '@conveyor/testing';
+import { Client } from 'pg';
+import { createTestTopic, eventually, localServers, testKafka, uniqueName } from '@conveyor/testing';
 import {
   DeadLetterHeaders,
   KafkaConsumerServer,
@@ -156,6 +157,62 @@ describe('Kafka consumer strategy', () => {
     expect(dead[0].value).toBe('{"id": "not json'); // the original bytes, for inspection and replay
   });
 
+  it('When PostgreSQL is unavailable for 5 s while 20 events for one key are produced, then none is dead-lettered and the effects keep their order', async () => {
+    const topic = await createTestTopic(kafka, 'consume_pg_outage', 1);
+    const groupId = uniqueName('group');
+    // Its own database, so only this consumer loses it; the shared server keeps running.
+    const own = await openTestDataSource('kafka_pg_outage');
+    const s = localServers();
+    const admin = new Client({ host: s.POSTGRES_HOST, port: s.POSTGRES_PORT, user: s.POSTGRES_USER, password: s.POSTGRES_PASSWORD, database: 'postgres' });
+    await admin.connect();
+    const setAvailable = async (available: boolean): Promise<void> => {
+      await admin.query(`ALTER DATABASE "${own.db.database}" ALLOW_CONNECTIONS ${available}`);
+      if (!available) await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [own.db.database]);
+    };
+    try {
+      const server = new KafkaConsumerServer({
+        kafka,
+        groupId,
+        topics: [topic],
+        dataSource: own.dataSource,
+        schemas: { [topic]: ItemRecorded.schema },
+        maxAttempts: 3,
+        backoffInitialMs: 20,
+        backoffMaxMs: 500,
+      });
+      apps.push(await startConsumerApp(server, topic));
+      const warmup = ItemRecorded.create('warmup', { key: 'warmup', seq: 0 });
+      await producer.send({ topic, acks: -1, messages: [{ key: 'warmup', value: JSON.stringify(warmup) }] });
+      await eventually(async () => ((await own.dataSource.query(`SELECT 1 FROM effects WHERE event_id = $1`, [warmup.id])).length === 1 ? true : undefined), {
+        timeoutMs: 20_000,
+        what: 'the consumer to run',
+      });
+      await setAvailable(false);
+      const key = 'outage-key';
+      for (let seq = 0; seq < 20; seq += 1) {
+        const event = ItemRecorded.create(key, { key, seq });
+        await producer.send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(event) }] });
+      }
+      await new Promise((r) => setTimeout(r, 5_000)); // the outage
+      await setAvailable(true);
+      await eventually(async () => ((await effectsSummary(own.dataSource)).total === 21 ? true : undefined), { timeoutMs: 30_000, what: '21 effects' });
+      await expect(effectsSummary(own.dataSource)).resolves.toEqual({ total: 21, distinct: 21, outOfOrder: 0 });
+      const kafkaAdmin = kafka.admin();
+      await kafkaAdmin.connect();
+      try {
+        const offsets = await kafkaAdmin.fetchTopicOffsets(kafkaDeadLetterTopic(topic, groupId));
+        expect(offsets.map((p) => p.high)).toEqual(['0']);
+      } finally {
+        await kafkaAdmin.disconnect();
+      }
+    } finally {
+      await Promise.all(apps.splice(0).map((a) => a.close()));
+      await setAvailable(true).catch(() => undefined);
+      await admin.end();
+      await closeTestDataSource(own);
+    }
+  }, 120_000);
+
   it('When the replay command runs with a fix, then the repaired message is consumed from the source topic and the rest are dropped', async () => {
     const topic = await createTestTopic(kafka, 'consume_replay', 1);
     const groupId = uniqueName('group');
@@ -192,6 +249,40 @@ describe('Kafka consumer strategy', () => {
     expect(rows).toEqual([{ seq: 7 }]);
     // Progress is remembered: a second replay has nothing left to send.
     await expect(replayKafkaDeadLetters({ kafka, deadLetterTopic: dlq })).resolves.toEqual({ replayed: 0, skipped: 0 });
+  }, 60_000);
+
+  it('When one group dead-lettered a message and its DLQ is replayed, then only that group receives it again', async () => {
+    const topic = await createTestTopic(kafka, 'consume_replay_group', 1);
+    const [failing, healthy] = [uniqueName('group_a'), uniqueName('group_b')];
+    const applied: [string | undefined, string][] = [];
+    let failedOnce = false;
+    const behaviour: Behaviour = (event, ctx) => {
+      if (ctx.consumer === failing && event.key === 'target' && !failedOnce) {
+        failedOnce = true;
+        throw new PermanentMessageError('rejected once by group a');
+      }
+      applied.push([ctx.consumer, ctx.envelope.id]);
+    };
+    await consumerFor(topic, failing, behaviour);
+    await consumerFor(topic, healthy, behaviour);
+    const target = ItemRecorded.create('target', { key: 'target', seq: 0 });
+    await producer.send({ topic, acks: -1, messages: [{ key: 'target', value: JSON.stringify(target) }] });
+    await readTopic(kafka, kafkaDeadLetterTopic(topic, failing), 1);
+    await eventually(() => (applied.some(([c, id]) => c === healthy && id === target.id) ? true : undefined), { what: 'group b applying the event' });
+    // Group b forgets it (as after inbox retention): a second delivery to b would be applied again, visibly.
+    await handle.dataSource.query(`DELETE FROM inbox WHERE consumer = $1`, [healthy]);
+    await expect(replayKafkaDeadLetters({ kafka, deadLetterTopic: kafkaDeadLetterTopic(topic, failing) })).resolves.toEqual({ replayed: 1, skipped: 0 });
+    const after = ItemRecorded.create('after', { key: 'after', seq: 0 });
+    await producer.send({ topic, acks: -1, messages: [{ key: 'after', value: JSON.stringify(after) }] });
+    // One partition: once both groups applied the later event, each has seen the replayed copy (or skipped it).
+    await eventually(() => (applied.filter(([, id]) => id === after.id).length === 2 ? true : undefined), {
+      timeoutMs: 20_000,
+      what: 'both groups past the replay',
+    });
+    expect(applied.filter(([, id]) => id === target.id)).toEqual([
+      [healthy, target.id],
+      [failing, target.id],
+    ]);
   }, 60_000);
 
   it('When the app closes during a slow batch, then in-flight work finishes and a new consumer resumes without re-applying it', async () => {

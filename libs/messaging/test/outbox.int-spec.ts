@@ -2,9 +2,19 @@ import type { Consumer, Kafka } from 'kafkajs';
 import type { ChannelModel } from 'amqplib';
 import { Registry } from 'prom-client';
 import { connectTestRabbitmq, createTestTopic, eventually, localServers, testKafka, uniqueName } from '@conveyor/testing';
-import { addToOutbox, eventMessage, KafkaOutboxPublisher, OutboxOutsideTransactionError, OutboxRelay, outboxStats, RabbitmqOutboxPublisher } from '../src';
+import {
+  addToOutbox,
+  eventMessage,
+  KafkaOutboxPublisher,
+  OutboxOutsideTransactionError,
+  OutboxRelay,
+  outboxStats,
+  RabbitmqConsumerServer,
+  RabbitmqOutboxPublisher,
+  UnpublishableMessageError,
+} from '../src';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { closeTestDataSource, ItemRecorded, openTestDataSource, testDataSource, writeEvents } from './support/harness';
+import { closeTestDataSource, effectsSummary, ItemRecorded, openTestDataSource, startConsumerApp, testDataSource, writeEvents } from './support/harness';
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
 
@@ -227,19 +237,78 @@ describe('Outbox relay to RabbitMQ', () => {
 
   it('When the exchange does not exist, then the batch fails, stays pending, and is published once the exchange exists', async () => {
     const exchange = uniqueName('outbox_missing');
+    const queue = uniqueName('outbox_missing_queue');
     await writeEvents(handle.dataSource, { kind: 'rabbitmq', exchange, routingKey: 'x' }, { count: 3, keys: 1 });
     const publisher = new RabbitmqOutboxPublisher({ url: localServers().RABBITMQ_URL });
     const relay = new OutboxRelay({ dataSource: handle.dataSource, publishers: { rabbitmq: publisher } });
     const channel = await connection.createChannel();
     try {
-      await expect(relay.relayOnce()).rejects.toThrow();
+      await expect(relay.relayOnce()).rejects.toThrow(UnpublishableMessageError);
       await expect(outboxStats(handle.dataSource)).resolves.toMatchObject({ backlog: 3 });
       await channel.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
+      await channel.assertQueue(queue, { durable: false, autoDelete: true });
+      await channel.bindQueue(queue, exchange, '#');
       await expect(relay.relayOnce()).resolves.toBe(3);
     } finally {
+      await channel.deleteQueue(queue);
       await channel.deleteExchange(exchange);
       await channel.close();
       await publisher.close();
+    }
+  });
+
+  it('When a command is published to an exchange where no queue is bound, then it is returned, not recorded as published, and stays pending', async () => {
+    const exchange = uniqueName('outbox_unbound');
+    const channel = await connection.createChannel();
+    await channel.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
+    await writeEvents(handle.dataSource, { kind: 'rabbitmq', exchange, routingKey: 'items.recorded' }, { count: 2, keys: 1 });
+    const publisher = new RabbitmqOutboxPublisher({ url: localServers().RABBITMQ_URL });
+    const relay = new OutboxRelay({ dataSource: handle.dataSource, publishers: { rabbitmq: publisher } });
+    try {
+      await expect(relay.relayOnce()).rejects.toThrow(/unroutable/);
+      await expect(outboxStats(handle.dataSource)).resolves.toMatchObject({ backlog: 2 });
+      await expect(handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox_published WHERE topic = $1`, [exchange])).resolves.toEqual([{ n: 0 }]);
+    } finally {
+      await handle.dataSource.query(`DELETE FROM outbox WHERE topic = $1`, [exchange]); // the database is shared by this describe
+      await publisher.close();
+      await channel.deleteExchange(exchange);
+      await channel.close();
+    }
+  });
+
+  it('When the publishing service declares the queue it depends on, then a command sent before its consumer ever started is consumed once the consumer starts', async () => {
+    const exchange = uniqueName('outbox_declared');
+    const queue = uniqueName('outbox_declared_queue');
+    const publisher = new RabbitmqOutboxPublisher({ url: localServers().RABBITMQ_URL, queues: [{ exchange, queue, bindingKeys: ['items.*'] }] });
+    const relay = new OutboxRelay({ dataSource: handle.dataSource, publishers: { rabbitmq: publisher } });
+    const before = await effectsSummary(handle.dataSource);
+    await writeEvents(handle.dataSource, { kind: 'rabbitmq', exchange, routingKey: 'items.recorded' }, { count: 3, keys: 1, keyPrefix: exchange });
+    const channel = await connection.createChannel();
+    try {
+      await expect(relay.relayOnce()).resolves.toBe(3);
+      const server = new RabbitmqConsumerServer({
+        url: localServers().RABBITMQ_URL,
+        exchange,
+        queue,
+        bindingKeys: ['items.*'],
+        dataSource: handle.dataSource,
+        schema: ItemRecorded.schema,
+        retryDelaysMs: [100],
+      });
+      const app = await startConsumerApp(server, queue);
+      try {
+        await eventually(async () => ((await effectsSummary(handle.dataSource)).total === before.total + 3 ? true : undefined), {
+          timeoutMs: 20_000,
+          what: 'the three commands sent before the consumer started',
+        });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await publisher.close();
+      for (const name of [queue, `${queue}.dlq`, `${queue}.delay.100ms`]) await channel.deleteQueue(name);
+      await channel.deleteExchange(exchange);
+      await channel.close();
     }
   });
 });

@@ -12,7 +12,8 @@ import {
   RETRY_COUNT_HEADER,
   replayRabbitmqDeadLetters,
 } from '../src';
-import { closeTestDataSource, ItemRecorded, openTestDataSource, startConsumerApp, type Behaviour } from './support/harness';
+import { Client } from 'pg';
+import { closeTestDataSource, effectsSummary, ItemRecorded, openTestDataSource, startConsumerApp, type Behaviour } from './support/harness';
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
 const run = promisify(execFile);
@@ -100,6 +101,52 @@ describe('RabbitMQ consumer strategy', () => {
     expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(90);
     expect(attempts[2].at - attempts[1].at).toBeGreaterThanOrEqual(190);
   });
+
+  it('When PostgreSQL is unavailable for 3 s while commands arrive, then none is dead-lettered and each is applied once it is back', async () => {
+    // Its own database, so only this consumer loses it; the shared server keeps running.
+    const own = await openTestDataSource('rabbit_pg_outage');
+    const s = localServers();
+    const admin = new Client({ host: s.POSTGRES_HOST, port: s.POSTGRES_PORT, user: s.POSTGRES_USER, password: s.POSTGRES_PASSWORD, database: 'postgres' });
+    await admin.connect();
+    const setAvailable = async (available: boolean): Promise<void> => {
+      await admin.query(`ALTER DATABASE "${own.db.database}" ALLOW_CONNECTIONS ${available}`);
+      if (!available) await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [own.db.database]);
+    };
+    const queue = uniqueName('notify_outage');
+    const exchange = uniqueName('commands_outage');
+    queues.push(queue);
+    try {
+      const server = new RabbitmqConsumerServer({
+        url: s.RABBITMQ_URL,
+        exchange,
+        queue,
+        bindingKeys: ['items.*'],
+        dataSource: own.dataSource,
+        schema: ItemRecorded.schema,
+        prefetch: 5,
+        retryDelaysMs: DELAYS,
+      });
+      apps.push(await startConsumerApp(server, queue));
+      await setAvailable(false);
+      const events = Array.from({ length: 5 }, (_, seq) => ItemRecorded.create('outage', { key: 'outage', seq }));
+      for (const event of events) await publish(exchange, JSON.stringify(event));
+      await new Promise((r) => setTimeout(r, 3_000)); // the outage: far longer than all delays (600 ms) together
+      await setAvailable(true);
+      await eventually(async () => ((await effectsSummary(own.dataSource)).distinct === 5 ? true : undefined), { timeoutMs: 20_000, what: '5 effects' });
+      const channel = await connection.createChannel();
+      try {
+        await expect(channel.checkQueue(`${queue}.dlq`)).resolves.toMatchObject({ messageCount: 0 });
+      } finally {
+        await channel.close();
+      }
+      await expect(effectsSummary(own.dataSource)).resolves.toMatchObject({ total: 5, distinct: 5 });
+    } finally {
+      await Promise.all(apps.splice(0).map((a) => a.close()));
+      await setAvailable(true).catch(() => undefined);
+      await admin.end();
+      await closeTestDataSource(own);
+    }
+  }, 60_000);
 
   it('When a handler always fails, then after the last delay the message is in the DLQ with the error, and replay brings it back once fixed', async () => {
     let broken = true;

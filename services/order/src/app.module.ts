@@ -1,4 +1,5 @@
 import { ChassisModule } from '@conveyor/chassis';
+import { RoutingKeys } from '@conveyor/contracts';
 import type { Telemetry } from '@conveyor/telemetry';
 import type { DynamicModule } from '@nestjs/common';
 import { CatalogModule } from './catalog/catalog.module';
@@ -15,7 +16,12 @@ export const appModule = (config: OrderConfig, telemetry: Telemetry): DynamicMod
     database: { migrations: orderMigrations },
     redis: { critical: false },
     locks: true,
-    outbox: { kafkaTopics: [config.ORDER_EVENTS_TOPIC, config.CATALOG_EVENTS_TOPIC], rabbitmqExchanges: [config.NOTIFICATION_EXCHANGE] },
+    outbox: {
+      kafkaTopics: [config.ORDER_EVENTS_TOPIC, config.CATALOG_EVENTS_TOPIC],
+      rabbitmqExchanges: [config.NOTIFICATION_EXCHANGE],
+      // Pushes are published mandatory: the queue they go to exists before its consumer ever runs.
+      rabbitmqQueues: [{ exchange: config.NOTIFICATION_EXCHANGE, queue: config.NOTIFICATION_QUEUE, bindingKeys: [RoutingKeys.allNotifications] }],
+    },
     openApi: { title: 'Conveyor order service', description: 'Catalog, orders and their payment (docs/order-service.md).' },
     features: [CatalogModule, OrdersModule],
   });

@@ -1,5 +1,5 @@
 import { envField, httpServerEnv, kafkaEnv, loadConfig, locksEnv, outboxEnv, postgresEnv, rabbitmqEnv, redisEnv, telemetryEnv } from '@conveyor/config';
-import { Exchanges, Topics } from '@conveyor/contracts';
+import { Exchanges, Topics, Queues } from '@conveyor/contracts';
 import { downstreamClientEnv } from '@conveyor/resilience';
 import { z } from 'zod';
 
@@ -46,6 +46,12 @@ export const orderEnv = httpServerEnv(3001)
     CATALOG_EVENTS_TOPIC: envField.string(Topics.catalogEvents),
     /** RabbitMQ topic exchange of the seller push command (tests give each run its own). */
     NOTIFICATION_EXCHANGE: envField.string(Exchanges.notificationCommands),
+    /**
+     * The notification service's queue, declared (bound to every notification
+     * command) by this service too, so a push sent before that service ever
+     * started waits in it instead of being unroutable (tests give each run its own).
+     */
+    NOTIFICATION_QUEUE: envField.string(Queues.notificationSend),
   });
 
 export type OrderConfig = z.output<typeof orderEnv>;

@@ -1,4 +1,4 @@
-import { OrderPaid, RoutingKeys, SendPush } from '@conveyor/contracts';
+import { catalogEventSchema, OrderPaid, RoutingKeys, SendPush } from '@conveyor/contracts';
 import { connectTestRabbitmq, eventually, testKafka, uniqueName } from '@conveyor/testing';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Consumer, KafkaMessage } from 'kafkajs';
@@ -62,6 +62,22 @@ describe('order service: the outbox relay publishes to Kafka and RabbitMQ', () =
     await eventually(async () => ((await stack.sql.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n === 0 ? true : undefined), {
       what: 'the outbox to be published',
     });
+  });
+
+  it('When a product is published and then updated, then each catalog event carries the product version and active, so a consumer can ignore an older one arriving late', async () => {
+    const product = await createProduct(stack.order, 3_300, 'seller-versions');
+    const patch = await fetch(`${stack.order.url}/products/${product.id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ version: 1, active: false }),
+    });
+    expect(patch.status).toBe(200);
+    const events = await stack.sql.query(`SELECT payload FROM outbox_messages WHERE message_key = $1 ORDER BY id`, [product.id]);
+    const parsed = events.rows.map((row: { payload: string }) => catalogEventSchema.parse(JSON.parse(row.payload)));
+    expect(parsed.map((e) => [e.type, e.payload.productVersion, e.payload.active])).toEqual([
+      ['ProductPublished', 1, true],
+      ['ProductUpdated', 2, false],
+    ]);
   });
 
   it('When asked if ready, then it reports Kafka and RabbitMQ up too', async () => {

@@ -40,7 +40,8 @@ export interface ReplayKafkaOptions {
 /**
  * Sends every message in a Kafka dead-letter topic, up to its end when the
  * call starts, back to the topic it came from (header `x-dlq-source-topic`),
- * with the same key and the dead-letter headers removed. Progress is kept by
+ * with the same key and the dead-letter headers removed, addressed to the
+ * group that dead-lettered it (`x-dlq-replay-for`; other groups skip it). Progress is kept by
  * a consumer group, so a second replay does not resend what the first sent.
  * The message keeps its event id: if it had been applied after all, the
  * consumer's inbox skips it.
@@ -105,11 +106,15 @@ async function replayOne(producer: import('kafkajs').Producer, message: KafkaMes
     result.skipped += 1;
     return;
   }
+  // The source topic is shared by every group that reads it; only the group
+  // that dead-lettered the message is to get it again.
+  const consumer = fixed.headers[DeadLetterHeaders.consumer];
+  const replayHeaders = { ...stripDeadLetterHeaders(fixed.headers), ...(consumer ? { [DeadLetterHeaders.replayFor]: consumer } : {}) };
   await withoutInstrumentation(async () => {
     await producer.send({
       topic: source,
       acks: -1,
-      messages: [{ key: fixed.key, value: fixed.body, headers: stripDeadLetterHeaders(fixed.headers) as IHeaders }],
+      messages: [{ key: fixed.key, value: fixed.body, headers: replayHeaders as IHeaders }],
     });
   });
   result.replayed += 1;

@@ -2,13 +2,56 @@ import { DeadLetterHeaders, InvalidMessageError, PermanentMessageError } from '.
 import { errorMessage } from './backoff';
 
 /**
- * The one mapping from a handler's failure to what a consumer does with the
- * message, shared by the Kafka and RabbitMQ consumers: a
- * {@link PermanentMessageError} (an {@link InvalidMessageError} included) is
- * dead-lettered at once; anything else is retried until the attempts run out.
+ * What a consumer does with a message whose handler failed:
+ * - `message`: the message itself is wrong (a {@link PermanentMessageError},
+ *   an {@link InvalidMessageError} included): dead-lettered at once.
+ * - `infrastructure`: something the message does not cause and a later try
+ *   fixes (database down or restarting, connection reset, lock or
+ *   serialization timeout): retried with capped back-off for as long as it
+ *   lasts, never dead-lettered, offset not committed. A short outage must not
+ *   fill the dead-letter queue with good messages.
+ * - `handler`: anything else: retried until the attempts run out, then
+ *   dead-lettered.
  */
+export type FailureKind = 'message' | 'infrastructure' | 'handler';
+
+/** The one mapping from a handler's failure to a {@link FailureKind}, shared by the Kafka and RabbitMQ consumers. */
+export function classifyFailure(error: unknown): FailureKind {
+  if (error instanceof PermanentMessageError) return 'message';
+  return isInfrastructureFailure(error) ? 'infrastructure' : 'handler';
+}
+
+/** True for a failure that dead-letters at once. */
 export function isPermanentFailure(error: unknown): boolean {
-  return error instanceof PermanentMessageError;
+  return classifyFailure(error) === 'message';
+}
+
+/*
+ * PostgreSQL SQLSTATEs that say "the database, not this message":
+ * class 08 connection exception, 53 insufficient resources, 57P01-57P05
+ * (admin/crash shutdown, cannot connect now, idle session timeout), 55P03
+ * lock_not_available (lock_timeout), 40001/40P01 serialization failure and
+ * deadlock, 57014 query_canceled (statement_timeout), 58000/58030 system and
+ * I/O errors. 55000 only with "not currently accepting connections" (a
+ * database closed to connections); otherwise it is a logic error.
+ */
+const PG_INFRASTRUCTURE = /^(08|53|57P0[1-5]$|55P03$|40001$|40P01$|57014$|58000$|58030$)/;
+const NODE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+// node-postgres reports a dropped or never-made connection without a code.
+const DRIVER_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not currently accepting connections|the database system is (starting up|shutting down)/i;
+
+function isInfrastructureFailure(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let current = error; current && typeof current === 'object' && !seen.has(current);) {
+    seen.add(current);
+    const { code, message, driverError, cause } = current as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
+    if (typeof code === 'string' && (PG_INFRASTRUCTURE.test(code) || NODE_NETWORK.has(code))) return true;
+    if (typeof message === 'string' && DRIVER_MESSAGES.test(message)) return true;
+    // TypeORM's QueryFailedError keeps the driver's error as driverError.
+    current = driverError ?? cause;
+  }
+  return false;
 }
 
 /** The headers a dead letter carries about its failure (plus the source's own, added by each consumer). */

@@ -5,7 +5,7 @@ import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Produce
 import type { DataSource } from 'typeorm';
 import type { z } from 'zod';
 import { DeadLetterHeaders } from '../errors';
-import { deadLetterHeaders, isPermanentFailure } from '../internal/failure-policy';
+import { classifyFailure, deadLetterHeaders } from '../internal/failure-policy';
 import { invokeHandler } from '../handler-invocation';
 import { applyOnce, parseEnvelope } from '../internal/apply-message';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
@@ -126,14 +126,14 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       // After close() or a rebalance, stop before the next message; the
       // offsets resolved so far are committed below.
       if (!isRunning() || isStale()) break;
-      await this.processMessage(batch.topic, batch.partition, message, heartbeat);
+      await this.processMessage(batch.topic, batch.partition, message, heartbeat, () => !isRunning() || isStale());
       resolveOffset(message.offset);
       await heartbeat();
     }
     await commitOffsetsIfNecessary();
   }
 
-  private async processMessage(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+  private async processMessage(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>, lost: () => boolean): Promise<void> {
     const headers = headersToStrings(message.headers as Record<string, unknown>);
     const span = tracer.startSpan(
       `${topic} process`,
@@ -151,11 +151,11 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       contextFromHeaders(headers),
     );
     try {
-      await otelContext.with(trace.setSpan(otelContext.active(), span), () => this.handleWithRetries(topic, partition, message, headers, heartbeat));
+      await otelContext.with(trace.setSpan(otelContext.active(), span), () => this.handleWithRetries(topic, partition, message, headers, heartbeat, lost));
       endSpan(span);
     } catch (error) {
       endSpan(span, error);
-      throw error; // only a failed dead-letter publish gets here: kafkajs retries the batch
+      throw error; // a failed dead-letter publish, or a retry cut short by close/rebalance: not committed, delivered again
     }
   }
 
@@ -165,8 +165,14 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     message: KafkaMessage,
     headers: Record<string, string>,
     heartbeat: () => Promise<void>,
+    lost: () => boolean,
   ): Promise<void> {
     const span = trace.getActiveSpan();
+    const replayFor = headers[DeadLetterHeaders.replayFor];
+    if (replayFor !== undefined && replayFor !== this.options.groupId) {
+      span?.setAttribute('conveyor.skipped', 'replay for another group');
+      return; // a dead letter of another group, replayed to it
+    }
     let envelope;
     try {
       envelope = parseEnvelope(message.value, this.options.schemas?.[topic]);
@@ -178,24 +184,39 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     if (!handler) return; // an event type this service does not care about
 
     const maxAttempts = this.options.maxAttempts ?? 5;
-    for (let attempt = 1; ; attempt += 1) {
+    const backoff = { baseDelayMs: this.options.backoffInitialMs ?? 100, maxDelayMs: this.options.backoffMaxMs ?? 5_000 };
+    // Handler attempts count towards maxAttempts; infrastructure failures
+    // (database down, lock timeout, connection reset) do not: the message is
+    // retried in place with capped back-off for as long as the outage lasts.
+    // Its offset is not resolved meanwhile, so this partition is held (nothing
+    // after it is fetched or committed) while the others go on.
+    let attempt = 1;
+    for (let tries = 1; ; tries += 1) {
       try {
         const result = await applyOnce(this.options.dataSource, this.options.groupId, envelope.id, (manager) =>
-          invokeHandler(handler, envelope.payload, new MessageContext(manager, envelope, topic, headers, attempt, partition, message.offset)),
+          invokeHandler(
+            handler,
+            envelope.payload,
+            new MessageContext(manager, envelope, topic, headers, attempt, partition, message.offset, this.options.groupId),
+          ),
         );
         span?.setAttribute('conveyor.inbox', result);
         return;
       } catch (error) {
-        const permanent = isPermanentFailure(error);
-        if (permanent || attempt >= maxAttempts || this.stopping.signal.aborted) {
-          if (this.stopping.signal.aborted && !permanent && attempt < maxAttempts) throw error; // redelivered after restart
-          return this.deadLetter(topic, partition, message, headers, error, attempt);
+        const kind = classifyFailure(error);
+        if (kind === 'message') return this.deadLetter(topic, partition, message, headers, error, attempt);
+        // Stopping or no longer ours: leave it uncommitted, it is delivered again.
+        if (this.stopping.signal.aborted || lost()) throw error;
+        if (kind === 'handler' && attempt >= maxAttempts) return this.deadLetter(topic, partition, message, headers, error, attempt);
+        if (kind === 'handler') attempt += 1;
+        const delay = backoffDelay(tries, backoff);
+        // An outage is logged on its first try and every tenth, not per message per try.
+        if (kind === 'handler' || tries === 1 || tries % 10 === 0) {
+          this.log.warn(
+            `${topic}[${partition}]@${message.offset} ${envelope.type} ${envelope.id}: ${kind === 'infrastructure' ? 'infrastructure failure, partition held' : `attempt ${attempt - 1} failed`} (${errorMessage(error)}); try ${tries}, retrying in ${delay} ms`,
+          );
         }
-        const delay = backoffDelay(attempt, { baseDelayMs: this.options.backoffInitialMs ?? 100, maxDelayMs: this.options.backoffMaxMs ?? 5_000 });
-        this.log.warn(
-          `${topic}[${partition}]@${message.offset} ${envelope.type} ${envelope.id}: attempt ${attempt} failed (${errorMessage(error)}); retrying in ${delay} ms`,
-        );
-        span?.addEvent('retry', { attempt, error: errorMessage(error) });
+        span?.addEvent('retry', { attempt, kind, error: errorMessage(error) });
         await sleep(delay, this.stopping.signal);
         await heartbeat();
       }

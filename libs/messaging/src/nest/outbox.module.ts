@@ -9,6 +9,7 @@ import { KafkaOutboxPublisher } from '../outbox/kafka-outbox-publisher';
 import type { OutboxPublisher } from '../outbox/outbox-publisher';
 import { OutboxRelay } from '../outbox/outbox-relay';
 import { RabbitmqOutboxPublisher } from '../outbox/rabbitmq-outbox-publisher';
+import { declareRabbitmqQueue, type RabbitmqQueueBinding } from '../rabbitmq/rabbitmq-consumer.server';
 import { BrokerHealth } from './broker-health';
 import { serviceKafka, type KafkaClientConfig } from './kafka-client';
 
@@ -19,6 +20,14 @@ export interface OutboxModuleOptions {
   kafkaTopics?: string[];
   /** RabbitMQ topic exchanges (declared durable). None: no RabbitMQ relay. */
   rabbitmqExchanges?: string[];
+  /**
+   * The consumers' queues this service's RabbitMQ commands go to, declared
+   * with their bindings (as the consumer declares them) before the relay
+   * starts and on every reconnect. Messages are published `mandatory`: one
+   * that no queue takes is not recorded as published but retried and parked,
+   * so every routing key a service sends must be bound here or by a consumer.
+   */
+  rabbitmqQueues?: RabbitmqQueueBinding[];
 }
 
 /** The config fields the outbox reads (`outboxEnv`, `kafkaEnv`, `rabbitmqEnv` of @conveyor/config). */
@@ -35,6 +44,7 @@ export interface OutboxConfig extends KafkaClientConfig {
   OUTBOX_RETENTION_MS: number;
   OUTBOX_CLEANUP_INTERVAL_MS: number;
   OUTBOX_CLEANUP_BATCH_SIZE: number;
+  OUTBOX_MAX_PUBLISH_ATTEMPTS: number;
 }
 
 /** One broker's relay: its publisher, and the topics or exchanges it declares before it starts. */
@@ -82,6 +92,7 @@ export class OutboxRelays implements OnApplicationBootstrap, BeforeApplicationSh
         // Published rows of both kinds share one table: one cleanup loop is enough.
         cleanupIntervalMs: cleanup ? config.OUTBOX_CLEANUP_INTERVAL_MS : 0,
         cleanupBatchSize: config.OUTBOX_CLEANUP_BATCH_SIZE,
+        maxPublishAttempts: config.OUTBOX_MAX_PUBLISH_ATTEMPTS,
       });
     this.relays = [];
     const topics = options.kafkaTopics ?? [];
@@ -91,9 +102,14 @@ export class OutboxRelays implements OnApplicationBootstrap, BeforeApplicationSh
       this.relays.push({ kind: 'kafka', publisher, relay: relay('kafka', publisher, true), declare: () => this.createTopics(kafka, topics) });
     }
     if (exchanges.length > 0) {
-      const publisher = new RabbitmqOutboxPublisher({ url: config.RABBITMQ_URL });
+      const publisher = new RabbitmqOutboxPublisher({ url: config.RABBITMQ_URL, queues: options.rabbitmqQueues });
       const cleanup = this.relays.length === 0;
-      this.relays.push({ kind: 'rabbitmq', publisher, relay: relay('rabbitmq', publisher, cleanup), declare: () => this.declareExchanges(exchanges) });
+      this.relays.push({
+        kind: 'rabbitmq',
+        publisher,
+        relay: relay('rabbitmq', publisher, cleanup),
+        declare: () => this.declareExchanges(exchanges, options.rabbitmqQueues ?? []),
+      });
     }
   }
 
@@ -139,11 +155,12 @@ export class OutboxRelays implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
-  private async declareExchanges(exchanges: string[]): Promise<void> {
+  private async declareExchanges(exchanges: string[], queues: RabbitmqQueueBinding[]): Promise<void> {
     const connection = await connect(this.config.RABBITMQ_URL);
     try {
       const channel = await connection.createChannel();
       for (const exchange of exchanges) await channel.assertExchange(exchange, 'topic', { durable: true });
+      for (const binding of queues) await declareRabbitmqQueue(channel, binding);
     } finally {
       await connection.close().catch(() => undefined);
     }

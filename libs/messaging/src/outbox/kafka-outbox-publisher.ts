@@ -1,5 +1,6 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { CompressionTypes } from 'kafkajs';
+import { UnpublishableMessageError } from '../errors';
 import { sendTraced, startProducerSpan } from '../internal/tracing';
 import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
 
@@ -21,8 +22,18 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
 
   constructor(private readonly options: KafkaOutboxPublisherOptions) {}
 
-  async publish(messages: PendingOutboxMessage[]): Promise<void> {
+  async publish(messages: PendingOutboxMessage[], signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     const producer = await this.connected();
+    // Given up on: this producer's queue (one request in flight, the rest
+    // waiting behind it) must not take the next batch, or a stalled broker
+    // would get one more copy of it per retry. The next publish starts a new
+    // producer; this one is disconnected once its request has ended.
+    const abandon = (): void => {
+      if (this.producer === producer) this.producer = undefined;
+      void producer.disconnect().catch(() => undefined);
+    };
+    signal?.addEventListener('abort', abandon, { once: true });
     const byTopic = new Map<string, Message[]>();
     const spans = messages.map((m) => {
       const { span, headers } = startProducerSpan(`${m.topic} publish`, m.headers, () => ({
@@ -50,7 +61,11 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
       // A failed idempotent producer may hold sequence state the broker no
       // longer agrees with (e.g. after a broker restart); start clean.
       await this.close();
+      const refusal = refusedForGood(error);
+      if (refusal) throw new UnpublishableMessageError(`Kafka refused the batch: ${refusal}`, { cause: error });
       throw error;
+    } finally {
+      signal?.removeEventListener('abort', abandon);
     }
   }
 
@@ -73,4 +88,32 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
     this.producer = producer;
     return producer;
   }
+}
+
+/*
+ * Kafka error types that sending the same message again cannot fix: the
+ * message or batch is too large or malformed, the topic name is invalid, or
+ * the producer may not write to it. (UNKNOWN_TOPIC_OR_PARTITION is not here:
+ * it is what a topic being created answers for a moment.)
+ */
+const REFUSED_FOR_GOOD = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TOPIC_EXCEPTION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'POLICY_VIOLATION',
+]);
+
+/** The broker's reason if `error` (or one it wraps) is a refusal for good. */
+function refusedForGood(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  for (let current = error; current && typeof current === 'object' && !seen.has(current);) {
+    seen.add(current);
+    const { type, message, cause, originalError } = current as { type?: unknown; message?: unknown; cause?: unknown; originalError?: unknown };
+    if (typeof type === 'string' && REFUSED_FOR_GOOD.has(type)) return `${type}: ${String(message)}`;
+    current = cause ?? originalError;
+  }
+  return undefined;
 }

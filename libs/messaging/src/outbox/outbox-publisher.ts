@@ -15,6 +15,12 @@ export interface PendingOutboxMessage {
  * must reach the broker in the order given.
  */
 export interface OutboxPublisher {
-  publish(messages: PendingOutboxMessage[]): Promise<void>;
+  /**
+   * `signal` aborts when the relay gives up on this send (it timed out): the
+   * publisher must then drop it rather than keep it queued behind a stalled
+   * connection, where every retry would add one more copy. A request already
+   * on the wire may still arrive (at least once).
+   */
+  publish(messages: PendingOutboxMessage[], signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { reportIfSlow } from '@conveyor/persistence';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { LoggerService } from '@nestjs/common';
+import { UnpublishableMessageError } from '../errors';
 import { backoffDelay, errorMessage, sleep, withTimeout } from '../internal/backoff';
 import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
 
@@ -33,6 +34,13 @@ export interface OutboxRelayOptions {
   /** How often published rows past the retention are deleted [60 s]; 0: not by this relay. */
   cleanupIntervalMs?: number;
   cleanupBatchSize?: number;
+  /**
+   * Times a row may be refused by the broker for good (too large, unknown
+   * exchange, unroutable: an {@link UnpublishableMessageError}) before it is
+   * parked [5]. Parked rows stay in `outbox`; later rows of their key wait
+   * behind them, other keys go on; `unparkOutboxRows` releases them.
+   */
+  maxPublishAttempts?: number;
 }
 
 /** The parts of a node-postgres client the claim uses (TypeORM's runner hands it out untyped). */
@@ -47,6 +55,13 @@ interface ClaimedBatch {
   messages: PendingOutboxMessage[];
   /** Rows the claim locked, publishable or not: a full batch means more are waiting. */
   claimed: number;
+}
+
+/** A prepared claim: its name, its PREPARE, and the simple query that runs it in a new transaction. */
+interface ClaimStatement {
+  name: string;
+  prepare: string;
+  run: string;
 }
 
 /** One row of CLAIM_BATCH_SQL's result, in its column order. */
@@ -96,11 +111,20 @@ type ClaimedRow = [
  * Rows of a kind without a publisher here (`$2`, written as an exclusion so
  * the planner never takes the filter for a selective one) are neither
  * claimed nor waited for.
+ *
+ * Keys with a parked row (one the broker refused for good, see
+ * maxPublishAttempts) are not claimed at all: not the parked row, and not the
+ * rows after it, which must not overtake it (in_order alone would keep them
+ * back too, but they would fill the batch). The parked keys are read once per
+ * claim (an InitPlan, no join) from `outbox_parked_keys`, a table empty unless
+ * something is parked, so any plan reads it for free; written as an
+ * exclusion like `$2`.
  */
 const CLAIM_BATCH_SQL = `
   WITH claimed AS MATERIALIZED (
     SELECT id FROM outbox
     WHERE destination <> ALL($2::text[])
+      AND message_key <> ALL(ARRAY(SELECT message_key FROM outbox_parked_keys))
     ORDER BY id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
@@ -142,9 +166,11 @@ export class OutboxRelay {
   private readonly retentionMs: number;
   private readonly cleanupIntervalMs: number;
   private readonly cleanupBatchSize: number;
-  private readonly claimSql: string;
-  private readonly claimStatement: string;
-  private readonly prepareSql: string;
+  private readonly maxPublishAttempts: number;
+  /** The batch claim, and a claim of one row to find a row the broker refuses. */
+  private readonly claim: ClaimStatement;
+  private readonly claimOne: ClaimStatement;
+  private readonly parked?: Counter;
   private readonly published?: Counter<'destination'>;
   private readonly failures?: Counter;
   private stopping = new AbortController();
@@ -160,6 +186,7 @@ export class OutboxRelay {
     this.retentionMs = options.retentionMs ?? 24 * 60 * 60 * 1000;
     this.cleanupIntervalMs = options.cleanupIntervalMs ?? 60_000;
     this.cleanupBatchSize = options.cleanupBatchSize ?? 5_000;
+    this.maxPublishAttempts = options.maxPublishAttempts ?? 5;
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1)
       throw new RangeError(`outbox relay: batchSize must be a positive integer, got ${this.batchSize}`);
     if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1)
@@ -168,16 +195,29 @@ export class OutboxRelay {
     // A prepared statement (planned once per connection) with literals: the
     // claim then goes as one simple query together with BEGIN (see
     // claimBatch). Both literals come from this constructor, never from input.
-    this.claimStatement = `outbox_claim_${this.batchSize}_${unhandled.join('_') || 'none'}`;
-    this.prepareSql = `PREPARE ${this.claimStatement} AS ${CLAIM_BATCH_SQL.replaceAll('$1', String(this.batchSize)).replaceAll('$2::text[]', `'{${unhandled.join(',')}}'::text[]`)}`;
-    this.claimSql = [
-      'BEGIN',
-      // Losing this commit in a database crash only means the batch is sent
-      // again (at least once, which consumers' inboxes absorb), so the relay
-      // need not wait for its WAL flush.
-      'SET LOCAL synchronous_commit = off',
-      `EXECUTE ${this.claimStatement}`,
-    ].join(';\n');
+    const statement = (size: number): ClaimStatement => {
+      const name = `outbox_claim_${size}_${unhandled.join('_') || 'none'}`;
+      return {
+        name,
+        prepare: `PREPARE ${name} AS ${CLAIM_BATCH_SQL.replaceAll('$1', String(size)).replaceAll('$2::text[]', `'{${unhandled.join(',')}}'::text[]`)}`,
+        run: [
+          'BEGIN',
+          // Losing this commit in a database crash only means the batch is sent
+          // again (at least once, which consumers' inboxes absorb), so the relay
+          // need not wait for its WAL flush.
+          'SET LOCAL synchronous_commit = off',
+          // The transaction sits idle while its batch (and the batches ahead of
+          // it in the pipeline) are with the broker. A server-wide
+          // idle_in_transaction_session_timeout shorter than that would end the
+          // session mid-publish: the COMMIT fails and the confirmed batch is sent
+          // again, every time. The relay bounds the wait itself (publishTimeoutMs).
+          `SET LOCAL idle_in_transaction_session_timeout = ${this.concurrency * this.publishTimeoutMs + 5_000}`,
+          `EXECUTE ${name}`,
+        ].join(';\n'),
+      };
+    };
+    this.claim = statement(this.batchSize);
+    this.claimOne = statement(1);
     if (options.metrics) {
       const registry = options.metrics;
       this.published = reuse(
@@ -189,6 +229,29 @@ export class OutboxRelay {
             help: 'Outbox rows published and confirmed by the broker.',
             labelNames: ['destination'],
             registers: [registry],
+          }),
+      );
+      this.parked = reuse(
+        registry,
+        'outbox_parked_total',
+        () =>
+          new Counter({
+            name: 'outbox_parked_total',
+            help: 'Outbox rows parked after the broker refused them maxPublishAttempts times.',
+            registers: [registry],
+          }),
+      );
+      reuse(
+        registry,
+        'outbox_parked_messages',
+        () =>
+          new Gauge({
+            name: 'outbox_parked_messages',
+            help: 'Outbox rows parked now (each holds back the later rows of its key until unparked).',
+            registers: [registry],
+            async collect() {
+              this.set(await parkedCount(options.dataSource));
+            },
           }),
       );
       this.failures = reuse(
@@ -260,16 +323,16 @@ export class OutboxRelay {
    * first commits that (sent) batch on its connection, in the same round trip.
    * `sent` is called once the query is written to the socket.
    */
-  private async claimBatch(sent?: () => void, after?: ClaimedBatch): Promise<ClaimedBatch> {
+  private async claimBatch(sent?: () => void, after?: ClaimedBatch, claim: ClaimStatement = this.claim): Promise<ClaimedBatch> {
     const runner = after?.runner ?? this.options.dataSource.createQueryRunner();
     try {
       const client: PgClient = after?.client ?? (await runner.connect());
-      let sql = this.claimSql;
+      let sql = claim.run;
       let prepared = preparedOn.get(client);
       if (!prepared) preparedOn.set(client, (prepared = new Set()));
-      if (!prepared.has(this.claimStatement)) {
-        sql = `${this.prepareSql};\n${sql}`;
-        prepared.add(this.claimStatement);
+      if (!prepared.has(claim.name)) {
+        sql = `${claim.prepare};\n${sql}`;
+        prepared.add(claim.name);
       }
       if (after) sql = `COMMIT;\n${sql}`;
       // Rows as arrays, in CLAIM_BATCH_SQL's column order: no object per row to build and drop.
@@ -278,7 +341,7 @@ export class OutboxRelay {
       sent?.();
       const results = await query;
       // Sent on the raw client, so TypeORM does not time it: the slow-query log must still see it.
-      reportIfSlow(this.options.dataSource, startedAt, `EXECUTE ${this.claimStatement}`);
+      reportIfSlow(this.options.dataSource, startedAt, `EXECUTE ${claim.name}`);
       const rows = results[results.length - 1].rows as ClaimedRow[];
       const messages = rows.map(([id, destination, topic, routingKey, key, payload, headers]) => ({
         id,
@@ -340,7 +403,20 @@ export class OutboxRelay {
       [...byKind].map(async ([kind, list]) => {
         const publisher = this.options.publishers[kind];
         if (!publisher) throw new Error(`no publisher for ${kind}`);
-        await withTimeout(publisher.publish(list), this.publishTimeoutMs, `${kind} did not confirm ${list.length} messages within ${this.publishTimeoutMs} ms`);
+        // On timeout the publisher is told to abandon the send (signal), so a
+        // stalled broker does not collect one queued copy per retry that it
+        // would all deliver once it wakes up.
+        const abandon = new AbortController();
+        try {
+          await withTimeout(
+            publisher.publish(list, abandon.signal),
+            this.publishTimeoutMs,
+            `${kind} did not confirm ${list.length} messages within ${this.publishTimeoutMs} ms`,
+          );
+        } catch (error) {
+          abandon.abort(error);
+          throw error;
+        }
         this.published?.inc({ destination: kind }, list.length);
       }),
     );
@@ -391,8 +467,17 @@ export class OutboxRelay {
         if (failures > 0) this.options.logger?.log(`outbox relay: publishing again after ${failures} failed attempts`);
         failures = 0;
         if (!more && ahead.length === 0) await sleep(this.pollIntervalMs, signal);
-      } catch (error) {
+      } catch (caught) {
+        let error = caught;
         await giveBack();
+        if (error instanceof UnpublishableMessageError && !signal.aborted) {
+          // The broker refused something in the batch for good: find the row.
+          try {
+            await this.isolateRefusedRow();
+          } catch (isolating) {
+            error = isolating;
+          }
+        }
         failures += 1;
         this.failures?.inc();
         const delay = backoffDelay(failures, { baseDelayMs: this.backoffInitialMs, maxDelayMs: this.backoffMaxMs });
@@ -404,6 +489,61 @@ export class OutboxRelay {
       }
     }
     await giveBack();
+  }
+
+  /*
+   * After a batch the broker refused for good: publish the rows one at a time
+   * (a claim of one row, each its own transaction) up to a batch's worth,
+   * until one is refused. That row gets one more attempt counted and the
+   * reason recorded, and is parked once it has used up maxPublishAttempts.
+   * The caller then backs off as after any failure, so a row is tried
+   * maxPublishAttempts times with growing waits before it is parked. Only
+   * this path, after a refusal, pays the per-row round trips.
+   */
+  private async isolateRefusedRow(): Promise<void> {
+    for (let i = 0; i < this.batchSize && !this.stopping.signal.aborted; i += 1) {
+      const batch = await this.claimBatch(undefined, undefined, this.claimOne);
+      const [row] = batch.messages;
+      if (!row) {
+        await endTransaction(batch.runner, 'COMMIT');
+        return; // nothing (publishable) left
+      }
+      try {
+        await this.publishRows(batch.messages);
+      } catch (error) {
+        await endTransaction(batch.runner, 'ROLLBACK').catch(() => undefined);
+        if (error instanceof UnpublishableMessageError) await this.recordRefusal(row, error);
+        throw error;
+      }
+      await endTransaction(batch.runner, 'COMMIT');
+    }
+  }
+
+  private async recordRefusal(row: PendingOutboxMessage, error: UnpublishableMessageError): Promise<void> {
+    const reason = errorMessage(error).slice(0, 2_000);
+    // Parking the row and its key is one statement: the claim skips the key from then on.
+    const [result]: { attempts: number; parked: boolean }[] = await this.options.dataSource.query(
+      `WITH refused AS (
+         UPDATE outbox SET attempts = attempts + 1, park_reason = $2, parked_at = CASE WHEN attempts + 1 >= $3 THEN clock_timestamp() END
+         WHERE id = $1 RETURNING message_key, attempts, parked_at IS NOT NULL AS parked
+       ), parked_key AS (
+         INSERT INTO outbox_parked_keys (message_key) SELECT message_key FROM refused WHERE parked ON CONFLICT DO NOTHING
+       )
+       SELECT attempts, parked FROM refused`,
+      [row.id, reason, this.maxPublishAttempts],
+    );
+    if (!result) return; // gone meanwhile
+    const where = `${row.destination} ${row.topic}${row.routingKey === null ? '' : ` (${row.routingKey})`}`;
+    if (result.parked) {
+      this.parked?.inc();
+      this.options.logger?.error(
+        `outbox relay: parked row ${row.id} of key ${row.key} to ${where} after ${result.attempts} refusals: ${reason}. Later rows of this key wait; fix the cause, then unpark it (unparkOutboxRows, or the unpark-outbox CLI).`,
+      );
+    } else {
+      this.options.logger?.warn(
+        `outbox relay: row ${row.id} of key ${row.key} to ${where} refused (attempt ${result.attempts} of ${this.maxPublishAttempts}): ${reason}`,
+      );
+    }
   }
 
   private async cleanupLoop(): Promise<void> {
@@ -426,6 +566,34 @@ export async function outboxStats(db: DataSource | EntityManager): Promise<{ bac
     `SELECT count(*) AS backlog, EXTRACT(EPOCH FROM (clock_timestamp() - min(created_at))) AS age FROM outbox`,
   );
   return { backlog: Number(row.backlog), oldestAgeSeconds: row.age === null ? 0 : Number(row.age) };
+}
+
+/** Rows parked now. */
+async function parkedCount(db: DataSource | EntityManager): Promise<number> {
+  const [row]: { n: number }[] = await db.query(`SELECT count(*)::int AS n FROM outbox WHERE parked_at IS NOT NULL`);
+  return row.n;
+}
+
+/**
+ * Releases parked rows (the replay of the outbox): their attempts start
+ * again, and they and the rows of their keys behind them are published by the
+ * next claim. Fix the cause first (topic limit, missing exchange or queue), or
+ * they are parked again. Returns how many rows were released.
+ */
+export async function unparkOutboxRows(db: DataSource | EntityManager, which: { key?: string; ids?: string[] } = {}): Promise<number> {
+  // A key has one parked row at most (the claim skips the key once one is), so releasing it releases the key.
+  const [row]: { released: number }[] = await db.query(
+    `WITH released AS (
+       UPDATE outbox SET parked_at = NULL, attempts = 0, park_reason = NULL
+       WHERE parked_at IS NOT NULL AND ($1::text IS NULL OR message_key = $1) AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
+       RETURNING message_key
+     ), keys AS (
+       DELETE FROM outbox_parked_keys WHERE message_key IN (SELECT message_key FROM released)
+     )
+     SELECT count(*)::int AS released FROM released`,
+    [which.key ?? null, which.ids ?? null],
+  );
+  return row.released;
 }
 
 /** Claim statements prepared on each pooled connection (a connection's session outlives a relay). */

@@ -38,4 +38,16 @@ export class OutboxRecord {
 
   @Column('timestamptz', { name: 'created_at', default: () => 'clock_timestamp()' })
   createdAt!: Date;
+
+  /** Publish attempts the broker refused for good (see `OutboxRelayOptions.maxPublishAttempts`). */
+  @Column('int', { default: 0 })
+  attempts!: number;
+
+  /** Why the broker refused it, from the last refusal. */
+  @Column('text', { name: 'park_reason', nullable: true })
+  parkReason!: string | null;
+
+  /** Set when the row was parked: it and the later rows of its key wait for `unparkOutboxRows`. */
+  @Column('timestamptz', { name: 'parked_at', nullable: true })
+  parkedAt!: Date | null;
 }

@@ -5,7 +5,7 @@ import { connect, type Channel, type ChannelModel, type ConfirmChannel, type Con
 import type { DataSource } from 'typeorm';
 import type { z } from 'zod';
 import { DeadLetterHeaders } from '../errors';
-import { deadLetterHeaders, isPermanentFailure } from '../internal/failure-policy';
+import { classifyFailure, deadLetterHeaders } from '../internal/failure-policy';
 import { invokeHandler } from '../handler-invocation';
 import { applyOnce, parseEnvelope } from '../internal/apply-message';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
@@ -37,6 +37,8 @@ export interface RabbitmqConsumerOptions {
 
 /** Header counting the failed deliveries of a message so far. */
 export const RETRY_COUNT_HEADER = 'x-retry-count';
+/** Rounds through the delay queues caused by infrastructure failures (they do not count as attempts). */
+export const OUTAGE_RETRY_COUNT_HEADER = 'x-outage-retry-count';
 
 /** Names of the queues around a consumer queue. */
 export const rabbitmqQueues = (queue: string, retryDelaysMs: number[]) => ({
@@ -45,6 +47,26 @@ export const rabbitmqQueues = (queue: string, retryDelaysMs: number[]) => ({
   // so a new delay gets a new queue instead of a PRECONDITION_FAILED.
   delays: retryDelaysMs.map((ms) => ({ ms, queue: `${queue}.delay.${ms}ms` })),
 });
+
+/** A consumer's work queue and what it is bound to, as a publisher that depends on it declares it. */
+export interface RabbitmqQueueBinding {
+  exchange: string;
+  queue: string;
+  bindingKeys: string[];
+}
+
+/**
+ * Declares the topic exchange, the quorum work queue and its bindings, with
+ * the same arguments as the consumer's {@link declareRabbitmqTopology}, so
+ * publisher and consumer may each declare them in any order. A publisher
+ * declares the queues its commands go to: a command sent before the consumer
+ * ever started then waits in the queue instead of being dropped as unroutable.
+ */
+export async function declareRabbitmqQueue(channel: Channel, binding: RabbitmqQueueBinding): Promise<void> {
+  await channel.assertExchange(binding.exchange, 'topic', { durable: true });
+  await channel.assertQueue(binding.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  for (const key of binding.bindingKeys) await channel.bindQueue(binding.queue, binding.exchange, key);
+}
 
 /**
  * Declares exchange, quorum queue and binding, delay queues and the dead
@@ -56,9 +78,7 @@ export async function declareRabbitmqTopology(
   options: Pick<RabbitmqConsumerOptions, 'exchange' | 'queue' | 'bindingKeys' | 'retryDelaysMs'>,
 ): Promise<void> {
   const names = rabbitmqQueues(options.queue, options.retryDelaysMs ?? DEFAULT_DELAYS);
-  await channel.assertExchange(options.exchange, 'topic', { durable: true });
-  await channel.assertQueue(options.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  for (const key of options.bindingKeys) await channel.bindQueue(options.queue, options.exchange, key);
+  await declareRabbitmqQueue(channel, options);
   for (const delay of names.delays) {
     // No consumer: messages wait out the TTL, then are dead-lettered through
     // the default exchange straight back to the work queue (not the topic
@@ -209,7 +229,11 @@ export class RabbitmqConsumerServer extends Server implements CustomTransportStr
           const handler = this.getHandlerByPattern(this.normalizePattern(envelope.type));
           if (handler) {
             const result = await applyOnce(this.options.dataSource, this.options.queue, envelope.id, (manager) =>
-              invokeHandler(handler, envelope.payload, new MessageContext(manager, envelope, this.options.queue, headers, attempt)),
+              invokeHandler(
+                handler,
+                envelope.payload,
+                new MessageContext(manager, envelope, this.options.queue, headers, attempt, undefined, undefined, this.options.queue),
+              ),
             );
             span.setAttribute('conveyor.inbox', result);
           }
@@ -236,9 +260,28 @@ export class RabbitmqConsumerServer extends Server implements CustomTransportStr
     error: unknown,
   ): Promise<void> {
     const names = rabbitmqQueues(this.options.queue, this.delays);
-    const permanent = isPermanentFailure(error);
-    const next = names.delays[failures - 1];
+    const kind = classifyFailure(error);
+    const permanent = kind === 'message';
     const properties = { ...msg.properties, persistent: true };
+    if (kind === 'infrastructure' && names.delays.length > 0) {
+      // Database down, lock timeout, connection reset: not the message's
+      // fault. Through the delay queues (longer each round, capped at the
+      // longest) without using up an attempt, for as long as it lasts.
+      const rounds = Number(headers[OUTAGE_RETRY_COUNT_HEADER] ?? 0);
+      const delay = names.delays[Math.min(rounds, names.delays.length - 1)];
+      if (rounds === 0 || rounds % 10 === 9)
+        this.log.warn(`${this.options.queue}: infrastructure failure (${errorMessage(error)}); retrying in ${delay.ms} ms`);
+      trace.getActiveSpan()?.addEvent('retry', { attempt: failures, kind, delayMs: delay.ms, error: errorMessage(error) });
+      await withoutInstrumentation(async () => {
+        publisher.sendToQueue(delay.queue, msg.content, {
+          ...properties,
+          headers: { ...headers, [RETRY_COUNT_HEADER]: String(failures - 1), [OUTAGE_RETRY_COUNT_HEADER]: String(rounds + 1) },
+        });
+        await publisher.waitForConfirms();
+      });
+      return;
+    }
+    const next = names.delays[failures - 1];
     if (!permanent && next) {
       this.log.warn(`${this.options.queue}: attempt ${failures} failed (${errorMessage(error)}); retrying in ${next.ms} ms`);
       trace.getActiveSpan()?.addEvent('retry', { attempt: failures, delayMs: next.ms, error: errorMessage(error) });

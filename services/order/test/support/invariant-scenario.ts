@@ -145,6 +145,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
       ORDER_EVENTS_TOPIC: orderEventsTopic,
       CATALOG_EVENTS_TOPIC: uniqueName('invariant_catalog_events'),
       NOTIFICATION_EXCHANGE: uniqueName('invariant_notification_commands'),
+      NOTIFICATION_QUEUE: uniqueName('invariant_notification_send'),
       KAFKA_TOPIC_PARTITIONS: '3',
     });
     running.push(order);

@@ -17,11 +17,12 @@ export interface OrderStack {
 }
 
 /** Unique topic and exchange names for one order stack; the order process creates them at start. */
-export function brokerNamesEnv(): { ORDER_EVENTS_TOPIC: string; CATALOG_EVENTS_TOPIC: string; NOTIFICATION_EXCHANGE: string } {
+export function brokerNamesEnv(): { ORDER_EVENTS_TOPIC: string; CATALOG_EVENTS_TOPIC: string; NOTIFICATION_EXCHANGE: string; NOTIFICATION_QUEUE: string } {
   return {
     ORDER_EVENTS_TOPIC: uniqueName('order_events'),
     CATALOG_EVENTS_TOPIC: uniqueName('catalog_events'),
     NOTIFICATION_EXCHANGE: uniqueName('notification_commands'),
+    NOTIFICATION_QUEUE: uniqueName('notification_send'),
   };
 }
 

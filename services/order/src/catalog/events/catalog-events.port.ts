@@ -25,6 +25,8 @@ const fields = (p: ProductView) => ({
   description: p.description,
   priceMinor: p.priceAmount,
   currency: p.currency,
+  active: p.active,
+  productVersion: p.version,
 });
 
 /** CatalogEvents through the transactional outbox of libs/messaging. */

@@ -1,0 +1,21 @@
+import { QueryFailedError } from 'typeorm';
+import { InvalidMessageError, PermanentMessageError } from '../errors';
+import { classifyFailure } from './failure-policy';
+
+const pgError = (code: string, message = 'pg'): Error => Object.assign(new Error(message), { code });
+
+describe('classifyFailure', () => {
+  it.each([
+    ['a permanent message error', new PermanentMessageError('seller closed'), 'message'],
+    ['an invalid message', new InvalidMessageError('not JSON'), 'message'],
+    ['a lock timeout inside a TypeORM error', new QueryFailedError('UPDATE x', [], pgError('55P03')), 'infrastructure'],
+    ['a terminated session', pgError('57P01', 'terminating connection due to administrator command'), 'infrastructure'],
+    ['a database closed to connections', pgError('55000', 'database "x" is not currently accepting connections'), 'infrastructure'],
+    ['a connection reset', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'infrastructure'],
+    ['a dropped pool connection', new Error('Connection terminated unexpectedly'), 'infrastructure'],
+    ['a unique violation', new QueryFailedError('INSERT x', [], pgError('23505')), 'handler'],
+    ['a plain error', new Error('boom'), 'handler'],
+  ])('When the failure is %s, then it is %s', (_what, error, kind) => {
+    expect(classifyFailure(error)).toBe(kind);
+  });
+});
