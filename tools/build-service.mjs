@@ -11,6 +11,7 @@
 //
 // Extra entry points (a service's src/migrate.ts, once it has one) are built too.
 // Fails on any type error. No TypeScript is needed at run time.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
@@ -58,8 +59,32 @@ for (const [name, [target]] of aliases) {
   linked.push(name);
 }
 const main = `services/${service}/src/main.js`;
+// The port the service listens on when PORT is unset: its config's own default,
+// read by loading the emitted config module with an empty environment.
+const probe = spawnSync(
+  process.execPath,
+  ['-e', `process.stdout.write(String(require('./services/${service}/src/config.js').config.PORT))`],
+  { cwd: out, env: { PATH: process.env.PATH }, encoding: 'utf8' },
+);
+const port = Number(probe.stdout);
+if (probe.status !== 0 || !Number.isInteger(port)) {
+  console.error(`build-service: could not read the default PORT of ${service}:\n${probe.stderr}`);
+  process.exit(1);
+}
 writeFileSync(
   path.join(out, 'package.json'),
-  JSON.stringify({ name: `@conveyor/${service}-dist`, private: true, type: 'commonjs', main }, null, 2) + '\n',
+  JSON.stringify({ name: `@conveyor/${service}-dist`, private: true, type: 'commonjs', main, conveyor: { service, port } }, null, 2) + '\n',
 );
-console.log(`build-service: dist/${service}/${main} (+ ${linked.join(', ') || 'no libs'})`);
+// The image's HEALTHCHECK: GET /health/live on the port the service uses.
+writeFileSync(
+  path.join(out, 'healthcheck.js'),
+  `'use strict';
+// GET /health/live; exit 0 on 2xx (the image's HEALTHCHECK).
+const port = process.env.PORT || require('./package.json').conveyor.port;
+fetch(\`http://127.0.0.1:\${port}/health/live\`, { signal: AbortSignal.timeout(2000) }).then(
+  (r) => process.exit(r.ok ? 0 : 1),
+  () => process.exit(1),
+);
+`,
+);
+console.log(`build-service: dist/${service}/${main} port ${port} (+ ${linked.join(', ') || 'no libs'})`);
