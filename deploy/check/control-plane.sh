@@ -38,14 +38,15 @@ control_plane_up() { # <dir>
   mkdir -p "$CP_DIR/pki" "$CP_DIR/etcd"
   trap 'control_plane_down; cleanup_dirs' EXIT
   trap 'exit 130' INT TERM
-  local ports etcd_client etcd_peer api kcm sched kwok_port token
+  local etcd_client etcd_peer api kcm sched kwok_port token
   read -r etcd_client etcd_peer api kcm sched kwok_port <<<"$(free_ports 6)"
   token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
   # Service-account signing key (tokens of the controllers and of pods).
-  openssl genrsa -out "$CP_DIR/pki/sa.key" 2048 2>/dev/null &&
-    openssl rsa -in "$CP_DIR/pki/sa.key" -pubout -out "$CP_DIR/pki/sa.pub" 2>/dev/null ||
-    { echo "control plane: openssl failed" >&2; return 1; }
+  if ! openssl genrsa -out "$CP_DIR/pki/sa.key" 2048 2>/dev/null ||
+    ! openssl rsa -in "$CP_DIR/pki/sa.key" -pubout -out "$CP_DIR/pki/sa.pub" 2>/dev/null; then
+    echo "control plane: openssl failed" >&2; return 1
+  fi
   echo "$token,admin,admin,system:masters" >"$CP_DIR/pki/tokens.csv"
 
   cp_start etcd etcd --name conveyor-check --data-dir "$CP_DIR/etcd" \

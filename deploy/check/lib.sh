@@ -21,7 +21,7 @@ check() {
     echo "ok - $what"; passed=$((passed + 1))
   else
     echo "not ok - $what"; failed=$((failed + 1))
-    sed 's/^/#   /' <<<"$out" | tail -n 25
+    tail -n 25 <<<"$out" | sed 's/^/#   /'
   fi
 }
 # bites <what> <pattern> <command...>: the command must FAIL, saying <pattern>
@@ -34,7 +34,7 @@ bites() {
     echo "ok - $what"; passed=$((passed + 1))
   else
     echo "not ok - $what (failed, but without /$pattern/)"; failed=$((failed + 1))
-    sed 's/^/#   /' <<<"$out" | tail -n 15
+    tail -n 15 <<<"$out" | sed 's/^/#   /'
   fi
 }
 

@@ -69,10 +69,25 @@ deny contains msg if {
   msg := sprintf("FROM %s: no tag", [img])
 }
 
+secret_name(n) if regex.match(`(?i)^[A-Z0-9_]*(PASSWORD|SECRET|TOKEN|API_?KEY)[A-Z0-9_]*$`, n)
+
+# ARG NAME=value
 deny contains msg if {
   some i in instructions
-  i.Cmd in {"env", "arg"}
+  i.Cmd == "arg"
   some v in i.Value
-  regex.match(`(?i)^[A-Z0-9_]*(PASSWORD|SECRET|TOKEN|API_?KEY)[A-Z0-9_]*=.+`, v)
-  msg := sprintf("%s %s: a secret baked into the image", [upper(i.Cmd), v])
+  parts := split(v, "=")
+  count(parts) > 1
+  secret_name(parts[0])
+  msg := sprintf("ARG %s: a secret baked into the image", [parts[0]])
+}
+
+# ENV NAME=value … (the parser gives name, value, name, value, …)
+deny contains msg if {
+  some i in instructions
+  i.Cmd == "env"
+  some k, v in i.Value
+  k % 2 == 0
+  secret_name(v)
+  msg := sprintf("ENV %s: a secret baked into the image", [v])
 }
