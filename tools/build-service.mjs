@@ -23,9 +23,7 @@ if (!service || !existsSync(path.join(root, 'services', service, 'src', 'main.ts
   process.exit(2);
 }
 const out = path.join(root, 'dist', service);
-const entries = ['main.ts', 'migrate.ts']
-  .map((f) => path.join(root, 'services', service, 'src', f))
-  .filter((f) => existsSync(f));
+const entries = ['main.ts', 'migrate.ts'].map((f) => path.join(root, 'services', service, 'src', f)).filter((f) => existsSync(f));
 
 const parsed = ts.getParsedCommandLineOfConfigFile(
   path.join(root, 'tsconfig.base.json'),
@@ -61,11 +59,11 @@ for (const [name, [target]] of aliases) {
 const main = `services/${service}/src/main.js`;
 // The port the service listens on when PORT is unset: its config's own default,
 // read by loading the emitted config module with an empty environment.
-const probe = spawnSync(
-  process.execPath,
-  ['-e', `process.stdout.write(String(require('./services/${service}/src/config.js').config.PORT))`],
-  { cwd: out, env: { PATH: process.env.PATH }, encoding: 'utf8' },
-);
+const probe = spawnSync(process.execPath, ['-e', `process.stdout.write(String(require('./services/${service}/src/config.js').config.PORT))`], {
+  cwd: out,
+  env: { PATH: process.env.PATH },
+  encoding: 'utf8',
+});
 const port = Number(probe.stdout);
 if (probe.status !== 0 || !Number.isInteger(port)) {
   console.error(`build-service: could not read the default PORT of ${service}:\n${probe.stderr}`);

@@ -37,8 +37,18 @@ for (const doc of parseAllDocuments(readFileSync(process.argv[2], 'utf8'))) {
   else continue;
   const sum = (cs, f) => (cs ?? []).reduce((a, c) => a + f(c.resources?.requests ?? {}), 0);
   const max = (cs, f) => Math.max(0, ...(cs ?? []).map((c) => f(c.resources?.requests ?? {})));
-  mem += replicas * Math.max(sum(spec.containers, (r) => mib(r.memory)), max(spec.initContainers, (r) => mib(r.memory)));
-  cpu += replicas * Math.max(sum(spec.containers, (r) => millicores(r.cpu)), max(spec.initContainers, (r) => millicores(r.cpu)));
+  mem +=
+    replicas *
+    Math.max(
+      sum(spec.containers, (r) => mib(r.memory)),
+      max(spec.initContainers, (r) => mib(r.memory)),
+    );
+  cpu +=
+    replicas *
+    Math.max(
+      sum(spec.containers, (r) => millicores(r.cpu)),
+      max(spec.initContainers, (r) => millicores(r.cpu)),
+    );
   pods += replicas;
 }
 console.log(`requests: memory_mib=${Math.ceil(mem)} cpu_millicores=${Math.ceil(cpu)} pods=${pods}`);
