@@ -22,11 +22,17 @@ cp_start() { # <name> <command...>: in the background, logging to $CP_DIR/<name>
 
 control_plane_down() {
   local pid i
-  # Reverse order: kwok and the controllers before the API server, etcd last.
-  for ((i = ${#CP_PIDS[@]} - 1; i >= 0; i--)); do
-    pid=${CP_PIDS[i]}
-    kill "$pid" 2>/dev/null || continue
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  trap '' INT TERM # finish the clean-up whatever arrives meanwhile
+  # SIGTERM to all, kwok and the controllers first, etcd last; then SIGKILL to
+  # whatever is still there after 10 s.
+  for ((i = ${#CP_PIDS[@]} - 1; i >= 0; i--)); do kill "${CP_PIDS[i]}" 2>/dev/null || true; done
+  for _ in $(seq 100); do
+    local alive=0
+    for pid in "${CP_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for pid in "${CP_PIDS[@]}"; do
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -85,12 +91,10 @@ EOF
   done
   ((up)) || { echo "control plane: kube-apiserver not ready after 120 s" >&2; return 1; }
 
-  # The node lifecycle controller is off: kwok renews the node's lease, but the
-  # check needs no eviction logic.
   cp_start kube-controller-manager kube-controller-manager --kubeconfig "$KUBECONFIG" \
     --bind-address 127.0.0.1 --secure-port "$kcm" --leader-elect=false \
     --service-account-private-key-file "$CP_DIR/pki/sa.key" --root-ca-file "$CP_DIR/pki/apiserver.crt" \
-    --controllers '*,-node-lifecycle-controller' --profiling=false
+    --profiling=false
   cp_start kube-scheduler kube-scheduler --kubeconfig "$KUBECONFIG" \
     --bind-address 127.0.0.1 --secure-port "$sched" --leader-elect=false --profiling=false
 
@@ -108,6 +112,8 @@ EOF
     --node-ip 127.0.0.1 --node-port "$kwok_port" --server-address "127.0.0.1:$kwok_port" \
     --cidr 10.244.0.1/24 --node-lease-duration-seconds 40
 
+  # (The API server taints a new node not-ready; the node lifecycle controller
+  # lifts the taint once kwok reports the node Ready and renews its lease.)
   kubectl apply -f - >/dev/null <<'EOF' || return 1
 apiVersion: v1
 kind: Node
@@ -120,12 +126,13 @@ status:
   allocatable: { cpu: "8", memory: 16Gi, pods: "110" }
   capacity: { cpu: "8", memory: 16Gi, pods: "110" }
 EOF
-  # Ready node, a default ServiceAccount in the namespace (the controller makes it).
-  for _ in $(seq 120); do
-    [[ $(kubectl get node kwok-node-0 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]] &&
+  # A Ready node without taints, a default ServiceAccount (the controller makes it).
+  for _ in $(seq 240); do
+    [[ $(kubectl get node kwok-node-0 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}/{.spec.taints}' 2>/dev/null) == True/ ]] &&
       kubectl get serviceaccount default -n default >/dev/null 2>&1 && return 0
     sleep 0.5
   done
-  echo "control plane: the kwok node never became Ready, or no default ServiceAccount" >&2
+  echo "control plane: the kwok node never became Ready and untainted, or no default ServiceAccount" >&2
+  kubectl get node kwok-node-0 -o yaml >&2
   return 1
 }
