@@ -10,8 +10,9 @@
  * - the order process's RSS (VmRSS of /proc/<pid>/status) sampled every 50 ms;
  *   growth = peak during the download − the median of 1 s before it, after a
  *   small warm-up export;
- * - then the same against a second process started with
- *   ORDER_BENCH_NAIVE_EXPORT=true (one query, the file built in memory).
+ * - then the same against a second process, the order service with its
+ *   export provider replaced (services/order/test/bench/naive-export.main.ts:
+ *   one query, the file built in memory).
  * The database is dropped at the end.
  */
 import { createTestDatabase, startServiceProcess, uniqueName, type ServiceProcess } from '@conveyor/testing';
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     OTEL_SDK_DISABLED: 'true',
     LOG_LEVEL: 'warn',
     POSTGRES_DB: db.database,
-    ORDER_LOCK_KEY_PREFIX: uniqueName('bench_export_lock'),
+    LOCK_KEY_PREFIX: uniqueName('bench_export_lock'),
     ORDER_RECONCILE_INTERVAL_MS: '0',
     ORDER_SETTLEMENT_INTERVAL_MS: '0',
   };
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
     await streamed.stop();
     running.pop();
 
-    const naiveProcess = await startServiceProcess('services/order/src/main.ts', { ...env, ORDER_BENCH_NAIVE_EXPORT: 'true' });
+    const naiveProcess = await startServiceProcess('services/order/test/bench/naive-export.main.ts', env);
     running.push(naiveProcess);
     const naive = await measure('naive', naiveProcess);
     if (naive.rows !== stream.rows) throw new Error(`naive export has ${naive.rows} rows, streamed ${stream.rows}`);

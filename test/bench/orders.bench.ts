@@ -11,8 +11,9 @@
  * 2. tx-hold: POSTGRES_POOL_SIZE=10, provider latency BENCH_PROVIDER_LATENCY_MS
  *    (provider-sim admin faults), BENCH_TX_CONCURRENCY clients for
  *    BENCH_TX_SECONDS each: the normal flow (payment outside any transaction)
- *    vs a process started with ORDER_BENCH_HOLD_TX_DURING_PAYMENT=true (the
- *    teaching anti-pattern: the payment inside the transaction).
+ *    vs the order service with PlaceOrderService replaced
+ *    (services/order/test/bench/hold-transaction.main.ts, the teaching
+ *    anti-pattern: the payment inside the transaction).
  * Every answer must be 201 PAID, or the run fails: a figure over errors means nothing.
  */
 import { createTestDatabase, startServiceProcess, uniqueName, type ServiceProcess } from '@conveyor/testing';
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       POSTGRES_DB: db.database,
       POSTGRES_POOL_SIZE: '10',
-      ORDER_LOCK_KEY_PREFIX: uniqueName('bench_orders_lock'),
+      LOCK_KEY_PREFIX: uniqueName('bench_orders_lock'),
       PAYMENTS_URL: sim.url,
       // Room for every client: the bulkhead is not what is measured here.
       PAYMENTS_BULKHEAD_MAX_CONCURRENT: '200',
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
     const outside = await placeOrders(order.url, productId, TX_CONCURRENCY, forDuration());
     await stop(order);
 
-    order = await start(ORDER_ENTRY, { ...orderEnv, ORDER_BENCH_HOLD_TX_DURING_PAYMENT: 'true' });
+    order = await start('services/order/test/bench/hold-transaction.main.ts', orderEnv);
     await placeOrders(order.url, productId, TX_CONCURRENCY, (n) => n < TX_CONCURRENCY * 2);
     const inside = await placeOrders(order.url, productId, TX_CONCURRENCY, forDuration());
     await stop(order);

@@ -128,8 +128,8 @@ secretKeyRef, never as plain values.
 - name: {{ printf "%s_URL" $prefix }}
   value: {{ printf "http://%s:%v" (include "conveyor.name" (dict "root" $root "name" $target)) $callee.port | quote }}
 {{- end }}
-{{- with $svc.migrations }}{{ if and .enabled .startupEnv }}
-- name: {{ .startupEnv }}
+{{- with $svc.migrations }}{{ if .enabled }}
+- name: POSTGRES_MIGRATIONS_RUN
   value: {{ if $.job }}"true"{{ else }}{{ $root.Values.postgresql.enabled | toString | quote }}{{ end }}
 {{- end }}{{ end }}
 {{- range $k, $v := .extra }}

@@ -14,6 +14,8 @@ export const httpServerEnv = (defaultPort: number) =>
     PORT: envField.port(defaultPort),
     LOG_LEVEL: envField.logLevel('info'),
     SHUTDOWN_TIMEOUT_MS: envField.durationMs(10_000),
+    /** JSON and CSV answers at least this large are compressed (br, gzip) when the client accepts it. */
+    HTTP_COMPRESS_THRESHOLD_BYTES: envField.int(1024, { min: 0 }),
   });
 
 /** OpenTelemetry tracing (names follow the OpenTelemetry spec where one exists). */
@@ -33,10 +35,33 @@ export const postgresEnv = z.object({
   POSTGRES_POOL_SIZE: envField.int(10, { min: 1, max: 200 }),
   POSTGRES_STATEMENT_TIMEOUT_MS: envField.durationMs(5_000),
   POSTGRES_LOCK_TIMEOUT_MS: envField.durationMs(2_000),
+  /** A session idle inside an open transaction this long is ended by the server (its locks and connection freed). */
+  POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS: envField.durationMs(10_000),
+  /**
+   * Longest a request waits for a pooled connection; past it the request is
+   * answered 503 (`DATABASE.UNAVAILABLE`, Retry-After) instead of queueing
+   * behind a pool that a slow query or a stuck partner has used up.
+   */
+  POSTGRES_POOL_WAIT_MS: envField.durationMs(2_000, { min: 1 }),
+  /** Queries slower than this are logged with their SQL (the outbox relay's claim included). */
+  POSTGRES_SLOW_QUERY_MS: envField.durationMs(500),
+  /**
+   * Apply pending migrations at start-up, under an advisory lock so replicas
+   * starting together do not race; off where a deploy job migrates first.
+   */
+  POSTGRES_MIGRATIONS_RUN: envField.bool(true),
 });
 
 export const redisEnv = z.object({
   REDIS_URL: envField.url('redis://127.0.0.1:6379', ['redis', 'rediss']),
+});
+
+/** Lease locks of singleton jobs (libs/locks, in Redis). */
+export const locksEnv = z.object({
+  /** Prefix of the lock keys in Redis; default `<service>:lock` (tests give each run its own). */
+  LOCK_KEY_PREFIX: z.string().min(1).optional(),
+  /** How long a lease lives without renewal: the longest a crashed holder delays the next run. */
+  LOCK_TTL_MS: envField.durationMs(15_000, { min: 100 }),
 });
 
 export const rabbitmqEnv = z.object({
@@ -46,10 +71,14 @@ export const rabbitmqEnv = z.object({
 export const kafkaEnv = z.object({
   KAFKA_BROKERS: envField.list('127.0.0.1:9092'),
   KAFKA_CLIENT_ID: z.string().min(1).optional(),
+  /** Partitions of the topics a service creates at start (existing topics are left as they are). */
+  KAFKA_TOPIC_PARTITIONS: envField.int(3, { min: 1, max: 1_000 }),
 });
 
 /** Outbox relay (libs/messaging): batching, polling, broker back-off and cleanup of published rows. */
 export const outboxEnv = z.object({
+  /** Run the outbox relays (one per broker) in this process; off where a relay runs elsewhere. */
+  OUTBOX_RELAY_ENABLED: envField.bool(true),
   OUTBOX_BATCH_SIZE: envField.int(500, { min: 1, max: 10_000 }),
   /** Batches open per relay: one being sent while the next is claimed (each its own transaction; per-key order holds). */
   OUTBOX_RELAY_CONCURRENCY: envField.int(2, { min: 1, max: 16 }),

@@ -1,26 +1,61 @@
+/**
+ * What went wrong, in domain terms. The HTTP status of each kind is decided in
+ * one place, {@link statusOfKind}: a service names the kind, never a status,
+ * so two services cannot answer the same situation differently.
+ */
+export type ErrorKind =
+  /** The request breaks the API's rules (schema, missing header): 400. */
+  | 'invalid'
+  /** No or bad credentials: 401. */
+  | 'unauthenticated'
+  /** A payment was refused by the payment partner's rules: 402. */
+  | 'payment_declined'
+  /** Authenticated, but not allowed: 403. */
+  | 'forbidden'
+  /** The resource does not exist (or is not the caller's to see): 404. */
+  | 'not_found'
+  /** The resource's current state forbids the change (version, state machine, in progress): 409. */
+  | 'conflict'
+  /** The body's media type is not one the route takes: 415. */
+  | 'unsupported_media_type'
+  /** Well-formed and valid, but the domain refuses it (unknown product, key reused): 422. */
+  | 'rejected'
+  /** Too many requests from this caller: 429. */
+  | 'rate_limited'
+  /** A partner answered an error or broke the connection: 502. */
+  | 'upstream_failed'
+  /** This service cannot serve it right now; nothing was done; retry later: 503. */
+  | 'unavailable'
+  /** A partner did not answer in time; the outcome there is not known: 504. */
+  | 'upstream_timeout';
+
 /** What a {@link DomainError} needs besides its message. */
 export interface DomainErrorOptions {
   /** Stable, machine-readable name, `AREA.REASON` (`PAYMENT.NOT_FOUND`). */
   code: string;
-  /** The HTTP status the error is answered with. */
-  status: number;
-  /** Human-readable explanation for this occurrence. */
+  /** What kind of failure it is; libs/http maps it to the HTTP status. */
+  kind: ErrorKind;
+  /**
+   * Human-readable explanation for the client. Never put socket addresses,
+   * driver or partner messages here: they belong in `cause` (logged, not sent).
+   */
   detail: string;
   /** Seconds the client should wait before trying again; sent as `Retry-After`. */
   retryAfterSeconds?: number;
   /** Extra members of the problem body (e.g. the failing fields). */
   extensions?: Record<string, unknown>;
+  /** The underlying failure, for the log only. */
   cause?: unknown;
 }
 
 /**
  * Base class of every error a service answers on purpose. Subclasses fix the
- * code and status; the one global filter turns them into problem+json, so
- * handlers never build error responses themselves.
+ * code and kind; the one global filter turns them into problem+json with the
+ * status of the kind, so handlers never build error responses themselves.
  */
 export class DomainError extends Error {
   readonly code: string;
-  readonly status: number;
+  readonly kind: ErrorKind;
   readonly retryAfterSeconds?: number;
   readonly extensions: Record<string, unknown>;
 
@@ -28,7 +63,7 @@ export class DomainError extends Error {
     super(options.detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = options.code;
-    this.status = options.status;
+    this.kind = options.kind;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.extensions = options.extensions ?? {};
   }
@@ -37,7 +72,7 @@ export class DomainError extends Error {
 /** The request body is not parseable (malformed JSON, empty JSON body). */
 export class MalformedBodyError extends DomainError {
   constructor(detail: string, cause?: unknown) {
-    super({ code: 'REQUEST.MALFORMED_BODY', status: 400, detail, cause });
+    super({ code: 'REQUEST.MALFORMED_BODY', kind: 'invalid', detail, cause });
   }
 }
 
@@ -55,7 +90,7 @@ export class RequestValidationError extends DomainError {
   ) {
     super({
       code: 'REQUEST.VALIDATION_FAILED',
-      status: 400,
+      kind: 'invalid',
       detail: `${where} is invalid: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
       extensions: { errors: issues },
     });

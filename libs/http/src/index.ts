@@ -1,5 +1,8 @@
 export { PROBLEM_CONTENT_TYPE, problemType, type ProblemDetails } from './problem';
-export { DomainError, MalformedBodyError, RequestValidationError, type DomainErrorOptions, type ValidationIssue } from './domain-error';
+export { DomainError, MalformedBodyError, RequestValidationError, type DomainErrorOptions, type ErrorKind, type ValidationIssue } from './domain-error';
+export { statusOfKind } from './error-status';
+export { IdempotencyKeyRequired, IdempotencyKeyReused, idempotencyKeyHeader, requestFingerprint } from './idempotency';
 export { ProblemDetailsFilter, toProblem, type ProblemAnswer } from './problem-details.filter';
 export { JsonBodyErrors, ProblemDetailsModule } from './problem-details.module';
-export { ZodValidationPipe, toValidationIssues } from './zod-validation.pipe';
+export { ZodValidationPipe, toValidationIssues, zodDto } from './zod-validation.pipe';
+export { ApiProblems, buildOpenApiDocument, OpenApiModule, type OpenApiOptions } from './openapi';

@@ -1,18 +1,25 @@
-import { Body, Controller, Get, Logger, Module, NotFoundException, Post } from '@nestjs/common';
+import { Body, Controller, Get, InternalServerErrorException, Logger, Module, NotFoundException, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { z } from 'zod';
-import { DomainError, PROBLEM_CONTENT_TYPE, ProblemDetailsModule, ZodValidationPipe } from './index';
+import { DomainError, PROBLEM_CONTENT_TYPE, ProblemDetailsModule, statusOfKind, ZodValidationPipe } from './index';
 
 class ThingGone extends DomainError {
   constructor(id: string) {
-    super({ code: 'THING.GONE', status: 410, detail: `thing ${id} is gone`, extensions: { thingId: id } });
+    super({ code: 'THING.GONE', kind: 'not_found', detail: `thing ${id} is gone`, extensions: { thingId: id } });
   }
 }
 
 class PartnerDown extends DomainError {
   constructor() {
-    super({ code: 'PARTNER.UNAVAILABLE', status: 503, detail: 'partner is down', retryAfterSeconds: 2.2 });
+    const socketError = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3100'), { code: 'ECONNREFUSED' });
+    super({ code: 'PARTNER.UNAVAILABLE', kind: 'unavailable', detail: 'partner is down', retryAfterSeconds: 2.2, cause: socketError });
+  }
+}
+
+class ThingLocked extends DomainError {
+  constructor() {
+    super({ code: 'THING.LOCKED', kind: 'conflict', detail: 'thing is locked' });
   }
 }
 
@@ -30,9 +37,19 @@ class ThingsController {
     throw new PartnerDown();
   }
 
+  @Get('locked')
+  locked(): never {
+    throw new ThingLocked();
+  }
+
   @Get('missing')
   missing(): never {
     throw new NotFoundException('no such thing');
+  }
+
+  @Get('broken')
+  broken(): never {
+    throw new InternalServerErrorException('pool at 10.0.0.7:5432 refused');
   }
 
   @Get('bug')
@@ -55,21 +72,22 @@ describe('ProblemDetailsFilter', () => {
 
   beforeAll(async () => {
     app = await NestFactory.create<NestFastifyApplication>(TestModule, new FastifyAdapter(), { logger: false });
-    jest.spyOn(Logger.prototype, 'error').mockImplementation((...args: unknown[]) => void logged.push(args));
+    jest.spyOn(Logger.prototype, 'error').mockImplementation((...args: unknown[]) => void logged.push(['error', ...args]));
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation((...args: unknown[]) => void logged.push(['warn', ...args]));
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
   });
   afterAll(() => app.close());
   beforeEach(() => (logged.length = 0));
 
-  it('When a domain error is thrown, then the answer is problem+json with its status, code and extensions', async () => {
+  it('When a domain error is thrown, then the answer is problem+json with the status of its kind, its code and extensions', async () => {
     const res = await app.inject({ method: 'GET', url: '/things/gone' });
-    expect(res.statusCode).toBe(410);
+    expect(res.statusCode).toBe(404);
     expect(res.headers['content-type']).toContain(PROBLEM_CONTENT_TYPE);
     expect(res.json()).toEqual({
       type: 'urn:conveyor:problem:thing.gone',
-      title: 'Gone',
-      status: 410,
+      title: 'Not Found',
+      status: 404,
       code: 'THING.GONE',
       detail: 'thing t1 is gone',
       instance: '/things/gone',
@@ -83,6 +101,24 @@ describe('ProblemDetailsFilter', () => {
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('3');
     expect(res.json()).toMatchObject({ code: 'PARTNER.UNAVAILABLE', status: 503 });
+  });
+
+  it('When a domain error names a kind, then its status is the one of the libs/http table', async () => {
+    expect(statusOfKind.conflict).toBe(409);
+    const res = await app.inject({ method: 'GET', url: '/things/locked' });
+    expect(res.statusCode).toBe(statusOfKind.conflict);
+    expect(Object.values(statusOfKind).every((status) => status >= 400 && status < 600)).toBe(true);
+  });
+
+  it('When a 5xx domain error has a cause with an address, then the body leaves it out and the log holds it, once', async () => {
+    const res = await app.inject({ method: 'GET', url: '/things/down' });
+    expect(res.body).not.toMatch(/127\.0\.0\.1|3100|ECONNREFUSED/);
+    expect(res.json().detail).toBe('partner is down');
+    expect(logged).toHaveLength(1);
+    const [level, fields] = logged[0] as [string, { err: Error; code: string }];
+    expect(level).toBe('warn');
+    expect(fields.code).toBe('PARTNER.UNAVAILABLE');
+    expect((fields.err.cause as Error).message).toContain('ECONNREFUSED 127.0.0.1:3100');
   });
 
   it('When a Nest HttpException or an unknown route is hit, then the code names the HTTP status', async () => {
@@ -124,12 +160,22 @@ describe('ProblemDetailsFilter', () => {
     }
   });
 
+  it('When a 5xx HttpException is thrown, then its message stays in the log, out of the body', async () => {
+    const res = await app.inject({ method: 'GET', url: '/things/broken' });
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toMatchObject({ code: 'HTTP.INTERNAL_SERVER_ERROR' });
+    expect(res.body).not.toContain('10.0.0.7');
+    expect(logged).toHaveLength(1);
+    expect((logged[0][1] as { err: Error }).err.message).toContain('10.0.0.7:5432');
+  });
+
   it('When an unexpected error escapes, then 500 hides its message and it is logged exactly once', async () => {
     const res = await app.inject({ method: 'GET', url: '/things/bug' });
     expect(res.statusCode).toBe(500);
     expect(res.json()).toMatchObject({ code: 'INTERNAL.UNEXPECTED', status: 500 });
     expect(res.body).not.toContain('secret internal detail');
     expect(logged).toHaveLength(1);
-    expect(logged[0][0]).toMatchObject({ err: expect.any(TypeError), code: 'INTERNAL.UNEXPECTED' });
+    expect(logged[0][0]).toBe('error');
+    expect(logged[0][1]).toMatchObject({ err: expect.any(TypeError), code: 'INTERNAL.UNEXPECTED' });
   });
 });

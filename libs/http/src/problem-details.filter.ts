@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { ZodError } from 'zod';
 import { DomainError, RequestValidationError } from './domain-error';
+import { statusOfKind } from './error-status';
 import { PROBLEM_CONTENT_TYPE, problemType, type ProblemDetails } from './problem';
 import { toValidationIssues } from './zod-validation.pipe';
 
@@ -10,11 +11,18 @@ import { toValidationIssues } from './zod-validation.pipe';
 export interface ProblemAnswer {
   problem: ProblemDetails;
   headers: Record<string, string>;
-  /** True when nothing in the error was meant for the client: log it with its stack. */
-  unexpected: boolean;
+  /**
+   * How the filter logs it: `error` when nothing in it was meant for the client
+   * (with its stack), `warn` for a domain error on this side or a partner's (5xx:
+   * its cause holds what the client is not told, addresses and partner messages),
+   * nothing for the caller's own mistakes (4xx).
+   */
+  log: 'error' | 'warn' | undefined;
 }
 
 const STANDARD_MEMBERS = new Set(['type', 'title', 'status', 'code', 'detail', 'instance']);
+
+const UNEXPECTED_DETAIL = 'The server failed to handle the request; it has been logged.';
 
 const title = (status: number): string => STATUS_CODES[status] ?? 'Error';
 
@@ -28,22 +36,25 @@ function httpExceptionDetail(exception: HttpException): string {
 
 /**
  * Maps anything thrown while serving a request to a problem body:
- * - {@link DomainError}: its status, code, detail, extensions and Retry-After;
+ * - {@link DomainError}: the status of its kind ({@link statusOfKind}), its
+ *   code, detail, extensions and Retry-After (never its cause);
  * - a zod error that escaped validation: 400 `REQUEST.VALIDATION_FAILED`;
  * - Nest's HttpException (404 for unknown routes, 413 from Fastify, …):
- *   its status and `HTTP.<STATUS_NAME>`;
+ *   its status and `HTTP.<STATUS_NAME>`; a 5xx one keeps its message for
+ *   the log and answers a detail that leaks nothing;
  * - anything else: 500 `INTERNAL.UNEXPECTED`, with a detail that leaks nothing.
  */
 export function toProblem(exception: unknown, instance: string): ProblemAnswer {
   const error = exception instanceof ZodError ? new RequestValidationError(toValidationIssues(exception)) : exception;
   if (error instanceof DomainError) {
+    const status = statusOfKind[error.kind];
     const headers: Record<string, string> = {};
     if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterSeconds)));
     return {
       problem: {
         type: problemType(error.code),
-        title: title(error.status),
-        status: error.status,
+        title: title(status),
+        status,
         code: error.code,
         detail: error.message,
         instance,
@@ -51,7 +62,7 @@ export function toProblem(exception: unknown, instance: string): ProblemAnswer {
         ...Object.fromEntries(Object.entries(error.extensions).filter(([name]) => !STANDARD_MEMBERS.has(name))),
       },
       headers,
-      unexpected: false,
+      log: status >= 500 ? 'warn' : undefined,
     };
   }
   if (error instanceof HttpException) {
@@ -62,11 +73,11 @@ export function toProblem(exception: unknown, instance: string): ProblemAnswer {
         title: title(status),
         status,
         code: `HTTP.${HttpStatus[status] ?? status}`,
-        detail: httpExceptionDetail(error),
+        detail: status >= 500 ? UNEXPECTED_DETAIL : httpExceptionDetail(error),
         instance,
       },
       headers: {},
-      unexpected: status >= 500,
+      log: status >= 500 ? 'error' : undefined,
     };
   }
   return {
@@ -75,19 +86,20 @@ export function toProblem(exception: unknown, instance: string): ProblemAnswer {
       title: title(500),
       status: 500,
       code: 'INTERNAL.UNEXPECTED',
-      detail: 'The server failed to handle the request; it has been logged.',
+      detail: UNEXPECTED_DETAIL,
       instance,
     },
     headers: {},
-    unexpected: true,
+    log: 'error',
   };
 }
 
 /**
  * The one exception filter of an app (register it through ProblemDetailsModule):
  * every error answer is `application/problem+json` with a stable `code`.
- * Unexpected errors are logged here, once, with their stack; expected ones
- * (domain errors, 4xx) are not, as they are the caller's business.
+ * Unexpected errors are logged here, once, with their stack; 5xx domain errors
+ * once at warn with their cause (what the body leaves out); 4xx are not, as
+ * they are the caller's business.
  */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
@@ -97,10 +109,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const request = host.switchToHttp().getRequest<FastifyRequest>();
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const instance = request.url;
-    const { problem, headers, unexpected } = toProblem(exception, instance);
-    if (unexpected) {
-      this.logger.error({ err: exception, method: request.method, url: instance, code: problem.code }, 'request failed with an unexpected error');
-    }
+    const { problem, headers, log } = toProblem(exception, instance);
+    const fields = { err: exception, method: request.method, url: instance, code: problem.code };
+    if (log === 'error') this.logger.error(fields, 'request failed with an unexpected error');
+    else if (log === 'warn') this.logger.warn(fields, `request failed: ${problem.code}`);
     if (reply.sent) return; // a streamed answer broke mid-way; the log above is all that can be done
     reply.status(problem.status).headers(headers).type(PROBLEM_CONTENT_TYPE).send(problem);
   }

@@ -1,8 +1,9 @@
 import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
-import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
+import { APP_FILTER, APP_PIPE, HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { MalformedBodyError } from './domain-error';
 import { ProblemDetailsFilter } from './problem-details.filter';
+import { ZodValidationPipe } from './zod-validation.pipe';
 
 /**
  * Replaces the JSON body parser Nest registers with one that runs the same
@@ -36,9 +37,11 @@ export class JsonBodyErrors implements OnModuleInit {
 
 /**
  * Registers {@link ProblemDetailsFilter} as the app's one global exception filter,
- * and typed JSON parse errors. Import it once, in the root module.
+ * typed JSON parse errors, and the app-wide {@link ZodValidationPipe} that
+ * validates every parameter typed with a zod DTO: every bad request is a 400
+ * problem with a stable code. Import it once, in the root module.
  */
 @Module({
-  providers: [{ provide: APP_FILTER, useClass: ProblemDetailsFilter }, JsonBodyErrors],
+  providers: [{ provide: APP_FILTER, useClass: ProblemDetailsFilter }, { provide: APP_PIPE, useValue: new ZodValidationPipe() }, JsonBodyErrors],
 })
 export class ProblemDetailsModule {}

@@ -12,7 +12,7 @@ export class StaleFencingTokenError extends DomainError {
   ) {
     super({
       code: 'LOCK.STALE_FENCING_TOKEN',
-      status: 409,
+      kind: 'conflict',
       detail: `Fencing token ${token} for ${resource} is stale: a newer lease holder has written.`,
       extensions: { resource, token },
     });

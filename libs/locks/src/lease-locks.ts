@@ -1,3 +1,4 @@
+import type { LoggerService } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import { LeaseLostError } from './errors';
@@ -10,8 +11,8 @@ export interface LeaseLockOptions {
   renewEveryMs?: number;
   /** Prefix of the Redis keys: `<prefix>:<name>` holds the lease, `<prefix>:<name>:fence` the token counter. Default `lock`. */
   keyPrefix?: string;
-  /** Told when a lease is lost or cannot be renewed (pino-style). */
-  logger?: { warn(fields: object, message: string): void };
+  /** Told when a lease is lost or cannot be renewed: `warn(fields, message)`. */
+  logger?: LoggerService;
 }
 
 /** A lock held by this process until released or lost. */

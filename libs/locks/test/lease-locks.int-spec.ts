@@ -143,7 +143,7 @@ describe('LeaseLocks (real Redis)', () => {
       await guardedInsert(next.fencingToken, 'o-2'); // the same holder writes again with its token
       const stale = guardedInsert(oldToken, 'o-3');
       await expect(stale).rejects.toBeInstanceOf(StaleFencingTokenError);
-      await expect(stale).rejects.toMatchObject({ code: 'LOCK.STALE_FENCING_TOKEN', status: 409 });
+      await expect(stale).rejects.toMatchObject({ code: 'LOCK.STALE_FENCING_TOKEN', kind: 'conflict' });
 
       const { rows } = await pg.query('SELECT order_id FROM settled ORDER BY order_id');
       expect(rows.map((r: { order_id: string }) => r.order_id)).toEqual(['o-1', 'o-2']);

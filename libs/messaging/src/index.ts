@@ -31,4 +31,16 @@ export {
   type ReplayRabbitmqOptions,
   type ReplayResult,
 } from './dead-letters/replay';
-export type { MessagingLogger } from './internal/backoff';
+export { serviceKafka, type KafkaClientConfig } from './nest/kafka-client';
+export { BrokerHealth } from './nest/broker-health';
+export { OutboxModule, OutboxRelays, type OutboxConfig, type OutboxModuleOptions } from './nest/outbox.module';
+export {
+  CONSUMER_TOKENS,
+  KAFKA_CONSUMER,
+  KafkaConsumerModule,
+  RABBITMQ_CONSUMER,
+  RabbitmqConsumerModule,
+  type ConsumerStrategy,
+  type KafkaConsumerModuleOptions,
+  type RabbitmqConsumerModuleOptions,
+} from './nest/consumer.modules';

@@ -1,4 +1,4 @@
-import { DomainError } from '@conveyor/http';
+import { DomainError, type ErrorKind } from '@conveyor/http';
 
 /**
  * Why a call to a downstream failed. The codes are stable: callers branch on
@@ -25,6 +25,11 @@ export type DownstreamErrorCode = (typeof DownstreamErrorCode)[keyof typeof Down
 
 interface DownstreamErrorOptions {
   downstream: string;
+  /**
+   * What the caller's client may read. Never the socket error's or the
+   * partner's own message (they hold addresses and internals): those stay in
+   * `cause` / `body`, for the log.
+   */
   detail: string;
   /** How many attempts were sent (0 when it failed fast). */
   attempts: number;
@@ -36,10 +41,10 @@ export abstract class DownstreamError extends DomainError {
   readonly downstream: string;
   attempts: number;
 
-  protected constructor(code: DownstreamErrorCode, status: number, options: DownstreamErrorOptions & { retryAfterSeconds?: number }) {
+  protected constructor(code: DownstreamErrorCode, kind: ErrorKind, options: DownstreamErrorOptions & { retryAfterSeconds?: number }) {
     super({
       code,
-      status,
+      kind,
       detail: options.detail,
       cause: options.cause,
       retryAfterSeconds: options.retryAfterSeconds,
@@ -50,30 +55,36 @@ export abstract class DownstreamError extends DomainError {
   }
 }
 
-/** The connect or read timeout fired. Answered as 504 if it reaches the filter. */
+/** The connect or read timeout fired. Kind `upstream_timeout` (504) if it reaches the filter. */
 export class DownstreamTimeoutError extends DownstreamError {
   constructor(
     readonly phase: 'connect' | 'read',
     readonly timeoutMs: number,
     options: Omit<DownstreamErrorOptions, 'detail'>,
   ) {
-    super(phase === 'connect' ? DownstreamErrorCode.CONNECT_TIMEOUT : DownstreamErrorCode.READ_TIMEOUT, 504, {
+    super(phase === 'connect' ? DownstreamErrorCode.CONNECT_TIMEOUT : DownstreamErrorCode.READ_TIMEOUT, 'upstream_timeout', {
       ...options,
       detail: `${options.downstream}: ${phase} timeout after ${timeoutMs} ms`,
     });
   }
 }
 
-/** The connection was refused, reset or closed. Answered as 502. */
+/**
+ * The connection was refused, reset or closed. Kind `upstream_failed` (502).
+ * The socket error (with the partner's address) is the `cause`, never the detail.
+ */
 export class DownstreamConnectionError extends DownstreamError {
-  constructor(options: DownstreamErrorOptions) {
-    super(DownstreamErrorCode.CONNECTION_FAILED, 502, options);
+  constructor(options: Omit<DownstreamErrorOptions, 'detail'> & { detail?: string }) {
+    super(DownstreamErrorCode.CONNECTION_FAILED, 'upstream_failed', {
+      ...options,
+      detail: options.detail ?? `${options.downstream}: the connection failed before an answer`,
+    });
   }
 }
 
 /**
  * The call failed fast because the breaker is open or the bulkhead is full.
- * Nothing was sent, so nothing happened downstream. Answered as 503 with
+ * Nothing was sent, so nothing happened downstream. Kind `unavailable` (503) with
  * Retry-After: the caller may try again later, unchanged.
  */
 export class DownstreamUnavailableError extends DownstreamError {
@@ -81,35 +92,39 @@ export class DownstreamUnavailableError extends DownstreamError {
     readonly reason: 'circuit-open' | 'bulkhead-full',
     options: Omit<DownstreamErrorOptions, 'attempts'> & { retryAfterSeconds: number; attempts?: number },
   ) {
-    super(reason === 'circuit-open' ? DownstreamErrorCode.CIRCUIT_OPEN : DownstreamErrorCode.BULKHEAD_FULL, 503, {
+    super(reason === 'circuit-open' ? DownstreamErrorCode.CIRCUIT_OPEN : DownstreamErrorCode.BULKHEAD_FULL, 'unavailable', {
       ...options,
       attempts: options.attempts ?? 0,
     });
   }
 }
 
-/** The downstream answered 4xx. `body` is its answer (often its own problem+json). Answered as 502. */
+/**
+ * The downstream answered 4xx. `body` is its answer (often its own problem+json),
+ * for the caller's code and the log; the client-facing detail names only the
+ * status. Kind `upstream_failed` (502).
+ */
 export class DownstreamRejectedError extends DownstreamError {
   constructor(
     readonly upstreamStatus: number,
     readonly body: unknown,
-    options: Omit<DownstreamErrorOptions, 'detail'> & { detail?: string },
+    options: Omit<DownstreamErrorOptions, 'detail'>,
   ) {
-    super(DownstreamErrorCode.REJECTED, 502, {
+    super(DownstreamErrorCode.REJECTED, 'upstream_failed', {
       ...options,
-      detail: options.detail ?? `${options.downstream} rejected the request with ${upstreamStatus}`,
+      detail: `${options.downstream} rejected the request with ${upstreamStatus}`,
     });
   }
 }
 
-/** The downstream answered 5xx. Answered as 502. */
+/** The downstream answered 5xx. Kind `upstream_failed` (502); its body is for the log. */
 export class DownstreamServerError extends DownstreamError {
   constructor(
     readonly upstreamStatus: number,
     readonly body: unknown,
     options: Omit<DownstreamErrorOptions, 'detail'>,
   ) {
-    super(DownstreamErrorCode.UPSTREAM_ERROR, 502, {
+    super(DownstreamErrorCode.UPSTREAM_ERROR, 'upstream_failed', {
       ...options,
       detail: `${options.downstream} answered ${upstreamStatus}`,
     });

@@ -20,7 +20,6 @@ export type {
   DownstreamResponse,
   DownstreamStream,
   HttpMethod,
-  ResilienceLogger,
   ResilientHttpClientOptions,
   RetryOptions,
 } from './types';

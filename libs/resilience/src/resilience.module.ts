@@ -1,7 +1,7 @@
 import { Inject, Logger, Module, type DynamicModule, type InjectionToken, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { MetricsRegistry } from '@conveyor/telemetry';
 import { createResilientHttpClient, ResilientHttpClient } from './resilient-http-client';
-import type { ResilienceLogger, ResilientHttpClientOptions } from './types';
+import type { ResilientHttpClientOptions } from './types';
 
 /** One client to register: its token, and how to build its options (usually from the injected config). */
 export interface ResilientClientDefinition {
@@ -12,12 +12,6 @@ export interface ResilientClientDefinition {
 }
 
 const CLIENTS = Symbol('RESILIENT_CLIENTS');
-
-/** Routes pino-style calls to Nest's logger (nestjs-pino's, once the app uses it). */
-function nestLogger(): ResilienceLogger {
-  const logger = new Logger('Resilience');
-  return { info: (fields, message) => logger.log(fields, message), warn: (fields, message) => logger.warn(fields, message) };
-}
 
 /** Closes every client of the module when the app shuts down. */
 class ClientsShutdown implements OnApplicationShutdown {
@@ -43,7 +37,7 @@ export class ResilienceModule {
       provide: definition.provide,
       inject: [{ token: MetricsRegistry, optional: true }, ...(definition.inject ?? [])],
       useFactory: (metrics: MetricsRegistry | undefined, ...deps: never[]) =>
-        createResilientHttpClient({ ...definition.useFactory(...deps), metrics, logger: nestLogger() }),
+        createResilientHttpClient({ ...definition.useFactory(...deps), metrics, logger: new Logger('Resilience') }),
     }));
     return {
       module: ResilienceModule,

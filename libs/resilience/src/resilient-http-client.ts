@@ -15,16 +15,23 @@ import {
 } from './errors';
 import { resilienceMetrics, type ResilienceMetrics } from './metrics';
 import { backoffDelayMs, isRetryableError, isRetryableRequest, MAX_RETRIES } from './retry-policy';
-import type { BreakerState, DownstreamRequest, DownstreamResponse, DownstreamStream, ResilienceLogger, ResilientHttpClientOptions } from './types';
+import type { LoggerService } from '@nestjs/common';
+import type { BreakerState, DownstreamRequest, DownstreamResponse, DownstreamStream, ResilientHttpClientOptions } from './types';
 
 const tracer = trace.getTracer('@conveyor/resilience');
 
 const STATE_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
-const silentLogger: ResilienceLogger = { info: () => undefined, warn: () => undefined };
+/** What the client logs through: structured fields, then the message (nestjs-pino keeps the fields as JSON). */
+interface ClientLog {
+  log(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+const silentLogger: ClientLog = { log: () => undefined, warn: () => undefined };
 
 // A logger supplied by the host must never break a call: wrap it.
-function safeLogger(logger: ResilienceLogger | undefined): ResilienceLogger {
+function safeLogger(logger: LoggerService | undefined): ClientLog {
   if (!logger) return silentLogger;
   const guard =
     (write: (fields: object, message: string) => void) =>
@@ -35,7 +42,7 @@ function safeLogger(logger: ResilienceLogger | undefined): ResilienceLogger {
         // Logging failed; the state change is still in the metric.
       }
     };
-  return { info: guard(logger.info.bind(logger)), warn: guard(logger.warn.bind(logger)) };
+  return { log: guard(logger.log.bind(logger)), warn: guard(logger.warn.bind(logger)) };
 }
 
 type Send = () => Promise<unknown>;
@@ -77,7 +84,7 @@ export class ResilientHttpClient {
   private readonly breaker: CircuitBreaker<[Send], unknown>;
   private readonly bulkhead: Bulkhead;
   private readonly metrics: ResilienceMetrics;
-  private readonly logger: ResilienceLogger;
+  private readonly logger: ClientLog;
   private openedAt = 0;
   private state: BreakerState = 'closed';
 
@@ -359,11 +366,7 @@ export class ResilientHttpClient {
     const parsed = parseBody(body, headers);
     const options = { downstream: this.downstream, attempts: attempt };
     if (status >= 500) return new DownstreamServerError(status, parsed, options);
-    const detail = (parsed as { detail?: unknown } | undefined)?.detail;
-    return new DownstreamRejectedError(status, parsed, {
-      ...options,
-      detail: typeof detail === 'string' ? `${this.downstream} rejected the request with ${status}: ${detail}` : undefined,
-    });
+    return new DownstreamRejectedError(status, parsed, options);
   }
 
   private transportError(error: unknown, attempt: number): Error {
@@ -385,7 +388,8 @@ export class ResilientHttpClient {
       case 'EAI_AGAIN':
       case 'UND_ERR_SOCKET':
       case 'UND_ERR_CLOSED':
-        return new DownstreamConnectionError({ ...options, detail: `${this.downstream}: ${(error as Error).message} (${code})` });
+        // The socket error names the partner's address: it stays the cause (logged), out of the detail (sent).
+        return new DownstreamConnectionError(options);
       default:
         return error instanceof Error ? error : new Error(String(error));
     }
@@ -408,7 +412,7 @@ export class ResilientHttpClient {
     this.metrics.breakerState.set({ downstream: this.downstream }, STATE_VALUE[state]);
     const fields = { downstream: this.downstream, from, to: state };
     if (state === 'open') this.logger.warn({ ...fields, resetTimeoutMs: this.options.breaker.resetTimeoutMs }, 'circuit breaker opened');
-    else this.logger.info(fields, `circuit breaker ${state}`);
+    else this.logger.log(fields, `circuit breaker ${state}`);
   }
 }
 

@@ -1,11 +1,6 @@
+import type { LoggerService } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
-
-/** A pino-style logger (pino, nestjs-pino's PinoLogger and Nest's Logger adapter all fit). */
-export interface ResilienceLogger {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-}
 
 /** Retry policy of one client. */
 export interface RetryOptions {
@@ -51,7 +46,7 @@ export interface ResilientHttpClientOptions {
   /** Where breaker state, bulkhead rejections and retries are exported; none: not exported. */
   metrics?: Registry;
   /** Where breaker state changes are logged; none: silent. */
-  logger?: ResilienceLogger;
+  logger?: LoggerService;
 }
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

@@ -169,7 +169,7 @@ describe('ResilientHttpClient against provider-sim', () => {
 
       const { error, elapsedMs } = await failure(() => client.get(path));
       expect(error).toBeInstanceOf(DownstreamUnavailableError);
-      expect(error).toMatchObject({ reason: 'circuit-open', code: 'DOWNSTREAM.CIRCUIT_OPEN', attempts: 0, status: 503, retryAfterSeconds: 1 });
+      expect(error).toMatchObject({ reason: 'circuit-open', code: 'DOWNSTREAM.CIRCUIT_OPEN', attempts: 0, kind: 'unavailable', retryAfterSeconds: 1 });
       expect(elapsedMs).toBeLessThan(50);
       expect((await admin.ledger()).attempts[ORDERS_ROUTE]).toBe(3); // the fast failure never reached it
 

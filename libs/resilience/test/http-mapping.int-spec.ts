@@ -1,7 +1,7 @@
 import { ProblemDetailsModule } from '@conveyor/http';
 import { MetricsModule } from '@conveyor/telemetry';
-import type { ServiceProcess } from '@conveyor/testing';
-import { Controller, Get, Inject, Module, Param, type DynamicModule } from '@nestjs/common';
+import { freePort, type ServiceProcess } from '@conveyor/testing';
+import { Controller, Get, Inject, Logger, Module, Param, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
@@ -23,7 +23,10 @@ class OrdersController {
   }
 }
 
-function callerModule(simUrl: string): DynamicModule {
+function callerModule(
+  simUrl: string,
+  breaker = { errorThresholdPercentage: 50, volumeThreshold: 2, rollingWindowMs: 10_000, resetTimeoutMs: 4_000 },
+): DynamicModule {
   @Module({})
   class CallerModule {}
   return {
@@ -39,7 +42,7 @@ function callerModule(simUrl: string): DynamicModule {
               downstream: 'payments',
               retry: { maxRetries: 0, baseDelayMs: 0, maxDelayMs: 0 },
               readTimeoutMs: 5_000,
-              breaker: { errorThresholdPercentage: 50, volumeThreshold: 2, rollingWindowMs: 10_000, resetTimeoutMs: 4_000 },
+              breaker,
               bulkhead: { maxConcurrent: 2, retryAfterSeconds: 1 },
             }),
         },
@@ -121,5 +124,45 @@ describe('Failing fast through a Nest app', () => {
 
     const metrics = await (await fetch(`${appUrl}/metrics`)).text();
     expect(metrics).toMatch(/^circuit_breaker_state\{downstream="payments",service="caller"\} 2$/m);
+  });
+});
+
+describe('A refused downstream, through a Nest app', () => {
+  let app: NestFastifyApplication;
+  let appUrl: string;
+  let port: number;
+  const warned: unknown[][] = [];
+
+  beforeAll(async () => {
+    port = await freePort(); // nothing listens there: every connect is refused
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation((...args: unknown[]) => void warned.push(args));
+    const breaker = { errorThresholdPercentage: 50, volumeThreshold: 2, rollingWindowMs: 10_000, resetTimeoutMs: 60_000 };
+    app = await NestFactory.create<NestFastifyApplication>(callerModule(`http://127.0.0.1:${port}`, breaker), new FastifyAdapter(), { logger: false });
+    await app.listen(0, '127.0.0.1');
+    appUrl = await app.getUrl();
+  }, 60_000);
+  afterAll(async () => {
+    jest.restoreAllMocks();
+    await app.close();
+  });
+
+  it('When the connection is refused and then the breaker opens, then neither 502 nor 503 body holds the address, and the log does', async () => {
+    const address = new RegExp(`127\\.0\\.0\\.1|:${port}|ECONNREFUSED`);
+    const refused = await fetch(`${appUrl}/orders/o-1/payment`);
+    expect(refused.status).toBe(502);
+    const refusedBody = await refused.text();
+    expect(JSON.parse(refusedBody)).toMatchObject({ code: 'DOWNSTREAM.CONNECTION_FAILED', downstream: 'payments' });
+    expect(refusedBody).not.toMatch(address);
+
+    await fetch(`${appUrl}/orders/o-1/payment`); // the second failure opens the breaker
+    const open = await fetch(`${appUrl}/orders/o-1/payment`);
+    expect(open.status).toBe(503);
+    const openBody = await open.text();
+    expect(JSON.parse(openBody)).toMatchObject({ code: 'DOWNSTREAM.CIRCUIT_OPEN' });
+    expect(openBody).not.toMatch(address);
+
+    const logged = warned.map(([fields]) => fields as { code?: string; err?: Error }).filter((f) => f.code === 'DOWNSTREAM.CONNECTION_FAILED');
+    expect(logged.length).toBeGreaterThanOrEqual(1);
+    expect(String((logged[0].err?.cause as Error | undefined)?.message)).toMatch(address);
   });
 });

@@ -1,4 +1,4 @@
-export { startTelemetry } from './tracing/start-telemetry';
+export { startServiceTelemetry, startTelemetry, type TelemetryConfig } from './tracing/start-telemetry';
 export type { Telemetry, TelemetryOptions } from './tracing/types';
 export { TELEMETRY, TelemetryModule } from './tracing/telemetry.module';
 export { LoggingModule, type LoggingOptions } from './logging/logging.module';

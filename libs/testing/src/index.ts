@@ -6,4 +6,5 @@ export { connectTestRabbitmq } from './rabbitmq';
 export { testRedis } from './redis';
 export { findTraces, waitForTrace, type JaegerTrace } from './jaeger';
 export { eventually } from './wait';
+export { overrideProviders } from './override-providers';
 export { freePort, runServiceExpectingExit, startServiceProcess, type ProcessExit, type ServiceProcess } from './service-process';

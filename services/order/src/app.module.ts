@@ -1,33 +1,21 @@
-import { ConfigModule } from '@conveyor/config';
-import { ProblemDetailsModule } from '@conveyor/http';
-import { ObservabilityModule, type Telemetry } from '@conveyor/telemetry';
-import { DynamicModule, Module } from '@nestjs/common';
+import { ChassisModule } from '@conveyor/chassis';
+import type { Telemetry } from '@conveyor/telemetry';
+import type { DynamicModule } from '@nestjs/common';
 import { CatalogModule } from './catalog/catalog.module';
 import { SERVICE_NAME, type OrderConfig } from './config';
-import { DatabaseModule } from './database/database.module';
-import { HealthModule } from './health/health.module';
-import { MessagingModule } from './messaging/messaging.module';
-import { OpenApiModule } from './openapi/openapi.module';
+import { orderMigrations } from './database/migrations';
 import { OrdersModule } from './orders/orders.module';
-import { RedisModule } from './redis/redis.module';
 
-@Module({})
-export class AppModule {
-  static register(config: OrderConfig, telemetry: Telemetry): DynamicModule {
-    return {
-      module: AppModule,
-      imports: [
-        ConfigModule.register(config),
-        ObservabilityModule.forRoot({ serviceName: SERVICE_NAME, logLevel: config.LOG_LEVEL, telemetry }),
-        ProblemDetailsModule,
-        DatabaseModule,
-        RedisModule,
-        MessagingModule,
-        HealthModule,
-        CatalogModule,
-        OrdersModule,
-        OpenApiModule,
-      ],
-    };
-  }
-}
+/** The order service: its database, Redis for the jobs' leases only (orders are taken without it), the outbox to both brokers. */
+export const appModule = (config: OrderConfig, telemetry: Telemetry): DynamicModule =>
+  ChassisModule.forRoot({
+    serviceName: SERVICE_NAME,
+    config,
+    telemetry,
+    database: { migrations: orderMigrations },
+    redis: { critical: false },
+    locks: true,
+    outbox: { kafkaTopics: [config.ORDER_EVENTS_TOPIC, config.CATALOG_EVENTS_TOPIC], rabbitmqExchanges: [config.NOTIFICATION_EXCHANGE] },
+    openApi: { title: 'Conveyor order service', description: 'Catalog, orders and their payment (docs/order-service.md).' },
+    features: [CatalogModule, OrdersModule],
+  });

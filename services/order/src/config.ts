@@ -1,4 +1,4 @@
-import { envField, httpServerEnv, kafkaEnv, loadConfig, outboxEnv, postgresEnv, rabbitmqEnv, redisEnv, telemetryEnv } from '@conveyor/config';
+import { envField, httpServerEnv, kafkaEnv, loadConfig, locksEnv, outboxEnv, postgresEnv, rabbitmqEnv, redisEnv, telemetryEnv } from '@conveyor/config';
 import { Exchanges, Topics } from '@conveyor/contracts';
 import { downstreamClientEnv } from '@conveyor/resilience';
 import { z } from 'zod';
@@ -10,6 +10,7 @@ export const orderEnv = httpServerEnv(3001)
   .merge(telemetryEnv)
   .merge(postgresEnv)
   .merge(redisEnv)
+  .merge(locksEnv)
   .merge(kafkaEnv)
   .merge(rabbitmqEnv)
   .merge(outboxEnv)
@@ -17,10 +18,6 @@ export const orderEnv = httpServerEnv(3001)
   .extend({
     /** The service's own database. */
     POSTGRES_DB: envField.string('conveyor_order'),
-    /** Queries slower than this are logged with their SQL. */
-    POSTGRES_SLOW_QUERY_MS: envField.durationMs(500),
-    /** JSON and CSV answers at least this large are compressed (br, gzip) when the client accepts it. */
-    ORDER_COMPRESS_THRESHOLD_BYTES: envField.int(1024, { min: 0 }),
     /**
      * statement_timeout of an orders export's connection. A server-side cursor
      * is one statement from the first row to the last, so the pool's
@@ -32,47 +29,21 @@ export const orderEnv = httpServerEnv(3001)
     ORDER_IMAGES_DIR: envField.string('.run/order/images'),
     /** Largest product image accepted, in bytes. */
     ORDER_IMAGE_MAX_BYTES: envField.int(5 * 1024 * 1024, { min: 1 }),
-    /**
-     * Apply pending migrations at start-up (under an advisory lock, so replicas
-     * starting together do not race). Off where a deploy job migrates first.
-     */
-    ORDER_MIGRATIONS_RUN: envField.bool(true),
     /** How often the reconciler looks for UNKNOWN / stale PENDING orders; 0 turns it off in this process. */
     ORDER_RECONCILE_INTERVAL_MS: envField.durationMs(30_000),
     /** A PENDING order older than this is presumed abandoned mid-payment and is reconciled. */
     ORDER_RECONCILE_PENDING_AFTER_MS: envField.durationMs(60_000, { min: 1 }),
     /** Orders settled per reconciler run, oldest first. */
     ORDER_RECONCILE_BATCH_SIZE: envField.int(100, { min: 1, max: 10_000 }),
-    /** Lease of the reconciler's singleton lock: the longest a crashed holder delays the next run. */
-    ORDER_RECONCILE_LOCK_TTL_MS: envField.durationMs(15_000, { min: 100 }),
     /**
      * How often the provider's settlement files of yesterday and today (UTC) are
      * matched against the orders; 0 turns it off in this process.
      */
     ORDER_SETTLEMENT_INTERVAL_MS: envField.durationMs(60 * 60_000),
-    /** Prefix of the Redis keys of the service's locks (tests give each run its own). */
-    ORDER_LOCK_KEY_PREFIX: envField.string('order:lock'),
-    /**
-     * BENCHMARK ONLY (`make bench-export`), never set it otherwise: the CSV
-     * export loads every row with one query and builds the file in memory, the
-     * baseline the streamed export is measured against.
-     */
-    ORDER_BENCH_NAIVE_EXPORT: envField.bool(false),
-    /**
-     * BENCHMARK ONLY (`make bench-orders`), a teaching anti-pattern, never set
-     * it otherwise: POST /orders holds its DB transaction (and pooled
-     * connection) open across the payment call, to measure what DESIGN.md's
-     * "no external call inside a DB transaction" saves.
-     */
-    ORDER_BENCH_HOLD_TX_DURING_PAYMENT: envField.bool(false),
-    /** Run the outbox relay (Kafka + RabbitMQ publishing) in this process; off where a separate relay runs. */
-    ORDER_OUTBOX_RELAY_ENABLED: envField.bool(true),
     /** Kafka topic of OrderPaid / OrderPaymentFailed / OrderCancelled (tests give each run its own). */
     ORDER_EVENTS_TOPIC: envField.string(Topics.orderEvents),
     /** Kafka topic of ProductPublished / ProductUpdated (tests give each run its own). */
     CATALOG_EVENTS_TOPIC: envField.string(Topics.catalogEvents),
-    /** Partitions of the two topics when the relay creates them at start (existing topics are left as they are). */
-    ORDER_KAFKA_TOPIC_PARTITIONS: envField.int(3, { min: 1, max: 1_000 }),
     /** RabbitMQ topic exchange of the seller push command (tests give each run its own). */
     NOTIFICATION_EXCHANGE: envField.string(Exchanges.notificationCommands),
   });

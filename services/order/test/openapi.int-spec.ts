@@ -1,7 +1,7 @@
 import type { Telemetry } from '@conveyor/telemetry';
 import { RequestMethod, type DynamicModule, type Type } from '@nestjs/common';
 import { METHOD_METADATA, MODULE_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { AppModule } from '../src/app.module';
+import { appModule } from '../src/app.module';
 import { config } from '../src/config';
 import { startOrderStack, type OrderStack } from './support/order-stack';
 
@@ -37,7 +37,7 @@ function declaredRoutes(): string[] {
     }
     imports.forEach(visit);
   };
-  visit(AppModule.register(config, {} as Telemetry));
+  visit(appModule(config, {} as Telemetry));
   return [...routes].sort();
 }
 
@@ -61,6 +61,30 @@ describe('order service: OpenAPI document', () => {
     const declared = declaredRoutes();
     expect(declared).toEqual(expect.arrayContaining(['POST /orders', 'GET /orders/{id}', 'GET /openapi.json', 'GET /metrics']));
     expect(documented).toEqual(declared);
+  });
+
+  it('When the document lists the answers of a route, then every error is problem+json and bad input (400), missing ids (404) and failures (500) are declared', async () => {
+    const res = await fetch(`${stack.order.url}/openapi.json`);
+    type Operation = { parameters?: { in: string }[]; requestBody?: unknown; responses: Record<string, { content?: Record<string, unknown> }> };
+    const document = (await res.json()) as { paths: Record<string, Record<string, Operation>> };
+    const problems: string[] = [];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const route = `${method.toUpperCase()} ${path}`;
+        const statuses = Object.keys(operation.responses);
+        // Readiness answers terminus's JSON when a dependency is down, by design; every other error is a problem.
+        for (const status of statuses.filter((s) => Number(s) >= 400 && !path.startsWith('/health'))) {
+          if (!operation.responses[status].content?.['application/problem+json']) problems.push(`${route} ${status} is not problem+json`);
+        }
+        if (!statuses.includes('500')) problems.push(`${route} declares no 500`);
+        const takesInput = operation.requestBody !== undefined || (operation.parameters ?? []).some((p) => p.in === 'query');
+        if (takesInput && !statuses.includes('400')) problems.push(`${route} takes input but declares no 400`);
+        if (path.includes('{') && !statuses.includes('404')) problems.push(`${route} has an id but declares no 404`);
+        if (!statuses.some((s) => Number(s) < 400)) problems.push(`${route} declares no success answer`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(document.paths['/orders'].post.responses).toHaveProperty(['503']);
   });
 
   it('When a documented route without path parameters is asked, then the app has it (no route-not-found 404)', async () => {

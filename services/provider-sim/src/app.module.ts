@@ -1,29 +1,19 @@
-import { ConfigModule } from '@conveyor/config';
-import { ProblemDetailsModule } from '@conveyor/http';
-import { ObservabilityModule, type Telemetry } from '@conveyor/telemetry';
-import { DynamicModule, Module } from '@nestjs/common';
+import { ChassisModule } from '@conveyor/chassis';
+import type { Telemetry } from '@conveyor/telemetry';
+import type { DynamicModule } from '@nestjs/common';
 import { AdminModule } from './admin/admin.module';
 import { SERVICE_NAME, type ProviderSimConfig } from './config';
-import { HealthModule } from './health/health.module';
 import { MessagesModule } from './messages/messages.module';
 import { PaymentsModule } from './payments/payments.module';
 import { SettlementsModule } from './settlements/settlements.module';
 
-@Module({})
-export class AppModule {
-  static register(config: ProviderSimConfig, telemetry: Telemetry): DynamicModule {
-    return {
-      module: AppModule,
-      imports: [
-        ConfigModule.register(config),
-        ObservabilityModule.forRoot({ serviceName: SERVICE_NAME, logLevel: config.LOG_LEVEL, telemetry }),
-        ProblemDetailsModule,
-        HealthModule,
-        PaymentsModule,
-        SettlementsModule,
-        MessagesModule,
-        ...(config.PROVIDER_SIM_ADMIN ? [AdminModule] : []),
-      ],
-    };
-  }
-}
+/** provider-sim keeps its state in memory and calls nothing: the heap is all that can make it unready. */
+export const appModule = (config: ProviderSimConfig, telemetry: Telemetry): DynamicModule =>
+  ChassisModule.forRoot({
+    serviceName: SERVICE_NAME,
+    config,
+    telemetry,
+    heapLimitBytes: config.PROVIDER_SIM_HEAP_LIMIT_BYTES,
+    openApi: { title: 'Conveyor provider-sim', description: 'Payment, SMS and push gateways for demos and tests (docs/provider-sim.md).' },
+    features: [PaymentsModule, SettlementsModule, MessagesModule, ...(config.PROVIDER_SIM_ADMIN ? [AdminModule] : [])],
+  });

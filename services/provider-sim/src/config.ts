@@ -9,6 +9,8 @@ export const providerSimEnv = httpServerEnv(3100)
   .extend({
     /** The fault-injection and ledger admin API (`/_admin`) is off unless this is true. */
     PROVIDER_SIM_ADMIN: envField.bool(false),
+    /** Readiness fails while the V8 heap is above this: the in-memory ledger has grown past what a demo should hold. */
+    PROVIDER_SIM_HEAP_LIMIT_BYTES: envField.int(512 * 1024 * 1024, { min: 1 }),
   });
 
 export type ProviderSimConfig = z.output<typeof providerSimEnv>;

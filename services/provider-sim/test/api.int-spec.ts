@@ -205,4 +205,27 @@ describe('provider-sim API', () => {
       await expect(res.json()).resolves.toMatchObject({ code: 'REQUEST.VALIDATION_FAILED', errors: [expect.objectContaining({ path: 'to' })] });
     });
   });
+
+  describe('OpenAPI', () => {
+    it('When GET /openapi.json is asked, then a generated 3.1 document lists every public route with its problem answers', async () => {
+      const res = await fetch(`${sim.url}/openapi.json`);
+      expect(res.status).toBe(200);
+      type Responses = Record<string, { content?: Record<string, unknown> }>;
+      const document = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { responses: Responses }>> };
+      expect(document.openapi).toBe('3.1.0');
+      expect(Object.keys(document.paths)).toEqual(
+        expect.arrayContaining([
+          '/v1/payments',
+          '/v1/payments/orders/{orderId}',
+          '/v1/payments/{paymentKey}/cancel',
+          '/v1/settlements/{date}',
+          '/v1/sms',
+          '/v1/push',
+        ]),
+      );
+      const charge = document.paths['/v1/payments'].post.responses;
+      expect(Object.keys(charge).sort()).toEqual(['201', '400', '402', '422', '500']);
+      for (const status of ['400', '402', '422']) expect(charge[status].content).toHaveProperty([PROBLEM]);
+    });
+  });
 });

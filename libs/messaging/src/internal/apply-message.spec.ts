@@ -1,7 +1,6 @@
 import { OrderPaid, orderEventSchema } from '@conveyor/contracts';
 import { InvalidMessageError } from '../errors';
 import { parseEnvelope } from './apply-message';
-import { backoffDelay } from './backoff';
 
 const paid = OrderPaid.create('o-1', { orderId: 'o-1', customerId: 'c-1', sellerId: 's-1', amountMinor: 100, currency: 'KRW', paymentId: 'p-1' });
 
@@ -17,19 +16,5 @@ describe('parseEnvelope', () => {
     const bad = { ...paid, payload: { ...paid.payload, amountMinor: -1 } };
     expect(() => parseEnvelope(Buffer.from(JSON.stringify(bad)), orderEventSchema)).toThrow(InvalidMessageError);
     expect(() => parseEnvelope(Buffer.from(JSON.stringify(bad)), orderEventSchema)).toThrow(/OrderPaid v1 fails its schema: payload\.amountMinor/);
-  });
-});
-
-describe('backoffDelay', () => {
-  it('When attempts grow, then the delay doubles within [ceiling/2, ceiling] and stops at the maximum', () => {
-    for (let i = 0; i < 50; i += 1) {
-      const first = backoffDelay(1, 100, 1_000);
-      expect(first).toBeGreaterThanOrEqual(50);
-      expect(first).toBeLessThanOrEqual(100);
-      const third = backoffDelay(3, 100, 1_000);
-      expect(third).toBeGreaterThanOrEqual(200);
-      expect(third).toBeLessThanOrEqual(400);
-      expect(backoffDelay(20, 100, 1_000)).toBeLessThanOrEqual(1_000);
-    }
   });
 });

@@ -1,9 +1,5 @@
-/** Exponential back-off with full jitter: attempt 1 waits up to `initialMs`, doubling up to `maxMs`. */
-export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));
-  // Half fixed, half random: spreads retries of many consumers without ever retrying at once.
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
+/** The repo's one back-off: exponential with full jitter (@conveyor/resilience). */
+export { backoffDelayMs as backoffDelay } from '@conveyor/resilience';
 
 /** A sleep that ends early when `signal` aborts (so stop() never waits a whole back-off). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -32,13 +28,6 @@ export async function withTimeout<T>(work: Promise<T>, ms: number, message: stri
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A logger shape satisfied by Nest's Logger, pino and console. */
-export interface MessagingLogger {
-  log(message: string, ...rest: unknown[]): void;
-  warn(message: string, ...rest: unknown[]): void;
-  error(message: string, ...rest: unknown[]): void;
 }
 
 export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));

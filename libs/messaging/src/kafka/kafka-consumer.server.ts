@@ -4,7 +4,8 @@ import { SpanKind, context as otelContext, trace } from '@opentelemetry/api';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import type { z } from 'zod';
-import { DeadLetterHeaders, InvalidMessageError, PermanentMessageError } from '../errors';
+import { DeadLetterHeaders } from '../errors';
+import { deadLetterHeaders, isPermanentFailure } from '../internal/failure-policy';
 import { invokeHandler } from '../handler-invocation';
 import { applyOnce, parseEnvelope } from '../internal/apply-message';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
@@ -185,12 +186,12 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         span?.setAttribute('conveyor.inbox', result);
         return;
       } catch (error) {
-        const permanent = error instanceof PermanentMessageError;
+        const permanent = isPermanentFailure(error);
         if (permanent || attempt >= maxAttempts || this.stopping.signal.aborted) {
           if (this.stopping.signal.aborted && !permanent && attempt < maxAttempts) throw error; // redelivered after restart
           return this.deadLetter(topic, partition, message, headers, error, attempt);
         }
-        const delay = backoffDelay(attempt, this.options.backoffInitialMs ?? 100, this.options.backoffMaxMs ?? 5_000);
+        const delay = backoffDelay(attempt, { baseDelayMs: this.options.backoffInitialMs ?? 100, maxDelayMs: this.options.backoffMaxMs ?? 5_000 });
         this.log.warn(
           `${topic}[${partition}]@${message.offset} ${envelope.type} ${envelope.id}: attempt ${attempt} failed (${errorMessage(error)}); retrying in ${delay} ms`,
         );
@@ -210,15 +211,9 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     attempts: number,
   ): Promise<void> {
     const dlq = kafkaDeadLetterTopic(topic, this.options.groupId);
-    const code = error instanceof PermanentMessageError ? error.code : ((error as { code?: unknown })?.code?.toString() ?? 'MESSAGE.HANDLER_FAILED');
     const dlqHeaders: IHeaders = {
       ...headers,
-      [DeadLetterHeaders.reason]: error instanceof InvalidMessageError ? 'invalid' : 'failed',
-      [DeadLetterHeaders.errorCode]: code,
-      [DeadLetterHeaders.errorMessage]: errorMessage(error).slice(0, 2_000),
-      [DeadLetterHeaders.attempts]: String(attempts),
-      [DeadLetterHeaders.failedAt]: new Date().toISOString(),
-      [DeadLetterHeaders.consumer]: this.options.groupId,
+      ...deadLetterHeaders(error, attempts, this.options.groupId),
       [DeadLetterHeaders.sourceTopic]: topic,
       [DeadLetterHeaders.sourcePartition]: String(partition),
       [DeadLetterHeaders.sourceOffset]: message.offset,

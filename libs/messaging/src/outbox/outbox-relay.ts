@@ -1,6 +1,8 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { reportIfSlow } from '@conveyor/persistence';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { backoffDelay, errorMessage, sleep, withTimeout, type MessagingLogger } from '../internal/backoff';
+import type { LoggerService } from '@nestjs/common';
+import { backoffDelay, errorMessage, sleep, withTimeout } from '../internal/backoff';
 import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
 
 /** Knobs of {@link OutboxRelay}; defaults in brackets match `outboxEnv` in @conveyor/config. */
@@ -10,7 +12,7 @@ export interface OutboxRelayOptions {
   publishers: { kafka?: OutboxPublisher; rabbitmq?: OutboxPublisher };
   /** The service's MetricsRegistry (@conveyor/telemetry): backlog and age gauges go there. */
   metrics?: Registry;
-  logger?: MessagingLogger;
+  logger?: LoggerService;
   /** Rows locked and published per transaction [500]. */
   batchSize?: number;
   /**
@@ -28,6 +30,7 @@ export interface OutboxRelayOptions {
   backoffMaxMs?: number;
   /** Published rows stay in `outbox_published` this long [24 h]. */
   retentionMs?: number;
+  /** How often published rows past the retention are deleted [60 s]; 0: not by this relay. */
   cleanupIntervalMs?: number;
   cleanupBatchSize?: number;
 }
@@ -233,7 +236,7 @@ export class OutboxRelay {
   start(): void {
     if (this.loops.length > 0) return;
     this.stopping = new AbortController();
-    this.loops = [this.publishLoop(), this.cleanupLoop()];
+    this.loops = [this.publishLoop(), ...(this.cleanupIntervalMs > 0 ? [this.cleanupLoop()] : [])];
   }
 
   /** Stops both loops after the batches in flight have committed or rolled back. */
@@ -270,9 +273,12 @@ export class OutboxRelay {
       }
       if (after) sql = `COMMIT;\n${sql}`;
       // Rows as arrays, in CLAIM_BATCH_SQL's column order: no object per row to build and drop.
+      const startedAt = performance.now();
       const query = client.query({ text: sql, rowMode: 'array' });
       sent?.();
       const results = await query;
+      // Sent on the raw client, so TypeORM does not time it: the slow-query log must still see it.
+      reportIfSlow(this.options.dataSource, startedAt, `EXECUTE ${this.claimStatement}`);
       const rows = results[results.length - 1].rows as ClaimedRow[];
       const messages = rows.map(([id, destination, topic, routingKey, key, payload, headers]) => ({
         id,
@@ -389,7 +395,7 @@ export class OutboxRelay {
         await giveBack();
         failures += 1;
         this.failures?.inc();
-        const delay = backoffDelay(failures, this.backoffInitialMs, this.backoffMaxMs);
+        const delay = backoffDelay(failures, { baseDelayMs: this.backoffInitialMs, maxDelayMs: this.backoffMaxMs });
         // Logged on the first failure and then every tenth: a broker outage must not flood the log.
         if (failures === 1 || failures % 10 === 0) {
           this.options.logger?.warn(`outbox relay: batch failed (${errorMessage(error)}); attempt ${failures}, retrying in ${delay} ms`);

@@ -4,7 +4,8 @@ import { SpanKind, context as otelContext, trace } from '@opentelemetry/api';
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import type { DataSource } from 'typeorm';
 import type { z } from 'zod';
-import { DeadLetterHeaders, InvalidMessageError, PermanentMessageError } from '../errors';
+import { DeadLetterHeaders } from '../errors';
+import { deadLetterHeaders, isPermanentFailure } from '../internal/failure-policy';
 import { invokeHandler } from '../handler-invocation';
 import { applyOnce, parseEnvelope } from '../internal/apply-message';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
@@ -166,7 +167,7 @@ export class RabbitmqConsumerServer extends Server implements CustomTransportStr
 
   private async reconnect(): Promise<void> {
     for (let attempt = 1; !this.stopping.signal.aborted; attempt += 1) {
-      const delay = backoffDelay(attempt, this.options.reconnectInitialMs ?? 500, this.options.reconnectMaxMs ?? 10_000);
+      const delay = backoffDelay(attempt, { baseDelayMs: this.options.reconnectInitialMs ?? 500, maxDelayMs: this.options.reconnectMaxMs ?? 10_000 });
       await sleep(delay, this.stopping.signal);
       if (this.stopping.signal.aborted) return;
       try {
@@ -235,7 +236,7 @@ export class RabbitmqConsumerServer extends Server implements CustomTransportStr
     error: unknown,
   ): Promise<void> {
     const names = rabbitmqQueues(this.options.queue, this.delays);
-    const permanent = error instanceof PermanentMessageError;
+    const permanent = isPermanentFailure(error);
     const next = names.delays[failures - 1];
     const properties = { ...msg.properties, persistent: true };
     if (!permanent && next) {
@@ -247,7 +248,6 @@ export class RabbitmqConsumerServer extends Server implements CustomTransportStr
       });
       return;
     }
-    const code = error instanceof PermanentMessageError ? error.code : ((error as { code?: unknown })?.code?.toString() ?? 'MESSAGE.HANDLER_FAILED');
     this.log.error(`${this.options.queue}: dead-lettered after ${failures} attempts: ${errorMessage(error)}`);
     trace.getActiveSpan()?.addEvent('dead-lettered', { queue: names.deadLetter, error: errorMessage(error) });
     await withoutInstrumentation(async () => {
@@ -256,12 +256,7 @@ export class RabbitmqConsumerServer extends Server implements CustomTransportStr
         headers: {
           ...headers,
           [RETRY_COUNT_HEADER]: String(failures),
-          [DeadLetterHeaders.reason]: error instanceof InvalidMessageError ? 'invalid' : 'failed',
-          [DeadLetterHeaders.errorCode]: code,
-          [DeadLetterHeaders.errorMessage]: errorMessage(error).slice(0, 2_000),
-          [DeadLetterHeaders.attempts]: String(failures),
-          [DeadLetterHeaders.failedAt]: new Date().toISOString(),
-          [DeadLetterHeaders.consumer]: this.options.queue,
+          ...deadLetterHeaders(error, failures, this.options.queue),
           [DeadLetterHeaders.sourceQueue]: this.options.queue,
         },
       });

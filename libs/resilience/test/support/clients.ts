@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
-import { createResilientHttpClient, type ResilienceLogger, type ResilientHttpClient, type ResilientHttpClientOptions } from '../../src';
+import type { LoggerService } from '@nestjs/common';
+import { createResilientHttpClient, type ResilientHttpClient, type ResilientHttpClientOptions } from '../../src';
 
 /** Options that keep tests fast; each test overrides what it is about. */
 export function testClientOptions(baseUrl: string, overrides: Partial<ResilientHttpClientOptions> = {}): ResilientHttpClientOptions {
@@ -16,14 +17,11 @@ export function testClientOptions(baseUrl: string, overrides: Partial<ResilientH
   };
 }
 
-/** Keeps what a client logged, pino-style. */
-export function recordingLogger(): ResilienceLogger & { lines: { level: string; fields: object; message: string }[] } {
+/** Keeps what a client logged: fields, then message. */
+export function recordingLogger(): LoggerService & { lines: { level: string; fields: object; message: string }[] } {
   const lines: { level: string; fields: object; message: string }[] = [];
-  return {
-    lines,
-    info: (fields, message) => void lines.push({ level: 'info', fields, message }),
-    warn: (fields, message) => void lines.push({ level: 'warn', fields, message }),
-  };
+  const record = (level: string) => (fields: object, message: string) => void lines.push({ level, fields, message });
+  return { lines, log: record('log'), warn: record('warn'), error: record('error') };
 }
 
 /** Reads one labelled value of a metric from a registry. */

@@ -1,7 +1,7 @@
-import { DynamicModule, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { context, trace } from '@opentelemetry/api';
 import type { IncomingMessage } from 'node:http';
-import { InjectPinoLogger, LoggerModule, PinoLogger } from 'nestjs-pino';
+import { LoggerModule } from 'nestjs-pino';
 import { destination } from 'pino';
 
 /** The ids of the span active right now, in the field names Jaeger and Grafana look for. */
@@ -22,15 +22,18 @@ export interface LoggingOptions {
 /** Says when and why the application closed, so a restart in the logs has a cause. */
 @Injectable()
 class ShutdownLog implements OnApplicationShutdown {
-  constructor(@InjectPinoLogger('Lifecycle') private readonly logger: PinoLogger) {}
+  private readonly logger = new Logger('Lifecycle');
 
   onApplicationShutdown(signal?: string): void {
-    this.logger.info({ signal }, 'application shut down');
+    this.logger.log({ signal }, 'application shut down');
   }
 }
 
 /**
- * JSON logs through pino. With telemetry started, every line written inside a
+ * JSON logs through pino, behind Nest's Logger: the one logger type of the
+ * libs is Nest's `LoggerService` (`new Logger(context)`, or one passed in),
+ * called pino-style, `warn({ ...fields }, 'message')`; nestjs-pino keeps the
+ * fields as JSON. With telemetry started, every line written inside a
  * span carries `trace_id` and `span_id`, so a log line leads to its trace.
  */
 @Module({})

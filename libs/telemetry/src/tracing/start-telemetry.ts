@@ -59,3 +59,20 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     },
   };
 }
+
+/** The config fields {@link startServiceTelemetry} reads (`telemetryEnv` of @conveyor/config). */
+export interface TelemetryConfig {
+  OTEL_SDK_DISABLED: boolean;
+  OTEL_EXPORTER_OTLP_ENDPOINT: string;
+  OTEL_TRACES_SAMPLER_ARG: number;
+}
+
+/** {@link startTelemetry} from a service's validated config: what every service's instrument.ts calls. */
+export function startServiceTelemetry(serviceName: string, config: TelemetryConfig): Telemetry {
+  return startTelemetry({
+    serviceName,
+    enabled: !config.OTEL_SDK_DISABLED,
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    samplerRatio: config.OTEL_TRACES_SAMPLER_ARG,
+  });
+}

@@ -2,13 +2,13 @@ import { DomainError } from '@conveyor/http';
 
 export class ProductNotFound extends DomainError {
   constructor(productId: string) {
-    super({ code: 'PRODUCT.NOT_FOUND', status: 404, detail: `No product ${productId}.`, extensions: { productId } });
+    super({ code: 'PRODUCT.NOT_FOUND', kind: 'not_found', detail: `No product ${productId}.`, extensions: { productId } });
   }
 }
 
 export class SkuTaken extends DomainError {
   constructor(sku: string) {
-    super({ code: 'PRODUCT.SKU_TAKEN', status: 409, detail: `A product with SKU ${sku} exists already.`, extensions: { sku } });
+    super({ code: 'PRODUCT.SKU_TAKEN', kind: 'conflict', detail: `A product with SKU ${sku} exists already.`, extensions: { sku } });
   }
 }
 
@@ -17,7 +17,7 @@ export class ProductVersionConflict extends DomainError {
   constructor(productId: string, expected: number) {
     super({
       code: 'PRODUCT.VERSION_CONFLICT',
-      status: 409,
+      kind: 'conflict',
       detail: `Product ${productId} is no longer at version ${expected}; read it again and retry.`,
       extensions: { productId, expectedVersion: expected },
     });

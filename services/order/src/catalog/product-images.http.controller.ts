@@ -1,15 +1,18 @@
+import { ApiProblems } from '@conveyor/http';
 import { Body, Controller, Get, Headers, Inject, Param, Put, Res, type OnModuleInit } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HttpAdapterHost } from '@nestjs/core';
 import { APP_CONFIG } from '@conveyor/config';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { OrderConfig } from '../config';
-import type { ProductView } from './products.dto';
+import { ProductResponse, type ProductView } from './products.dto';
 import { IMAGE_TYPES, ProductImagesService } from './product-images.service';
 import { ProductNotFound } from './catalog.errors';
 import { z } from 'zod';
 
 const uuid = z.uuid();
 
+@ApiTags('catalog')
 @Controller()
 export class ProductImagesHttpController implements OnModuleInit {
   constructor(
@@ -28,6 +31,15 @@ export class ProductImagesHttpController implements OnModuleInit {
 
   /** Admin: sets a product's image; the product's `imageUrl` then points to it. */
   @Put('products/:id/image')
+  @ApiConsumes(...Object.keys(IMAGE_TYPES))
+  @ApiBody({ schema: { type: 'string', format: 'binary' } })
+  @ApiOkResponse({ type: ProductResponse, description: 'The product with its imageUrl' })
+  @ApiResponse({
+    status: 413,
+    description: 'Larger than ORDER_IMAGE_MAX_BYTES (HTTP.PAYLOAD_TOO_LARGE)',
+    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+  })
+  @ApiProblems({ invalid: 'Sent as JSON, and not valid JSON', not_found: 'No such product', unsupported_media_type: 'Not an image type' })
   attach(@Param('id') id: string, @Headers('content-type') contentType: string | undefined, @Body() body: unknown): Promise<ProductView> {
     if (!uuid.safeParse(id).success) throw new ProductNotFound(id);
     return this.images.attach(id, contentType, Buffer.isBuffer(body) ? body : Buffer.alloc(0));
@@ -35,6 +47,10 @@ export class ProductImagesHttpController implements OnModuleInit {
 
   /** An image, cacheable for a year (its name is its content hash), revalidated by ETag. */
   @Get('images/:name')
+  @ApiProduces(...Object.keys(IMAGE_TYPES))
+  @ApiOkResponse({ description: 'The image (content-addressed, immutable)' })
+  @ApiResponse({ status: 304, description: 'Not modified (If-None-Match)' })
+  @ApiProblems({ not_found: 'No such image' })
   async serve(@Param('name') name: string, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): Promise<void> {
     const image = await this.images.open(name);
     reply.header('cache-control', 'public, max-age=31536000, immutable').header('etag', image.etag);

@@ -19,13 +19,17 @@ const IMAGE_NAME = /^([a-f0-9]{64})\.(png|jpg|webp)$/;
 
 export class ImageNotFound extends DomainError {
   constructor(name: string) {
-    super({ code: 'IMAGE.NOT_FOUND', status: 404, detail: `No image ${name}.` });
+    super({ code: 'IMAGE.NOT_FOUND', kind: 'not_found', detail: `No image ${name}.` });
   }
 }
 
 export class UnsupportedImage extends DomainError {
   constructor(contentType: string | undefined) {
-    super({ code: 'IMAGE.UNSUPPORTED_TYPE', status: 415, detail: `Images must be ${Object.keys(IMAGE_TYPES).join(', ')}; got ${contentType ?? 'none'}.` });
+    super({
+      code: 'IMAGE.UNSUPPORTED_TYPE',
+      kind: 'unsupported_media_type',
+      detail: `Images must be ${Object.keys(IMAGE_TYPES).join(', ')}; got ${contentType ?? 'none'}.`,
+    });
   }
 }
 

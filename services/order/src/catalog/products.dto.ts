@@ -1,3 +1,4 @@
+import { zodDto } from '@conveyor/http';
 import { z } from 'zod';
 
 const price = z.number().int().positive().max(1_000_000_000);
@@ -17,6 +18,7 @@ export const createProductRequest = z
   })
   .strict();
 export type CreateProductRequest = z.output<typeof createProductRequest>;
+export class CreateProductBody extends zodDto(createProductRequest) {}
 
 /** A partial update, applied only if `version` is still the stored one. */
 export const updateProductRequest = z
@@ -29,6 +31,7 @@ export const updateProductRequest = z
   })
   .strict();
 export type UpdateProductRequest = z.output<typeof updateProductRequest>;
+export class UpdateProductBody extends zodDto(updateProductRequest) {}
 
 export const listProductsQuery = z
   .object({
@@ -37,6 +40,7 @@ export const listProductsQuery = z
   })
   .strict();
 export type ListProductsQuery = z.output<typeof listProductsQuery>;
+export class ListProductsParams extends zodDto(listProductsQuery) {}
 
 export interface ProductView {
   id: string;
@@ -52,6 +56,25 @@ export interface ProductView {
   createdAt: string;
   updatedAt: string;
 }
+
+const productView = z.object({
+  id: z.uuid(),
+  sku: z.string(),
+  sellerId: z.string(),
+  name: z.string(),
+  description: z.string(),
+  priceAmount: z.number().int(),
+  currency: z.string(),
+  active: z.boolean(),
+  imageUrl: z.string().nullable(),
+  version: z.number().int(),
+  createdAt: z.iso.datetime({ offset: true }),
+  updatedAt: z.iso.datetime({ offset: true }),
+});
+
+/** {@link ProductView} as a schema, for the OpenAPI document. */
+export class ProductResponse extends zodDto(productView) {}
+export class ProductPage extends zodDto(z.object({ products: z.array(productView) })) {}
 
 export interface ProductRow {
   id: string;

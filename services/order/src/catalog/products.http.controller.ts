@@ -1,16 +1,9 @@
-import { ZodValidationPipe } from '@conveyor/http';
+import { ApiProblems } from '@conveyor/http';
 import { Body, Controller, Get, Header, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ProductNotFound } from './catalog.errors';
-import {
-  createProductRequest,
-  listProductsQuery,
-  updateProductRequest,
-  type CreateProductRequest,
-  type ListProductsQuery,
-  type ProductView,
-  type UpdateProductRequest,
-} from './products.dto';
+import { CreateProductBody, ListProductsParams, ProductPage, ProductResponse, UpdateProductBody, type ProductView } from './products.dto';
 import { ProductsService } from './products.service';
 
 const uuid = z.uuid();
@@ -24,28 +17,40 @@ const productId = (id: string): string => {
  * (a price change shows within a minute); writes are the admin API (no
  * authentication in this reference system: put it behind your gateway's).
  */
+@ApiTags('catalog')
 @Controller('products')
 export class ProductsHttpController {
   constructor(private readonly products: ProductsService) {}
 
+  /** Creates a product (publishes ProductPublished). */
   @Post()
-  create(@Body(new ZodValidationPipe(createProductRequest)) body: CreateProductRequest): Promise<ProductView> {
+  @ApiCreatedResponse({ type: ProductResponse, description: 'Created' })
+  @ApiProblems({ invalid: 'Invalid body', conflict: 'SKU taken' })
+  create(@Body() body: CreateProductBody): Promise<ProductView> {
     return this.products.create(body);
   }
 
+  /** Partial update if `version` is still current (publishes ProductUpdated). */
   @Patch(':id')
-  update(@Param('id') id: string, @Body(new ZodValidationPipe(updateProductRequest)) body: UpdateProductRequest): Promise<ProductView> {
+  @ApiOkResponse({ type: ProductResponse, description: 'Updated' })
+  @ApiProblems({ invalid: 'Invalid body', not_found: 'No such product', conflict: 'Version conflict' })
+  update(@Param('id') id: string, @Body() body: UpdateProductBody): Promise<ProductView> {
     return this.products.update(productId(id), body);
   }
 
+  /** Lists active products. */
   @Get()
   @Header('cache-control', 'public, max-age=30, stale-while-revalidate=30')
-  async list(@Query(new ZodValidationPipe(listProductsQuery)) query: ListProductsQuery): Promise<{ products: ProductView[] }> {
+  @ApiOkResponse({ type: ProductPage, description: 'A page' })
+  @ApiProblems({ invalid: 'Invalid query' })
+  async list(@Query() query: ListProductsParams): Promise<{ products: ProductView[] }> {
     return { products: await this.products.list(query) };
   }
 
   @Get(':id')
   @Header('cache-control', 'public, max-age=30')
+  @ApiOkResponse({ type: ProductResponse, description: 'The product' })
+  @ApiProblems({ not_found: 'No such product' })
   get(@Param('id') id: string): Promise<ProductView> {
     return this.products.get(productId(id));
   }

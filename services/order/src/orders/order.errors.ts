@@ -2,24 +2,7 @@ import { DomainError } from '@conveyor/http';
 
 export class OrderNotFound extends DomainError {
   constructor(orderId: string) {
-    super({ code: 'ORDER.NOT_FOUND', status: 404, detail: `No order ${orderId}.`, extensions: { orderId } });
-  }
-}
-
-export class IdempotencyKeyRequired extends DomainError {
-  constructor() {
-    super({ code: 'ORDER.IDEMPOTENCY_KEY_REQUIRED', status: 400, detail: 'Placing an order needs an Idempotency-Key header (1 to 255 characters).' });
-  }
-}
-
-export class IdempotencyKeyReused extends DomainError {
-  constructor(key: string) {
-    super({
-      code: 'ORDER.IDEMPOTENCY_KEY_REUSED',
-      status: 422,
-      detail: `Idempotency-Key ${key} was first used with a different request body.`,
-      extensions: { idempotencyKey: key },
-    });
+    super({ code: 'ORDER.NOT_FOUND', kind: 'not_found', detail: `No order ${orderId}.`, extensions: { orderId } });
   }
 }
 
@@ -28,7 +11,7 @@ export class RequestInProgress extends DomainError {
   constructor(key: string) {
     super({
       code: 'ORDER.REQUEST_IN_PROGRESS',
-      status: 409,
+      kind: 'conflict',
       detail: `The first request with Idempotency-Key ${key} is still in progress; try again shortly.`,
       retryAfterSeconds: 1,
       extensions: { idempotencyKey: key },
@@ -40,7 +23,7 @@ export class UnknownProducts extends DomainError {
   constructor(productIds: string[]) {
     super({
       code: 'ORDER.UNKNOWN_PRODUCT',
-      status: 422,
+      kind: 'rejected',
       detail: `No product on sale with id ${productIds.join(', ')}.`,
       extensions: { productIds },
     });
@@ -49,14 +32,14 @@ export class UnknownProducts extends DomainError {
 
 export class MixedCurrencies extends DomainError {
   constructor() {
-    super({ code: 'ORDER.MIXED_CURRENCIES', status: 422, detail: 'All products of one order must be priced in one currency.' });
+    super({ code: 'ORDER.MIXED_CURRENCIES', kind: 'rejected', detail: 'All products of one order must be priced in one currency.' });
   }
 }
 
 /** One order, one seller: a cart across sellers is placed as one order per seller. */
 export class MultipleSellers extends DomainError {
   constructor() {
-    super({ code: 'ORDER.MULTIPLE_SELLERS', status: 422, detail: 'All products of one order must come from one seller; place one order per seller.' });
+    super({ code: 'ORDER.MULTIPLE_SELLERS', kind: 'rejected', detail: 'All products of one order must come from one seller; place one order per seller.' });
   }
 }
 
@@ -65,7 +48,7 @@ export class PaymentUnavailable extends DomainError {
   constructor(retryAfterSeconds: number, cause: unknown) {
     super({
       code: 'ORDER.PAYMENT_UNAVAILABLE',
-      status: 503,
+      kind: 'unavailable',
       detail: 'Payments are unavailable right now; nothing was charged and no order was kept. Try again with the same Idempotency-Key.',
       retryAfterSeconds,
       cause,
@@ -77,7 +60,7 @@ export class OrderNotCancellable extends DomainError {
   constructor(orderId: string, status: string) {
     super({
       code: 'ORDER.NOT_CANCELLABLE',
-      status: 409,
+      kind: 'conflict',
       detail: `Order ${orderId} is ${status} and cannot be cancelled.`,
       extensions: { orderId, orderStatus: status },
     });

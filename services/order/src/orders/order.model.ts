@@ -1,3 +1,6 @@
+import { zodDto } from '@conveyor/http';
+import { z } from 'zod';
+
 /** The states of DESIGN.md's order flow. */
 export const ORDER_STATUSES = ['PENDING', 'PAID', 'FAILED', 'UNKNOWN', 'CANCELLED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -22,6 +25,23 @@ export interface OrderView {
   createdAt: string;
   updatedAt: string;
 }
+
+/** {@link OrderView} as a schema, for the OpenAPI document. */
+export class OrderResponse extends zodDto(
+  z.object({
+    id: z.uuid(),
+    userId: z.string(),
+    sellerId: z.string(),
+    status: z.enum(ORDER_STATUSES),
+    totalAmount: z.number().int(),
+    currency: z.string(),
+    paymentKey: z.string().nullable(),
+    failureReason: z.string().nullable(),
+    items: z.array(z.object({ productId: z.uuid(), quantity: z.number().int(), unitPrice: z.number().int() })),
+    createdAt: z.iso.datetime({ offset: true }),
+    updatedAt: z.iso.datetime({ offset: true }),
+  }),
+) {}
 
 /** A row of `orders` as pg returns it (bigint as string). */
 export interface OrderRow {

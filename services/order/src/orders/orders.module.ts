@@ -1,10 +1,8 @@
 import { APP_CONFIG } from '@conveyor/config';
-import { LeaseLocks } from '@conveyor/locks';
+import { leaseScheduledJob } from '@conveyor/locks';
 import { clientOptionsFromEnv, ResilienceModule } from '@conveyor/resilience';
-import { Logger, Module } from '@nestjs/common';
-import type Redis from 'ioredis';
+import { Module } from '@nestjs/common';
 import type { OrderConfig } from '../config';
-import { REDIS } from '../redis/redis.module';
 import { CancelOrderHttpController } from './commands/cancel-order/cancel-order.http.controller';
 import { CancelOrderService } from './commands/cancel-order/cancel-order.service';
 import { PlaceOrderHttpController } from './commands/place-order/place-order.http.controller';
@@ -16,12 +14,8 @@ import { ExportOrdersHttpController } from './queries/export-orders/export-order
 import { ExportOrdersService } from './queries/export-orders/export-orders.service';
 import { GetOrderHttpController } from './queries/get-order/get-order.http.controller';
 import { ListOrdersHttpController } from './queries/list-orders/list-orders.http.controller';
-import { ReconcilePaymentsService } from './reconciliation/reconcile-payments.service';
-import { ReconcilerJob } from './reconciliation/reconciler.job';
-import { SettlementMatchingService } from './reconciliation/settlement-matching.service';
-import { SettlementJob } from './reconciliation/settlement.job';
-
-const locksLogger = new Logger('Locks');
+import { RECONCILER_LOCK, ReconcilePaymentsService } from './reconciliation/reconcile-payments.service';
+import { SETTLEMENT_LOCK, SettlementMatchingService } from './reconciliation/settlement-matching.service';
 
 @Module({
   imports: [
@@ -42,20 +36,21 @@ const locksLogger = new Logger('Locks');
     ExportOrdersService,
     CancelOrderService,
     ReconcilePaymentsService,
-    ReconcilerJob,
+    // Singleton jobs: every replica schedules them, the lease lets one run at a time.
+    leaseScheduledJob({
+      lockName: RECONCILER_LOCK,
+      use: ReconcilePaymentsService,
+      intervalMs: (config: OrderConfig) => config.ORDER_RECONCILE_INTERVAL_MS,
+      run: (reconciler, lease) => reconciler.reconcileUnsettledPayments(lease),
+    }),
     SettlementMatchingService,
-    SettlementJob,
+    leaseScheduledJob({
+      lockName: SETTLEMENT_LOCK,
+      use: SettlementMatchingService,
+      intervalMs: (config: OrderConfig) => config.ORDER_SETTLEMENT_INTERVAL_MS,
+      run: (settlement, lease) => settlement.matchRecentDays(lease),
+    }),
     { provide: ORDER_EVENTS, useClass: OutboxOrderEvents },
-    {
-      provide: LeaseLocks,
-      inject: [REDIS, APP_CONFIG],
-      useFactory: (redis: Redis, config: OrderConfig) =>
-        new LeaseLocks(redis, {
-          ttlMs: config.ORDER_RECONCILE_LOCK_TTL_MS,
-          keyPrefix: config.ORDER_LOCK_KEY_PREFIX,
-          logger: { warn: (fields, message) => locksLogger.warn(fields, message) },
-        }),
-    },
   ],
 })
 export class OrdersModule {}

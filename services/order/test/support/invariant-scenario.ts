@@ -130,7 +130,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
       OTEL_SDK_DISABLED: 'true',
       LOG_LEVEL: 'warn',
       POSTGRES_DB: db.database,
-      ORDER_LOCK_KEY_PREFIX: uniqueName('order_invariant_lock'),
+      LOCK_KEY_PREFIX: uniqueName('order_invariant_lock'),
       PAYMENTS_URL: sim.url,
       PAYMENTS_READ_TIMEOUT_MS: '400',
       PAYMENTS_MAX_RETRIES: '1',
@@ -145,7 +145,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
       ORDER_EVENTS_TOPIC: orderEventsTopic,
       CATALOG_EVENTS_TOPIC: uniqueName('invariant_catalog_events'),
       NOTIFICATION_EXCHANGE: uniqueName('invariant_notification_commands'),
-      ORDER_KAFKA_TOPIC_PARTITIONS: '3',
+      KAFKA_TOPIC_PARTITIONS: '3',
     });
     running.push(order);
     sql = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });

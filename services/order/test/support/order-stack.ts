@@ -32,7 +32,7 @@ export async function startOrderStack(env: Record<string, string> = {}): Promise
     OTEL_SDK_DISABLED: 'true',
     LOG_LEVEL: 'warn',
     POSTGRES_DB: db.database,
-    ORDER_LOCK_KEY_PREFIX: uniqueName('order_lock'),
+    LOCK_KEY_PREFIX: uniqueName('order_lock'),
     PAYMENTS_URL: sim.url,
     PAYMENTS_READ_TIMEOUT_MS: '500',
     PAYMENTS_MAX_RETRIES: '1',
@@ -42,7 +42,7 @@ export async function startOrderStack(env: Record<string, string> = {}): Promise
     ORDER_SETTLEMENT_INTERVAL_MS: '0',
     // The outbox relay runs (Kafka and RabbitMQ from the local servers' defaults) on topics and an exchange of this stack only.
     ...brokerNamesEnv(),
-    ORDER_KAFKA_TOPIC_PARTITIONS: '1',
+    KAFKA_TOPIC_PARTITIONS: '1',
     ...env,
   };
   const order = await startServiceProcess(ORDER_ENTRY, orderEnv);

@@ -1,3 +1,4 @@
+import { zodDto } from '@conveyor/http';
 import { z } from 'zod';
 
 export const sendSmsRequest = z
@@ -7,6 +8,7 @@ export const sendSmsRequest = z
   })
   .strict();
 export type SendSmsRequest = z.output<typeof sendSmsRequest>;
+export class SendSmsBody extends zodDto(sendSmsRequest) {}
 
 export const sendPushRequest = z
   .object({
@@ -17,6 +19,8 @@ export const sendPushRequest = z
   })
   .strict();
 export type SendPushRequest = z.output<typeof sendPushRequest>;
+export class SendPushBody extends zodDto(sendPushRequest) {}
+export class AcceptedResponse extends zodDto(z.object({ messageId: z.string(), channel: z.enum(['sms', 'push']), acceptedAt: z.iso.datetime() })) {}
 
 export type Channel = 'sms' | 'push';
 

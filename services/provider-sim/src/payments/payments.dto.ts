@@ -1,6 +1,5 @@
+import { zodDto } from '@conveyor/http';
 import { z } from 'zod';
-
-export const idempotencyKey = z.string().min(1).max(255);
 
 /** Body of `POST /v1/payments`. Amounts are whole units of the currency's minor unit (KRW has none). */
 export const createPaymentRequest = z
@@ -16,14 +15,31 @@ export const createPaymentRequest = z
   })
   .strict();
 export type CreatePaymentRequest = z.output<typeof createPaymentRequest>;
+export class CreatePaymentBody extends zodDto(createPaymentRequest) {}
 
 export const cancelPaymentRequest = z
   .object({ reason: z.string().max(200).optional() })
   .strict()
   .default({});
 export type CancelPaymentRequest = z.output<typeof cancelPaymentRequest>;
+export class CancelPaymentBody extends zodDto(cancelPaymentRequest) {}
 
 export type PaymentStatus = 'APPROVED' | 'CANCELLED';
+
+const paymentSchema = z.object({
+  paymentKey: z.string(),
+  orderId: z.string(),
+  amount: z.number().int(),
+  currency: z.string(),
+  status: z.enum(['APPROVED', 'CANCELLED']),
+  approvedAt: z.iso.datetime(),
+  cancelledAt: z.iso.datetime().optional(),
+  cancelReason: z.string().optional(),
+});
+
+/** {@link Payment} as a schema, for the OpenAPI document. */
+export class PaymentResponse extends zodDto(paymentSchema) {}
+export class OrderPaymentsResponse extends zodDto(z.object({ orderId: z.string(), payments: z.array(paymentSchema) })) {}
 
 /** A charge as the provider keeps it and answers it. */
 export interface Payment {

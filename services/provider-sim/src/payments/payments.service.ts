@@ -1,7 +1,8 @@
+import { IdempotencyKeyReused, requestFingerprint } from '@conveyor/http';
 import { Injectable } from '@nestjs/common';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { declineReason } from './decline-rules';
-import { IdempotencyKeyReused, PaymentDeclined, PaymentNotFound } from './payment.errors';
+import { PaymentDeclined, PaymentNotFound } from './payment.errors';
 import type { CreatePaymentRequest, Payment } from './payments.dto';
 
 type Outcome = { kind: 'approved'; paymentKey: string } | { kind: 'declined'; orderId: string; reason: string };
@@ -26,21 +27,6 @@ export interface PaymentTotals {
   byOrder: Record<string, { charges: number; cancels: number; chargedAmount: number; cancelledAmount: number }>;
 }
 
-// Canonical form of a body: key order must not make "the same body" differ.
-function fingerprint(value: unknown): string {
-  const canonical = (v: unknown): unknown =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.keys(v)
-            .sort()
-            .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-        )
-      : v;
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(value)))
-    .digest('hex');
-}
-
 /**
  * The payment gateway's ledger, in memory. Charges are applied once per
  * Idempotency-Key. On purpose it does not refuse a second charge for the same
@@ -55,10 +41,10 @@ export class PaymentsService {
   private declines = 0;
 
   charge(key: string, request: CreatePaymentRequest): ChargeResult {
-    const print = fingerprint(request);
+    const print = requestFingerprint(request);
     const earlier = this.idempotency.get(key);
     if (earlier) {
-      if (earlier.fingerprint !== print) throw new IdempotencyKeyReused(key);
+      if (earlier.fingerprint !== print) throw new IdempotencyKeyReused('PAYMENT', key);
       return { payment: this.replay(earlier.outcome), replayed: true };
     }
     const reason = declineReason(request);

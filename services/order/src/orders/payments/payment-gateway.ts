@@ -1,6 +1,17 @@
 import { DownstreamError, DownstreamRejectedError, DownstreamUnavailableError, type ResilientHttpClient } from '@conveyor/resilience';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+
+/** The audit trail keeps what the client is never told: the underlying socket or partner error. */
+function auditDetail(error: unknown): string {
+  const message = (error as Error).message;
+  const cause = (error as Error).cause;
+  return cause instanceof Error ? `${message} (${cause.message})` : message;
+}
+
+/** What the audit row of a charge says besides its outcome. */
+export const chargeAuditDetail = (outcome: ChargeOutcome): string =>
+  outcome.kind === 'approved' ? outcome.payment.paymentKey : outcome.kind === 'declined' ? outcome.reason : auditDetail(outcome.error);
 
 /** Injection token of the resilient client for the payment partner (provider-sim). */
 export const PAYMENTS_CLIENT = Symbol('PAYMENTS_CLIENT');
@@ -49,14 +60,10 @@ export class PaymentGateway {
     private readonly dataSource: DataSource,
   ) {}
 
-  /**
-   * Charges once per order: the order id is the idempotency key, so retries and repeats never charge twice.
-   * `auditWith` exists for the bench-only anti-pattern of PlaceOrderService only (its audit row must use the transaction it holds).
-   */
-  async charge(request: ChargeRequest, { auditWith }: { auditWith?: EntityManager } = {}): Promise<ChargeOutcome> {
+  /** Charges once per order: the order id is the idempotency key, so retries and repeats never charge twice. */
+  async charge(request: ChargeRequest): Promise<ChargeOutcome> {
     const outcome = await this.classify(request);
-    const detail = outcome.kind === 'approved' ? outcome.payment.paymentKey : outcome.kind === 'declined' ? outcome.reason : outcome.error.message;
-    await this.record(request.orderId, 'charge', outcome.kind, detail, auditWith);
+    await this.record(request.orderId, 'charge', outcome.kind, chargeAuditDetail(outcome));
     return outcome;
   }
 
@@ -89,12 +96,12 @@ export class PaymentGateway {
       );
       await this.record(orderId, 'refund', 'refunded', paymentKey);
     } catch (error) {
-      await this.record(orderId, 'refund', 'failed', `${paymentKey}: ${(error as Error).message}`);
+      await this.record(orderId, 'refund', 'failed', `${paymentKey}: ${auditDetail(error)}`);
       throw error;
     }
   }
 
-  private async classify(request: ChargeRequest): Promise<ChargeOutcome> {
+  protected async classify(request: ChargeRequest): Promise<ChargeOutcome> {
     try {
       const response = await this.client.post('/v1/payments', request, { idempotencyKey: request.orderId, operation: 'POST /v1/payments' });
       return { kind: 'approved', payment: response.json<ProviderPayment>() };
@@ -112,9 +119,9 @@ export class PaymentGateway {
     }
   }
 
-  private async record(orderId: string, kind: 'charge' | 'refund' | 'lookup', outcome: string, detail?: string, manager?: EntityManager): Promise<void> {
+  private async record(orderId: string, kind: 'charge' | 'refund' | 'lookup', outcome: string, detail?: string): Promise<void> {
     try {
-      await (manager ?? this.dataSource.manager).query('INSERT INTO payment_attempts (order_id, kind, outcome, detail) VALUES ($1, $2, $3, $4)', [
+      await this.dataSource.manager.query('INSERT INTO payment_attempts (order_id, kind, outcome, detail) VALUES ($1, $2, $3, $4)', [
         orderId,
         kind,
         outcome,

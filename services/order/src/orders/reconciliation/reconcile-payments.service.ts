@@ -43,6 +43,8 @@ export class ReconcilePaymentsService {
   ) {}
 
   async reconcileUnsettledPayments(lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<ReconcileReport> {
+    // Timed inside the lease, so the log shows that runs of different replicas never overlap.
+    const startedAt = new Date().toISOString();
     const report: ReconcileReport = { examined: 0, paid: 0, failed: 0, refunded: 0, errors: 0 };
     const candidates: OrderRow[] = await this.orders.dataSource.query(
       `SELECT * FROM orders
@@ -66,6 +68,9 @@ export class ReconcilePaymentsService {
         this.logger.warn({ err: error, orderId: order.id }, 'order not reconciled this run');
         if (error instanceof DownstreamUnavailableError) break; // the partner is down: no point asking for the rest
       }
+    }
+    if (report.examined > 0) {
+      this.logger.log({ ...report, fencingToken: lease.fencingToken, startedAt, finishedAt: new Date().toISOString() }, 'reconciliation run');
     }
     return report;
   }

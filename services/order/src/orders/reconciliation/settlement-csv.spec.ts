@@ -1,27 +1,46 @@
 import { Readable } from 'node:stream';
-import { csvRecords } from './settlement-csv';
+import { settlementRecords, type SettlementRecord } from './settlement-csv';
 
 const HEADER = 'type,payment_key,order_id,amount,currency,occurred_at\n';
 
-async function collect(chunks: (string | Buffer)[]): Promise<string[][]> {
-  const records: string[][] = [];
-  for await (const record of csvRecords(Readable.from(chunks))) records.push(record);
+async function collect(chunks: (string | Buffer)[]): Promise<SettlementRecord[]> {
+  const records: SettlementRecord[] = [];
+  for await (const record of settlementRecords(Readable.from(chunks))) records.push(record);
   return records;
 }
 
-describe('csvRecords', () => {
+const record = (type: string, payment_key: string, order_id: string, amount: string, currency: string, occurred_at: string): SettlementRecord => ({
+  type,
+  payment_key,
+  order_id,
+  amount,
+  currency,
+  occurred_at,
+});
+
+describe('settlementRecords', () => {
   it('When fields are quoted, hold commas, doubled quotes or line breaks, or a record straddles chunks, then each record comes out whole', async () => {
     const records = await collect([HEADER, 'charge,pay_1,"o,1",100', '0,KRW,t1\r\n', 'cancel,pay_2,"say ""hi""\nthere",5,KRW,t2\n', '\n']);
-    expect(records).toEqual([
-      ['type', 'payment_key', 'order_id', 'amount', 'currency', 'occurred_at'],
-      ['charge', 'pay_1', 'o,1', '1000', 'KRW', 't1'],
-      ['cancel', 'pay_2', 'say "hi"\nthere', '5', 'KRW', 't2'],
-    ]);
+    expect(records).toEqual([record('charge', 'pay_1', 'o,1', '1000', 'KRW', 't1'), record('cancel', 'pay_2', 'say "hi"\nthere', '5', 'KRW', 't2')]);
   });
 
   it('When a multi-byte character is split between two chunks, then it is decoded whole', async () => {
-    const bytes = Buffer.from('charge,pay_1,주문,1,KRW,t\n');
-    await expect(collect([bytes.subarray(0, 15), bytes.subarray(15)])).resolves.toEqual([['charge', 'pay_1', '주문', '1', 'KRW', 't']]);
+    const bytes = Buffer.from(`${HEADER}charge,pay_1,주문,1,KRW,t\n`);
+    const cut = HEADER.length + 15;
+    await expect(collect([bytes.subarray(0, cut), bytes.subarray(cut)])).resolves.toEqual([record('charge', 'pay_1', '주문', '1', 'KRW', 't')]);
+  });
+
+  it('When the download fails mid-way, then reading ends with its error', async () => {
+    const failing = Readable.from(
+      (function* () {
+        yield `${HEADER}charge,pay_1,o1,1,KRW,t\n`;
+        throw new Error('connection reset');
+      })(),
+    );
+    const read = async () => {
+      for await (const _record of settlementRecords(failing)) void _record;
+    };
+    await expect(read()).rejects.toThrow('connection reset');
   });
 
   it('When a 20,000-line file is read, then records come out while the file is still arriving, not after it was read whole', async () => {
@@ -39,14 +58,15 @@ describe('csvRecords', () => {
     );
     let producedAtFirstRecord = -1;
     let records = 0;
-    for await (const record of csvRecords(file)) {
-      if (record[0] === 'type') continue;
+    for await (const record of settlementRecords(file)) {
       if (records === 0) producedAtFirstRecord = produced;
+      expect(record.type).toBe('charge');
       records += 1;
     }
     expect(records).toBe(LINES);
-    // Reading it whole first (text(), toArray()) would have pulled all 20,000 lines by now.
+    // Reading it whole first (text(), toArray()) would have pulled all 20,000 lines by now;
+    // the pipe's buffers hold a few hundred.
     expect(producedAtFirstRecord).toBeGreaterThan(0);
-    expect(producedAtFirstRecord).toBeLessThan(100);
+    expect(producedAtFirstRecord).toBeLessThan(LINES / 10);
   });
 });

@@ -4,10 +4,12 @@ import type { ResilientHttpClient } from '@conveyor/resilience';
 import type { OrderRow } from '../order.model';
 import { OrdersRepository } from '../orders.repository';
 import { PAYMENTS_CLIENT } from '../payments/payment-gateway';
-import { csvRecords } from './settlement-csv';
+import { settlementRecords } from './settlement-csv';
 
 /** The lock, and the fencing resource, of settlement matching. */
 export const SETTLEMENT_LOCK = 'order-settlement';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 export type MismatchKind =
   /** A live charge for an order that is not PAID by it (UNKNOWN, PENDING, CANCELLED, FAILED). Corrected: flagged for the reconciler. */
@@ -58,17 +60,21 @@ export class SettlementMatchingService {
     @Inject(PAYMENTS_CLIENT) private readonly payments: ResilientHttpClient,
   ) {}
 
+  /** Matches the settlement files of yesterday and today (UTC); run by the settlement job under its lease. */
+  async matchRecentDays(lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<void> {
+    const now = Date.now();
+    for (const day of [new Date(now - DAY_MS), new Date(now)].map((d) => d.toISOString().slice(0, 10))) {
+      if (lease.signal.aborted) return;
+      await this.matchDay(day, lease);
+    }
+  }
+
   async matchDay(date: string, lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<SettlementReport> {
     const file = await this.payments.stream({ method: 'GET', path: `/v1/settlements/${date}`, operation: 'GET /v1/settlements/:date' });
     const live = new Map<string, LiveCharge>();
     let rows = 0;
-    let header = true;
     try {
-      for await (const [type, paymentKey, orderId, amount] of csvRecords(file.body)) {
-        if (header) {
-          header = false;
-          continue;
-        }
+      for await (const { type, payment_key: paymentKey, order_id: orderId, amount } of settlementRecords(file.body)) {
         rows += 1;
         if (type === 'charge') live.set(paymentKey, { paymentKey, orderId, amount: Number(amount) });
         else if (type === 'cancel') live.delete(paymentKey);

@@ -1,11 +1,14 @@
+import { ApiProblems } from '@conveyor/http';
 import { Controller, Header, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { OrderNotFound } from '../../order.errors';
-import type { OrderView } from '../../order.model';
+import { OrderResponse, type OrderView } from '../../order.model';
 import { CancelOrderService } from './cancel-order.service';
 
 const uuid = z.uuid();
 
+@ApiTags('orders')
 @Controller('orders')
 export class CancelOrderHttpController {
   constructor(private readonly cancelOrder: CancelOrderService) {}
@@ -14,6 +17,14 @@ export class CancelOrderHttpController {
   @Post(':id/cancel')
   @HttpCode(200)
   @Header('cache-control', 'no-store')
+  @ApiOkResponse({ type: OrderResponse, description: 'Cancelled (a PAID one refunded)' })
+  @ApiProblems({
+    not_found: 'No such order',
+    conflict: 'Not cancellable in its state',
+    upstream_failed: 'The refund failed at the payment partner; the order stays PAID, retry',
+    unavailable: 'Payments unavailable (breaker open, bulkhead full); nothing refunded, retry',
+    upstream_timeout: 'The refund got no answer in time; the order stays PAID, retry (the refund is idempotent)',
+  })
   cancel(@Param('id') id: string): Promise<OrderView> {
     if (!uuid.safeParse(id).success) throw new OrderNotFound(id);
     return this.cancelOrder.cancel(id);

@@ -1,11 +1,12 @@
-import { ZodValidationPipe } from '@conveyor/http';
+import { ApiProblems, IdempotencyKeyRequired, idempotencyKeyHeader } from '@conveyor/http';
 import { Body, Controller, Headers, Post, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiCreatedResponse, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { IdempotencyKeyRequired } from '../../order.errors';
-import { orderUrl, type OrderView } from '../../order.model';
+import { OrderResponse, orderUrl, type OrderView } from '../../order.model';
 import { PlaceOrderService } from './place-order.service';
-import { idempotencyKeyHeader, placeOrderRequest, type PlaceOrderRequest } from './place-order.request.dto';
+import { PlaceOrderBody } from './place-order.request.dto';
 
+@ApiTags('orders')
 @Controller('orders')
 export class PlaceOrderHttpController {
   constructor(private readonly placeOrder: PlaceOrderService) {}
@@ -17,13 +18,22 @@ export class PlaceOrderHttpController {
    * Idempotency-Key and body answers the first answer again.
    */
   @Post()
+  @ApiHeader({ name: 'Idempotency-Key', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } })
+  @ApiCreatedResponse({ type: OrderResponse, description: 'PAID or FAILED' })
+  @ApiAcceptedResponse({ type: OrderResponse, description: 'Outcome not known yet (UNKNOWN); the reconciler settles it; Location is the status URL' })
+  @ApiProblems({
+    invalid: 'Invalid body or missing Idempotency-Key',
+    conflict: 'The first request with this Idempotency-Key is still in progress',
+    rejected: 'Idempotency-Key reused with another body; unknown or inactive product; mixed currencies or sellers',
+    unavailable: 'Payments unavailable; nothing charged, no order kept',
+  })
   async place(
     @Headers('idempotency-key') key: string | undefined,
-    @Body(new ZodValidationPipe(placeOrderRequest)) body: PlaceOrderRequest,
+    @Body() body: PlaceOrderBody,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrderView> {
     const parsedKey = idempotencyKeyHeader.safeParse(key);
-    if (!parsedKey.success) throw new IdempotencyKeyRequired();
+    if (!parsedKey.success) throw new IdempotencyKeyRequired('ORDER', 'Placing an order');
     const placed = await this.placeOrder.place(parsedKey.data, body);
     reply.status(placed.status).header('location', orderUrl(placed.body.id)).header('cache-control', 'no-store');
     if (placed.replayed) reply.header('idempotent-replayed', 'true');

@@ -1,6 +1,5 @@
+import { zodDto } from '@conveyor/http';
 import { z } from 'zod';
-
-export const idempotencyKeyHeader = z.string().min(1).max(255);
 
 /** Body of `POST /orders`. */
 export const placeOrderRequest = z
@@ -22,3 +21,4 @@ export const placeOrderRequest = z
   })
   .strict();
 export type PlaceOrderRequest = z.output<typeof placeOrderRequest>;
+export class PlaceOrderBody extends zodDto(placeOrderRequest) {}

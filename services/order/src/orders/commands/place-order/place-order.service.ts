@@ -1,10 +1,9 @@
-import { APP_CONFIG } from '@conveyor/config';
+import { IdempotencyKeyReused, requestFingerprint } from '@conveyor/http';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import type { OrderConfig } from '../../../config';
 import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
-import { IdempotencyKeyReused, MixedCurrencies, MultipleSellers, PaymentUnavailable, RequestInProgress, UnknownProducts } from '../../order.errors';
+import { MixedCurrencies, MultipleSellers, PaymentUnavailable, RequestInProgress, UnknownProducts } from '../../order.errors';
 import type { OrderRow, OrderView } from '../../order.model';
 import { OrdersRepository } from '../../orders.repository';
 import { PaymentGateway, type ChargeOutcome } from '../../payments/payment-gateway';
@@ -17,27 +16,10 @@ export interface PlacedOrder {
   replayed: boolean;
 }
 
-// Canonical JSON: key order must not make "the same body" differ.
-function fingerprint(value: unknown): string {
-  const canonical = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(canonical)
-      : v && typeof v === 'object'
-        ? Object.fromEntries(
-            Object.keys(v)
-              .sort()
-              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-          )
-        : v;
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(value)))
-    .digest('hex');
-}
-
 type Begun = { kind: 'new'; order: OrderRow } | { kind: 'replay'; placed: PlacedOrder };
 
 /** Thrown inside the first transaction when the key exists: roll back, then answer as a repeat. */
-class KeyTaken extends Error {}
+export class KeyTaken extends Error {}
 
 /**
  * DESIGN.md "The order flow", steps 1 to 5:
@@ -54,16 +36,15 @@ class KeyTaken extends Error {}
 export class PlaceOrderService {
   private readonly logger = new Logger('PlaceOrder');
 
+  // Protected: the bench's anti-pattern variant (services/order/test/bench) reuses the steps.
   constructor(
-    private readonly orders: OrdersRepository,
-    private readonly payments: PaymentGateway,
-    @Inject(ORDER_EVENTS) private readonly events: OrderEvents,
-    @Inject(APP_CONFIG) private readonly config: OrderConfig,
+    protected readonly orders: OrdersRepository,
+    protected readonly payments: PaymentGateway,
+    @Inject(ORDER_EVENTS) protected readonly events: OrderEvents,
   ) {}
 
   async place(idempotencyKey: string, request: PlaceOrderRequest): Promise<PlacedOrder> {
-    const requestHash = fingerprint(request);
-    if (this.config.ORDER_BENCH_HOLD_TX_DURING_PAYMENT) return this.placeHoldingTransactionDuringPayment(idempotencyKey, requestHash, request);
+    const requestHash = requestFingerprint(request);
     const begun = await this.begin(idempotencyKey, requestHash, request);
     if (begun.kind === 'replay') return begun.placed;
     const order = begun.order;
@@ -75,57 +56,6 @@ export class PlaceOrderService {
       cardToken: request.cardToken,
     });
     return this.settle(order, outcome);
-  }
-
-  /**
-   * TEACHING ANTI-PATTERN, BENCHMARK ONLY: runs when
-   * ORDER_BENCH_HOLD_TX_DURING_PAYMENT=true (off by default; never set it in
-   * a deployment). The same steps as place(), but in ONE transaction that
-   * stays open across the payment call, so every request holds a pooled
-   * connection for the partner's whole latency: throughput is capped at
-   * pool size / partner latency, and a slow partner starves everything else
-   * that needs the database. `make bench-orders` measures it against
-   * place(); see docs/patterns/no-calls-in-transactions.md.
-   */
-  private async placeHoldingTransactionDuringPayment(key: string, requestHash: string, request: PlaceOrderRequest): Promise<PlacedOrder> {
-    try {
-      return await this.orders.dataSource.transaction(async (manager) => {
-        const orderId = randomUUID();
-        const claimed: unknown[] = await manager.query(
-          'INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key',
-          [key, requestHash, orderId],
-        );
-        if (claimed.length === 0) throw new KeyTaken();
-        const order = await this.insertOrder(manager, orderId, request);
-        // The anti-pattern: an external call while this transaction holds its connection and row locks.
-        // (The audit row goes through this transaction too: a second connection per request would deadlock the pool.)
-        const outcome = await this.payments.charge(
-          { orderId, amount: Number(order.total_amount), currency: order.currency.trim(), cardToken: request.cardToken },
-          { auditWith: manager },
-        );
-        let status: 201 | 202 = 201;
-        if (outcome.kind === 'approved') {
-          const paid = await this.orders.transition(manager, orderId, ['PENDING'], 'PAID', { paymentKey: outcome.payment.paymentKey });
-          if (paid) await this.events.orderPaid(manager, await this.orders.view(manager, paid));
-        } else if (outcome.kind === 'declined') {
-          const failed = await this.orders.transition(manager, orderId, ['PENDING'], 'FAILED', { failureReason: outcome.reason });
-          if (failed) await this.events.orderPaymentFailed(manager, await this.orders.view(manager, failed));
-        } else if (outcome.kind === 'unknown') {
-          status = 202;
-          await this.orders.transition(manager, orderId, ['PENDING'], 'UNKNOWN', { needsReconciliation: true });
-        } else {
-          throw new PaymentUnavailable(outcome.error.retryAfterSeconds ?? 1, outcome.error); // rolls the order and its key back
-        }
-        const current = await this.orders.find(manager, orderId);
-        if (!current) throw new Error(`order ${orderId} vanished`);
-        const body = await this.orders.view(manager, current);
-        await this.orders.recordResponse(manager, orderId, status, body);
-        return { status, body, replayed: false };
-      });
-    } catch (error) {
-      if (!(error instanceof KeyTaken)) throw error;
-      return this.replay(key, requestHash);
-    }
   }
 
   private async begin(key: string, requestHash: string, request: PlaceOrderRequest): Promise<Begun> {
@@ -150,7 +80,7 @@ export class PlaceOrderService {
   }
 
   // Runs after the key is claimed; its foreign key to the order is deferred to commit.
-  private async insertOrder(manager: EntityManager, orderId: string, request: PlaceOrderRequest): Promise<OrderRow> {
+  protected async insertOrder(manager: EntityManager, orderId: string, request: PlaceOrderRequest): Promise<OrderRow> {
     const productIds = [...new Set(request.items.map((i) => i.productId))];
     const products: { id: string; seller_id: string; price_amount: string; currency: string }[] = await manager.query(
       'SELECT id, seller_id, price_amount, currency FROM products WHERE id = ANY($1::uuid[]) AND active',
@@ -177,7 +107,7 @@ export class PlaceOrderService {
     return order;
   }
 
-  private async replay(key: string, requestHash: string): Promise<PlacedOrder> {
+  protected async replay(key: string, requestHash: string): Promise<PlacedOrder> {
     const rows: { request_hash: string; response_status: number | null; response_body: OrderView | null }[] = await this.orders.dataSource.query(
       'SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE key = $1',
       [key],
@@ -185,7 +115,7 @@ export class PlaceOrderService {
     const record = rows[0];
     // Gone between our insert and this read: the first request got a 503 and removed it.
     if (!record) throw new RequestInProgress(key);
-    if (record.request_hash !== requestHash) throw new IdempotencyKeyReused(key);
+    if (record.request_hash !== requestHash) throw new IdempotencyKeyReused('ORDER', key);
     if (record.response_status === null || record.response_body === null) throw new RequestInProgress(key);
     return { status: record.response_status as 201 | 202, body: record.response_body, replayed: true };
   }

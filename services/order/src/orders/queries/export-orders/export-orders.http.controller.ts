@@ -1,7 +1,7 @@
-import { ZodValidationPipe } from '@conveyor/http';
+import { ApiProblems, zodDto } from '@conveyor/http';
 import { Controller, Get, Query, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ExportOrdersService } from './export-orders.service';
 
@@ -18,8 +18,9 @@ export const exportOrdersQuery = z
   .strict()
   .refine((q) => q.to > q.from, { message: 'to must be after from', path: ['to'] })
   .refine((q) => q.to.getTime() - q.from.getTime() <= MAX_RANGE_MS, { message: 'at most 366 days at once', path: ['to'] });
-type ExportOrdersQuery = z.output<typeof exportOrdersQuery>;
+class ExportOrdersParams extends zodDto(exportOrdersQuery) {}
 
+@ApiTags('orders')
 @Controller('orders')
 export class ExportOrdersHttpController {
   constructor(private readonly exportOrders: ExportOrdersService) {}
@@ -31,13 +32,15 @@ export class ExportOrdersHttpController {
    * by Accept-Encoding through @fastify/compress. User data: never cached.
    */
   @Get('export.csv')
-  async export(@Query(new ZodValidationPipe(exportOrdersQuery)) query: ExportOrdersQuery, @Res() reply: FastifyReply): Promise<void> {
-    const lines = await this.exportOrders.csvLines(query.from, query.to);
+  @ApiOkResponse({ description: 'CSV, streamed', content: { 'text/csv': { schema: { type: 'string' } } } })
+  @ApiProblems({ invalid: 'Invalid range' })
+  async export(@Query() query: ExportOrdersParams, @Res() reply: FastifyReply): Promise<void> {
+    const csv = await this.exportOrders.csv(query.from, query.to);
     const stamp = (d: Date) => d.toISOString().slice(0, 10);
     reply
       .type('text/csv; charset=utf-8')
       .header('cache-control', 'no-store')
       .header('content-disposition', `attachment; filename="orders-${stamp(query.from)}-${stamp(query.to)}.csv"`)
-      .send(Readable.from(lines));
+      .send(csv);
   }
 }

@@ -1,20 +1,29 @@
-import { csvField } from './export-orders.service';
+import { stringify } from 'csv-stringify/sync';
+import { EXPORT_CSV_OPTIONS, toExportRecord, type ExportRow } from './export-orders.service';
 
-describe('csvField', () => {
-  it('When a value holds a comma, quote or line break, then it is quoted with quotes doubled', () => {
-    expect(csvField('a,b')).toBe('"a,b"');
-    expect(csvField('say "hi"')).toBe('"say ""hi"""');
-    expect(csvField('two\nlines')).toBe('"two\nlines"');
-    expect(csvField('plain')).toBe('plain');
+const row = (overrides: Partial<ExportRow>): ExportRow => ({
+  id: 'o-1',
+  user_id: 'u-1',
+  status: 'PAID',
+  total_amount: '1200',
+  currency: 'KRW',
+  payment_key: null,
+  created_at: new Date('2026-01-01T00:00:00Z'),
+  updated_at: new Date('2026-01-01T00:00:00Z'),
+  ...overrides,
+});
+
+const csvOf = (rows: ExportRow[]): string[] => stringify(rows.map(toExportRecord), EXPORT_CSV_OPTIONS).trimEnd().split('\n');
+
+describe('orders export CSV', () => {
+  it('When a value holds a comma or a quote, then it is quoted with quotes doubled; a null is empty', () => {
+    const [header, line] = csvOf([row({ user_id: 'a,"b"' })]);
+    expect(header).toBe('order_id,user_id,status,total_amount,currency,payment_key,created_at,updated_at');
+    expect(line).toBe('o-1,"a,""b""",PAID,1200,KRW,,2026-01-01T00:00:00.000Z,2026-01-01T00:00:00.000Z');
   });
 
   it('When a value would start a spreadsheet formula, then it is prefixed so it stays text', () => {
-    for (const v of ['=1+1', '+1', '-1', '@SUM(A1)', '\tx']) expect(csvField(v).startsWith("'") || csvField(v).startsWith('"\'')).toBe(true);
-    expect(csvField('=HYPERLINK("x")')).toBe('"\'=HYPERLINK(""x"")"');
-  });
-
-  it('When a value is null or a number, then it is empty or its digits', () => {
-    expect(csvField(null)).toBe('');
-    expect(csvField(1200)).toBe('1200');
+    for (const userId of ['=1+1', '+1', '-1', '@SUM(A1)']) expect(csvOf([row({ user_id: userId })])[1].split(',')[1]).toBe(`'${userId}`);
+    expect(csvOf([row({ user_id: '=HYPERLINK("x")' })])[1]).toContain('"\'=HYPERLINK(""x"")"');
   });
 });

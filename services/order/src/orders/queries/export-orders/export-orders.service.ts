@@ -1,12 +1,16 @@
 import { APP_CONFIG } from '@conveyor/config';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Readable } from 'node:stream';
+import { stringify, type Options as CsvOptions } from 'csv-stringify';
+import { pipeline, Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import type { OrderConfig } from '../../../config';
 
-const HEADER = ['order_id', 'user_id', 'status', 'total_amount', 'currency', 'payment_key', 'created_at', 'updated_at'];
+export const EXPORT_COLUMNS = ['order_id', 'user_id', 'status', 'total_amount', 'currency', 'payment_key', 'created_at', 'updated_at'];
 
-interface ExportRow {
+export const EXPORT_QUERY = `SELECT id, user_id, status, total_amount, currency, payment_key, created_at, updated_at
+  FROM orders WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id`;
+
+export interface ExportRow {
   id: string;
   user_id: string;
   status: string;
@@ -18,68 +22,46 @@ interface ExportRow {
 }
 
 /**
- * One CSV field: quoted when it holds a separator, quote or line break, and
- * with a leading `'` when it would start a spreadsheet formula (user ids are
- * free text: a `=HYPERLINK(…)` must stay text when the file is opened).
+ * RFC 4180 through csv-stringify: fields quoted when they hold a separator,
+ * quote or line break; a leading `'` on a value that would start a
+ * spreadsheet formula (user ids are free text: a `=HYPERLINK(…)` must stay
+ * text when the file is opened); nulls empty.
  */
-export function csvField(value: string | number | null): string {
-  if (value === null) return '';
-  let text = String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
+export const EXPORT_CSV_OPTIONS: CsvOptions = { header: true, columns: EXPORT_COLUMNS, escape_formulas: true };
 
-const csvLine = (row: ExportRow): string =>
-  [row.id, row.user_id, row.status, row.total_amount, row.currency.trim(), row.payment_key, row.created_at.toISOString(), row.updated_at.toISOString()]
-    .map(csvField)
-    .join(',');
+export const toExportRecord = (row: ExportRow): (string | null)[] => [
+  row.id,
+  row.user_id,
+  row.status,
+  row.total_amount,
+  row.currency.trim(),
+  row.payment_key,
+  row.created_at.toISOString(),
+  row.updated_at.toISOString(),
+];
 
 @Injectable()
 export class ExportOrdersService {
-  private readonly logger = new Logger('ExportOrders');
+  protected readonly logger = new Logger('ExportOrders');
 
   constructor(
-    private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) private readonly config: OrderConfig,
+    protected readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) protected readonly config: OrderConfig,
   ) {}
 
   /**
-   * The CSV lines of the orders created in [from, to), oldest first, read
-   * through a server-side cursor (pg-query-stream) in batches. The pooled
-   * connection is held until the last line is taken or the client goes
-   * away: the generator's `finally` releases it either way.
+   * The CSV of the orders created in [from, to), oldest first, read through a
+   * server-side cursor (pg-query-stream) in batches and piped through one
+   * csv-stringify stream: the cursor is read only as fast as the client takes
+   * the answer (back-pressure). The pooled connection is held until the last
+   * row is read or the client goes away: `pipeline` destroys the cursor
+   * either way, and the generator's `finally` releases the connection.
    *
    * The cursor is one statement for its whole life, so this connection gets
    * ORDER_EXPORT_TIMEOUT_MS instead of the pool's statement_timeout, and the
    * pool's value back (RESET: the start-up parameter) before it is released.
    */
-  async csvLines(from: Date, to: Date): Promise<AsyncGenerator<string>> {
-    return this.config.ORDER_BENCH_NAIVE_EXPORT ? this.naiveCsvLines(from, to) : this.streamedCsvLines(from, to);
-  }
-
-  /**
-   * BENCHMARK ONLY (ORDER_BENCH_NAIVE_EXPORT, off by default): what the
-   * streamed export replaces. One query loads every row into memory, the
-   * whole file is built as one string, then sent: memory grows with the
-   * range. `make bench-export` measures both in the same run.
-   */
-  private async naiveCsvLines(from: Date, to: Date): Promise<AsyncGenerator<string>> {
-    const rows: ExportRow[] = await this.dataSource.transaction(async (manager) => {
-      // Local to this transaction: one query for the whole range outlasts the pool's statement_timeout.
-      await manager.query(`SELECT set_config('statement_timeout', $1, true)`, [String(this.config.ORDER_EXPORT_TIMEOUT_MS)]);
-      return manager.query(
-        `SELECT id, user_id, status, total_amount, currency, payment_key, created_at, updated_at
-         FROM orders WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id`,
-        [from, to],
-      );
-    });
-    const file = [HEADER.join(','), ...rows.map(csvLine)].join('\n') + '\n';
-    return (async function* () {
-      yield file;
-    })();
-  }
-
-  private async streamedCsvLines(from: Date, to: Date): Promise<AsyncGenerator<string>> {
+  async csv(from: Date, to: Date): Promise<Readable> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     const release = async (): Promise<void> => {
@@ -89,29 +71,30 @@ export class ExportOrdersService {
     let rows: Readable;
     try {
       await runner.query(`SELECT set_config('statement_timeout', $1, false)`, [String(this.config.ORDER_EXPORT_TIMEOUT_MS)]);
-      rows = await runner.stream(
-        `SELECT id, user_id, status, total_amount, currency, payment_key, created_at, updated_at
-         FROM orders WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id`,
-        [from, to],
-      );
+      rows = await runner.stream(EXPORT_QUERY, [from, to]);
     } catch (error) {
       await release();
       throw error;
     }
     const logger = this.logger;
-    return (async function* () {
+    const records = async function* (): AsyncGenerator<(string | null)[]> {
       let count = 0;
       try {
-        yield `${HEADER.join(',')}\n`;
         for await (const row of rows as AsyncIterable<ExportRow>) {
           count += 1;
-          yield `${csvLine(row)}\n`;
+          yield toExportRecord(row);
         }
       } finally {
         rows.destroy();
         await release();
         logger.debug({ rows: count }, 'orders export streamed');
       }
-    })();
+    };
+    const csv = stringify(EXPORT_CSV_OPTIONS);
+    // An error here was already sent to the client as a cut-off body; the log is what is left to do.
+    pipeline(Readable.from(records()), csv, (error) => {
+      if (error && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') logger.error({ err: error }, 'orders export failed mid-stream');
+    });
+    return csv;
   }
 }

@@ -1,11 +1,14 @@
+import { ApiProblems } from '@conveyor/http';
 import { Controller, Get, Header, Param } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { OrderNotFound } from '../../order.errors';
-import type { OrderView } from '../../order.model';
+import { OrderResponse, type OrderView } from '../../order.model';
 import { OrdersRepository } from '../../orders.repository';
 
 const uuid = z.uuid();
 
+@ApiTags('orders')
 @Controller('orders')
 export class GetOrderHttpController {
   constructor(private readonly orders: OrdersRepository) {}
@@ -13,6 +16,8 @@ export class GetOrderHttpController {
   /** The order's current state: the status URL a 202 points to. */
   @Get(':id')
   @Header('cache-control', 'no-store')
+  @ApiOkResponse({ type: OrderResponse, description: 'The order' })
+  @ApiProblems({ not_found: 'No such order' })
   async get(@Param('id') id: string): Promise<OrderView> {
     // Not a uuid cannot be an order: the same 404, without a query that would fail on the cast.
     if (!uuid.safeParse(id).success) throw new OrderNotFound(id);

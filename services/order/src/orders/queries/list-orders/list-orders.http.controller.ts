@@ -1,7 +1,8 @@
-import { ZodValidationPipe } from '@conveyor/http';
+import { ApiProblems, ZodValidationPipe, zodDto } from '@conveyor/http';
 import { Controller, Get, Header, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { toOrderView, type OrderItemRow, type OrderRow, type OrderView } from '../../order.model';
+import { OrderResponse, toOrderView, type OrderItemRow, type OrderRow, type OrderView } from '../../order.model';
 import { OrdersRepository } from '../../orders.repository';
 
 export const listOrdersQuery = z
@@ -12,7 +13,8 @@ export const listOrdersQuery = z
     cursor: z.string().max(200).optional(),
   })
   .strict();
-type ListOrdersQuery = z.output<typeof listOrdersQuery>;
+class ListOrdersParams extends zodDto(listOrdersQuery) {}
+class OrderPageResponse extends zodDto(z.object({ orders: z.array(OrderResponse.schema), nextCursor: z.string().nullable() })) {}
 
 interface Cursor {
   createdAt: string;
@@ -27,6 +29,7 @@ export interface OrderPage {
   nextCursor: string | null;
 }
 
+@ApiTags('orders')
 @Controller('orders')
 export class ListOrdersHttpController {
   constructor(private readonly orders: OrdersRepository) {}
@@ -37,7 +40,9 @@ export class ListOrdersHttpController {
    */
   @Get()
   @Header('cache-control', 'no-store')
-  async list(@Query(new ZodValidationPipe(listOrdersQuery)) query: ListOrdersQuery): Promise<OrderPage> {
+  @ApiOkResponse({ type: OrderPageResponse, description: 'A page' })
+  @ApiProblems({ invalid: 'Invalid query or cursor' })
+  async list(@Query() query: ListOrdersParams): Promise<OrderPage> {
     let after: Cursor | undefined;
     if (query.cursor) {
       let decoded: unknown;

@@ -1,0 +1,143 @@
+import { ConfigModule } from '@conveyor/config';
+import { OpenApiModule, ProblemDetailsModule, type OpenApiOptions } from '@conveyor/http';
+import { LocksModule } from '@conveyor/locks';
+import {
+  BrokerHealth,
+  KAFKA_CONSUMER,
+  KafkaConsumerModule,
+  RABBITMQ_CONSUMER,
+  type ConsumerStrategy,
+  OutboxModule,
+  RabbitmqConsumerModule,
+  type KafkaConsumerModuleOptions,
+  type OutboxModuleOptions,
+  type RabbitmqConsumerModuleOptions,
+} from '@conveyor/messaging';
+import { DatabaseModule, REDIS, RedisModule, type DatabaseModuleOptions } from '@conveyor/persistence';
+import { ObservabilityModule, type Telemetry } from '@conveyor/telemetry';
+import { DynamicModule, Module, type Provider } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import type Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { HealthController } from './health/health.controller';
+import { READINESS_PROBES, type ReadinessProbe } from './health/readiness';
+import { ShutdownSignal } from './shutdown-signal';
+
+/** The config fields every service has (`httpServerEnv` + `telemetryEnv` of @conveyor/config). */
+export interface ChassisConfig {
+  LOG_LEVEL: string;
+}
+
+/** What a service is made of; everything but the name, config and telemetry is optional. */
+export interface ChassisOptions {
+  serviceName: string;
+  /** The service's validated configuration (its `loadConfig` result), injectable with `@InjectConfig()`. */
+  config: ChassisConfig;
+  /** The SDK its instrument.ts started; flushed and stopped at shutdown. */
+  telemetry: Telemetry;
+  /** Its own PostgreSQL database: `DataSource`, migrations, pool limits and metrics. Critical for readiness. */
+  database?: Pick<DatabaseModuleOptions, 'migrations'>;
+  /**
+   * Its Redis client (`@InjectRedis()`). `critical`: whether the HTTP API
+   * needs Redis to answer (rate limits, verification codes); otherwise an
+   * outage is only reported. Needed by `locks`.
+   */
+  redis?: { critical: boolean };
+  /** Lease locks for singleton jobs (`LeaseScheduledJob`), on the Redis client. */
+  locks?: boolean;
+  /** The transactional outbox and its relays (needs `database`). Brokers are never critical: the outbox absorbs an outage. */
+  outbox?: Omit<OutboxModuleOptions, 'serviceName'>;
+  /** A Kafka consumer group feeding the service's `@EventPattern` handlers (needs `database`, for the inbox). */
+  kafkaConsumer?: Omit<KafkaConsumerModuleOptions, 'serviceName'>;
+  /** A RabbitMQ queue feeding them (needs `database`). */
+  rabbitmqConsumer?: RabbitmqConsumerModuleOptions;
+  /** Readiness fails while the V8 heap is above this (a service that keeps state in memory). */
+  heapLimitBytes?: number;
+  /** What `/openapi.json` says about the service (the document itself is generated from the routes and zod DTOs). */
+  openApi: OpenApiOptions;
+  /** The service's own feature modules. */
+  features: NonNullable<DynamicModule['imports']>;
+}
+
+/**
+ * Everything a Conveyor service is built on, in one import: validated config,
+ * logs, traces and `/metrics`, problem+json errors, `/health/live` and
+ * `/health/ready`, and the optional database, Redis, locks, outbox and
+ * consumers, with the service's feature modules. It is the service's root
+ module: `bootstrapService(ChassisModule.forRoot({ … }), config)`.
+ */
+@Module({})
+export class ChassisModule {
+  static forRoot(options: ChassisOptions): DynamicModule {
+    const { serviceName } = options;
+    const imports: DynamicModule['imports'] = [
+      ConfigModule.register(options.config),
+      ObservabilityModule.forRoot({ serviceName, logLevel: options.config.LOG_LEVEL, telemetry: options.telemetry }),
+      ProblemDetailsModule,
+      OpenApiModule.forRoot(options.openApi),
+      TerminusModule.forRoot({ logger: false }),
+    ];
+    if (options.database) imports.push(DatabaseModule.forRoot({ serviceName, ...options.database }));
+    if (options.redis || options.locks) imports.push(RedisModule);
+    if (options.locks) imports.push(LocksModule.forRoot({ serviceName }));
+    if (options.outbox) imports.push(OutboxModule.forRoot({ serviceName, ...options.outbox }));
+    if (options.kafkaConsumer) imports.push(KafkaConsumerModule.forRoot({ serviceName, ...options.kafkaConsumer }));
+    if (options.rabbitmqConsumer) imports.push(RabbitmqConsumerModule.forRoot(options.rabbitmqConsumer));
+    return {
+      module: ChassisModule,
+      global: true,
+      imports: [...imports, ...options.features],
+      controllers: [HealthController],
+      providers: [ShutdownSignal, readinessProbes(options), messageConsumers()],
+      exports: [ShutdownSignal, MESSAGE_CONSUMERS],
+    };
+  }
+}
+
+/** Injection token of the consumer strategies the options declare; bootstrapService connects them. */
+export const MESSAGE_CONSUMERS = Symbol('MESSAGE_CONSUMERS');
+
+function messageConsumers(): Provider {
+  return {
+    provide: MESSAGE_CONSUMERS,
+    inject: [
+      { token: KAFKA_CONSUMER, optional: true },
+      { token: RABBITMQ_CONSUMER, optional: true },
+    ],
+    useFactory: (...strategies: (ConsumerStrategy | undefined)[]): ConsumerStrategy[] => strategies.filter((s) => s !== undefined),
+  };
+}
+
+/** What /health/ready checks, decided once from the options (docs/architecture.md, "Readiness"). */
+function readinessProbes(options: ChassisOptions): Provider {
+  return {
+    provide: READINESS_PROBES,
+    inject: [
+      { token: DataSource, optional: true },
+      { token: REDIS, optional: true },
+      { token: BrokerHealth, optional: true },
+    ],
+    useFactory: (dataSource?: DataSource, redis?: Redis, brokers?: BrokerHealth): ReadinessProbe[] => {
+      const probes: ReadinessProbe[] = [];
+      if (dataSource) probes.push({ name: 'postgres', critical: true, check: () => dataSource.query('SELECT 1') });
+      if (redis) probes.push({ name: 'redis', critical: options.redis?.critical ?? false, check: () => redis.ping() });
+      if (brokers && options.outbox) {
+        const exchanges = options.outbox.rabbitmqExchanges ?? [];
+        if ((options.outbox.kafkaTopics ?? []).length > 0) probes.push({ name: 'kafka', critical: false, check: () => brokers.kafka() });
+        if (exchanges.length > 0) probes.push({ name: 'rabbitmq', critical: false, check: () => brokers.rabbitmq(exchanges) });
+      }
+      const heapLimit = options.heapLimitBytes;
+      if (heapLimit) {
+        probes.push({
+          name: 'heap',
+          critical: true,
+          check: async () => {
+            const used = process.memoryUsage().heapUsed;
+            if (used > heapLimit) throw new Error(`heap ${used} bytes is over ${heapLimit}`);
+          },
+        });
+      }
+      return probes;
+    },
+  };
+}

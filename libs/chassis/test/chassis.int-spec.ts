@@ -1,0 +1,163 @@
+import { createTestDatabase, createTestTopic, connectTestRabbitmq, eventually, freePort, testKafka, uniqueName, type TestDatabase } from '@conveyor/testing';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Consumer } from 'kafkajs';
+import { Client } from 'pg';
+import { startSampleService } from './fixtures/sample-service';
+
+const PROBLEM = 'application/problem+json';
+
+describe('The service chassis', () => {
+  let db: TestDatabase;
+  let sql: Client;
+  const apps: NestFastifyApplication[] = [];
+
+  const start = async (env: Record<string, string>) => {
+    const service = await startSampleService({ POSTGRES_DB: db.database, SAMPLE_TOPIC: uniqueName('chassis'), SAMPLE_EXCHANGE: uniqueName('chassis'), ...env });
+    apps.push(service.app);
+    return service;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('chassis');
+    sql = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: 'postgres' });
+    await sql.connect();
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  it('When every pooled connection is held past the pool wait limit, then the next request gets 503 problem+json at the limit instead of hanging', async () => {
+    const waitMs = 300;
+    const { url } = await start({ POSTGRES_POOL_SIZE: '2', POSTGRES_POOL_WAIT_MS: String(waitMs), OUTBOX_RELAY_ENABLED: 'false' });
+    const holders = [fetch(`${url}/hold/4000`), fetch(`${url}/hold/4000`)];
+    // Both connections are busy once both sleeps show in pg_stat_activity.
+    await eventually(async () => {
+      const { rows } = await sql.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'`,
+        [db.database],
+      );
+      return rows[0].n === 2 ? true : undefined;
+    });
+    const startedAt = performance.now();
+    const res = await fetch(`${url}/hold/1`, { signal: AbortSignal.timeout(20_000) });
+    const elapsed = performance.now() - startedAt;
+    expect(res.status).toBe(503);
+    expect(res.headers.get('content-type')).toContain(PROBLEM);
+    expect(res.headers.get('retry-after')).toBe('1');
+    const body = (await res.json()) as { code: string; detail: string };
+    expect(body.code).toBe('DATABASE.UNAVAILABLE');
+    expect(body.detail).not.toMatch(/timeout exceeded|127\.0\.0\.1|ECONN/);
+    // It waited for a connection for the whole limit (not less) before giving up.
+    expect(elapsed).toBeGreaterThanOrEqual(waitMs - 5);
+    console.log(`pool exhausted: 503 after ${Math.round(elapsed)} ms (POSTGRES_POOL_WAIT_MS=${waitMs})`);
+    expect((await Promise.all(holders)).map((r) => r.status)).toEqual([200, 200]);
+  });
+
+  describe('readiness', () => {
+    it('When a broker behind the outbox is down, then the replica stays ready and reports the broker as degraded', async () => {
+      const deadPort = await freePort();
+      const { url } = await start({ RABBITMQ_URL: `amqp://conveyor:conveyor@127.0.0.1:${deadPort}`, SAMPLE_TOPIC: uniqueName('chassis_ready') });
+      const res = await fetch(`${url}/health/ready`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as Record<string, Record<string, { status: string }>>;
+      expect(body.info.postgres.status).toBe('up');
+      expect(body.degraded.rabbitmq).toMatchObject({ status: 'down', critical: false });
+      expect(body.details.kafka.status).toBe('up');
+    });
+
+    it('When its database refuses connections, then the replica is unready (503) and live, and ready again once the database is back', async () => {
+      const { url } = await start({ OUTBOX_RELAY_ENABLED: 'false' });
+      expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+      await sql.query(`ALTER DATABASE "${db.database}" WITH ALLOW_CONNECTIONS false`);
+      try {
+        await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [db.database]);
+        const res = await eventually(async () => {
+          const r = await fetch(`${url}/health/ready`);
+          return r.status === 503 ? r : undefined;
+        });
+        await expect(res.json()).resolves.toMatchObject({ status: 503, code: 'HEALTH.NOT_READY', error: { postgres: { status: 'down' } } });
+        expect((await fetch(`${url}/health/live`)).status).toBe(200);
+      } finally {
+        await sql.query(`ALTER DATABASE "${db.database}" WITH ALLOW_CONNECTIONS true`);
+      }
+      await eventually(async () => ((await fetch(`${url}/health/ready`)).status === 200 ? true : undefined), { timeoutMs: 15_000 });
+    });
+  });
+
+  describe('one outbox relay per broker', () => {
+    let rabbit: ChannelModel;
+    let consumer: Consumer | undefined;
+    beforeAll(async () => {
+      rabbit = await connectTestRabbitmq();
+    });
+    afterEach(async () => {
+      await consumer?.disconnect();
+      consumer = undefined;
+    });
+    afterAll(async () => {
+      await rabbit?.close();
+    });
+
+    // Each case on a database of its own: rows one case leaves pending (for a broker that was down) must not meet the next.
+    let caseDb: TestDatabase;
+    beforeEach(async () => {
+      caseDb = await createTestDatabase('chassis_relay');
+    });
+    afterEach(async () => {
+      await Promise.all(apps.splice(0).map((app) => app.close()));
+      await caseDb.drop();
+    });
+
+    const pendingRows = async (kind: string): Promise<number> => {
+      const client = new Client({ host: caseDb.host, port: caseDb.port, user: caseDb.username, password: caseDb.password, database: caseDb.database });
+      await client.connect();
+      try {
+        return (await client.query(`SELECT count(*)::int AS n FROM outbox WHERE destination = $1`, [kind])).rows[0].n;
+      } finally {
+        await client.end();
+      }
+    };
+
+    it('When RabbitMQ is down, then the Kafka rows still flow and the RabbitMQ rows wait in the outbox', async () => {
+      const kafka = testKafka();
+      const topic = await createTestTopic(kafka, 'chassis_flow', 1);
+      const received: string[] = [];
+      consumer = kafka.consumer({ groupId: uniqueName('chassis_flow') });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void received.push(message.key?.toString() ?? '') });
+      const deadPort = await freePort();
+      const { url } = await start({ POSTGRES_DB: caseDb.database, SAMPLE_TOPIC: topic, RABBITMQ_URL: `amqp://conveyor:conveyor@127.0.0.1:${deadPort}` });
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+      for (const key of keys) expect((await fetch(`${url}/emit/${key}`, { method: 'POST' })).status).toBe(201);
+      await eventually(() => (received.length >= keys.length ? true : undefined), { timeoutMs: 20_000, what: 'the Kafka rows' });
+      expect(received.sort()).toEqual([...keys].sort());
+      expect(await pendingRows('rabbitmq')).toBe(keys.length);
+    });
+
+    it('When Kafka is down, then the RabbitMQ rows still flow and the Kafka rows wait in the outbox', async () => {
+      const exchange = uniqueName('chassis_flow');
+      const channel = await rabbit.createChannel();
+      await channel.assertExchange(exchange, 'topic', { durable: true });
+      const { queue } = await channel.assertQueue('', { exclusive: true });
+      await channel.bindQueue(queue, exchange, '#');
+      const received: string[] = [];
+      await channel.consume(queue, (m: ConsumeMessage | null) => void (m && received.push((JSON.parse(m.content.toString()) as { key: string }).key)), {
+        noAck: true,
+      });
+      const deadPort = await freePort();
+      const { url } = await start({ POSTGRES_DB: caseDb.database, SAMPLE_EXCHANGE: exchange, KAFKA_BROKERS: `127.0.0.1:${deadPort}` });
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+      for (const key of keys) expect((await fetch(`${url}/emit/${key}`, { method: 'POST' })).status).toBe(201);
+      await eventually(() => (received.length >= keys.length ? true : undefined), { timeoutMs: 20_000, what: 'the RabbitMQ rows' });
+      expect(received.sort()).toEqual([...keys].sort());
+      expect(await pendingRows('kafka')).toBeGreaterThanOrEqual(keys.length);
+      await channel.close();
+    });
+  });
+});

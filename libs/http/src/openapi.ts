@@ -1,0 +1,127 @@
+import { Controller, Get, Header, Inject, Module, type DynamicModule, type INestApplication } from '@nestjs/common';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { ApiResponse, DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { cleanupOpenApiDoc } from 'nestjs-zod';
+import type { ErrorKind } from './domain-error';
+import { statusOfKind } from './error-status';
+import { PROBLEM_CONTENT_TYPE } from './problem';
+
+/** What the document says about the service. */
+export interface OpenApiOptions {
+  title: string;
+  description: string;
+  version?: string;
+}
+
+const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
+
+/** RFC 9457 problem details plus the stable `code` (libs/http/src/problem.ts). */
+const PROBLEM_SCHEMA = {
+  type: 'object',
+  description: 'RFC 9457 problem details; `code` is the stable name clients branch on.',
+  required: ['type', 'title', 'status', 'code', 'detail', 'instance'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    code: { type: 'string' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+  },
+  additionalProperties: true,
+};
+
+/**
+ * Declares the error answers of a route by the kinds of domain error it can
+ * throw, each with what it means there: `@ApiProblems({ not_found: 'No such
+ * order', conflict: 'Not cancellable in its state' })`. The status comes from
+ * the same table the problem filter uses ({@link statusOfKind}); the body is
+ * a `Problem`. Kinds that share a status are listed under it together.
+ */
+export function ApiProblems(problems: Partial<Record<ErrorKind, string>>): MethodDecorator {
+  const byStatus = new Map<number, string[]>();
+  for (const [kind, description] of Object.entries(problems) as [ErrorKind, string][]) {
+    const status = statusOfKind[kind];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), description]);
+  }
+  const decorators = [...byStatus].map(([status, descriptions]) =>
+    ApiResponse({ status, description: descriptions.join('; '), content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } } }),
+  );
+  return (target, key, descriptor) => {
+    for (const decorate of decorators) decorate(target, key, descriptor);
+  };
+}
+
+/**
+ * The OpenAPI 3.1 document of an app, generated from its routes (@nestjs/swagger)
+ * and its zod DTOs (nestjs-zod). Every operation also gets the 500 every
+ * route can answer (`INTERNAL.UNEXPECTED`), and `Problem` is a component.
+ */
+export function buildOpenApiDocument(app: INestApplication, options: OpenApiOptions): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setOpenAPIVersion('3.1.0')
+    .setTitle(options.title)
+    .setDescription(options.description)
+    .setVersion(options.version ?? '1.0.0')
+    .build();
+  const document = cleanupOpenApiDoc(SwaggerModule.createDocument(app, config, { operationIdFactory: (controller, method) => `${controller}_${method}` }), {
+    version: '3.1',
+  });
+  document.components = { ...document.components, schemas: { ...document.components?.schemas, Problem: PROBLEM_SCHEMA } };
+  for (const operations of Object.values(document.paths)) {
+    for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
+      const operation = operations[method];
+      if (!operation) continue;
+      operation.responses['500'] ??= {
+        description: 'Unexpected failure (INTERNAL.UNEXPECTED), logged',
+        content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
+      };
+    }
+  }
+  return document;
+}
+
+const OPENAPI_OPTIONS = Symbol('OPENAPI_OPTIONS');
+
+/** The app as @nestjs/swagger's scanner reads it: its module container, config and HTTP adapter. */
+interface ScannableApp {
+  container: { applicationConfig: unknown };
+  config: unknown;
+  getHttpAdapter(): unknown;
+}
+
+@Controller()
+class OpenApiHttpController {
+  private document?: OpenAPIObject;
+
+  constructor(
+    @Inject(OPENAPI_OPTIONS) private readonly options: OpenApiOptions,
+    private readonly moduleRef: ModuleRef,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  /** The OpenAPI 3.1 description of this API, generated at the first request (every route is registered by then). */
+  @Get('openapi.json')
+  @Header('cache-control', 'public, max-age=300')
+  openapi(): OpenAPIObject {
+    if (!this.document) {
+      // The scanner takes an INestApplication but reads only these three members of it;
+      // a module cannot get the app itself, so they are handed over from the module container.
+      const container = (this.moduleRef as unknown as { container: ScannableApp['container'] }).container;
+      const app: ScannableApp = { container, config: container.applicationConfig, getHttpAdapter: () => this.adapterHost.httpAdapter };
+      this.document = buildOpenApiDocument(app as unknown as INestApplication, this.options);
+    }
+    return this.document;
+  }
+}
+
+/**
+ * Serves the app's generated OpenAPI document at `GET /openapi.json`. One line
+ * in a service's root module: `OpenApiModule.forRoot({ title, description })`.
+ */
+@Module({})
+export class OpenApiModule {
+  static forRoot(options: OpenApiOptions): DynamicModule {
+    return { module: OpenApiModule, controllers: [OpenApiHttpController], providers: [{ provide: OPENAPI_OPTIONS, useValue: options }] };
+  }
+}

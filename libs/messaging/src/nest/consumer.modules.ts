@@ -1,0 +1,115 @@
+import { APP_CONFIG } from '@conveyor/config';
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import type { CustomTransportStrategy } from '@nestjs/microservices';
+import { DataSource } from 'typeorm';
+import type { z } from 'zod';
+import { KafkaConsumerServer } from '../kafka/kafka-consumer.server';
+import { RabbitmqConsumerServer } from '../rabbitmq/rabbitmq-consumer.server';
+import { serviceKafka, type KafkaClientConfig } from './kafka-client';
+
+/** Injection tokens of the consumer strategies a service may have; bootstrapService connects those present. */
+export const KAFKA_CONSUMER = Symbol('KAFKA_CONSUMER');
+export const RABBITMQ_CONSUMER = Symbol('RABBITMQ_CONSUMER');
+export const CONSUMER_TOKENS: readonly symbol[] = [KAFKA_CONSUMER, RABBITMQ_CONSUMER];
+export type ConsumerStrategy = CustomTransportStrategy;
+
+/** The config fields a Kafka consumer reads (`kafkaEnv` + `kafkaConsumerEnv` of @conveyor/config). */
+interface KafkaConsumerConfig extends KafkaClientConfig {
+  KAFKA_CONSUMER_GROUP?: string;
+  KAFKA_CONSUMER_MAX_ATTEMPTS: number;
+  KAFKA_CONSUMER_BACKOFF_INITIAL_MS: number;
+  KAFKA_CONSUMER_BACKOFF_MAX_MS: number;
+  KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: number;
+}
+
+/** The config fields a RabbitMQ consumer reads (`rabbitmqEnv` + `rabbitmqConsumerEnv`). */
+interface RabbitmqConsumerConfig {
+  RABBITMQ_URL: string;
+  RABBITMQ_PREFETCH: number;
+  RABBITMQ_RETRY_DELAYS_MS: number[];
+  RABBITMQ_RECONNECT_INITIAL_MS: number;
+  RABBITMQ_RECONNECT_MAX_MS: number;
+}
+
+/** What a service's Kafka consumer reads; handlers are `@EventPattern(type)` methods of `@MessageConsumer()` classes. */
+export interface KafkaConsumerModuleOptions {
+  serviceName: string;
+  topics: string[];
+  /** Runtime schema per topic (e.g. `{ [topic]: orderEventSchema }`). */
+  schemas?: Record<string, z.ZodType>;
+}
+
+/** What a service's RabbitMQ consumer reads. */
+export interface RabbitmqConsumerModuleOptions {
+  exchange: string;
+  queue: string;
+  bindingKeys: string[];
+  schema?: z.ZodType;
+}
+
+/**
+ * A Kafka consumer group (KAFKA_CONSUMER_GROUP, default the service name)
+ * feeding `@EventPattern` handlers, each message applied once through the
+ * inbox in the service's database; failures are retried in place, then
+ * dead-lettered (see KafkaConsumerServer).
+ */
+@Global()
+@Module({})
+export class KafkaConsumerModule {
+  static forRoot(options: KafkaConsumerModuleOptions): DynamicModule {
+    return {
+      module: KafkaConsumerModule,
+      providers: [
+        {
+          provide: KAFKA_CONSUMER,
+          inject: [APP_CONFIG, DataSource],
+          useFactory: (config: KafkaConsumerConfig, dataSource: DataSource) =>
+            new KafkaConsumerServer({
+              kafka: serviceKafka(config, options.serviceName, 'consumer'),
+              groupId: config.KAFKA_CONSUMER_GROUP ?? options.serviceName,
+              topics: options.topics,
+              dataSource,
+              schemas: options.schemas,
+              maxAttempts: config.KAFKA_CONSUMER_MAX_ATTEMPTS,
+              backoffInitialMs: config.KAFKA_CONSUMER_BACKOFF_INITIAL_MS,
+              backoffMaxMs: config.KAFKA_CONSUMER_BACKOFF_MAX_MS,
+              partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY,
+            }),
+        },
+      ],
+      exports: [KAFKA_CONSUMER],
+    };
+  }
+}
+
+/**
+ * A RabbitMQ queue (quorum, manual ack, prefetch) feeding `@EventPattern`
+ * handlers through the inbox; failures go round the delay queues, then to
+ * `<queue>.dlq` (see RabbitmqConsumerServer).
+ */
+@Global()
+@Module({})
+export class RabbitmqConsumerModule {
+  static forRoot(options: RabbitmqConsumerModuleOptions): DynamicModule {
+    return {
+      module: RabbitmqConsumerModule,
+      providers: [
+        {
+          provide: RABBITMQ_CONSUMER,
+          inject: [APP_CONFIG, DataSource],
+          useFactory: (config: RabbitmqConsumerConfig, dataSource: DataSource) =>
+            new RabbitmqConsumerServer({
+              url: config.RABBITMQ_URL,
+              ...options,
+              dataSource,
+              prefetch: config.RABBITMQ_PREFETCH,
+              retryDelaysMs: config.RABBITMQ_RETRY_DELAYS_MS,
+              reconnectInitialMs: config.RABBITMQ_RECONNECT_INITIAL_MS,
+              reconnectMaxMs: config.RABBITMQ_RECONNECT_MAX_MS,
+            }),
+        },
+      ],
+      exports: [RABBITMQ_CONSUMER],
+    };
+  }
+}

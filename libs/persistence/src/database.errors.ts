@@ -1,0 +1,31 @@
+import { DomainError } from '@conveyor/http';
+
+/**
+ * No pooled connection became free within POSTGRES_POOL_WAIT_MS, or the
+ * database could not be reached: the request is refused at once (503 +
+ * Retry-After) instead of queueing behind a pool that is used up.
+ */
+export class DatabaseUnavailable extends DomainError {
+  constructor(cause: unknown) {
+    super({
+      code: 'DATABASE.UNAVAILABLE',
+      kind: 'unavailable',
+      detail: 'The service cannot reach its database right now; nothing was changed. Try again shortly.',
+      retryAfterSeconds: 1,
+      cause,
+    });
+  }
+}
+
+// pg-pool's rejection when no connection frees up in time, and the socket
+// errors of a database that is down or restarting.
+const POOL_TIMEOUT = /timeout exceeded when trying to connect/i;
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P03', '08006', '08001']);
+
+/** Whether `error` says the database (or a connection to it) is not to be had, as opposed to a failing query. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (POOL_TIMEOUT.test(error.message)) return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && UNREACHABLE_CODES.has(code);
+}

@@ -1,0 +1,50 @@
+import { APP_CONFIG } from '@conveyor/config';
+import { MetricsRegistry } from '@conveyor/telemetry';
+import { DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import type { DatabaseConfig, DatabaseModuleOptions } from './database-config';
+import { DatabaseErrorsInterceptor } from './database-errors.interceptor';
+import { createDataSource, runMigrations } from './data-source';
+import { registerPoolMetrics } from './pool-metrics';
+
+class DataSourceShutdown implements OnApplicationShutdown {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+/**
+ * The service's own PostgreSQL database as a TypeORM `DataSource`,
+ * connected (and migrated, under an advisory lock, when
+ * POSTGRES_MIGRATIONS_RUN) before the app listens. Every connection carries
+ * statement, lock and idle-in-transaction timeouts; a request that cannot get
+ * a connection within POSTGRES_POOL_WAIT_MS is answered 503; the pool's use
+ * is on /metrics and slow queries are logged.
+ */
+@Global()
+@Module({})
+export class DatabaseModule {
+  static forRoot(options: DatabaseModuleOptions): DynamicModule {
+    return {
+      module: DatabaseModule,
+      providers: [
+        {
+          provide: DataSource,
+          inject: [APP_CONFIG, MetricsRegistry],
+          useFactory: async (config: DatabaseConfig, metrics: MetricsRegistry) => {
+            const dataSource = await createDataSource(config, options).initialize();
+            if (config.POSTGRES_MIGRATIONS_RUN) await runMigrations(dataSource, options.serviceName);
+            registerPoolMetrics(metrics, dataSource);
+            return dataSource;
+          },
+        },
+        DataSourceShutdown,
+        { provide: APP_INTERCEPTOR, useClass: DatabaseErrorsInterceptor },
+      ],
+      exports: [DataSource],
+    };
+  }
+}

@@ -1,0 +1,5 @@
+import { outboxMigrations } from '@conveyor/messaging';
+import { InitialSchema1764000000100 } from './migrations/1764000000100-initial-schema';
+
+/** The order database's migrations in order: libs/messaging's outbox tables first, then the order schema. */
+export const orderMigrations = [...outboxMigrations, InitialSchema1764000000100];

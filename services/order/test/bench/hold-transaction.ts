@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { KeyTaken, PlaceOrderService, type PlacedOrder } from '../../src/orders/commands/place-order/place-order.service';
+import type { PlaceOrderRequest } from '../../src/orders/commands/place-order/place-order.request.dto';
+import { PaymentUnavailable } from '../../src/orders/order.errors';
+import { chargeAuditDetail, PaymentGateway, type ChargeOutcome, type ChargeRequest } from '../../src/orders/payments/payment-gateway';
+import { requestFingerprint } from '@conveyor/http';
+
+/**
+ * The payment gateway of the anti-pattern: the audit row goes through the
+ * transaction the caller holds (a second pooled connection per request, taken
+ * while the first is held, would deadlock the pool under load).
+ */
+export class AuditInTransactionPaymentGateway extends PaymentGateway {
+  async chargeWithin(manager: EntityManager, request: ChargeRequest): Promise<ChargeOutcome> {
+    const outcome = await this.classify(request);
+    await manager.query('INSERT INTO payment_attempts (order_id, kind, outcome, detail) VALUES ($1, $2, $3, $4)', [
+      request.orderId,
+      'charge',
+      outcome.kind,
+      chargeAuditDetail(outcome),
+    ]);
+    return outcome;
+  }
+}
+
+/**
+ * TEACHING ANTI-PATTERN, BENCHMARK ONLY (`make bench-orders`): the same steps
+ * as PlaceOrderService.place(), but in ONE transaction that stays open across
+ * the payment call, so every request holds a pooled connection for the
+ * partner's whole latency: throughput is capped at pool size / partner
+ * latency, and a slow partner starves everything else that needs the
+ * database. See docs/patterns/no-calls-in-transactions.md. Provided in place
+ * of PlaceOrderService (and the gateway above in place of PaymentGateway) by
+ * hold-transaction.main.ts.
+ */
+export class HoldTransactionPlaceOrderService extends PlaceOrderService {
+  override async place(key: string, request: PlaceOrderRequest): Promise<PlacedOrder> {
+    const requestHash = requestFingerprint(request);
+    const payments = this.payments as AuditInTransactionPaymentGateway;
+    try {
+      return await this.orders.dataSource.transaction(async (manager) => {
+        const orderId = randomUUID();
+        const claimed: unknown[] = await manager.query(
+          'INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key',
+          [key, requestHash, orderId],
+        );
+        if (claimed.length === 0) throw new KeyTaken();
+        const order = await this.insertOrder(manager, orderId, request);
+        // The anti-pattern: an external call while this transaction holds its connection and row locks.
+        const outcome = await payments.chargeWithin(manager, {
+          orderId,
+          amount: Number(order.total_amount),
+          currency: order.currency.trim(),
+          cardToken: request.cardToken,
+        });
+        let status: 201 | 202 = 201;
+        if (outcome.kind === 'approved') {
+          const paid = await this.orders.transition(manager, orderId, ['PENDING'], 'PAID', { paymentKey: outcome.payment.paymentKey });
+          if (paid) await this.events.orderPaid(manager, await this.orders.view(manager, paid));
+        } else if (outcome.kind === 'declined') {
+          const failed = await this.orders.transition(manager, orderId, ['PENDING'], 'FAILED', { failureReason: outcome.reason });
+          if (failed) await this.events.orderPaymentFailed(manager, await this.orders.view(manager, failed));
+        } else if (outcome.kind === 'unknown') {
+          status = 202;
+          await this.orders.transition(manager, orderId, ['PENDING'], 'UNKNOWN', { needsReconciliation: true });
+        } else {
+          throw new PaymentUnavailable(outcome.error.retryAfterSeconds ?? 1, outcome.error); // rolls the order and its key back
+        }
+        const current = await this.orders.find(manager, orderId);
+        if (!current) throw new Error(`order ${orderId} vanished`);
+        const body = await this.orders.view(manager, current);
+        await this.orders.recordResponse(manager, orderId, status, body);
+        return { status, body, replayed: false };
+      });
+    } catch (error) {
+      if (!(error instanceof KeyTaken)) throw error;
+      return this.replay(key, requestHash);
+    }
+  }
+}
