@@ -19,7 +19,7 @@ SERVICES := deploy/local/services
 # Ports and URLs the infra wrote (only differs from the defaults when overridden).
 WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 
-.PHONY: format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders
+.PHONY: build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -78,8 +78,21 @@ test: setup infra-up ## every test, against the real local servers
 	tools/check-boundaries.test.sh | tee .run/test-results/boundaries.txt || status=1; \
 	$(INFRA).test.sh | tee .run/test-results/infra.txt || status=1; \
 	tools/demo.test.sh | tee .run/test-results/demo.txt || status=1; \
+	tools/deploy.test.sh | tee .run/test-results/deploy.txt || status=1; \
 	node tools/test-summary.mjs .run/test-results || status=1; \
 	exit $$status
+
+build: setup ## production build: JavaScript per service in dist/<service> (nx build)
+	npx nx run-many -t build --outputStyle=static
+
+chart-check: setup ## helm lint + unittest, kubeconform, conftest, install/upgrade on a local control plane (kwok)
+	deploy/check/chart
+
+kind-up: ## kind cluster, one image per service, helm install --wait, print the URLs (needs docker, kind, helm)
+	deploy/kind/up
+
+kind-down: ## delete the kind cluster
+	deploy/kind/down
 
 # Long runs, kept out of `make test`: run them yourself, they print their figures.
 BENCH := $(WITH_INFRA_ENV) node -r @swc-node/register

@@ -59,3 +59,22 @@ export async function runMigrations(dataSource: DataSource, serviceName: string)
     await runner.release();
   }
 }
+
+/**
+ * A service's `migrate.ts` entry (the chart's pre-upgrade Job, compose's
+ * `<service>-migrate`): applies its migrations once, under the same advisory
+ * lock as start-up, then ends the process (1, with the error, on failure).
+ */
+export function migrateAndExit(config: DatabaseConfig, options: DatabaseModuleOptions): void {
+  const dataSource = createDataSource(config, options);
+  dataSource
+    .initialize()
+    .then(() => runMigrations(dataSource, options.serviceName).finally(() => dataSource.destroy()))
+    .then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+}

@@ -1,6 +1,6 @@
 export type { DatabaseConfig, DatabaseModuleOptions } from './database-config';
 export { DatabaseModule } from './database.module';
-export { createDataSource, runMigrations } from './data-source';
+export { createDataSource, migrateAndExit, runMigrations } from './data-source';
 export { DatabaseUnavailable, isDatabaseUnavailable } from './database.errors';
 export { reportIfSlow, SlowQueryLogger } from './slow-query-logger';
 export { inTransaction, type TransactionOptions } from './transaction';

@@ -1,0 +1,243 @@
+{{/* Release-scoped name of a component: <release>-<component>, at most 63 characters. */}}
+{{- define "conveyor.name" -}}
+{{- printf "%s-%s" .root.Release.Name .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels every object carries. */}}
+{{- define "conveyor.labels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/part-of: conveyor
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* The immutable selector of a component (never changes between chart versions). */}}
+{{- define "conveyor.selector" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{/* The Secret holding passwords and URLs with credentials. */}}
+{{- define "conveyor.secretName" -}}
+{{- .Values.secrets.existingSecret | default (printf "%s-secrets" .Release.Name) -}}
+{{- end -}}
+
+{{/* Image of a service. */}}
+{{- define "conveyor.image" -}}
+{{- printf "%s/%s:%s" .root.Values.image.repository .name (.root.Values.image.tag | default .root.Chart.AppVersion) -}}
+{{- end -}}
+
+{{/* Pod-level securityContext of every pod (uid from podSecurity, or the image's own for the servers). */}}
+{{- define "conveyor.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .uid }}
+fsGroup: {{ .uid }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Container-level securityContext of every container. */}}
+{{- define "conveyor.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/* Hosts of the servers, in-cluster or managed. */}}
+{{- define "conveyor.postgresHost" -}}
+{{- if .Values.postgresql.enabled }}{{ include "conveyor.name" (dict "root" . "name" "postgresql") }}{{ else }}{{ required "postgresql.host is required when postgresql.enabled is false" .Values.postgresql.host }}{{ end -}}
+{{- end -}}
+{{- define "conveyor.redisUrl" -}}
+{{- if .Values.redis.enabled }}{{ printf "redis://%s:%v" (include "conveyor.name" (dict "root" . "name" "redis")) .Values.redis.port }}{{ else }}{{ required "redis.url is required when redis.enabled is false" .Values.redis.url }}{{ end -}}
+{{- end -}}
+{{- define "conveyor.rabbitmqHost" -}}
+{{- if .Values.rabbitmq.enabled }}{{ include "conveyor.name" (dict "root" . "name" "rabbitmq") }}{{ else }}{{ required "rabbitmq.host is required when rabbitmq.enabled is false" .Values.rabbitmq.host }}{{ end -}}
+{{- end -}}
+{{- define "conveyor.kafkaBrokers" -}}
+{{- if .Values.kafka.enabled }}{{ printf "%s:%v" (include "conveyor.name" (dict "root" . "name" "kafka")) .Values.kafka.port }}{{ else }}{{ required "kafka.brokers is required when kafka.enabled is false" .Values.kafka.brokers }}{{ end -}}
+{{- end -}}
+{{- define "conveyor.otlpEndpoint" -}}
+{{- if .Values.jaeger.enabled }}{{ printf "http://%s:4318" (include "conveyor.name" (dict "root" . "name" "jaeger")) }}{{ else }}{{ .Values.jaeger.otlpEndpoint }}{{ end -}}
+{{- end -}}
+
+{{/*
+Environment of a service (and its migrations Job): HOST/PORT, the servers it
+`uses`, the services it `calls`, commonEnv, its own env. Secrets come by
+secretKeyRef, never as plain values.
+*/}}
+{{- define "conveyor.serviceEnv" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+- name: HOST
+  value: "0.0.0.0"
+- name: PORT
+  value: {{ $svc.port | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ .name | quote }}
+{{- if or $root.Values.jaeger.enabled $root.Values.jaeger.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ include "conveyor.otlpEndpoint" $root | quote }}
+{{- else }}
+- name: OTEL_SDK_DISABLED
+  value: "true"
+{{- end }}
+{{- if has "postgresql" $svc.uses }}
+- name: POSTGRES_HOST
+  value: {{ include "conveyor.postgresHost" $root | quote }}
+- name: POSTGRES_PORT
+  value: {{ $root.Values.postgresql.port | quote }}
+- name: POSTGRES_USER
+  value: {{ $root.Values.postgresql.user | quote }}
+- name: POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "conveyor.secretName" $root }}
+      key: postgres-password
+{{- with $svc.database }}
+- name: POSTGRES_DB
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- if has "redis" $svc.uses }}
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "conveyor.secretName" $root }}
+      key: REDIS_URL
+{{- end }}
+{{- if has "rabbitmq" $svc.uses }}
+- name: RABBITMQ_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "conveyor.secretName" $root }}
+      key: RABBITMQ_URL
+{{- end }}
+{{- if has "kafka" $svc.uses }}
+- name: KAFKA_BROKERS
+  value: {{ include "conveyor.kafkaBrokers" $root | quote }}
+- name: KAFKA_CLIENT_ID
+  value: {{ .name | quote }}
+{{- end }}
+{{- range $prefix, $target := $svc.calls }}
+{{- $callee := index $root.Values.services $target | required (printf "services.%s.calls.%s names an unknown service %q" $.name $prefix $target) }}
+- name: {{ printf "%s_URL" $prefix }}
+  value: {{ printf "http://%s:%v" (include "conveyor.name" (dict "root" $root "name" $target)) $callee.port | quote }}
+{{- end }}
+{{- with $svc.migrations }}{{ if .enabled }}
+- name: POSTGRES_MIGRATIONS_RUN
+  value: {{ if $.job }}"true"{{ else }}{{ $root.Values.postgresql.enabled | toString | quote }}{{ end }}
+{{- end }}{{ end }}
+{{- range $k, $v := .extra }}
+- name: {{ $k }}
+  value: {{ $v | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod labels that open the NetworkPolicy doors this pod needs. */}}
+{{- define "conveyor.flowLabels" -}}
+{{- range .svc.uses }}
+conveyor.io/uses-{{ . }}: "true"
+{{- end }}
+{{- range $prefix, $target := .svc.calls }}
+conveyor.io/calls-{{ $target }}: "true"
+{{- end }}
+{{- end -}}
+
+{{/*
+Egress of a service (or its migrations Job): DNS, the servers it uses (their
+pods when in-cluster, their port anywhere when managed), the services it calls,
+and the trace collector.
+*/}}
+{{- define "conveyor.egress" -}}
+{{- $root := .root -}}
+- ports:
+    - { port: 53, protocol: UDP }
+    - { port: 53, protocol: TCP }
+{{- range .svc.uses }}
+{{- $server := index $root.Values . }}
+{{- if $server.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "conveyor.selector" (dict "root" $root "name" .) | nindent 10 }}
+  ports:
+    - { port: {{ $server.port }}, protocol: TCP }
+{{- else }}
+- ports:
+    - { port: {{ $server.port }}, protocol: TCP }
+{{- end }}
+{{- end }}
+{{- range $prefix, $target := .svc.calls }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "conveyor.selector" (dict "root" $root "name" $target) | nindent 10 }}
+  ports:
+    - { port: {{ (index $root.Values.services $target).port }}, protocol: TCP }
+{{- end }}
+{{- if $root.Values.jaeger.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "conveyor.selector" (dict "root" $root "name" "jaeger") | nindent 10 }}
+  ports:
+    - { port: 4318, protocol: TCP }
+{{- else if $root.Values.jaeger.otlpEndpoint }}
+- ports:
+    - { port: 4318, protocol: TCP }
+    - { port: 443, protocol: TCP }
+{{- end }}
+{{- end -}}
+
+{{/*
+NetworkPolicy of an in-cluster server: ingress on its ports only from pods
+labelled conveyor.io/uses-<server>=true (plus `extraIngress`), and no egress
+beyond DNS (plus `egressSelf` for a server that talks to itself).
+*/}}
+{{- define "conveyor.serverPolicy" -}}
+{{- if .root.Values.networkPolicy.enabled }}
+{{- $ctx := dict "root" .root "name" .name }}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "conveyor.name" $ctx }}
+  labels:
+    {{- include "conveyor.labels" $ctx | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "conveyor.selector" $ctx | nindent 6 }}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    {{- if .ports }}
+    - from:
+        - podSelector:
+            matchLabels:
+              app.kubernetes.io/instance: {{ .root.Release.Name }}
+              conveyor.io/uses-{{ .name }}: "true"
+      ports:
+        {{- range .ports }}
+        - { port: {{ . }}, protocol: TCP }
+        {{- end }}
+    {{- end }}
+    {{- with .extraIngress }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  egress:
+    - ports:
+        - { port: 53, protocol: UDP }
+        - { port: 53, protocol: TCP }
+    {{- if .egressSelf }}
+    - to:
+        - podSelector:
+            matchLabels:
+              {{- include "conveyor.selector" $ctx | nindent 14 }}
+    {{- end }}
+{{- end }}
+{{- end -}}
