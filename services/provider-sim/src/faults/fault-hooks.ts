@@ -27,7 +27,8 @@ function dribble(payload: string | Buffer, chunks: number, delayMs: number): Rea
 /**
  * Applies the faults of FaultsService to the public routes, as Fastify hooks:
  * onRequest (counted, latency, hard down, error status: before the handler, so
- * nothing is applied) and onSend (stall, slow body: after the handler, so the
+ * nothing is applied), preHandler (late completion: the handler runs later, caller
+ * gone or not) and onSend (stall, slow body: after the handler, so the
  * request *was* applied). Admin, health and metrics routes are never faulted.
  *
  * Hooks are added in the constructor: Fastify applies a hook only to routes
@@ -67,6 +68,12 @@ export class FaultHooks {
       }
       faultOf.set(request, spec);
       return undefined;
+    });
+
+    // After the body is read, before the handler: the handler runs even if the caller has gone.
+    fastify.addHook('preHandler', async (request) => {
+      const spec = faultOf.get(request);
+      if (spec?.applyAfterMs) await sleep(spec.applyAfterMs);
     });
 
     fastify.addHook('onSend', async (request, reply, payload) => {

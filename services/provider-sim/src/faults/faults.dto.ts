@@ -31,6 +31,12 @@ export const faultSpec = z
     errorStatus: z.number().int().min(400).max(599).default(503),
     /** Hard down: `reset` answers with a TCP RST, `close` with a FIN; nothing is applied, no HTTP answer. */
     hardDown: z.enum(['reset', 'close']).optional(),
+    /**
+     * "Completed late": the request is read, then handled (applied) only this long
+     * after, whether or not the caller still waits for it: a caller that timed out
+     * and gave up finds the charge done later.
+     */
+    applyAfterMs: ms.default(0),
     /** "Timed out but committed": the request is applied, then the answer waits this long. */
     commitThenStallMs: ms.default(0),
     /** The request is applied and the head sent at once; the body follows in `chunks` pieces, `chunkDelayMs` apart. */
