@@ -55,6 +55,7 @@ export class ReconcilePaymentsService {
   }
 
   async reconcileUnsettledPayments(lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<ReconcileReport> {
+    const startedAt = new Date().toISOString();
     const report: ReconcileReport = { examined: 0, paid: 0, failed: 0, refunded: 0, deferred: 0, errors: 0 };
     const candidates: Candidate[] = await this.orders.dataSource.query(
       `SELECT *, created_at < now() - make_interval(secs => $3::double precision / 1000) AS past_worst_case FROM orders
@@ -79,7 +80,9 @@ export class ReconcilePaymentsService {
         if (error instanceof DownstreamUnavailableError) break; // the partner is down: no point asking for the rest
       }
     }
-    if (report.examined > 0) this.logger.log({ ...report, fencingToken: lease.fencingToken }, 'reconciliation run');
+    if (report.examined > 0) {
+      this.logger.log({ ...report, fencingToken: lease.fencingToken, startedAt, finishedAt: new Date().toISOString() }, 'reconciliation run');
+    }
     return report;
   }
 
