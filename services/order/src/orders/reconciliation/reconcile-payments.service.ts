@@ -34,6 +34,8 @@ type Candidate = OrderRow & { past_worst_case: boolean };
  *   order is older than the payments client's worst-case call time
  *   (worstCaseCallMs: its timeouts, retries and back-offs): before that, an
  *   attempt may still be on its way and "no charge" proves nothing;
+ * - CANCELLING (a cancel whose refund or last write failed): every live
+ *   charge is refunded, then CANCELLED + OrderCancelled;
  * - CANCELLED or FAILED but flagged (cancelled while the payment was open):
  *   every live charge is refunded (compensation), then the flag is cleared.
  * Every write is fenced with the lease's token: a reconciler whose lease ran
@@ -109,6 +111,19 @@ export class ReconcilePaymentsService {
         await this.orders.recordResponse(manager, order.id, 201, view);
         if (keep) report.paid += 1;
         else report.failed += 1;
+      });
+      return;
+    }
+
+    if (order.status === 'CANCELLING') {
+      // A cancel that did not finish (refund or last write failed): refund every live charge, then CANCELLED.
+      for (const payment of live) {
+        await this.payments.refund(order.id, payment.paymentKey, 'order cancelled');
+        report.refunded += 1;
+      }
+      await this.fenced(fencingToken, async (manager) => {
+        const cancelled = await this.orders.transition(manager, order.id, ['CANCELLING'], 'CANCELLED', { needsReconciliation: false });
+        if (cancelled) await this.events.orderCancelled(manager, await this.orders.view(manager, cancelled));
       });
       return;
     }
