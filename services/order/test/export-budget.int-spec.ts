@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createProduct, placeOrder, startOrderStack, type OrderStack } from './support/order-stack';
 
-describe('orders export: a cap on concurrent exports and a connection budget of their own', () => {
+describe('orders export and listing: a cap on concurrent exports with a connection budget of their own, exact cursors', () => {
   let stack: OrderStack;
   let product: { id: string };
 
@@ -40,5 +40,31 @@ describe('orders export: a cap on concurrent exports and a connection budget of 
     } finally {
       for (const reader of readers) await reader.cancel().catch(() => undefined);
     }
+  });
+
+  it('When orders are created in the same millisecond as a page boundary, then paging by cursor returns every one of them once', async () => {
+    const userId = `u-${randomUUID()}`;
+    // Seven orders 100 µs apart: all in one millisecond, so a cursor cut to milliseconds loses the ones after the boundary.
+    await stack.sql.query(
+      `INSERT INTO orders (id, user_id, seller_id, status, total_amount, currency, created_at)
+       SELECT gen_random_uuid(), $1, 'seller-1', 'FAILED', 1000, 'KRW', timestamptz '2026-01-01T00:00:00.000100Z' + g * interval '100 microseconds'
+       FROM generate_series(0, 6) g`,
+      [userId],
+    );
+    const expected = (await stack.sql.query('SELECT id FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC', [userId])).rows.map(
+      (r: { id: string }) => r.id,
+    );
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 10; page += 1) {
+      const query = new URLSearchParams({ userId, limit: '2', ...(cursor ? { cursor } : {}) });
+      const res = await fetch(`${stack.order.url}/orders?${query.toString()}`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { orders: { id: string }[]; nextCursor: string | null };
+      seen.push(...body.orders.map((o) => o.id));
+      cursor = body.nextCursor;
+      if (!cursor) break;
+    }
+    expect(seen).toEqual(expected);
   });
 });
