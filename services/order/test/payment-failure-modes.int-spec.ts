@@ -118,6 +118,24 @@ describe('payments: late completion and a Redis that forgot its counters (provid
     expect(['PAID', 'FAILED']).toContain(settled.status);
   });
 
+  it('When the user cancels an UNKNOWN order whose charge the provider completes later, then the late charge is refunded', async () => {
+    await setFaults(stack.sim, { 'POST /v1/payments': { applyAfterMs: 2_000 } });
+    const res = await placeOrder(stack.order, newOrder(), randomUUID());
+    const { id } = (await res.json()) as { id: string };
+    expect(res.status).toBe(202);
+    const cancelled = await fetch(`${stack.order.url}/orders/${id}/cancel`, { method: 'POST' });
+    await expect(cancelled.json()).resolves.toMatchObject({ status: 'CANCELLED' });
+    await eventually(async () => ((await ledger(stack.sim)).byOrder[id]?.charges ? true : undefined), { what: 'the late charge' });
+    await setFaults(stack.sim, {});
+    await eventually(
+      async () => {
+        const money = (await ledger(stack.sim)).byOrder[id];
+        return money.cancels === money.charges && (await statusOf(stack, id)) === 'CANCELLED' ? true : undefined;
+      },
+      { timeoutMs: 15_000, what: 'the late charge refunded' },
+    );
+  });
+
   it("When Redis restarts without persistence and its fencing counter starts over, then the reconciler's fenced writes are still admitted", async () => {
     // The database has accepted high tokens (a long-lived Redis), then Redis forgets its counter.
     await stack.sql.query(

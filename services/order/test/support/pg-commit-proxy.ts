@@ -13,6 +13,8 @@ export type CommitFault = 'ack-lost' | 'write-lost';
 /** A TCP proxy in front of the local PostgreSQL that can break one COMMIT, the way a lost connection does. */
 export interface PgCommitProxy {
   port: number;
+  /** COMMITs broken so far. */
+  readonly broken: number;
   /** Breaks the next COMMIT of a transaction whose statements (text or parameters) contained every marker; resolves when it has. */
   breakNextCommit(fault: CommitFault, markers: string[]): Promise<void>;
   stop(): Promise<void>;
@@ -24,6 +26,7 @@ const ROLLBACK = Buffer.from('ROLLBACK\0');
 
 export async function startPgCommitProxy(target: { host: string; port: number }): Promise<PgCommitProxy> {
   let armed: { fault: CommitFault; markers: string[]; done: () => void } | undefined;
+  let broken = 0;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(target.port, target.host);
@@ -41,6 +44,7 @@ export async function startPgCommitProxy(target: { host: string; port: number })
       if (chunk.includes(COMMIT) && trap && trap.markers.every((m) => transaction.includes(m))) {
         armed = undefined;
         transaction = '';
+        broken += 1;
         if (trap.fault === 'write-lost') {
           kill();
         } else {
@@ -71,6 +75,9 @@ export async function startPgCommitProxy(target: { host: string; port: number })
   if (address === null || typeof address === 'string') throw new Error('proxy has no port');
   return {
     port: address.port,
+    get broken() {
+      return broken;
+    },
     breakNextCommit: (fault, markers) => new Promise<void>((resolve) => (armed = { fault, markers, done: resolve })),
     stop: async () => {
       for (const socket of sockets) socket.destroy();

@@ -53,14 +53,17 @@ export class FaultHooks {
         else request.raw.socket.destroy();
         return reply;
       }
-      if (faults.shouldFail(key, spec)) {
+      const header = request.headers['idempotency-key'];
+      const repeat = spec.repeatStatus !== undefined && faults.repeated(route, typeof header === 'string' ? header : undefined);
+      if (repeat || faults.shouldFail(key, spec)) {
+        const status = repeat ? (spec.repeatStatus as number) : spec.errorStatus;
         return reply
-          .code(spec.errorStatus)
+          .code(status)
           .type(PROBLEM_CONTENT_TYPE)
           .send({
             type: problemType('SIMULATED.FAULT'),
-            title: STATUS_CODES[spec.errorStatus] ?? 'Error',
-            status: spec.errorStatus,
+            title: STATUS_CODES[status] ?? 'Error',
+            status,
             code: 'SIMULATED.FAULT',
             detail: `fault injected on ${route}`,
             instance: request.url,

@@ -37,6 +37,12 @@ export const faultSpec = z
      * and gave up finds the charge done later.
      */
     applyAfterMs: ms.default(0),
+    /**
+     * "A refusal that answers the retry only": a request whose Idempotency-Key
+     * already reached this route is answered this status (e.g. 409 "still in
+     * progress", 429) without being handled; its first request is handled as usual.
+     */
+    repeatStatus: z.number().int().min(400).max(599).optional(),
     /** "Timed out but committed": the request is applied, then the answer waits this long. */
     commitThenStallMs: ms.default(0),
     /** The request is applied and the head sent at once; the body follows in `chunks` pieces, `chunkDelayMs` apart. */

@@ -37,7 +37,8 @@ type Candidate = OrderRow & { past_worst_case: boolean };
  * - CANCELLING (a cancel whose refund or last write failed): every live
  *   charge is refunded, then CANCELLED + OrderCancelled;
  * - CANCELLED or FAILED but flagged (cancelled while the payment was open):
- *   every live charge is refunded (compensation), then the flag is cleared.
+ *   every live charge is refunded (compensation), then the flag is cleared,
+ *   again only past the worst-case call time (a charge may still land).
  * Every write is fenced with the lease's token: a reconciler whose lease ran
  * out cannot overwrite what its successor decided.
  */
@@ -134,6 +135,11 @@ export class ReconcilePaymentsService {
     for (const payment of toRefund) {
       await this.payments.refund(order.id, payment.paymentKey, `order ${order.status.toLowerCase()}`);
       report.refunded += 1;
+    }
+    if (!order.past_worst_case) {
+      // A charge attempt may still reach the provider: keep the flag, look again next run.
+      report.deferred += 1;
+      return;
     }
     await this.fenced(fencingToken, (manager) =>
       manager.query('UPDATE orders SET needs_reconciliation = false, updated_at = now() WHERE id = $1 AND status = $2', [order.id, order.status]),
