@@ -13,6 +13,7 @@ export class FaultsService {
   replace(faults: PutFaultsRequest): void {
     this.faults = { ...faults };
     this.failNextLeft.clear();
+    this.keysSeen.clear();
     for (const [route, spec] of Object.entries(faults)) if (spec.failNext > 0) this.failNextLeft.set(route, spec.failNext);
   }
 
