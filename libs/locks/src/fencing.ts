@@ -48,3 +48,22 @@ export async function fencedWrite(sql: SqlRunner, resource: string, token: numbe
   );
   if (rowsOf(result).length === 0) throw new StaleFencingTokenError(resource, token);
 }
+
+/**
+ * Issues the next fencing token of `resource` from the database itself: one
+ * above the highest it holds, stored at once. So the token is above every
+ * token any fenced write of `resource` was admitted with, and a holder with an
+ * older token is refused from now on (it lost the lease). Give it to
+ * LeaseLocks as `issueFencingToken` (LocksModule does when there is a DataSource).
+ */
+export async function issueFencingToken(sql: SqlRunner, resource: string): Promise<number> {
+  const result = await sql.query(
+    `INSERT INTO fencing_tokens (resource, token) VALUES ($1, 1)
+     ON CONFLICT (resource) DO UPDATE SET token = fencing_tokens.token + 1, updated_at = now()
+     RETURNING token`,
+    [resource],
+  );
+  const row = rowsOf(result)[0] as { token: string | number } | undefined;
+  if (!row) throw new Error(`no fencing token issued for ${resource}`);
+  return Number(row.token);
+}

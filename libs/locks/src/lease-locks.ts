@@ -13,6 +13,15 @@ export interface LeaseLockOptions {
   keyPrefix?: string;
   /** Told when a lease is lost or cannot be renewed: `warn(fields, message)`. */
   logger?: LoggerService;
+  /**
+   * Issues the fencing token of a lock (by its name, which is also the fenced
+   * resource) once the lease is taken. Give {@link issueFencingToken} on the
+   * database the fenced writes go to: a token then never goes below the highest
+   * the database accepted, whatever Redis forgot (a restart without
+   * persistence, a failover). Default: Redis `INCR` on `<prefix>:<name>:fence`,
+   * which starts over from 1 if Redis loses the key.
+   */
+  issueFencingToken?: (name: string) => Promise<number>;
 }
 
 /** A lock held by this process until released or lost. */
@@ -43,6 +52,9 @@ end
 return false`;
 
 // Compare-and-act: only the holder of the token may extend or delete the lease.
+// Take the lease only; the token comes from `issueFencingToken`.
+const ACQUIRE_LEASE = `return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])`;
+
 const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -66,7 +78,10 @@ return 0`;
  * the fencing token stops its writes when it does not notice in time.
  * Single Redis instance (no Redlock): the fencing token, not Redis, is what
  * keeps writes safe, so a failover that loses a lease costs duplicate work,
- * never a stale write.
+ * never a stale write. With `issueFencingToken` (what LocksModule wires when
+ * the service has a database) the token comes from the database the fenced
+ * writes go to, so a Redis that lost its keys cannot hand out a token below
+ * the ones already accepted (every fenced write would be refused forever).
  */
 export class LeaseLocks {
   private readonly ttlMs: number;
@@ -89,9 +104,22 @@ export class LeaseLocks {
     const key = `${this.keyPrefix}:${name}`;
     const owner = randomBytes(16).toString('hex');
     const sentAt = Date.now();
-    const token = (await this.redis.eval(ACQUIRE, 2, key, `${key}:fence`, owner, this.ttlMs)) as number | null;
-    if (token === null) return undefined;
-    return this.hold(name, key, owner, Number(token), sentAt);
+    const issue = this.options.issueFencingToken;
+    if (!issue) {
+      const token = (await this.redis.eval(ACQUIRE, 2, key, `${key}:fence`, owner, this.ttlMs)) as number | null;
+      if (token === null) return undefined;
+      return this.hold(name, key, owner, Number(token), sentAt);
+    }
+    if ((await this.redis.eval(ACQUIRE_LEASE, 1, key, owner, this.ttlMs)) === null) return undefined;
+    let token: number;
+    try {
+      token = await issue(name);
+    } catch (error) {
+      // No token, no lease: give it back for the next one to try.
+      await this.redis.eval(RELEASE, 1, key, owner).catch(() => undefined);
+      throw error;
+    }
+    return this.hold(name, key, owner, token, sentAt);
   }
 
   /**

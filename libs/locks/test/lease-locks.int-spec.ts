@@ -2,7 +2,7 @@ import { createTestDatabase, eventually, localServers, uniqueName, type TestData
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import { FENCING_TOKENS_DDL, fencedWrite, LeaseLocks, LeaseLostError, StaleFencingTokenError } from '../src';
+import { FENCING_TOKENS_DDL, fencedWrite, issueFencingToken, LeaseLocks, LeaseLostError, StaleFencingTokenError } from '../src';
 
 describe('LeaseLocks (real Redis)', () => {
   const clients: Redis[] = [];
@@ -148,6 +148,22 @@ describe('LeaseLocks (real Redis)', () => {
       const { rows } = await pg.query('SELECT order_id FROM settled ORDER BY order_id');
       expect(rows.map((r: { order_id: string }) => r.order_id)).toEqual(['o-1', 'o-2']);
       await next.release();
+    });
+
+    it('When Redis loses the fence counter, then a token issued from PostgreSQL is still above every token the database admitted', async () => {
+      const client = redis();
+      const locks = new LeaseLocks(client, { ttlMs: 2_000, keyPrefix, issueFencingToken: (name) => issueFencingToken(pg, `fresh-${name}`) });
+      // The database has admitted token 500 for this resource (a long-lived Redis, many runs).
+      await fencedWrite(pg, 'fresh-job', 500);
+      await client.del(`${keyPrefix}:job:fence`); // what a restart without persistence does
+      const lease = await locks.tryAcquire('job');
+      expect(lease?.fencingToken).toBe(501);
+      await expect(fencedWrite(pg, 'fresh-job', lease?.fencingToken ?? 0)).resolves.toBeUndefined();
+      await expect(fencedWrite(pg, 'fresh-job', 500)).rejects.toBeInstanceOf(StaleFencingTokenError); // the old holder is refused
+      await lease?.release();
+      const next = await locks.tryAcquire('job');
+      expect(next?.fencingToken).toBe(502);
+      await next?.release();
     });
   });
 });

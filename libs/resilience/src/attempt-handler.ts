@@ -15,6 +15,31 @@ export class ReadTimeoutSignal extends Error {
   readonly code = 'CONVEYOR_READ_TIMEOUT';
 }
 
+/** Raised (and mapped to DownstreamTimeoutError 'deadline') when the call's overall deadline passes. */
+export class DeadlineSignal extends Error {
+  readonly code = 'CONVEYOR_DEADLINE';
+}
+
+/** Raised (and mapped to DownstreamResponseTooLargeError) when the body passes the cap. */
+export class TooLargeSignal extends Error {
+  readonly code = 'CONVEYOR_TOO_LARGE';
+}
+
+/** Bounds of one attempt besides the read timeout. */
+export interface AttemptLimits {
+  /** Epoch ms at which the logical call's deadline passes. */
+  deadlineAt?: number;
+  /** Largest body read (AttemptHandler only). */
+  maxBytes?: number;
+}
+
+/** Arms the read timeout, or the deadline when it comes first. */
+function armTimer(readTimeoutMs: number, deadlineAt: number | undefined, abort: (error: Error) => void): NodeJS.Timeout {
+  const untilDeadline = deadlineAt === undefined ? Infinity : deadlineAt - Date.now();
+  if (untilDeadline <= readTimeoutMs) return setTimeout(() => abort(new DeadlineSignal('call deadline passed')), Math.max(0, untilDeadline));
+  return setTimeout(() => abort(new ReadTimeoutSignal(`no data for ${readTimeoutMs} ms`)), readTimeoutMs);
+}
+
 /**
  * Collects one answer and enforces the read timeout with a native timer: it
  * starts when the request is handed to a connected socket, and restarts at the
@@ -31,11 +56,13 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   private status = 0;
   private headers: IncomingHttpHeaders = {};
   private readonly chunks: Buffer[] = [];
+  private bytes = 0;
 
   constructor(
     private readonly readTimeoutMs: number,
     private readonly resolve: (answer: RawAnswer) => void,
     private readonly reject: (error: Error) => void,
+    private readonly limits: AttemptLimits = {},
   ) {}
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -49,7 +76,14 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     this.arm();
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bytes += chunk.length;
+    if (this.limits.maxBytes !== undefined && this.bytes > this.limits.maxBytes) {
+      clearTimeout(this.timer);
+      this.chunks.length = 0;
+      controller.abort(new TooLargeSignal(`answer larger than ${this.limits.maxBytes} bytes`));
+      return;
+    }
     this.chunks.push(chunk);
     this.arm();
   }
@@ -66,7 +100,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
 
   private arm(): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.controller?.abort(new ReadTimeoutSignal(`no data for ${this.readTimeoutMs} ms`)), this.readTimeoutMs);
+    this.timer = armTimer(this.readTimeoutMs, this.limits.deadlineAt, (error) => this.controller?.abort(error));
   }
 }
 
@@ -134,6 +168,7 @@ export class StreamingAttemptHandler implements Dispatcher.DispatchHandler {
     private readonly onErrorAnswer: (answer: RawAnswer) => void,
     private readonly reject: (error: Error) => void,
     private readonly mapBodyError: (error: Error) => Error,
+    private readonly limits: AttemptLimits = {},
   ) {}
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -204,8 +239,9 @@ export class StreamingAttemptHandler implements Dispatcher.DispatchHandler {
     }
   }
 
+  // The deadline bounds the wait for the head only: the body is read at the caller's pace.
   private arm(): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.controller?.abort(new ReadTimeoutSignal(`no data for ${this.readTimeoutMs} ms`)), this.readTimeoutMs);
+    this.timer = armTimer(this.readTimeoutMs, this.body ? undefined : this.limits.deadlineAt, (error) => this.controller?.abort(error));
   }
 }

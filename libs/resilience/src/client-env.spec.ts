@@ -12,6 +12,8 @@ describe('downstreamClientEnv', () => {
       baseUrl: 'http://127.0.0.1:3100',
       connectTimeoutMs: 3_000,
       readTimeoutMs: 10_000,
+      deadlineMs: 30_000,
+      maxResponseBytes: 10 * 1024 * 1024,
       retry: { maxRetries: 2, baseDelayMs: 100, maxDelayMs: 1_000 },
       breaker: { errorThresholdPercentage: 50, volumeThreshold: 10, rollingWindowMs: 10_000, resetTimeoutMs: 10_000 },
       bulkhead: { maxConcurrent: 20, retryAfterSeconds: 1 },

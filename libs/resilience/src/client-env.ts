@@ -8,6 +8,8 @@ export interface DownstreamEnvDefaults {
   url: string;
   connectTimeoutMs?: number;
   readTimeoutMs?: number;
+  deadlineMs?: number;
+  maxResponseBytes?: number;
   maxRetries?: number;
   bulkheadMaxConcurrent?: number;
 }
@@ -16,6 +18,8 @@ const knobs = (d: DownstreamEnvDefaults) => ({
   URL: envField.url(d.url),
   CONNECT_TIMEOUT_MS: envField.durationMs(d.connectTimeoutMs ?? 3_000, { min: 1 }),
   READ_TIMEOUT_MS: envField.durationMs(d.readTimeoutMs ?? 10_000, { min: 1 }),
+  DEADLINE_MS: envField.durationMs(d.deadlineMs ?? 30_000, { min: 1 }),
+  MAX_RESPONSE_BYTES: envField.int(d.maxResponseBytes ?? 10 * 1024 * 1024, { min: 1 }),
   MAX_RETRIES: envField.int(d.maxRetries ?? MAX_RETRIES, { min: 0, max: MAX_RETRIES }),
   RETRY_BASE_DELAY_MS: envField.durationMs(100),
   RETRY_MAX_DELAY_MS: envField.durationMs(1_000),
@@ -36,7 +40,7 @@ export type DownstreamEnv<P extends string> = z.output<ReturnType<typeof downstr
  * The environment schema fragment of one downstream client, every knob
  * prefixed: `downstreamClientEnv('PAYMENTS', { url: 'http://127.0.0.1:3100' })`
  * gives `PAYMENTS_URL`, `PAYMENTS_CONNECT_TIMEOUT_MS`, `PAYMENTS_READ_TIMEOUT_MS`,
- * `PAYMENTS_MAX_RETRIES`, `PAYMENTS_BREAKER_*`, `PAYMENTS_BULKHEAD_*`, … .
+ * `PAYMENTS_DEADLINE_MS`, `PAYMENTS_MAX_RESPONSE_BYTES`, `PAYMENTS_MAX_RETRIES`, `PAYMENTS_BREAKER_*`, `PAYMENTS_BULKHEAD_*`, … .
  * Merge it into the service's schema (STYLE rule 4), then build the client
  * options with {@link clientOptionsFromEnv}.
  */
@@ -59,6 +63,8 @@ export function clientOptionsFromEnv<P extends string>(
     baseUrl: get<string>('URL'),
     connectTimeoutMs: get('CONNECT_TIMEOUT_MS'),
     readTimeoutMs: get('READ_TIMEOUT_MS'),
+    deadlineMs: get('DEADLINE_MS'),
+    maxResponseBytes: get('MAX_RESPONSE_BYTES'),
     retry: { maxRetries: get('MAX_RETRIES'), baseDelayMs: get('RETRY_BASE_DELAY_MS'), maxDelayMs: get('RETRY_MAX_DELAY_MS') },
     breaker: {
       errorThresholdPercentage: get('BREAKER_ERROR_THRESHOLD_PERCENT'),

@@ -20,6 +20,10 @@ export const DownstreamErrorCode = {
   REJECTED: 'DOWNSTREAM.REJECTED',
   /** The downstream answered 5xx (after any retries). */
   UPSTREAM_ERROR: 'DOWNSTREAM.UPSTREAM_ERROR',
+  /** The call's overall deadline (all attempts and back-offs together) passed; an attempt in flight may have been applied. */
+  DEADLINE_EXCEEDED: 'DOWNSTREAM.DEADLINE_EXCEEDED',
+  /** The answer's body grew past the client's cap; the request was applied if the partner got that far. */
+  RESPONSE_TOO_LARGE: 'DOWNSTREAM.RESPONSE_TOO_LARGE',
 } as const;
 export type DownstreamErrorCode = (typeof DownstreamErrorCode)[keyof typeof DownstreamErrorCode];
 
@@ -55,16 +59,38 @@ export abstract class DownstreamError extends DomainError {
   }
 }
 
-/** The connect or read timeout fired. Kind `upstream_timeout` (504) if it reaches the filter. */
+const TIMEOUT_CODES = {
+  connect: DownstreamErrorCode.CONNECT_TIMEOUT,
+  read: DownstreamErrorCode.READ_TIMEOUT,
+  deadline: DownstreamErrorCode.DEADLINE_EXCEEDED,
+} as const;
+
+/**
+ * The connect or read timeout, or the call's overall deadline, fired. Kind
+ * `upstream_timeout` (504) if it reaches the filter. A deadline is never retried.
+ */
 export class DownstreamTimeoutError extends DownstreamError {
   constructor(
-    readonly phase: 'connect' | 'read',
+    readonly phase: 'connect' | 'read' | 'deadline',
     readonly timeoutMs: number,
     options: Omit<DownstreamErrorOptions, 'detail'>,
   ) {
-    super(phase === 'connect' ? DownstreamErrorCode.CONNECT_TIMEOUT : DownstreamErrorCode.READ_TIMEOUT, 'upstream_timeout', {
+    super(TIMEOUT_CODES[phase], 'upstream_timeout', {
       ...options,
       detail: `${options.downstream}: ${phase} timeout after ${timeoutMs} ms`,
+    });
+  }
+}
+
+/** The answer's body was larger than the client's `maxResponseBytes`. Kind `upstream_failed` (502); never retried. */
+export class DownstreamResponseTooLargeError extends DownstreamError {
+  constructor(
+    readonly maxBytes: number,
+    options: Omit<DownstreamErrorOptions, 'detail'>,
+  ) {
+    super(DownstreamErrorCode.RESPONSE_TOO_LARGE, 'upstream_failed', {
+      ...options,
+      detail: `${options.downstream}: answer larger than ${maxBytes} bytes`,
     });
   }
 }
@@ -105,6 +131,15 @@ export class DownstreamUnavailableError extends DownstreamError {
  * status. Kind `upstream_failed` (502).
  */
 export class DownstreamRejectedError extends DownstreamError {
+  /**
+   * An earlier attempt of the same call may have been applied (it timed out
+   * or lost its connection after sending, or got a 5xx): this 4xx answers the
+   * retry only (a 409 "in progress", a 429), so it does not say the request
+   * was refused. Callers must treat the outcome as unknown unless the body
+   * says otherwise.
+   */
+  afterAmbiguousAttempt = false;
+
   constructor(
     readonly upstreamStatus: number,
     readonly body: unknown,
@@ -129,4 +164,16 @@ export class DownstreamServerError extends DownstreamError {
       detail: `${options.downstream} answered ${upstreamStatus}`,
     });
   }
+}
+
+/**
+ * Whether a failed attempt may have been applied by the partner: it timed out
+ * while reading or lost its connection after connecting, or the partner
+ * answered 5xx. Not when the connection was never made (connect timeout,
+ * refused) nor when the call failed fast.
+ */
+export function mayHaveBeenApplied(error: DownstreamError): boolean {
+  if (error instanceof DownstreamTimeoutError) return error.phase !== 'connect';
+  if (error instanceof DownstreamConnectionError) return (error.cause as { code?: string } | undefined)?.code !== 'ECONNREFUSED';
+  return error instanceof DownstreamServerError || error instanceof DownstreamResponseTooLargeError;
 }

@@ -3,12 +3,14 @@ export {
   DownstreamError,
   DownstreamErrorCode,
   DownstreamRejectedError,
+  DownstreamResponseTooLargeError,
   DownstreamServerError,
   DownstreamTimeoutError,
   DownstreamUnavailableError,
+  mayHaveBeenApplied,
 } from './errors';
 export { createResilientHttpClient, ResilientHttpClient } from './resilient-http-client';
-export { backoffDelayMs, isRetryableError, isRetryableRequest, MAX_RETRIES } from './retry-policy';
+export { backoffDelayMs, isRetryableError, isRetryableRequest, MAX_RETRIES, worstCaseCallMs } from './retry-policy';
 export { Bulkhead } from './bulkhead';
 export { clientOptionsFromEnv, downstreamClientEnv, type DownstreamEnv, type DownstreamEnvDefaults } from './client-env';
 export { ResilienceModule, type ResilientClientDefinition } from './resilience.module';

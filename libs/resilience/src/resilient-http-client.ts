@@ -9,9 +9,11 @@ import {
   DownstreamConnectionError,
   DownstreamError,
   DownstreamRejectedError,
+  DownstreamResponseTooLargeError,
   DownstreamServerError,
   DownstreamTimeoutError,
   DownstreamUnavailableError,
+  mayHaveBeenApplied,
 } from './errors';
 import { resilienceMetrics, type ResilienceMetrics } from './metrics';
 import { backoffDelayMs, isRetryableError, isRetryableRequest, MAX_RETRIES } from './retry-policy';
@@ -62,7 +64,8 @@ function recordCallFailure(span: Span, error: unknown): void {
  *   call ─▶ breaker open? fail fast ─▶ bulkhead full? fail fast ─▶ attempt ─▶ retry? ─▶ attempt …
  *
  * - timeouts: connect and read (idle), on native timers, on every attempt
- *   (see attempt-handler.ts for why not undici's own);
+ *   (see attempt-handler.ts for why not undici's own), and one overall
+ *   deadline per call (attempts and back-offs together); a body cap;
  * - retries: at most 2, only for GET or keyed requests, only on connection
  *   failures, timeouts and 502/503/504, after a full-jitter backoff;
  * - breaker (opossum): each attempt counts; 4xx answers count as successes,
@@ -147,7 +150,9 @@ export class ResilientHttpClient {
       { kind: SpanKind.INTERNAL, attributes: { 'conveyor.downstream': this.downstream, 'http.request.method': request.method } },
       async (span) => {
         try {
-          const response = await this.guarded(request, span, (attempt) => this.attempt(operation, attempt, () => this.send(request, attempt)));
+          const response = await this.guarded(request, span, (attempt, deadlineAt) =>
+            this.attempt(operation, attempt, () => this.send(request, attempt, deadlineAt)),
+          );
           span.setAttribute('conveyor.attempts', response.attempts);
           return response;
         } catch (error) {
@@ -195,7 +200,7 @@ export class ResilientHttpClient {
           return await this.guarded(
             request,
             span,
-            (attempt) => this.attempt(operation, attempt, () => this.sendStreaming(request, attempt)),
+            (attempt, deadlineAt) => this.attempt(operation, attempt, () => this.sendStreaming(request, attempt, deadlineAt)),
             (response, release) => {
               // The call, its span and its bulkhead slot last as long as the body.
               handedOver = true;
@@ -234,7 +239,7 @@ export class ResilientHttpClient {
   private async guarded<T>(
     request: DownstreamRequest,
     span: Span,
-    sendAttempt: (attempt: number) => Promise<T>,
+    sendAttempt: (attempt: number, deadlineAt: number | undefined) => Promise<T>,
     hold?: (result: T, release: () => void) => void,
   ): Promise<T> {
     // Checked before the bulkhead, so calls that would be refused anyway take no slot.
@@ -269,20 +274,32 @@ export class ResilientHttpClient {
     }
   }
 
-  private async withRetries<T>(request: DownstreamRequest, sendAttempt: (attempt: number) => Promise<T>): Promise<T> {
+  /**
+   * Attempts until one answers, the error is not worth another, the retries
+   * are spent or the deadline leaves no time for one more. A 4xx that answers
+   * a retry of an attempt that may have been applied is marked
+   * `afterAmbiguousAttempt`: it answers the retry, not the request.
+   */
+  private async withRetries<T>(request: DownstreamRequest, sendAttempt: (attempt: number, deadlineAt: number | undefined) => Promise<T>): Promise<T> {
     const retryable = isRetryableRequest(request);
+    const deadlineAt = this.options.deadlineMs ? Date.now() + this.options.deadlineMs : undefined;
     let lastSent: DownstreamError | undefined;
+    let ambiguous = false;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await sendAttempt(attempt);
+        return await sendAttempt(attempt, deadlineAt);
       } catch (error) {
         if (error instanceof DownstreamUnavailableError) throw lastSent ?? error; // see the class comment
         if (!(error instanceof DownstreamError)) throw error;
         error.attempts = attempt;
+        if (ambiguous && error instanceof DownstreamRejectedError) error.afterAmbiguousAttempt = true;
         if (!retryable || attempt > this.options.retry.maxRetries || !isRetryableError(error)) throw error;
+        const delayMs = backoffDelayMs(attempt, this.options.retry);
+        if (deadlineAt !== undefined && Date.now() + delayMs >= deadlineAt) throw error; // no time left for another attempt
+        ambiguous ||= mayHaveBeenApplied(error);
         lastSent = error;
         this.metrics.retries.inc({ downstream: this.downstream });
-        await sleep(backoffDelayMs(attempt, this.options.retry));
+        await sleep(delayMs);
       }
     }
   }
@@ -313,14 +330,14 @@ export class ResilientHttpClient {
     );
   }
 
-  private async send(request: DownstreamRequest, attempt: number): Promise<DownstreamResponse> {
+  private async send(request: DownstreamRequest, attempt: number, deadlineAt: number | undefined): Promise<DownstreamResponse> {
     const { headers, body } = outgoing(request);
     let answer: RawAnswer;
     try {
       answer = await new Promise<RawAnswer>((resolve, reject) => {
         this.pool.dispatch(
           { origin: this.options.baseUrl, path: request.path, method: request.method, headers, body },
-          new AttemptHandler(this.options.readTimeoutMs, resolve, reject),
+          new AttemptHandler(this.options.readTimeoutMs, resolve, reject, { deadlineAt, maxBytes: this.options.maxResponseBytes }),
         );
       });
     } catch (error) {
@@ -338,7 +355,7 @@ export class ResilientHttpClient {
     };
   }
 
-  private async sendStreaming(request: DownstreamRequest, attempt: number): Promise<DownstreamStream> {
+  private async sendStreaming(request: DownstreamRequest, attempt: number, deadlineAt: number | undefined): Promise<DownstreamStream> {
     const { headers, body } = outgoing(request);
     let head: StreamedHead;
     try {
@@ -351,6 +368,7 @@ export class ResilientHttpClient {
             (answer) => reject(this.answerError(answer, attempt)),
             reject,
             (error) => this.transportError(error, attempt),
+            { deadlineAt },
           ),
         );
       });
@@ -375,6 +393,10 @@ export class ResilientHttpClient {
     switch (code) {
       case 'UND_ERR_CONNECT_TIMEOUT':
         return new DownstreamTimeoutError('connect', this.options.connectTimeoutMs, options);
+      case 'CONVEYOR_DEADLINE':
+        return new DownstreamTimeoutError('deadline', this.options.deadlineMs ?? 0, options);
+      case 'CONVEYOR_TOO_LARGE':
+        return new DownstreamResponseTooLargeError(this.options.maxResponseBytes ?? 0, options);
       case 'CONVEYOR_READ_TIMEOUT':
       case 'UND_ERR_HEADERS_TIMEOUT':
       case 'UND_ERR_BODY_TIMEOUT':

@@ -1,5 +1,5 @@
 import { DownstreamConnectionError, DownstreamRejectedError, DownstreamServerError, DownstreamTimeoutError, DownstreamUnavailableError } from './errors';
-import { backoffDelayMs, isRetryableError, isRetryableRequest } from './retry-policy';
+import { backoffDelayMs, isRetryableError, isRetryableRequest, worstCaseCallMs } from './retry-policy';
 
 const at = { downstream: 'payments', attempts: 1 };
 
@@ -33,5 +33,16 @@ describe('retry policy', () => {
       expect(delay).toBeGreaterThanOrEqual(0);
       expect(delay).toBeLessThanOrEqual(200);
     }
+  });
+
+  it("When the worst-case call time is derived, then it is every attempt's connect + read bound plus the longest back-offs, capped by the deadline", () => {
+    const options = { connectTimeoutMs: 200, readTimeoutMs: 500, retry: { maxRetries: 2, baseDelayMs: 100, maxDelayMs: 150 } };
+    expect(worstCaseCallMs(options)).toBe(3 * 700 + 100 + 150);
+    expect(worstCaseCallMs({ ...options, retry: { ...options.retry, maxRetries: 0 } })).toBe(700);
+    expect(worstCaseCallMs({ ...options, deadlineMs: 1_000 })).toBe(1_000);
+  });
+
+  it('When the deadline fired, then the call is not retried', () => {
+    expect(isRetryableError(new DownstreamTimeoutError('deadline', 1, at))).toBe(false);
   });
 });

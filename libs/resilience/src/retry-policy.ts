@@ -1,5 +1,5 @@
 import { DownstreamConnectionError, DownstreamServerError, DownstreamTimeoutError, type DownstreamError } from './errors';
-import type { DownstreamRequest, RetryOptions } from './types';
+import type { DownstreamRequest, ResilientHttpClientOptions, RetryOptions } from './types';
 
 /** Most extra attempts any client makes: more only piles load on a partner already in trouble. */
 export const MAX_RETRIES = 2;
@@ -24,7 +24,8 @@ export function isRetryableRequest(request: DownstreamRequest): boolean {
  * on their side, not a blip).
  */
 export function isRetryableError(error: DownstreamError): boolean {
-  if (error instanceof DownstreamTimeoutError || error instanceof DownstreamConnectionError) return true;
+  if (error instanceof DownstreamTimeoutError) return error.phase !== 'deadline';
+  if (error instanceof DownstreamConnectionError) return true;
   return error instanceof DownstreamServerError && RETRYABLE_STATUSES.has(error.upstreamStatus);
 }
 
@@ -32,4 +33,20 @@ export function isRetryableError(error: DownstreamError): boolean {
 export function backoffDelayMs(retry: number, options: Pick<RetryOptions, 'baseDelayMs' | 'maxDelayMs'>, random = Math.random): number {
   const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (retry - 1));
   return Math.round(random() * ceiling);
+}
+
+/**
+ * The longest a call of this client can leave the partner in doubt: after it,
+ * every attempt it sent has had its head back or been given up on. Each
+ * attempt waits at most connect + read timeout for the head (a partner applies
+ * a request before it answers its head), plus the longest back-off before
+ * each retry; the overall deadline, when set, caps the sum. What a caller
+ * waits out before reading "no such charge" as "never charged" (a partner may
+ * still complete a request it got later than that: see docs/patterns/compensation-reconciliation.md).
+ */
+export function worstCaseCallMs(options: Pick<ResilientHttpClientOptions, 'connectTimeoutMs' | 'readTimeoutMs' | 'retry' | 'deadlineMs'>): number {
+  const attempts = options.retry.maxRetries + 1;
+  let total = attempts * (options.connectTimeoutMs + options.readTimeoutMs);
+  for (let retry = 1; retry <= options.retry.maxRetries; retry += 1) total += Math.min(options.retry.maxDelayMs, options.retry.baseDelayMs * 2 ** (retry - 1));
+  return options.deadlineMs ? Math.min(options.deadlineMs, total) : total;
 }

@@ -40,6 +40,15 @@ export interface ResilientHttpClientOptions {
   connectTimeoutMs: number;
   /** Longest wait for the response head, and for each chunk of the body after it. */
   readTimeoutMs: number;
+  /**
+   * Longest one logical call may take, all attempts and back-offs together (for
+   * `stream`, up to the response head). When it passes, the attempt in flight
+   * is aborted and nothing more is tried (DOWNSTREAM.DEADLINE_EXCEEDED). Default: none
+   * beyond the per-attempt bounds.
+   */
+  deadlineMs?: number;
+  /** Largest answer body `request` reads; a larger one fails (DOWNSTREAM.RESPONSE_TOO_LARGE). Default: no cap. `stream` bodies are read at the caller's pace and are not capped. */
+  maxResponseBytes?: number;
   retry: RetryOptions;
   breaker: BreakerOptions;
   bulkhead: BulkheadOptions;

@@ -25,6 +25,12 @@ export const orderEnv = httpServerEnv(3001)
      * for longer than that.
      */
     ORDER_EXPORT_TIMEOUT_MS: envField.durationMs(10 * 60_000, { min: 1_000 }),
+    /**
+     * Exports streamed at once by this process; one more is answered 503 with
+     * Retry-After. Each holds one connection of a pool of this size of its own,
+     * apart from the service's pool: slow readers cannot starve orders.
+     */
+    ORDER_EXPORT_MAX_CONCURRENT: envField.int(2, { min: 1, max: 50 }),
     /** Where product images are kept on disk (content-addressed file names). */
     ORDER_IMAGES_DIR: envField.string('.run/order/images'),
     /** Largest product image accepted, in bytes. */

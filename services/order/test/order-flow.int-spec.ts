@@ -160,29 +160,34 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     expect((await ledger(stack.sim)).byOrder[body.id]).toMatchObject({ charges: 1, cancels: 0 });
   });
 
-  it("When a newer lease holder has written (higher fencing token), then this reconciler's writes are rejected and the order waits for the newest holder", async () => {
-    // A newer holder, as far as PostgreSQL knows: its token is above anything Redis has handed out here.
-    await stack.sql.query(
-      `INSERT INTO fencing_tokens (resource, token) VALUES ('order-reconciler', 1000000000) ON CONFLICT (resource) DO UPDATE SET token = EXCLUDED.token`,
-    );
-    let orderId = '';
+  it("When a newer lease holder writes (higher fencing token) during this reconciler's run, then this reconciler's writes are rejected and the order waits for the newest holder", async () => {
+    // Lookups take 400 ms (below the read timeout): the window in which a newer holder writes.
+    await setFaults(stack.sim, { 'POST /v1/payments': { commitThenStallMs: 2_500 }, 'GET /v1/payments/orders/:orderId': { latencyMs: 400 } });
+    const body = (await (await placeOrder(stack.order, newOrder(), randomUUID())).json()) as OrderBody;
+    expect(body.status).toBe('UNKNOWN');
+    // A newer holder, as far as PostgreSQL knows: it keeps writing with tokens above the one this run drew.
+    let newerHolder = true;
+    const writes = (async () => {
+      while (newerHolder) {
+        await stack.sql.query(`UPDATE fencing_tokens SET token = token + 1000 WHERE resource = 'order-reconciler'`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
     try {
-      await setFaults(stack.sim, { 'POST /v1/payments': { commitThenStallMs: 2_500 } });
-      const body = (await (await placeOrder(stack.order, newOrder(), randomUUID())).json()) as OrderBody;
-      expect(body.status).toBe('UNKNOWN');
-      orderId = body.id;
       await eventually(() => stack.order.logs().find((l) => l.msg === 'a newer reconciler holds the lease; stopping' && l.orderId === body.id), {
-        timeoutMs: 5_000,
+        timeoutMs: 10_000,
         what: 'fenced write rejected',
       });
       await expect(getOrder(stack.order, body.id)).resolves.toMatchObject({ status: 'UNKNOWN' });
     } finally {
-      // Forget the "newer holder": this test's reconciler is the newest again.
-      await stack.sql.query(`DELETE FROM fencing_tokens WHERE resource = 'order-reconciler'`);
+      newerHolder = false;
+      await writes;
+      await setFaults(stack.sim, {});
     }
+    // The next run draws a token above the newer holder's, from PostgreSQL, and settles the order.
     const settled = await eventually(
       async () => {
-        const o = await getOrder(stack.order, orderId);
+        const o = await getOrder(stack.order, body.id);
         return o.status === 'UNKNOWN' ? undefined : o;
       },
       { timeoutMs: 10_000, what: 'reconciled order' },

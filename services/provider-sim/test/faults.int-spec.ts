@@ -1,4 +1,4 @@
-import { startServiceProcess, type ServiceProcess } from '@conveyor/testing';
+import { eventually, startServiceProcess, type ServiceProcess } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 
@@ -19,6 +19,11 @@ describe('provider-sim faults', () => {
   const sms = () =>
     fetch(`${sim.url}/v1/sms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: '+821000000000', text: 'x' }) });
   const ledger = async () => (await fetch(`${sim.url}/_admin/ledger`)).json();
+  const chargeInit = (orderId: string): RequestInit => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': orderId },
+    body: JSON.stringify({ orderId, amount: 900 }),
+  });
 
   it('When failNext is set, then exactly that many requests get the error status and are not applied', async () => {
     await setFaults({ 'POST /v1/sms': { failNext: 2, errorStatus: 503 } });
@@ -61,6 +66,33 @@ describe('provider-sim faults', () => {
     await new Promise((r) => setTimeout(r, 500));
     await expect(ledger()).resolves.toMatchObject({ byOrder: { [orderId]: { charges: 1 } } });
     expect((await answered).status).toBe(201);
+  });
+
+  const charge = (orderId: string, key = orderId) =>
+    fetch(`${sim.url}/v1/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify({ orderId, amount: 900 }),
+    });
+
+  it('When apply-after is set and the caller gives up, then the charge is still applied later', async () => {
+    await setFaults({ 'POST /v1/payments': { applyAfterMs: 500 } });
+    const orderId = randomUUID();
+    await expect(fetch(`${sim.url}/v1/payments`, { ...chargeInit(orderId), signal: AbortSignal.timeout(100) })).rejects.toThrow();
+    const charges = await eventually(async () => ((await ledger()) as { byOrder: Record<string, { charges: number }> }).byOrder[orderId]?.charges, {
+      what: 'the late charge',
+    });
+    expect(charges).toBe(1);
+  });
+
+  it('When repeat-status is set, then the first request with a key is applied and its repeats get that status', async () => {
+    await setFaults({ 'POST /v1/payments': { repeatStatus: 409 } });
+    const orderId = randomUUID();
+    expect((await charge(orderId)).status).toBe(201);
+    const repeat = await charge(orderId);
+    expect(repeat.status).toBe(409);
+    await expect(repeat.json()).resolves.toMatchObject({ code: 'SIMULATED.FAULT' });
+    await expect(ledger()).resolves.toMatchObject({ byOrder: { [orderId]: { charges: 1 } } });
   });
 
   it('When slow body is set, then the head comes at once and the body in delayed chunks', async () => {

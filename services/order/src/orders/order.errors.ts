@@ -66,3 +66,16 @@ export class OrderNotCancellable extends DomainError {
     });
   }
 }
+
+/** Every export slot is taken (ORDER_EXPORT_MAX_CONCURRENT): try again later. */
+export class ExportsBusy extends DomainError {
+  constructor(limit: number, retryAfterSeconds: number) {
+    super({
+      code: 'ORDER.EXPORTS_BUSY',
+      kind: 'unavailable',
+      detail: `${limit} exports are already being streamed; try again later.`,
+      retryAfterSeconds,
+      extensions: { limit },
+    });
+  }
+}

@@ -1,8 +1,12 @@
 import { zodDto } from '@conveyor/http';
 import { z } from 'zod';
 
-/** The states of DESIGN.md's order flow. */
-export const ORDER_STATUSES = ['PENDING', 'PAID', 'FAILED', 'UNKNOWN', 'CANCELLED'] as const;
+/**
+ * The states of DESIGN.md's order flow. CANCELLING: a PAID order being
+ * cancelled, its refund under way (the reconciler finishes it if the cancel
+ * request cannot).
+ */
+export const ORDER_STATUSES = ['PENDING', 'PAID', 'FAILED', 'UNKNOWN', 'CANCELLING', 'CANCELLED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export interface OrderItemView {

@@ -3,9 +3,20 @@
 // (invariant.int-spec.ts) and the long one behind `make test-chaos`.
 
 import { orderEventSchema } from '@conveyor/contracts';
-import { createTestDatabase, eventually, startServiceProcess, testKafka, uniqueName, type ServiceProcess, type TestDatabase } from '@conveyor/testing';
+import {
+  createTestDatabase,
+  eventually,
+  localServers,
+  startServiceProcess,
+  testKafka,
+  uniqueName,
+  type ServiceProcess,
+  type TestDatabase,
+} from '@conveyor/testing';
+import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { startPgCommitProxy, type PgCommitProxy } from './pg-commit-proxy';
 
 /** The money and the events, as the invariant compares them after reconciliation settled. */
 export interface InvariantOutcome {
@@ -16,6 +27,8 @@ export interface InvariantOutcome {
   byStatus: Record<string, number>;
   /** Orders the reconciler looked up at the provider (their outcome was not known to the request). */
   reconciled: number;
+  /** COMMITs whose answer the proxy dropped (the commit held). */
+  commitsBroken: number;
   /** Net money at the provider: charged − refunded (`/_admin/ledger` net). */
   providerNet: number;
   /** Sum of total_amount of the PAID orders. */
@@ -109,20 +122,33 @@ export interface InvariantRunOptions {
 const PAYMENTS = 'POST /v1/payments';
 
 /**
- * Places `orders` orders in waves under provider faults: on 9 waves in 10,
- * every provider route fails 20% of requests (503) with 0–100 ms latency
- * jitter; on one wave in ten (the 4th, 14th, …) the charge is applied and
- * then its answer held past the client's read timeout ("timed out but
- * charged"), so 10% of the orders when `orders` is ten waves or more. One order per
- * wave is cancelled right after its answer. Some orders are declined by rule.
- * Then the faults stop and the reconciler (every 300 ms) runs until no order
- * is PENDING, UNKNOWN or flagged.
+ * Places `orders` orders in waves under provider faults: every provider route
+ * fails 20% of requests (503) with 0–100 ms latency jitter, and in each ten
+ * waves one wave of each of these (issue #11):
+ * - the 4th: the charge is applied, then its answer held past the client's
+ *   read timeout ("timed out but charged");
+ * - the 6th: the COMMIT of the next transaction that writes PAID holds but its
+ *   answer is lost (a TCP proxy in front of PostgreSQL resets the connection);
+ * - the 7th: every attempt times out and the provider applies the charge
+ *   1.5 s after it arrived ("completed late");
+ * - the 9th: the first attempt is applied and stalls, its retry is answered
+ *   409 ("refused on retry");
+ * - the 10th: Redis forgets every key of the run (a restart without
+ *   persistence: leases and any fencing counter gone).
+ * One order per wave is cancelled right after its answer. Some orders are
+ * declined by rule. Then the faults stop and the reconciler (every 300 ms)
+ * runs until no order is PENDING, UNKNOWN, CANCELLING or flagged.
  */
 export async function runOrderInvariant(options: InvariantRunOptions): Promise<InvariantOutcome> {
   const db: TestDatabase = await createTestDatabase('order_invariant');
   const running: ServiceProcess[] = [];
   let sql: Client | undefined;
+  let proxy: PgCommitProxy | undefined;
+  const redis = new Redis(localServers().REDIS_URL);
+  const lockPrefix = uniqueName('order_invariant_lock');
   try {
+    const servers = localServers();
+    proxy = await startPgCommitProxy({ host: servers.POSTGRES_HOST, port: servers.POSTGRES_PORT });
     const sim = await startServiceProcess('services/provider-sim/src/main.ts', { PROVIDER_SIM_ADMIN: 'true', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
     running.push(sim);
     const orderEventsTopic = uniqueName('invariant_order_events');
@@ -130,7 +156,10 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
       OTEL_SDK_DISABLED: 'true',
       LOG_LEVEL: 'warn',
       POSTGRES_DB: db.database,
-      LOCK_KEY_PREFIX: uniqueName('order_invariant_lock'),
+      // Through the proxy, so a COMMIT's answer can be lost.
+      POSTGRES_HOST: '127.0.0.1',
+      POSTGRES_PORT: String(proxy.port),
+      LOCK_KEY_PREFIX: lockPrefix,
       PAYMENTS_URL: sim.url,
       PAYMENTS_READ_TIMEOUT_MS: '400',
       PAYMENTS_MAX_RETRIES: '1',
@@ -177,8 +206,22 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
     let refused = 0;
     let cancelsAsked = 0;
     for (let start = 0, wave = 0; start < options.orders; start += options.wave, wave += 1) {
-      const stall = wave % 10 === 3;
-      await admin('PUT', '/_admin/faults', stall ? { '*': errors, [PAYMENTS]: { commitThenStallMs: 1_000, jitterMs: 100 } } : { '*': errors });
+      const kind = wave % 10;
+      const payments =
+        kind === 3
+          ? { commitThenStallMs: 1_000, jitterMs: 100 }
+          : kind === 6
+            ? { applyAfterMs: 1_500 }
+            : kind === 8
+              ? { commitThenStallMs: 1_000, repeatStatus: 409 }
+              : undefined;
+      await admin('PUT', '/_admin/faults', payments ? { '*': errors, [PAYMENTS]: payments } : { '*': errors });
+      // The next PAID commit holds, its answer is lost (not awaited: the trap waits for its commit).
+      if (kind === 5) void proxy.breakNextCommit('ack-lost', ['PAID']);
+      if (kind === 9) {
+        const keys = await redis.keys(`${lockPrefix}:*`);
+        if (keys.length) await redis.del(...keys);
+      }
       const size = Math.min(options.wave, options.orders - start);
       const answers = await Promise.all(
         Array.from({ length: size }, async (_, i) => {
@@ -213,7 +256,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
     await eventually(
       async () => {
         const { rows } = await (sql as Client).query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM orders WHERE status IN ('PENDING', 'UNKNOWN') OR needs_reconciliation`,
+          `SELECT count(*)::int AS n FROM orders WHERE status IN ('PENDING', 'UNKNOWN', 'CANCELLING') OR needs_reconciliation`,
         );
         return rows[0].n === 0 ? true : undefined;
       },
@@ -242,6 +285,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
     const { rows: lookups } = await sql.query<{ n: number }>(`SELECT count(DISTINCT order_id)::int AS n FROM payment_attempts WHERE kind = 'lookup'`);
     return {
       reconciled: lookups[0].n,
+      commitsBroken: proxy.broken,
       placed,
       refused,
       cancelsAsked,
@@ -255,6 +299,8 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
   } finally {
     await sql?.end();
     for (const process of running.reverse()) await process.stop();
+    await proxy?.stop();
+    redis.disconnect();
     await db.drop();
   }
 }
@@ -278,11 +324,13 @@ export function describeOrderInvariant(title: string, run: InvariantRunOptions &
       }
     }, run.timeoutMs);
 
-    it('When reconciliation has settled, then no order is PENDING or UNKNOWN, and the reconciler had outcomes to settle', () => {
+    it('When reconciliation has settled, then no order is PENDING, UNKNOWN or CANCELLING, and the reconciler had outcomes to settle', () => {
       expect(outcome.byStatus['PENDING']).toBeUndefined();
       expect(outcome.byStatus['UNKNOWN']).toBeUndefined();
+      expect(outcome.byStatus['CANCELLING']).toBeUndefined();
       expect(outcome.byStatus['PAID']).toBeGreaterThan(0);
       expect(outcome.reconciled).toBeGreaterThanOrEqual(run.minReconciled);
+      expect(outcome.commitsBroken).toBeGreaterThan(0); // the lost-COMMIT wave did bite
     });
 
     it('When reconciliation has settled, then the money charged at the provider equals the sum of PAID orders', () => {

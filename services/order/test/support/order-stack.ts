@@ -35,6 +35,8 @@ export async function startOrderStack(env: Record<string, string> = {}): Promise
     POSTGRES_DB: db.database,
     LOCK_KEY_PREFIX: uniqueName('order_lock'),
     PAYMENTS_URL: sim.url,
+    // Short client bounds keep the reconciler's wait (worstCaseCallMs: 2 × (0.5 + 0.5 s) + 50 ms) short.
+    PAYMENTS_CONNECT_TIMEOUT_MS: '500',
     PAYMENTS_READ_TIMEOUT_MS: '500',
     PAYMENTS_MAX_RETRIES: '1',
     PAYMENTS_RETRY_BASE_DELAY_MS: '20',

@@ -27,7 +27,8 @@ function dribble(payload: string | Buffer, chunks: number, delayMs: number): Rea
 /**
  * Applies the faults of FaultsService to the public routes, as Fastify hooks:
  * onRequest (counted, latency, hard down, error status: before the handler, so
- * nothing is applied) and onSend (stall, slow body: after the handler, so the
+ * nothing is applied), preHandler (late completion: the handler runs later, caller
+ * gone or not) and onSend (stall, slow body: after the handler, so the
  * request *was* applied). Admin, health and metrics routes are never faulted.
  *
  * Hooks are added in the constructor: Fastify applies a hook only to routes
@@ -52,14 +53,17 @@ export class FaultHooks {
         else request.raw.socket.destroy();
         return reply;
       }
-      if (faults.shouldFail(key, spec)) {
+      const header = request.headers['idempotency-key'];
+      const repeat = spec.repeatStatus !== undefined && faults.repeated(route, typeof header === 'string' ? header : undefined);
+      if (repeat || faults.shouldFail(key, spec)) {
+        const status = repeat ? (spec.repeatStatus as number) : spec.errorStatus;
         return reply
-          .code(spec.errorStatus)
+          .code(status)
           .type(PROBLEM_CONTENT_TYPE)
           .send({
             type: problemType('SIMULATED.FAULT'),
-            title: STATUS_CODES[spec.errorStatus] ?? 'Error',
-            status: spec.errorStatus,
+            title: STATUS_CODES[status] ?? 'Error',
+            status,
             code: 'SIMULATED.FAULT',
             detail: `fault injected on ${route}`,
             instance: request.url,
@@ -67,6 +71,12 @@ export class FaultHooks {
       }
       faultOf.set(request, spec);
       return undefined;
+    });
+
+    // After the body is read, before the handler: the handler runs even if the caller has gone.
+    fastify.addHook('preHandler', async (request) => {
+      const spec = faultOf.get(request);
+      if (spec?.applyAfterMs) await sleep(spec.applyAfterMs);
     });
 
     fastify.addHook('onSend', async (request, reply, payload) => {

@@ -31,6 +31,18 @@ export const faultSpec = z
     errorStatus: z.number().int().min(400).max(599).default(503),
     /** Hard down: `reset` answers with a TCP RST, `close` with a FIN; nothing is applied, no HTTP answer. */
     hardDown: z.enum(['reset', 'close']).optional(),
+    /**
+     * "Completed late": the request is read, then handled (applied) only this long
+     * after, whether or not the caller still waits for it: a caller that timed out
+     * and gave up finds the charge done later.
+     */
+    applyAfterMs: ms.default(0),
+    /**
+     * "A refusal that answers the retry only": a request whose Idempotency-Key
+     * already reached this route is answered this status (e.g. 409 "still in
+     * progress", 429) without being handled; its first request is handled as usual.
+     */
+    repeatStatus: z.number().int().min(400).max(599).optional(),
     /** "Timed out but committed": the request is applied, then the answer waits this long. */
     commitThenStallMs: ms.default(0),
     /** The request is applied and the head sent at once; the body follows in `chunks` pieces, `chunkDelayMs` apart. */

@@ -7,10 +7,13 @@ export class FaultsService {
   private faults: Partial<Record<string, FaultSpec>> = {};
   private readonly failNextLeft = new Map<string, number>();
   private readonly attempts = new Map<string, number>();
+  /** Idempotency keys seen per route, for `repeatStatus`. */
+  private readonly keysSeen = new Set<string>();
 
   replace(faults: PutFaultsRequest): void {
     this.faults = { ...faults };
     this.failNextLeft.clear();
+    this.keysSeen.clear();
     for (const [route, spec] of Object.entries(faults)) if (spec.failNext > 0) this.failNextLeft.set(route, spec.failNext);
   }
 
@@ -37,6 +40,15 @@ export class FaultsService {
       return true;
     }
     return spec.errorRate > 0 && Math.random() < spec.errorRate;
+  }
+
+  /** Whether this route has seen the key before (and remembers it now). */
+  repeated(route: string, idempotencyKey: string | undefined): boolean {
+    if (!idempotencyKey) return false;
+    const id = `${route} ${idempotencyKey}`;
+    if (this.keysSeen.has(id)) return true;
+    this.keysSeen.add(id);
+    return false;
   }
 
   attemptCounts(): Record<string, number> {

@@ -13,6 +13,17 @@ function auditDetail(error: unknown): string {
 export const chargeAuditDetail = (outcome: ChargeOutcome): string =>
   outcome.kind === 'approved' ? outcome.payment.paymentKey : outcome.kind === 'declined' ? outcome.reason : auditDetail(outcome.error);
 
+/** The provider's own answer for "no payment for this order": the only 404 that means "never charged". */
+export const PAYMENT_NOT_FOUND_CODE = 'PAYMENT.NOT_FOUND';
+
+/** The provider's own decline: a definitive "not charged", even when it answers a retry. */
+export const PAYMENT_DECLINED_CODE = 'PAYMENT.DECLINED';
+
+const bodyCode = (body: unknown): string | undefined => {
+  const code = (body as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+
 /** Injection token of the resilient client for the payment partner (provider-sim). */
 export const PAYMENTS_CLIENT = Symbol('PAYMENTS_CLIENT');
 
@@ -28,7 +39,9 @@ export interface ProviderPayment {
 /**
  * What became of a charge request, in the terms of the order flow:
  * - approved: charged;
- * - declined: the provider refused it (4xx): nothing charged;
+ * - declined: the provider refused it (4xx): nothing charged; but a 4xx that
+ *   answers a retry after an attempt that may have been applied (a 409 "in
+ *   progress", a 429) is unknown, unless it is the provider's own decline;
  * - unavailable: refused before sending (breaker open, bulkhead full): nothing charged;
  * - unknown: sent, but no verdict (timeout, connection lost, 5xx after retries): maybe charged.
  */
@@ -75,7 +88,9 @@ export class PaymentGateway {
       await this.record(orderId, 'lookup', 'found', payments.map((p) => `${p.paymentKey}:${p.status}`).join(','));
       return payments;
     } catch (error) {
-      if (error instanceof DownstreamRejectedError && error.upstreamStatus === 404) {
+      // Only the provider's own "payment not found" means "never charged"; a 404 from
+      // a wrong path or an ingress says nothing about the charge: an error.
+      if (error instanceof DownstreamRejectedError && error.upstreamStatus === 404 && bodyCode(error.body) === PAYMENT_NOT_FOUND_CODE) {
         await this.record(orderId, 'lookup', 'none');
         return [];
       }
@@ -107,6 +122,10 @@ export class PaymentGateway {
       return { kind: 'approved', payment: response.json<ProviderPayment>() };
     } catch (error) {
       if (error instanceof DownstreamUnavailableError) return { kind: 'unavailable', error };
+      if (error instanceof DownstreamRejectedError && error.afterAmbiguousAttempt && bodyCode(error.body) !== PAYMENT_DECLINED_CODE) {
+        // An earlier attempt may have charged; this refusal answers only the retry.
+        return { kind: 'unknown', error };
+      }
       if (error instanceof DownstreamRejectedError) {
         const body = error.body as { reason?: unknown; code?: unknown } | undefined;
         const reason = typeof body?.reason === 'string' ? body.reason : typeof body?.code === 'string' ? body.code : `rejected_${error.upstreamStatus}`;

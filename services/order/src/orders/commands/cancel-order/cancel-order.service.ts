@@ -6,10 +6,14 @@ import { OrdersRepository } from '../../orders.repository';
 import { PaymentGateway } from '../../payments/payment-gateway';
 
 /**
- * DESIGN.md step 7. A PAID order is refunded at the provider first (outside
- * any transaction), then CANCELLED + OrderCancelled in one transaction. An
- * order whose payment is not settled (PENDING, UNKNOWN) is CANCELLED at once
- * and flagged: if a charge turns up, the reconciler refunds it.
+ * DESIGN.md step 7. A PAID order is first marked CANCELLING and flagged (the
+ * intent, committed), then refunded at the provider (outside any
+ * transaction), then CANCELLED + OrderCancelled in one transaction. If the
+ * refund or the last write fails, the order stays CANCELLING and the
+ * reconciler finishes both halves (the refund is idempotent): never a PAID
+ * order whose money was given back. An order whose payment is not settled
+ * (PENDING, UNKNOWN) is CANCELLED at once and flagged: if a charge turns up,
+ * the reconciler refunds it.
  */
 @Injectable()
 export class CancelOrderService {
@@ -38,15 +42,19 @@ export class CancelOrderService {
           return { refund: undefined, view };
         }
         case 'PAID':
-          return { refund: order.payment_key ?? undefined, view: await this.orders.view(manager, order) };
+        case 'CANCELLING': {
+          // The intent first: whatever fails after this, the reconciler finishes the cancel.
+          const cancelling = await this.orders.transition(manager, orderId, [order.status], 'CANCELLING', { needsReconciliation: true });
+          return { refund: order.payment_key ?? undefined, view: await this.orders.view(manager, cancelling ?? order) };
+        }
       }
     });
     if (!decided.refund) return decided.view;
 
-    // Refund first: if it fails the order stays PAID and the user may retry (the refund is idempotent).
+    // Then the refund (idempotent: the reconciler may send it again), then the outcome.
     await this.payments.refund(orderId, decided.refund, 'cancelled by user');
     return dataSource.transaction(async (manager) => {
-      const cancelled = await this.orders.transition(manager, orderId, ['PAID'], 'CANCELLED');
+      const cancelled = await this.orders.transition(manager, orderId, ['CANCELLING'], 'CANCELLED', { needsReconciliation: false });
       const current = cancelled ?? (await this.orders.find(manager, orderId));
       if (!current) throw new OrderNotFound(orderId);
       const view = await this.orders.view(manager, current);

@@ -18,6 +18,18 @@ export interface PlacedOrder {
 
 type Begun = { kind: 'new'; order: OrderRow } | { kind: 'replay'; placed: PlacedOrder };
 
+/**
+ * Whether a failed transaction certainly did not commit: PostgreSQL reported
+ * the error itself (an SQLSTATE), and not one of a lost or closing connection
+ * (classes 08 and 57P). Anything else (a reset, "connection terminated") is
+ * ambiguous: the COMMIT may have held.
+ */
+function rolledBack(error: unknown): boolean {
+  const driverError = (error as { driverError?: unknown }).driverError ?? error;
+  const code = (driverError as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57P');
+}
+
 /** Thrown inside the first transaction when the key exists: roll back, then answer as a repeat. */
 export class KeyTaken extends Error {}
 
@@ -26,7 +38,9 @@ export class KeyTaken extends Error {}
  * 1. one transaction: order PENDING + items + idempotency record;
  * 2. the charge, outside any transaction (idempotency key = order id);
  * 3. approved → PAID + OrderPaid, in one transaction; if that commit fails,
- *    refund at once (compensation), else the reconciler settles it;
+ *    re-read the order (the COMMIT may have held, its answer lost): still
+ *    PENDING → refund at once (compensation); PAID → answer it; unreadable →
+ *    no refund, the reconciler settles it;
  * 4. declined → FAILED + OrderPaymentFailed;
  * 5. no verdict → UNKNOWN (202, the reconciler settles it); refused before
  *    sending → 503, and the order and its key are removed, so the client can
@@ -156,6 +170,23 @@ export class PlaceOrderService {
         await this.orders.transition(manager, order.id, ['CANCELLED'], 'CANCELLED', { paymentKey, needsReconciliation: true });
       });
     } catch (error) {
+      // A lost connection may come after the COMMIT held (its acknowledgement
+      // lost): look before compensating. Only an order still PENDING proves
+      // the commit did not happen. An error PostgreSQL itself reported (lock
+      // timeout, serialization failure) means it rolled back.
+      const after = rolledBack(error) ? { kind: 'not-committed' as const } : await this.rereadAfterFailedCommit(order.id);
+      if (after.kind === 'committed') {
+        this.logger.warn(
+          { err: error, orderId: order.id, paymentKey, status: after.placed.body.status },
+          'commit after charge reported failure but held; answering it',
+        );
+        return after.placed;
+      }
+      if (after.kind === 'unreadable') {
+        // Cannot tell: no refund. The order stays PENDING and the reconciler settles it by the provider's ledger.
+        this.logger.error({ err: error, orderId: order.id, paymentKey }, 'commit after charge failed and the order cannot be read; left to the reconciler');
+        throw error;
+      }
       // Charged, but the order could not say so: refund at once (compensation).
       // If the refund fails too, the order stays PENDING and the reconciler
       // finds the charge later and settles it.
@@ -165,6 +196,31 @@ export class PlaceOrderService {
         (refundError: unknown) => this.logger.error({ err: refundError, orderId: order.id, paymentKey }, 'refund failed; left to the reconciler'),
       );
       throw error;
+    }
+  }
+
+  /**
+   * After a failed commit: the order as it now is. FOR UPDATE waits for the
+   * failed transaction's row lock, so a COMMIT still being applied is seen.
+   */
+  private async rereadAfterFailedCommit(
+    orderId: string,
+  ): Promise<{ kind: 'committed'; placed: PlacedOrder } | { kind: 'not-committed' } | { kind: 'unreadable' }> {
+    try {
+      return await this.orders.dataSource.transaction(async (manager) => {
+        const current = await this.orders.find(manager, orderId, { forUpdate: true });
+        if (!current || current.status === 'PENDING') return { kind: 'not-committed' as const };
+        const rows: { response_status: number | null; response_body: OrderView | null }[] = await manager.query(
+          'SELECT response_status, response_body FROM idempotency_keys WHERE order_id = $1',
+          [orderId],
+        );
+        const stored = rows[0];
+        const body = stored?.response_body ?? (await this.orders.view(manager, current));
+        return { kind: 'committed' as const, placed: { status: (stored?.response_status ?? 201) as 201 | 202, body, replayed: false } };
+      });
+    } catch (error) {
+      this.logger.warn({ err: error, orderId }, 'order not readable after a failed commit');
+      return { kind: 'unreadable' };
     }
   }
 

@@ -1,9 +1,16 @@
 import { APP_CONFIG } from '@conveyor/config';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { stringify, type Options as CsvOptions } from 'csv-stringify';
 import { pipeline, Readable } from 'node:stream';
+import { Pool, type PoolClient } from 'pg';
+import QueryStream from 'pg-query-stream';
 import { DataSource } from 'typeorm';
+import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import type { OrderConfig } from '../../../config';
+import { ExportsBusy } from '../../order.errors';
+
+/** Retry-After of an export turned away: an export takes a while. */
+export const EXPORT_BUSY_RETRY_AFTER_SECONDS = 5;
 
 export const EXPORT_COLUMNS = ['order_id', 'user_id', 'status', 'total_amount', 'currency', 'payment_key', 'created_at', 'updated_at'];
 
@@ -41,52 +48,88 @@ export const toExportRecord = (row: ExportRow): (string | null)[] => [
 ];
 
 @Injectable()
-export class ExportOrdersService {
+export class ExportOrdersService implements OnModuleDestroy {
   protected readonly logger = new Logger('ExportOrders');
+  /** The exports' own connections (ORDER_EXPORT_MAX_CONCURRENT of them), apart from the service's pool. */
+  private readonly pool: Pool;
+  private active = 0;
 
   constructor(
     protected readonly dataSource: DataSource,
     @Inject(APP_CONFIG) protected readonly config: OrderConfig,
-  ) {}
+  ) {
+    const db = dataSource.options as PostgresConnectionOptions;
+    this.pool = new Pool({
+      host: db.host,
+      port: db.port,
+      user: db.username,
+      password: typeof db.password === 'string' ? db.password : undefined,
+      database: db.database,
+      application_name: `${db.applicationName ?? 'order'}-export`,
+      max: config.ORDER_EXPORT_MAX_CONCURRENT,
+      // The cursor is one statement for its whole life: the export's own bound, not the pool's.
+      statement_timeout: config.ORDER_EXPORT_TIMEOUT_MS,
+      connectionTimeoutMillis: config.POSTGRES_POOL_WAIT_MS,
+      idleTimeoutMillis: 10_000,
+    });
+    this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle export connection failed'));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.pool.end();
+  }
 
   /**
    * The CSV of the orders created in [from, to), oldest first, read through a
    * server-side cursor (pg-query-stream) in batches and piped through one
    * csv-stringify stream: the cursor is read only as fast as the client takes
-   * the answer (back-pressure). The pooled connection is held until the last
-   * row is read or the client goes away: `pipeline` destroys the cursor
-   * either way, and the generator's `finally` releases the connection.
+   * the answer (back-pressure). The connection is held until the last row is
+   * read or the client goes away: `pipeline` destroys the cursor either way,
+   * and the generator's `finally` releases the connection and the slot.
    *
-   * The cursor is one statement for its whole life, so this connection gets
-   * ORDER_EXPORT_TIMEOUT_MS instead of the pool's statement_timeout, and the
-   * pool's value back (RESET: the start-up parameter) before it is released.
+   * At most ORDER_EXPORT_MAX_CONCURRENT exports at once (one more: 503
+   * ORDER.EXPORTS_BUSY with Retry-After), each on a connection of the
+   * exports' own pool, with ORDER_EXPORT_TIMEOUT_MS as its statement_timeout:
+   * slow readers hold export connections, never the ones orders need.
    */
   async csv(from: Date, to: Date): Promise<Readable> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    const release = async (): Promise<void> => {
-      await runner.query('RESET statement_timeout').catch(() => undefined);
-      await runner.release();
+    if (this.active >= this.config.ORDER_EXPORT_MAX_CONCURRENT) {
+      throw new ExportsBusy(this.config.ORDER_EXPORT_MAX_CONCURRENT, EXPORT_BUSY_RETRY_AFTER_SECONDS);
+    }
+    this.active += 1;
+    let client: PoolClient | undefined;
+    let released = false;
+    const release = (error?: Error): void => {
+      if (released) return;
+      released = true;
+      this.active -= 1;
+      client?.release(error);
     };
     let rows: Readable;
     try {
-      await runner.query(`SELECT set_config('statement_timeout', $1, false)`, [String(this.config.ORDER_EXPORT_TIMEOUT_MS)]);
-      rows = await runner.stream(EXPORT_QUERY, [from, to]);
+      client = await this.pool.connect();
+      rows = client.query(new QueryStream(EXPORT_QUERY, [from, to], { batchSize: 500 }));
     } catch (error) {
-      await release();
+      release(error as Error);
       throw error;
     }
     const logger = this.logger;
     const records = async function* (): AsyncGenerator<(string | null)[]> {
       let count = 0;
+      let failure: Error | undefined;
       try {
         for await (const row of rows as AsyncIterable<ExportRow>) {
           count += 1;
           yield toExportRecord(row);
         }
+      } catch (error) {
+        failure = error as Error;
+        throw error;
       } finally {
+        // A cursor left open mid-way: the connection is dropped rather than reused half-read.
+        const complete = failure === undefined && rows.readableEnded;
         rows.destroy();
-        await release();
+        release(complete ? undefined : (failure ?? new Error('export ended early')));
         logger.debug({ rows: count }, 'orders export streamed');
       }
     };
@@ -94,6 +137,11 @@ export class ExportOrdersService {
     // An error here was already sent to the client as a cut-off body; the log is what is left to do.
     pipeline(Readable.from(records()), csv, (error) => {
       if (error && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') logger.error({ err: error }, 'orders export failed mid-stream');
+      // Ended before the generator ever ran (its finally would not): the slot and the connection still go back.
+      if (!released) {
+        rows.destroy();
+        release(error ?? new Error('export ended before it was read'));
+      }
     });
     return csv;
   }

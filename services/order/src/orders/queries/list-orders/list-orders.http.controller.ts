@@ -16,10 +16,18 @@ export const listOrdersQuery = z
 class ListOrdersParams extends zodDto(listOrdersQuery) {}
 class OrderPageResponse extends zodDto(z.object({ orders: z.array(OrderResponse.schema), nextCursor: z.string().nullable() })) {}
 
+/**
+ * The last row of a page. `createdAt` to the microsecond, as PostgreSQL keeps
+ * it: a cursor cut to milliseconds (Date) would skip the rows created later in
+ * the same millisecond as the page's last row.
+ */
 interface Cursor {
   createdAt: string;
   id: string;
 }
+
+/** created_at as text with every digit PostgreSQL keeps (microseconds), in UTC. */
+const CREATED_AT_EXACT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact`;
 
 const encodeCursor = (c: Cursor): string => Buffer.from(JSON.stringify(c)).toString('base64url');
 const cursorShape = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
@@ -53,8 +61,8 @@ export class ListOrdersHttpController {
       }
       after = new ZodValidationPipe(cursorShape).transform(decoded, { type: 'query', data: 'cursor' });
     }
-    const rows: OrderRow[] = await this.orders.dataSource.query(
-      `SELECT * FROM orders WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
+    const rows: (OrderRow & { created_at_exact: string })[] = await this.orders.dataSource.query(
+      `SELECT *, ${CREATED_AT_EXACT} FROM orders WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
        ORDER BY created_at DESC, id DESC LIMIT $4`,
       [query.userId, after?.createdAt ?? null, after?.id ?? null, query.limit + 1],
     );
@@ -73,7 +81,7 @@ export class ListOrdersHttpController {
           items.filter((i) => i.order_id === o.id),
         ),
       ),
-      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.created_at.toISOString(), id: last.id }) : null,
+      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.created_at_exact, id: last.id }) : null,
     };
   }
 }
