@@ -59,7 +59,7 @@ demo: setup infra-up services-up ## bring everything up and print where to look
 
 down: services-down infra-down ## stop the services and the servers
 
-lint: setup ## Prettier (check only) and ESLint with module boundaries, every project
+lint: setup ## Prettier (check only) and ESLint with module boundaries and project tags, every project
 	npx prettier --check --log-level warn .
 	npx nx run-many -t lint --outputStyle=static
 
@@ -76,9 +76,11 @@ test: setup infra-up ## every test, against the real local servers
 	npx nx run-many -t lint typecheck --outputStyle=static || status=1; \
 	$(WITH_INFRA_ENV) npx nx run-many -t test --outputStyle=static || status=1; \
 	tools/check-boundaries.test.sh | tee .run/test-results/boundaries.txt || status=1; \
+	tools/check-tags.test.sh | tee .run/test-results/tags.txt || status=1; \
 	$(INFRA).test.sh | tee .run/test-results/infra.txt || status=1; \
 	tools/demo.test.sh | tee .run/test-results/demo.txt || status=1; \
 	tools/deploy.test.sh | tee .run/test-results/deploy.txt || status=1; \
+	$(WITH_INFRA_ENV) tools/generator.test.sh | tee .run/test-results/generator.txt || status=1; \
 	node tools/test-summary.mjs .run/test-results || status=1; \
 	exit $$status
 

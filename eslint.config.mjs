@@ -1,12 +1,17 @@
 import nx from '@nx/eslint-plugin';
+import * as jsoncParser from 'jsonc-eslint-parser';
+import { projectTagsRule } from './tools/eslint/project-tags.mjs';
 
 // Module boundaries, enforced as errors:
 // - a service (scope:<name>) may use only its own code and shared libs, so
 //   services never import each other;
 // - libs never import services (type:app);
-// - test helpers (type:testing) are for tests only, never for runtime code.
+// - test helpers (type:testing) are for tests only, never for runtime code;
+// - tooling (type:tooling, the Nx generators) runs at development time only:
+//   it may use util libs, and nothing at runtime may import it.
 const scopes = ['provider-sim', 'order', 'points', 'notification', 'search'];
 const runtimeTypes = ['type:util', 'type:data-access', 'type:contracts'];
+const types = ['type:app', ...runtimeTypes, 'type:testing', 'type:tooling'];
 
 function boundaries({ allowTesting }) {
   const testing = allowTesting ? ['type:testing'] : [];
@@ -26,6 +31,7 @@ function boundaries({ allowTesting }) {
         { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: ['type:contracts', ...testing] },
         { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util', ...testing] },
         { sourceTag: 'type:testing', onlyDependOnLibsWithTags: [...runtimeTypes, 'type:testing'] },
+        { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:util', 'type:tooling', ...testing] },
       ],
     },
   ];
@@ -47,5 +53,12 @@ export default [
   {
     files: testFiles,
     rules: { '@nx/enforce-module-boundaries': boundaries({ allowTesting: true }) },
+  },
+  // Every project is tagged with a scope and a type these rules know: an untagged project fails lint.
+  {
+    files: ['**/project.json'],
+    languageOptions: { parser: jsoncParser },
+    plugins: { conveyor: { rules: { 'project-tags': projectTagsRule({ scopes, types }) } } },
+    rules: { 'conveyor/project-tags': 'error' },
   },
 ];

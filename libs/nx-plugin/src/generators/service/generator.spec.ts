@@ -1,0 +1,103 @@
+import { readProjectConfiguration, type Tree } from '@nx/devkit';
+import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
+import { serviceGenerator } from './generator';
+
+// The parts of the workspace files the generator edits, as they read in the repo.
+const ESLINT = `const scopes = ['provider-sim', 'order'];\nexport default [];\n`;
+const SERVICES = `#!/usr/bin/env bash\n# name:default-port[:database], in start order.\nSERVICES=(provider-sim:3100 order:3001:conveyor_order)\n`;
+const INFRA = `POSTGRES_DATABASES=(conveyor conveyor_order)\n`;
+
+describe('service generator', () => {
+  let tree: Tree;
+  beforeEach(() => {
+    tree = createTreeWithEmptyWorkspace();
+    tree.write('eslint.config.mjs', ESLINT);
+    tree.write('deploy/local/services', SERVICES);
+    tree.write('deploy/local/infra', INFRA);
+  });
+  const read = (file: string) => tree.read(file, 'utf-8') ?? '';
+
+  it('When a plain service is generated, then it is a tagged app with config, health, an example feature, its tests and a docs page', async () => {
+    await serviceGenerator(tree, { name: 'points-ledger', port: 3200 });
+
+    const project = readProjectConfiguration(tree, 'points-ledger');
+    expect(project).toMatchObject({ root: 'services/points-ledger', projectType: 'application', tags: ['scope:points-ledger', 'type:app'] });
+    for (const file of [
+      'src/main.ts',
+      'src/instrument.ts',
+      'src/config.ts',
+      'src/app.module.ts',
+      'src/examples/examples.controller.ts',
+      'src/examples/examples.service.ts',
+      'src/examples/examples.dto.ts',
+      'src/examples/examples.dto.spec.ts',
+      'test/points-ledger.int-spec.ts',
+      'jest.config.cjs',
+      'tsconfig.json',
+    ]) {
+      expect(tree.exists(`services/points-ledger/${file}`)).toBe(true);
+    }
+    expect(tree.exists('docs/points-ledger-service.md')).toBe(true);
+    expect(read('services/points-ledger/src/main.ts').trimEnd().split('\n').length).toBeLessThanOrEqual(15);
+    expect(read('services/points-ledger/src/config.ts')).toContain("export const SERVICE_NAME = 'points-ledger';");
+    expect(read('services/points-ledger/src/config.ts')).toContain('httpServerEnv(3200)');
+    expect(read('services/points-ledger/src/examples/examples.errors.ts')).toContain("'POINTS_LEDGER.EXAMPLE_NOT_FOUND'");
+    // No database asked for: none is wired, and nothing is left from the templates.
+    expect(tree.exists('services/points-ledger/src/database')).toBe(false);
+    expect(read('services/points-ledger/src/config.ts')).not.toContain('postgresEnv');
+    expect(tree.listChanges().filter((c) => /__\w+__|<%|%>/.test(c.path + (c.content?.toString() ?? '')))).toEqual([]);
+  });
+
+  it('When it is generated, then its scope joins the boundary rules and it is registered with deploy/local/services', async () => {
+    await serviceGenerator(tree, { name: 'points', port: 3200, database: true });
+
+    expect(read('eslint.config.mjs')).toContain("const scopes = ['provider-sim', 'order', 'points'];");
+    expect(read('deploy/local/services')).toContain('SERVICES=(provider-sim:3100 order:3001:conveyor_order points:3200:conveyor_points)');
+    expect(read('deploy/local/infra')).toContain('POSTGRES_DATABASES=(conveyor conveyor_order conveyor_points)');
+  });
+
+  it('When --database is given, then the service has its own database, an initial migration and a readiness check on it', async () => {
+    await serviceGenerator(tree, { name: 'points', port: 3200, database: true });
+
+    expect(read('services/points/src/config.ts')).toContain("POSTGRES_DB: envField.string('conveyor_points')");
+    const migrations = tree.children('services/points/src/database/migrations');
+    expect(migrations).toEqual([expect.stringMatching(/^\d{13}-initial-schema\.ts$/)]);
+    expect(read(`services/points/src/database/migrations/${migrations[0]}`)).toContain('CREATE TABLE examples');
+    expect(read('services/points/src/examples/examples.service.ts')).toContain('INSERT INTO examples');
+    expect(read('services/points/test/points.int-spec.ts')).toContain("createTestDatabase('points')");
+  });
+
+  it('When --outbox and consumers are given, then their topic and queue are knobs of the config with the given defaults', async () => {
+    await serviceGenerator(tree, {
+      name: 'search',
+      port: 3400,
+      database: true,
+      outbox: true,
+      kafkaConsumer: 'catalog.events',
+      rabbitmqConsumer: 'search.commands',
+    });
+
+    const config = read('services/search/src/config.ts');
+    expect(config).toContain("SEARCH_EVENTS_TOPIC: envField.string('search.events')");
+    expect(config).toContain("SEARCH_KAFKA_TOPIC: envField.string('catalog.events')");
+    expect(config).toContain("SEARCH_RABBITMQ_QUEUE: envField.string('search.commands')");
+    expect(read('docs/search-service.md')).toContain('--kafkaConsumer catalog.events');
+  });
+
+  it.each([
+    [{ name: 'Points', port: 3200 }, /kebab-case/],
+    [{ name: 'points', port: 80 }, /--port must be a whole number from 1024 to 65535/],
+    [{ name: 'points', port: 3001 }, /port 3001 is already order's/],
+    [{ name: 'points', port: 3200, outbox: true }, /--outbox \(its outbox table\) need\(s\) a database: add --database/],
+    [{ name: 'points', port: 3200, database: true, kafkaConsumer: 'bad topic' }, /--kafkaConsumer "bad topic" is not a valid name/],
+  ])('When the options are %j, then it refuses with a clear message and writes nothing', async (options, message) => {
+    await expect(serviceGenerator(tree, options)).rejects.toThrow(message);
+    expect(tree.exists('services/points')).toBe(false);
+    expect(read('eslint.config.mjs')).toBe(ESLINT);
+  });
+
+  it('When the service already exists, then it refuses to overwrite it', async () => {
+    await serviceGenerator(tree, { name: 'points', port: 3200 });
+    await expect(serviceGenerator(tree, { name: 'points', port: 3201 })).rejects.toThrow(/already exists/);
+  });
+});

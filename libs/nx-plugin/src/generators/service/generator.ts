@@ -1,0 +1,167 @@
+import { formatFiles, generateFiles, getProjects, logger, names, workspaceRoot, type GeneratorCallback, type Tree } from '@nx/devkit';
+import path from 'node:path';
+import type { ServiceGeneratorSchema } from './schema';
+
+/** Where the generator registers a new service besides its own folder. */
+export const WORKSPACE_FILES = {
+  eslint: 'eslint.config.mjs',
+  services: 'deploy/local/services',
+  infra: 'deploy/local/infra',
+} as const;
+
+// The templates, from the workspace root: `nx g` loads this file through Node's
+// own type stripping as an ES module (no __dirname), jest and tsc as CommonJS
+// (no import.meta), so neither names this folder in both.
+const TEMPLATES = path.join(workspaceRoot, 'libs/nx-plugin/src/generators/service/files');
+
+const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+// A Kafka topic or a RabbitMQ queue name both accept these.
+const DESTINATION = /^[A-Za-z0-9._-]{1,200}$/;
+
+/** The options after validation, plus every spelling of the name the templates use. */
+export interface NormalizedOptions {
+  name: string;
+  port: number;
+  database: boolean;
+  outbox: boolean;
+  kafkaConsumer: string;
+  rabbitmqConsumer: string;
+  projectRoot: string;
+  /** `points-ledger` → `PointsLedger` (types), `pointsLedger` (values), `POINTS_LEDGER` (env prefix), `points_ledger` (SQL). */
+  className: string;
+  propertyName: string;
+  constantName: string;
+  snakeName: string;
+  dbName: string;
+  /** Migration timestamp (ms), as in TypeORM's `<timestamp>-<name>.ts`. */
+  migrationTimestamp: number;
+}
+
+/** Reads and checks the options; every mistake is one clear sentence, thrown before anything is written. */
+export function normalizeOptions(tree: Tree, schema: ServiceGeneratorSchema, now = Date.now()): NormalizedOptions {
+  const name = schema.name;
+  if (!NAME.test(name)) throw new Error(`service name "${name}" must be kebab-case: lower-case letters and digits, words joined by "-" (e.g. points).`);
+  const projectRoot = `services/${name}`;
+  if (tree.exists(projectRoot) || getProjects(tree).has(name)) throw new Error(`a project named "${name}" (or the folder ${projectRoot}) already exists.`);
+  const port = Number(schema.port);
+  if (!Number.isInteger(port) || port < 1024 || port > 65535) throw new Error(`--port must be a whole number from 1024 to 65535, got "${schema.port}".`);
+  const taken = registeredServices(tree).find((s) => s.port === port);
+  if (taken) throw new Error(`port ${port} is already ${taken.name}'s in ${WORKSPACE_FILES.services}; pick another with --port.`);
+
+  const kafkaConsumer = schema.kafkaConsumer?.trim() ?? '';
+  const rabbitmqConsumer = schema.rabbitmqConsumer?.trim() ?? '';
+  for (const [option, value] of [
+    ['--kafkaConsumer', kafkaConsumer],
+    ['--rabbitmqConsumer', rabbitmqConsumer],
+  ] as const) {
+    if (value && !DESTINATION.test(value)) throw new Error(`${option} "${value}" is not a valid name (letters, digits, ".", "_", "-").`);
+  }
+  const database = schema.database ?? false;
+  const outbox = schema.outbox ?? false;
+  const needsDatabase = [
+    outbox && '--outbox (its outbox table)',
+    kafkaConsumer && '--kafkaConsumer (its inbox table)',
+    rabbitmqConsumer && '--rabbitmqConsumer (its inbox table)',
+  ].filter(Boolean);
+  if (needsDatabase.length > 0 && !database) throw new Error(`${needsDatabase.join(' and ')} need(s) a database: add --database.`);
+
+  const n = names(name);
+  return {
+    name,
+    port,
+    database,
+    outbox,
+    kafkaConsumer,
+    rabbitmqConsumer,
+    projectRoot,
+    className: n.className,
+    propertyName: n.propertyName,
+    constantName: n.constantName,
+    snakeName: n.constantName.toLowerCase(),
+    dbName: `conveyor_${n.constantName.toLowerCase()}`,
+    migrationTimestamp: now,
+  };
+}
+
+/** The `name:port[:database]` entries of deploy/local/services' SERVICES list. */
+export function registeredServices(tree: Tree): { name: string; port: number }[] {
+  const script = tree.read(WORKSPACE_FILES.services, 'utf-8');
+  const list = script && /^SERVICES=\(([^)]*)\)/m.exec(script);
+  if (!list) return [];
+  return list[1]
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((entry) => {
+      const [name, port] = entry.split(':');
+      return { name, port: Number(port) };
+    });
+}
+
+/** `nx g @conveyor/nx-plugin:service <name> --port <n> [--database] [--outbox] [--kafkaConsumer <topic>] [--rabbitmqConsumer <queue>]` */
+export async function serviceGenerator(tree: Tree, schema: ServiceGeneratorSchema): Promise<GeneratorCallback> {
+  const options = normalizeOptions(tree, schema);
+  const substitutions = { ...options, tmpl: '' };
+
+  generateFiles(tree, path.join(TEMPLATES, 'service'), options.projectRoot, substitutions);
+  if (options.database) generateFiles(tree, path.join(TEMPLATES, 'database'), `${options.projectRoot}/src/database`, substitutions);
+  generateFiles(tree, path.join(TEMPLATES, 'docs'), 'docs', substitutions);
+
+  addScope(tree, options.name);
+  registerWithLocalServices(tree, options);
+  if (options.database) addLocalDatabase(tree, options.dbName);
+
+  if (!schema.skipFormat) await formatFiles(tree);
+  return () => {
+    logger.info(
+      [
+        `${options.name}: generated in ${options.projectRoot} (docs/${options.name}-service.md says what is where).`,
+        `  npx nx run ${options.name}:lint && npx nx run ${options.name}:typecheck && npx nx run ${options.name}:test`,
+        `  deploy/local/services up ${options.name}   # http://127.0.0.1:${options.port}/health/ready`,
+      ].join('\n'),
+    );
+  };
+}
+
+export default serviceGenerator;
+
+/** Adds the service's scope to the module-boundary rules (its code may use only itself and shared libs). */
+function addScope(tree: Tree, name: string): void {
+  const file = WORKSPACE_FILES.eslint;
+  const source = tree.read(file, 'utf-8');
+  const match = source && /const scopes = \[([^\]]*)\];/.exec(source);
+  if (!source || !match) throw new Error(`${file} has no "const scopes = [...]" list to add scope:${name} to.`);
+  const scopes = [...match[1].matchAll(/'([^']+)'/g)].map((m) => m[1]);
+  if (scopes.includes(name)) return;
+  tree.write(file, source.replace(match[0], `const scopes = [${[...scopes, name].map((s) => `'${s}'`).join(', ')}];`));
+}
+
+/**
+ * Appends `name:port[:database]` to the start order of deploy/local/services
+ * (after the partners and the services it may call); the script creates the
+ * database when it is missing.
+ */
+function registerWithLocalServices(tree: Tree, options: NormalizedOptions): void {
+  const file = WORKSPACE_FILES.services;
+  const source = tree.read(file, 'utf-8');
+  const match = source && /^SERVICES=\(([^)]*)\)/m.exec(source);
+  if (!source || !match) {
+    logger.warn(`${file} has no SERVICES=(...) list; add ${options.name}:${options.port} to it yourself.`);
+    return;
+  }
+  const entries = match[1].split(/\s+/).filter(Boolean);
+  tree.write(
+    file,
+    source.replace(match[0], `SERVICES=(${[...entries, [options.name, options.port, ...(options.database ? [options.dbName] : [])].join(':')].join(' ')})`),
+  );
+}
+
+/** Lets `deploy/local/infra up` create the service's database (with the others) on a fresh PostgreSQL. */
+function addLocalDatabase(tree: Tree, dbName: string): void {
+  const file = WORKSPACE_FILES.infra;
+  const source = tree.read(file, 'utf-8');
+  const match = source && /^POSTGRES_DATABASES=\(([^)]*)\)/m.exec(source);
+  if (!source || !match) return;
+  const databases = match[1].split(/\s+/).filter(Boolean);
+  if (databases.includes(dbName)) return;
+  tree.write(file, source.replace(match[0], `POSTGRES_DATABASES=(${[...databases, dbName].join(' ')})`));
+}
