@@ -97,8 +97,9 @@ own_tests() {
 check "nx run $name:test passes: its unit and integration specs, on the real servers" own_tests
 
 start_with_services() {
-  CONVEYOR_SERVICES_DIR=$tmp/services env "${env_prefix}_PORT=$port" POSTGRES_DB="$db" OTEL_SDK_DISABLED=true \
-    "$ws/deploy/local/services" up "$name"
+  # Its database, topics and consumer group are this run's own (the database is created by the script).
+  CONVEYOR_SERVICES_DIR=$tmp/services env "${env_prefix}_PORT=$port" POSTGRES_DB="$db" "${env_prefix}_EVENTS_TOPIC=$topic.events" \
+    KAFKA_CONSUMER_GROUP="generator_test_$suffix" OTEL_SDK_DISABLED=true "$ws/deploy/local/services" up "$name"
 }
 check "deploy/local/services up $name starts it (port $port, run dir in the copy)" start_with_services
 check "its /health/ready answers 200" curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:$port/health/ready"

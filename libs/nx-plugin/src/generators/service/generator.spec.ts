@@ -42,9 +42,15 @@ describe('service generator', () => {
     expect(read('services/points-ledger/src/config.ts')).toContain("export const SERVICE_NAME = 'points-ledger';");
     expect(read('services/points-ledger/src/config.ts')).toContain('httpServerEnv(3200)');
     expect(read('services/points-ledger/src/examples/examples.errors.ts')).toContain("'POINTS_LEDGER.EXAMPLE_NOT_FOUND'");
-    // No database asked for: none is wired, and nothing is left from the templates.
+    // Built on the chassis, like the hand-made services.
+    expect(read('services/points-ledger/src/main.ts')).toContain('void bootstrapService(AppModule.register(config, telemetry), config);');
+    expect(read('services/points-ledger/src/app.module.ts')).toContain('ChassisModule.forRoot({');
+    // No database, outbox or consumer asked for: none is wired, and nothing is left from the templates.
     expect(tree.exists('services/points-ledger/src/database')).toBe(false);
+    expect(tree.exists('services/points-ledger/src/examples/examples.events.ts')).toBe(false);
+    expect(tree.exists('services/points-ledger/src/examples/examples.consumer.ts')).toBe(false);
     expect(read('services/points-ledger/src/config.ts')).not.toContain('postgresEnv');
+    expect(read('services/points-ledger/src/app.module.ts')).not.toMatch(/database:|outbox:|Consumer:/);
     expect(tree.listChanges().filter((c) => /__\w+__|<%|%>/.test(c.path + (c.content?.toString() ?? '')))).toEqual([]);
   });
 
@@ -56,6 +62,18 @@ describe('service generator', () => {
     expect(read('deploy/local/infra')).toContain('POSTGRES_DATABASES=(conveyor conveyor_order conveyor_points)');
   });
 
+  it('When the Helm chart exists, then the service gets its values stanza under services:, with the servers it uses', async () => {
+    const values = ['services:', '  order:', '    enabled: true', '    port: 3001', '', '# Probes of every service.', 'probes: {}', ''].join('\n');
+    tree.write('helm/conveyor/values.yaml', values);
+    await serviceGenerator(tree, { name: 'points', port: 3200, database: true, kafkaConsumer: 'order.events' });
+
+    const written = read('helm/conveyor/values.yaml');
+    expect(written).toMatch(/ {4}port: 3001\n {2}points:\n {4}enabled: true\n {4}port: 3200\n/);
+    expect(written).toContain('    uses: [postgresql, kafka]\n');
+    expect(written).toContain('    database: conveyor_points\n');
+    expect(written).toMatch(/targetCPUUtilizationPercentage: 70\n\n# Probes of every service\.\nprobes: \{\}\n$/);
+  });
+
   it('When --database is given, then the service has its own database, an initial migration and a readiness check on it', async () => {
     await serviceGenerator(tree, { name: 'points', port: 3200, database: true });
 
@@ -63,11 +81,13 @@ describe('service generator', () => {
     const migrations = tree.children('services/points/src/database/migrations');
     expect(migrations).toEqual([expect.stringMatching(/^\d{13}-initial-schema\.ts$/)]);
     expect(read(`services/points/src/database/migrations/${migrations[0]}`)).toContain('CREATE TABLE examples');
+    expect(read('services/points/src/database/migrations.ts')).toContain('export const pointsMigrations = [InitialSchema');
+    expect(read('services/points/src/app.module.ts')).toContain('database: { migrations: pointsMigrations }');
     expect(read('services/points/src/examples/examples.service.ts')).toContain('INSERT INTO examples');
     expect(read('services/points/test/points.int-spec.ts')).toContain("createTestDatabase('points')");
   });
 
-  it('When --outbox and consumers are given, then their topic and queue are knobs of the config with the given defaults', async () => {
+  it('When --outbox and consumers are given, then the chassis gets them, their topic and queue are config knobs, and the tests cover them', async () => {
     await serviceGenerator(tree, {
       name: 'search',
       port: 3400,
@@ -81,6 +101,15 @@ describe('service generator', () => {
     expect(config).toContain("SEARCH_EVENTS_TOPIC: envField.string('search.events')");
     expect(config).toContain("SEARCH_KAFKA_TOPIC: envField.string('catalog.events')");
     expect(config).toContain("SEARCH_RABBITMQ_QUEUE: envField.string('search.commands')");
+    const app = read('services/search/src/app.module.ts');
+    expect(app).toContain('outbox: { kafkaTopics: [config.SEARCH_EVENTS_TOPIC] }');
+    expect(app).toContain('kafkaConsumer: { topics: [config.SEARCH_KAFKA_TOPIC]');
+    expect(app).toContain('queue: config.SEARCH_RABBITMQ_QUEUE');
+    // The inbox table too, for the consumers.
+    expect(read('services/search/src/database/migrations.ts')).toContain('[...messagingMigrations, InitialSchema');
+    expect(read('services/search/src/examples/examples.events.ts')).toContain("defineEvent('search.ExampleRequested', 1");
+    expect(read('services/search/src/examples/examples.consumer.ts')).toContain('@EventPattern(ExampleRequested.type)');
+    expect(read('services/search/test/search.int-spec.ts')).toMatch(/ExampleCreated event reaches Kafka[\s\S]*arrives on Kafka[\s\S]*arrives on RabbitMQ/);
     expect(read('docs/search-service.md')).toContain('--kafkaConsumer catalog.events');
   });
 

@@ -7,6 +7,7 @@ export const WORKSPACE_FILES = {
   eslint: 'eslint.config.mjs',
   services: 'deploy/local/services',
   infra: 'deploy/local/infra',
+  helmValues: 'helm/conveyor/values.yaml',
 } as const;
 
 // The templates, from the workspace root: `nx g` loads this file through Node's
@@ -104,11 +105,16 @@ export async function serviceGenerator(tree: Tree, schema: ServiceGeneratorSchem
 
   generateFiles(tree, path.join(TEMPLATES, 'service'), options.projectRoot, substitutions);
   if (options.database) generateFiles(tree, path.join(TEMPLATES, 'database'), `${options.projectRoot}/src/database`, substitutions);
+  // The example's messages and consumer exist only where the options ask for them.
+  const consumer = options.kafkaConsumer || options.rabbitmqConsumer;
+  if (!options.outbox && !consumer) tree.delete(`${options.projectRoot}/src/examples/examples.events.ts`);
+  if (!consumer) tree.delete(`${options.projectRoot}/src/examples/examples.consumer.ts`);
   generateFiles(tree, path.join(TEMPLATES, 'docs'), 'docs', substitutions);
 
   addScope(tree, options.name);
   registerWithLocalServices(tree, options);
   if (options.database) addLocalDatabase(tree, options.dbName);
+  addHelmValues(tree, options);
 
   if (!schema.skipFormat) await formatFiles(tree);
   return () => {
@@ -164,4 +170,59 @@ function addLocalDatabase(tree: Tree, dbName: string): void {
   const databases = match[1].split(/\s+/).filter(Boolean);
   if (databases.includes(dbName)) return;
   tree.write(file, source.replace(match[0], `POSTGRES_DATABASES=(${[...databases, dbName].join(' ')})`));
+}
+
+/**
+ * Adds the service's stanza to the Helm chart's `services:` (where the chart
+ * exists), shaped like provider-sim's: the servers it uses, its database, small
+ * resources. Migrations run at start-up under their advisory lock until the
+ * stanza is given a migrations Job.
+ */
+function addHelmValues(tree: Tree, options: NormalizedOptions): void {
+  const file = WORKSPACE_FILES.helmValues;
+  const source = tree.read(file, 'utf-8');
+  if (!source) return;
+  const lines = source.split('\n');
+  const start = lines.indexOf('services:');
+  if (start < 0) {
+    logger.warn(`${file} has no top-level "services:"; add ${options.name}'s stanza yourself.`);
+    return;
+  }
+  let end = lines.findIndex((line, i) => i > start && line !== '' && !line.startsWith(' '));
+  if (end < 0) end = lines.length;
+  while (end > start + 1 && lines[end - 1].trim() === '') end -= 1;
+  if (lines.slice(start + 1, end).includes(`  ${options.name}:`)) return;
+  const uses = [
+    ...(options.database ? ['postgresql'] : []),
+    ...(options.outbox || options.kafkaConsumer ? ['kafka'] : []),
+    ...(options.rabbitmqConsumer ? ['rabbitmq'] : []),
+  ];
+  const stanza = [
+    `  ${options.name}:`,
+    '    enabled: true',
+    `    port: ${options.port}`,
+    '    replicas: 1',
+    '    public: false',
+    `    uses: [${uses.join(', ')}]`,
+    '    calls: {}',
+    ...(options.database ? [`    database: ${options.dbName}`] : []),
+    '    # Migrations run at start-up (POSTGRES_MIGRATIONS_RUN, under an advisory lock) until a Job is set here.',
+    '    migrations:',
+    '      enabled: false',
+    '    env: {}',
+    '    writableDirs: {}',
+    '    resources:',
+    '      requests: { cpu: 50m, memory: 128Mi }',
+    '      limits: { memory: 256Mi }',
+    '    pdb:',
+    '      enabled: false',
+    '      minAvailable: 1',
+    '    hpa:',
+    '      enabled: false',
+    '      minReplicas: 1',
+    '      maxReplicas: 3',
+    '      targetCPUUtilizationPercentage: 70',
+  ];
+  lines.splice(end, 0, ...stanza);
+  tree.write(file, lines.join('\n'));
 }
