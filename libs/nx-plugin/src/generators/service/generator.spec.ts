@@ -43,8 +43,8 @@ describe('service generator', () => {
     expect(read('services/points-ledger/src/config.ts')).toContain('httpServerEnv(3200)');
     expect(read('services/points-ledger/src/examples/examples.errors.ts')).toContain("'POINTS_LEDGER.EXAMPLE_NOT_FOUND'");
     // Built on the chassis, like the hand-made services.
-    expect(read('services/points-ledger/src/main.ts')).toContain('void bootstrapService(AppModule.register(config, telemetry), config);');
-    expect(read('services/points-ledger/src/app.module.ts')).toContain('ChassisModule.forRoot({');
+    expect(read('services/points-ledger/src/main.ts')).toContain('void bootstrapService(appModule(config, telemetry), config);');
+    expect(read('services/points-ledger/src/app.module.ts')).toContain('features: [ExamplesModule]');
     // No database, outbox or consumer asked for: none is wired, and nothing is left from the templates.
     expect(tree.exists('services/points-ledger/src/database')).toBe(false);
     expect(tree.exists('services/points-ledger/src/examples/examples.events.ts')).toBe(false);
