@@ -41,7 +41,8 @@ describe('service generator', () => {
     expect(read('services/points-ledger/src/main.ts').trimEnd().split('\n').length).toBeLessThanOrEqual(15);
     expect(read('services/points-ledger/src/config.ts')).toContain("export const SERVICE_NAME = 'points-ledger';");
     expect(read('services/points-ledger/src/config.ts')).toContain('httpServerEnv(3200)');
-    expect(read('services/points-ledger/src/examples/examples.errors.ts')).toContain("'POINTS_LEDGER.EXAMPLE_NOT_FOUND'");
+    expect(read('services/points-ledger/src/examples/examples.errors.ts')).toContain("code: 'POINTS_LEDGER.EXAMPLE_NOT_FOUND', kind: 'not_found'");
+    expect(read('services/points-ledger/src/app.module.ts')).toContain("openApi: { title: 'Conveyor points-ledger service'");
     // Built on the chassis, like the hand-made services.
     expect(read('services/points-ledger/src/main.ts')).toContain('void bootstrapService(appModule(config, telemetry), config);');
     expect(read('services/points-ledger/src/app.module.ts')).toContain('features: [ExamplesModule]');
