@@ -116,6 +116,7 @@ describe('service generator', () => {
 
   it.each([
     [{ name: 'Points', port: 3200 }, /kebab-case/],
+    [{ name: 'shared', port: 3200 }, /names the scope of the shared libs/],
     [{ name: 'points', port: 80 }, /--port must be a whole number from 1024 to 65535/],
     [{ name: 'points', port: 3001 }, /port 3001 is already order's/],
     [{ name: 'points', port: 3200, outbox: true }, /--outbox \(its outbox table\) need\(s\) a database: add --database/],
@@ -129,5 +130,9 @@ describe('service generator', () => {
   it('When the service already exists, then it refuses to overwrite it', async () => {
     await serviceGenerator(tree, { name: 'points', port: 3200 });
     await expect(serviceGenerator(tree, { name: 'points', port: 3201 })).rejects.toThrow(/already exists/);
+  });
+
+  it('When deploy/local/services already lists the name, then it refuses rather than list it twice', async () => {
+    await expect(serviceGenerator(tree, { name: 'order', port: 3201 })).rejects.toThrow(/already lists a service "order"/);
   });
 });

@@ -42,8 +42,12 @@ export interface NormalizedOptions {
 export function normalizeOptions(tree: Tree, schema: ServiceGeneratorSchema, now = Date.now()): NormalizedOptions {
   const name = schema.name;
   if (!NAME.test(name)) throw new Error(`service name "${name}" must be kebab-case: lower-case letters and digits, words joined by "-" (e.g. points).`);
+  // scope:shared is the tag of the libs every service may use; a service of that name would open them all to it.
+  if (name === 'shared') throw new Error('"shared" names the scope of the shared libs; pick another service name.');
   const projectRoot = `services/${name}`;
   if (tree.exists(projectRoot) || getProjects(tree).has(name)) throw new Error(`a project named "${name}" (or the folder ${projectRoot}) already exists.`);
+  if (registeredServices(tree).some((s) => s.name === name))
+    throw new Error(`${WORKSPACE_FILES.services} already lists a service "${name}"; remove that entry first.`);
   const port = Number(schema.port);
   if (!Number.isInteger(port) || port < 1024 || port > 65535) throw new Error(`--port must be a whole number from 1024 to 65535, got "${schema.port}".`);
   const taken = registeredServices(tree).find((s) => s.port === port);
