@@ -3,7 +3,7 @@
 # workspace (tracked files plus the working tree's changes; node_modules and
 # .cache linked, the infra's env copied), generates a service with a database,
 # an outbox and a Kafka consumer, then runs that service's lint, typecheck and
-# tests (real PostgreSQL and brokers), starts it with deploy/local/services on a
+# tests (real PostgreSQL and brokers), renders its Helm stanza, starts it with deploy/local/services on a
 # free port and a run dir of its own (a developer's running services are never
 # touched), checks /health/ready, stops it and removes the copy.
 # Ends with `N passed, M failed`.
@@ -79,6 +79,14 @@ registered() {
     in_copy grep -q "\"scope:$name\", \"type:app\"" "services/$name/project.json"
 }
 check "the service is tagged, its scope is in the boundary rules and it is registered with deploy/local/services" registered
+# The chart's stanza renders: helm is built by the deployment checks (tools/deploy.test.sh, before this in make test).
+chart_renders() {
+  local helm=$root/.cache/deploy-tools/bin/helm out
+  [ -x "$helm" ] || { echo "no $helm: deploy/tools/install builds it (tools/deploy.test.sh runs it)"; return 1; }
+  out=$("$helm" template probe "$ws/helm/conveyor") || return 1
+  grep -q "kind: Deployment" <<<"$out" && grep -q "app.kubernetes.io/name: $name\$" <<<"$out" && grep -q "app.kubernetes.io/name: $name-migrations\$" <<<"$out"
+}
+check "its Helm values stanza renders a Deployment and a migrations Job (helm template)" chart_renders
 check "its main.ts is at most 15 lines" test "$(wc -l <"$ws/services/$name/src/main.ts")" -le 15
 check "the generated files are formatted (prettier --check)" in_copy npx prettier --check "services/$name" eslint.config.mjs
 check "nx run $name:lint passes with zero warnings" in_copy npx nx run "$name:lint" --outputStyle=static --skip-nx-cache

@@ -48,6 +48,7 @@ describe('service generator', () => {
     expect(read('services/points-ledger/src/app.module.ts')).toContain('features: [ExamplesModule]');
     // No database, outbox or consumer asked for: none is wired, and nothing is left from the templates.
     expect(tree.exists('services/points-ledger/src/database')).toBe(false);
+    expect(tree.exists('services/points-ledger/src/migrate.ts')).toBe(false);
     expect(tree.exists('services/points-ledger/src/examples/examples.events.ts')).toBe(false);
     expect(tree.exists('services/points-ledger/src/examples/examples.consumer.ts')).toBe(false);
     expect(read('services/points-ledger/src/config.ts')).not.toContain('postgresEnv');
@@ -72,6 +73,7 @@ describe('service generator', () => {
     expect(written).toMatch(/ {4}port: 3001\n {2}points:\n {4}enabled: true\n {4}port: 3200\n/);
     expect(written).toContain('    uses: [postgresql, kafka]\n');
     expect(written).toContain('    database: conveyor_points\n');
+    expect(written).toContain('    migrations:\n      enabled: true\n      command: [node, services/points/src/migrate.js]\n');
     expect(written).toMatch(/targetCPUUtilizationPercentage: 70\n\n# Probes of every service\.\nprobes: \{\}\n$/);
   });
 
@@ -84,6 +86,8 @@ describe('service generator', () => {
     expect(read(`services/points/src/database/migrations/${migrations[0]}`)).toContain('CREATE TABLE examples');
     expect(read('services/points/src/database/migrations.ts')).toContain('export const pointsMigrations = [InitialSchema');
     expect(read('services/points/src/app.module.ts')).toContain('database: { migrations: pointsMigrations }');
+    expect(read('services/points/src/migrate.ts')).toContain('migrateAndExit(config, { serviceName: SERVICE_NAME, migrations: pointsMigrations });');
+    expect(readProjectConfiguration(tree, 'points').targets).toHaveProperty('build');
     expect(read('services/points/src/examples/examples.service.ts')).toContain('INSERT INTO examples');
     expect(read('services/points/test/points.int-spec.ts')).toContain("createTestDatabase('points')");
   });

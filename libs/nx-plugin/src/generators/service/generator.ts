@@ -113,6 +113,7 @@ export async function serviceGenerator(tree: Tree, schema: ServiceGeneratorSchem
   const consumer = options.kafkaConsumer || options.rabbitmqConsumer;
   if (!options.outbox && !consumer) tree.delete(`${options.projectRoot}/src/examples/examples.events.ts`);
   if (!consumer) tree.delete(`${options.projectRoot}/src/examples/examples.consumer.ts`);
+  if (!options.database) tree.delete(`${options.projectRoot}/src/migrate.ts`);
   generateFiles(tree, path.join(TEMPLATES, 'docs'), 'docs', substitutions);
 
   addScope(tree, options.name);
@@ -178,9 +179,8 @@ function addLocalDatabase(tree: Tree, dbName: string): void {
 
 /**
  * Adds the service's stanza to the Helm chart's `services:` (where the chart
- * exists), shaped like provider-sim's: the servers it uses, its database, small
- * resources. Migrations run at start-up under their advisory lock until the
- * stanza is given a migrations Job.
+ * exists), shaped like order's and provider-sim's: the servers it uses, its
+ * database and the migrations Job (its src/migrate.ts), small resources.
  */
 function addHelmValues(tree: Tree, options: NormalizedOptions): void {
   const file = WORKSPACE_FILES.helmValues;
@@ -210,9 +210,9 @@ function addHelmValues(tree: Tree, options: NormalizedOptions): void {
     `    uses: [${uses.join(', ')}]`,
     '    calls: {}',
     ...(options.database ? [`    database: ${options.dbName}`] : []),
-    '    # Migrations run at start-up (POSTGRES_MIGRATIONS_RUN, under an advisory lock) until a Job is set here.',
     '    migrations:',
-    '      enabled: false',
+    `      enabled: ${options.database}`,
+    ...(options.database ? [`      command: [node, services/${options.name}/src/migrate.js]`] : []),
     '    env: {}',
     '    writableDirs: {}',
     '    resources:',
