@@ -8,7 +8,7 @@
 # touched), checks /health/ready, stops it and removes the copy.
 # Ends with `N passed, M failed`.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$PWD
 PATH="$(tools/ensure-node):$PATH"
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false SWC_NODE_PROJECT=tsconfig.base.json
@@ -31,6 +31,7 @@ set +a
 
 cleanup() {
   [ ! -d "$ws" ] || CONVEYOR_SERVICES_DIR=$tmp/services "$ws/deploy/local/services" down "$name" >/dev/null 2>&1
+  # shellcheck disable=SC2016 # JavaScript, not shell
   node -e '
     const { Client } = require("pg");
     const e = process.env;
@@ -95,6 +96,7 @@ check "nx run $name:typecheck passes" in_copy npx nx run "$name:typecheck" --out
 own_tests() {
   in_copy npx nx run "$name:test" --outputStyle=static --skip-nx-cache || return 1
   # Its unit spec and its integration spec both ran, and nothing failed.
+  # shellcheck disable=SC2016 # JavaScript, not shell
   node -e '
     const r = require(process.argv[1]);
     const files = r.testResults.map((t) => t.name.replace(/.*\/services\//, "services/"));
