@@ -1,5 +1,20 @@
 import { z } from 'zod';
 
+/** How a secret variable must be given in production mode (see {@link productionMode}). */
+export interface SecretRule {
+  /** Other variables that stand in for this one (a JWKS URL instead of a JWKS file). */
+  satisfiedBy?: string[];
+  /** The value is a URL that must carry a user name and a password (broker credentials). */
+  credentialsInUrl?: boolean;
+}
+
+/**
+ * The schemas of secret variables. Their defaults are for a developer machine
+ * only: in production mode {@link parseEnv} refuses to start unless each one is
+ * set in the environment.
+ */
+export const secretFields = z.registry<SecretRule>();
+
 /**
  * Field builders for environment schemas. Every knob has a default that works
  * against the local infrastructure (deploy/local), so a service starts with no
@@ -41,6 +56,23 @@ export const envField = {
         { message: `expected a URL (${schemes.join(', ')})` },
       ),
 
+  /** An absolute URL with one of the given schemes, or unset. */
+  optionalUrl: (schemes: string[] = ['http', 'https']) =>
+    z
+      .string()
+      .optional()
+      .refine(
+        (v) => {
+          if (v === undefined) return true;
+          try {
+            return schemes.includes(new URL(v).protocol.replace(/:$/, ''));
+          } catch {
+            return false;
+          }
+        },
+        { message: `expected a URL (${schemes.join(', ')})` },
+      ),
+
   /** A non-empty string. */
   string: (defaultValue: string) => z.string().min(1).default(defaultValue),
 
@@ -56,6 +88,16 @@ export const envField = {
           .filter(Boolean),
       )
       .refine((v) => v.length > 0, { message: 'expected at least one value' }),
+
+  /**
+   * A secret (password, credentials, key material): `devDefault` is used on a
+   * developer machine; in production mode the variable must be set (or one of
+   * `rule.satisfiedBy`), or the process does not start.
+   */
+  secret: <T extends z.ZodType>(schema: T, rule: SecretRule = {}): T => {
+    secretFields.add(schema, rule);
+    return schema;
+  },
 
   logLevel: (defaultValue = 'info') => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(defaultValue as 'info'),
 };

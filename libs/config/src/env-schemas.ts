@@ -16,6 +16,11 @@ export const httpServerEnv = (defaultPort: number) =>
     SHUTDOWN_TIMEOUT_MS: envField.durationMs(10_000),
     /** JSON and CSV answers at least this large are compressed (br, gzip) when the client accepts it. */
     HTTP_COMPRESS_THRESHOLD_BYTES: envField.int(1024, { min: 0 }),
+    /**
+     * Production mode without NODE_ENV=production: every secret (database
+     * password, broker credentials, JWKS) must be set; development defaults are refused.
+     */
+    CONFIG_REQUIRE_SECRETS: envField.bool(false),
   });
 
 /** OpenTelemetry tracing (names follow the OpenTelemetry spec where one exists). */
@@ -31,7 +36,7 @@ export const postgresEnv = z.object({
   POSTGRES_HOST: envField.string('127.0.0.1'),
   POSTGRES_PORT: envField.port(5432),
   POSTGRES_USER: envField.string('conveyor'),
-  POSTGRES_PASSWORD: envField.string('conveyor'),
+  POSTGRES_PASSWORD: envField.secret(envField.string('conveyor')),
   POSTGRES_POOL_SIZE: envField.int(10, { min: 1, max: 200 }),
   POSTGRES_STATEMENT_TIMEOUT_MS: envField.durationMs(5_000),
   POSTGRES_LOCK_TIMEOUT_MS: envField.durationMs(2_000),
@@ -65,7 +70,8 @@ export const locksEnv = z.object({
 });
 
 export const rabbitmqEnv = z.object({
-  RABBITMQ_URL: envField.url('amqp://conveyor:conveyor@127.0.0.1:5672', ['amqp', 'amqps']),
+  /** Carries the broker credentials, so in production mode it must be set, with a user and a password. */
+  RABBITMQ_URL: envField.secret(envField.url('amqp://conveyor:conveyor@127.0.0.1:5672', ['amqp', 'amqps']), { credentialsInUrl: true }),
 });
 
 export const kafkaEnv = z.object({
@@ -113,4 +119,33 @@ export const rabbitmqConsumerEnv = z.object({
     .refine((v) => v.length > 0 && v.every((n) => Number.isInteger(n) && n > 0), { message: 'expected comma-separated positive milliseconds' }),
   RABBITMQ_RECONNECT_INITIAL_MS: envField.durationMs(500, { min: 1 }),
   RABBITMQ_RECONNECT_MAX_MS: envField.durationMs(10_000, { min: 1 }),
+});
+
+/**
+ * Verification of the bearer tokens every service accepts (libs/auth). The
+ * public keys come from a JWKS: a URL (the identity provider's) or a file (a
+ * Kubernetes Secret mounted as a file; locally `.run/auth/jwks.json`, written
+ * by `deploy/local/keys`). In production mode one of the two must be set.
+ */
+export const authEnv = z.object({
+  AUTH_JWKS_URL: envField.optionalUrl(['http', 'https']),
+  AUTH_JWKS_FILE: envField.secret(envField.string('.run/auth/jwks.json'), { satisfiedBy: ['AUTH_JWKS_URL'] }),
+  /** The `iss` every token must carry. */
+  AUTH_ISSUER: envField.string('conveyor-local'),
+  /** The `aud` every token must carry (one of its audiences). */
+  AUTH_AUDIENCE: envField.string('conveyor'),
+  /** Tolerance on `exp` and `nbf` for clocks that drift apart; bounded so an expired token cannot live on. */
+  AUTH_CLOCK_SKEW_S: envField.int(30, { min: 0, max: 300 }),
+  /** How long keys fetched from AUTH_JWKS_URL are kept before they are fetched again. */
+  AUTH_JWKS_CACHE_MS: envField.durationMs(10 * 60_000, { min: 1_000 }),
+  /** Time allowed to fetch AUTH_JWKS_URL. */
+  AUTH_JWKS_TIMEOUT_MS: envField.durationMs(5_000, { min: 100 }),
+});
+
+/** Limits every HTTP server applies before a handler runs (libs/auth `hardenHttp`). */
+export const httpLimitsEnv = z.object({
+  /** Largest request body accepted, in bytes; a larger one is answered 413 before it is parsed. */
+  HTTP_BODY_LIMIT_BYTES: envField.int(1024 * 1024, { min: 1, max: 100 * 1024 * 1024 }),
+  /** Prefix of the Redis keys the rate limits count in (tests give each run its own). */
+  RATE_LIMIT_KEY_PREFIX: envField.string('ratelimit'),
 });

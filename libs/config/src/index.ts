@@ -1,6 +1,8 @@
 export { ConfigError, type ConfigProblem } from './config-error';
-export { envField } from './env-fields';
+export { envField, secretFields, type SecretRule } from './env-fields';
 export {
+  authEnv,
+  httpLimitsEnv,
   httpServerEnv,
   kafkaConsumerEnv,
   kafkaEnv,
@@ -12,5 +14,5 @@ export {
   redisEnv,
   telemetryEnv,
 } from './env-schemas';
-export { loadConfig, parseEnv } from './load-config';
+export { loadConfig, parseEnv, productionMode } from './load-config';
 export { APP_CONFIG, ConfigModule, InjectConfig } from './config.module';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, envField, httpServerEnv, parseEnv, telemetryEnv } from './index';
+import { authEnv, ConfigError, envField, httpServerEnv, loadConfig, parseEnv, postgresEnv, rabbitmqEnv, telemetryEnv } from './index';
 
 const schema = httpServerEnv(3100)
   .merge(telemetryEnv)
@@ -60,5 +60,73 @@ describe('parseEnv', () => {
   it('When a boolean is spelled out, then anything but a known word is an error', () => {
     expect(parseEnv('svc', schema, { ADMIN_ENABLED: '0' }).ADMIN_ENABLED).toBe(false);
     expect(() => parseEnv('svc', schema, { ADMIN_ENABLED: 'off' })).toThrow(/ADMIN_ENABLED/);
+  });
+});
+
+describe('parseEnv in production mode', () => {
+  const withSecrets = httpServerEnv(3001).merge(postgresEnv).merge(rabbitmqEnv).merge(authEnv);
+  const secrets = {
+    POSTGRES_PASSWORD: 's3cret',
+    RABBITMQ_URL: 'amqps://order:s3cret@mq.internal:5671',
+    AUTH_JWKS_URL: 'https://id.example.test/.well-known/jwks.json',
+  };
+  const problemsOf = (env: Record<string, string>): string[] => {
+    try {
+      parseEnv('order', withSecrets, env);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems.map((p) => p.variable).sort();
+      throw error;
+    }
+    return [];
+  };
+
+  it('When NODE_ENV is not production, then the secrets fall back to their development defaults', () => {
+    const config = parseEnv('order', withSecrets, {});
+    expect(config.POSTGRES_PASSWORD).toBe('conveyor');
+    expect(config.RABBITMQ_URL).toBe('amqp://conveyor:conveyor@127.0.0.1:5672');
+    expect(config.AUTH_JWKS_FILE).toBe('.run/auth/jwks.json');
+  });
+
+  it('When NODE_ENV=production and no secret is set, then every one is named and none takes its default', () => {
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual(['AUTH_JWKS_FILE', 'POSTGRES_PASSWORD', 'RABBITMQ_URL']);
+  });
+
+  it('When CONFIG_REQUIRE_SECRETS=true, then production mode applies under any NODE_ENV', () => {
+    expect(problemsOf({ NODE_ENV: 'staging', CONFIG_REQUIRE_SECRETS: 'true' })).toEqual(['AUTH_JWKS_FILE', 'POSTGRES_PASSWORD', 'RABBITMQ_URL']);
+  });
+
+  it('When every secret is set, then production mode starts; a JWKS URL stands in for the JWKS file', () => {
+    const config = parseEnv('order', withSecrets, { NODE_ENV: 'production', ...secrets });
+    expect(config.POSTGRES_PASSWORD).toBe('s3cret');
+    expect(config.AUTH_JWKS_URL).toBe(secrets.AUTH_JWKS_URL);
+    expect(problemsOf({ NODE_ENV: 'production', ...secrets, AUTH_JWKS_URL: '', AUTH_JWKS_FILE: '/etc/conveyor/jwks.json' })).toEqual([]);
+  });
+
+  it('When the broker URL carries no password in production mode, then it is refused', () => {
+    expect(problemsOf({ NODE_ENV: 'production', ...secrets, RABBITMQ_URL: 'amqp://mq.internal:5672' })).toEqual(['RABBITMQ_URL']);
+  });
+
+  it('When a secret is set to an empty string, then it counts as missing', () => {
+    expect(problemsOf({ NODE_ENV: 'production', ...secrets, POSTGRES_PASSWORD: '' })).toEqual(['POSTGRES_PASSWORD']);
+  });
+});
+
+describe('loadConfig', () => {
+  it('When a production secret is missing, then it prints the variable and exits with 78 (EX_CONFIG)', () => {
+    const saved = { ...process.env };
+    const exit = jest.spyOn(process, 'exit').mockImplementation((code) => {
+      throw new Error(`exit ${code}`);
+    });
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      process.env['NODE_ENV'] = 'production';
+      delete process.env['POSTGRES_PASSWORD'];
+      expect(() => loadConfig('order', postgresEnv)).toThrow('exit 78');
+      expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toMatch(/POSTGRES_PASSWORD: a secret: must be set in production mode/);
+    } finally {
+      process.env = saved;
+      exit.mockRestore();
+      stderr.mockRestore();
+    }
   });
 });
