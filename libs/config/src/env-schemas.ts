@@ -146,6 +146,12 @@ export const authEnv = z.object({
 export const httpLimitsEnv = z.object({
   /** Largest request body accepted, in bytes; a larger one is answered 413 before it is parsed. */
   HTTP_BODY_LIMIT_BYTES: envField.int(1024 * 1024, { min: 1, max: 100 * 1024 * 1024 }),
+  /**
+   * Proxies in front of the service whose X-Forwarded-For is believed (the
+   * ingress: 1). 0 takes the peer address, which behind a proxy is the proxy's,
+   * and would put every client under one per-address limit.
+   */
+  HTTP_TRUST_PROXY_HOPS: envField.int(0, { min: 0, max: 10 }),
   /** Prefix of the Redis keys the rate limits count in (tests give each run its own). */
   RATE_LIMIT_KEY_PREFIX: envField.string('ratelimit'),
 });

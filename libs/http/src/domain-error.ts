@@ -44,6 +44,8 @@ export interface DomainErrorOptions {
   retryAfterSeconds?: number;
   /** Extra members of the problem body (e.g. the failing fields). */
   extensions?: Record<string, unknown>;
+  /** Response headers the error implies (`WWW-Authenticate` on a 401). */
+  headers?: Record<string, string>;
   /** The underlying failure, for the log only. */
   cause?: unknown;
 }
@@ -58,6 +60,7 @@ export class DomainError extends Error {
   readonly kind: ErrorKind;
   readonly retryAfterSeconds?: number;
   readonly extensions: Record<string, unknown>;
+  readonly headers: Record<string, string>;
 
   constructor(options: DomainErrorOptions) {
     super(options.detail, options.cause === undefined ? undefined : { cause: options.cause });
@@ -66,6 +69,7 @@ export class DomainError extends Error {
     this.kind = options.kind;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.extensions = options.extensions ?? {};
+    this.headers = options.headers ?? {};
   }
 }
 

@@ -13,7 +13,14 @@ class ThingGone extends DomainError {
 class PartnerDown extends DomainError {
   constructor() {
     const socketError = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3100'), { code: 'ECONNREFUSED' });
-    super({ code: 'PARTNER.UNAVAILABLE', kind: 'unavailable', detail: 'partner is down', retryAfterSeconds: 2.2, cause: socketError });
+    super({
+      code: 'PARTNER.UNAVAILABLE',
+      kind: 'unavailable',
+      detail: 'partner is down',
+      retryAfterSeconds: 2.2,
+      cause: socketError,
+      headers: { 'cache-control': 'no-store' },
+    });
   }
 }
 
@@ -100,6 +107,7 @@ describe('ProblemDetailsFilter', () => {
     const res = await app.inject({ method: 'GET', url: '/things/down' });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('3');
+    expect(res.headers['cache-control']).toBe('no-store');
     expect(res.json()).toMatchObject({ code: 'PARTNER.UNAVAILABLE', status: 503 });
   });
 

@@ -48,7 +48,7 @@ export function toProblem(exception: unknown, instance: string): ProblemAnswer {
   const error = exception instanceof ZodError ? new RequestValidationError(toValidationIssues(exception)) : exception;
   if (error instanceof DomainError) {
     const status = statusOfKind[error.kind];
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...error.headers };
     if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterSeconds)));
     return {
       problem: {

@@ -8,3 +8,4 @@ export { findTraces, waitForTrace, type JaegerTrace } from './jaeger';
 export { eventually } from './wait';
 export { overrideProviders } from './override-providers';
 export { freePort, runServiceExpectingExit, startServiceProcess, type ProcessExit, type ServiceProcess } from './service-process';
+export { createTestTokens, TEST_AUDIENCE, TEST_ISSUER, type TestTokenClaims, type TestTokens } from './auth-tokens';

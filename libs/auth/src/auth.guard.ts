@@ -1,0 +1,31 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { IS_PUBLIC, REQUIRED_ROLES, type AuthenticatedRequest } from './auth.decorators';
+import { ForbiddenError } from './auth.errors';
+import { TokenVerifier, type RequestWithHeaders } from './token-verifier';
+import type { Role } from './types';
+
+/**
+ * The app-wide guard: every route needs a valid bearer token unless it is
+ * marked `@Public()`; `@Roles(...)` narrows it further. Closed by default, so a
+ * new route is never open by accident.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly verifier: TokenVerifier,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true; // message consumers are not HTTP callers
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
+    const request = context.switchToHttp().getRequest<RequestWithHeaders & AuthenticatedRequest>();
+    const user = await this.verifier.authenticate(request);
+    request.user = user;
+    const required = this.reflector.getAllAndOverride<Role[] | undefined>(REQUIRED_ROLES, targets);
+    if (required && !required.some((role) => user.roles.includes(role))) throw new ForbiddenError(required);
+    return true;
+  }
+}

@@ -1,0 +1,33 @@
+import type { httpLimitsEnv } from '@conveyor/config';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type Redis from 'ioredis';
+import type { z } from 'zod';
+
+/** The `HTTP_*` and `RATE_LIMIT_*` settings (libs/config `httpLimitsEnv`). */
+export type HttpLimitsConfig = z.output<typeof httpLimitsEnv>;
+
+/** Fastify server options that are limits: the body size and the proxies whose X-Forwarded-For is believed. */
+export function fastifyServerOptions(config: HttpLimitsConfig): { bodyLimit: number; trustProxy: number | false } {
+  return { bodyLimit: config.HTTP_BODY_LIMIT_BYTES, trustProxy: config.HTTP_TRUST_PROXY_HOPS > 0 ? config.HTTP_TRUST_PROXY_HOPS : false };
+}
+
+/**
+ * Registers, before `app.init()`: security headers on every answer (helmet,
+ * with a content security policy for an API that serves no pages), and the
+ * store the route rate limits count in: `redis` when given, so the limits hold
+ * across replicas, else memory (one replica's share only).
+ */
+export async function hardenHttp(app: NestFastifyApplication, config: HttpLimitsConfig, { redis }: { redis?: Redis } = {}): Promise<void> {
+  // @nestjs/platform-fastify types its own copy of fastify; the plugins are typed against the workspace's.
+  type Plugin = Parameters<typeof app.register>[0];
+  await app.register(helmet as unknown as Plugin, {
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"] } },
+  });
+  await app.register(rateLimit as unknown as Plugin, {
+    global: false,
+    ...(redis ? { redis } : {}),
+    nameSpace: `${config.RATE_LIMIT_KEY_PREFIX}:`,
+  });
+}

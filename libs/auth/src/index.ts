@@ -1,0 +1,8 @@
+export { ROLES, type AuthUser, type RateLimitRule, type Role } from './types';
+export { AuthKeysUnavailableError, ForbiddenError, RateLimitedError, TokenInvalidError, TokenMissingError, type TokenRejection } from './auth.errors';
+export { TOKEN_ALGORITHMS, TokenVerifier, type AuthConfig, type RequestWithHeaders } from './token-verifier';
+export { CurrentUser, Public, Roles, type AuthenticatedRequest } from './auth.decorators';
+export { AuthGuard } from './auth.guard';
+export { AuthModule } from './auth.module';
+export { RateLimit, RateLimitGuard, RateLimitModule, RateLimiter } from './rate-limit';
+export { fastifyServerOptions, hardenHttp, type HttpLimitsConfig } from './http-hardening';
