@@ -62,7 +62,7 @@ describe('AuthGuard', () => {
   };
 
   it('When a request has no token, then 401 AUTH.TOKEN_MISSING as problem+json with WWW-Authenticate', async () => {
-    for (const headers of [{}, { authorization: 'Basic dXNlcjpwdw==' }, { authorization: 'Bearer' }]) {
+    for (const headers of [{}, { authorization: 'Basic dXNlcjpwdw==' }, { authorization: 'Bearer' }] as Record<string, string>[]) {
       const res = await get('/me', headers);
       expect(res.statusCode).toBe(401);
       expect(res.headers['content-type']).toContain(PROBLEM_CONTENT_TYPE);
