@@ -14,6 +14,23 @@ function activeTraceIds(): Record<string, string> {
 
 const requestPath = (req: IncomingMessage): string => (req as { originalUrl?: string }).originalUrl ?? req.url ?? '';
 
+/** Fields whose values are credentials or one-time secrets, wherever they appear in a log line (top level or two levels down). */
+const SECRET_FIELDS = ['token', 'accessToken', 'refreshToken', 'idToken', 'cardToken', 'verificationCode', 'password', 'secret', 'apiKey'];
+
+/**
+ * Paths pino replaces with `[Redacted]` in every line: the credentials a
+ * request carries in its headers, the cookies an answer sets, and any
+ * {@link SECRET_FIELDS} field a line includes (an error's context, a command).
+ */
+export const LOG_REDACT_PATHS: readonly string[] = [
+  'req.headers.authorization',
+  'req.headers["proxy-authorization"]',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'res.headers["set-cookie"]',
+  ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
+];
+
 export interface LoggingOptions {
   serviceName: string;
   level: string;
@@ -53,7 +70,7 @@ export class LoggingModule {
               customProps: () => activeTraceIds(),
               // Any other line written inside a span gets the ids of that span.
               mixin: (_object, _level, logger) => ('trace_id' in logger.bindings() ? {} : activeTraceIds()),
-              redact: ['req.headers.authorization', 'req.headers.cookie'],
+              redact: [...LOG_REDACT_PATHS],
               // Probes and scrapes would drown everything else.
               // Under Fastify, Nest's middleware sees the path in originalUrl (url is the mount point).
               autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(requestPath(req)) },
