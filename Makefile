@@ -19,7 +19,10 @@ SERVICES := deploy/local/services
 # Ports and URLs the infra wrote (only differs from the defaults when overridden).
 WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 
-.PHONY: build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders
+TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),user-1)
+TOKEN_ROLE := $(if $(ROLE),$(ROLE),user)
+
+.PHONY: token audit build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -59,6 +62,12 @@ demo: setup infra-up services-up ## bring everything up and print where to look
 
 down: services-down infra-down ## stop the services and the servers
 
+audit: setup ## npm audit --omit=dev: fails on a high or critical advisory not accepted in tools/audit-allowlist.json
+	node tools/audit.mjs
+
+token: setup ## print a bearer token for the local services: make token [USER=alice] [ROLE=user|admin] (keys made on first use)
+	@node deploy/local/keys.mjs token --user "$(TOKEN_USER)" --role "$(TOKEN_ROLE)"
+
 lint: setup ## Prettier (check only) and ESLint with module boundaries and project tags, every project
 	npx prettier --check --log-level warn .
 	npx nx run-many -t lint --outputStyle=static
@@ -81,6 +90,8 @@ test: setup infra-up ## every test, against the real local servers
 	tools/demo.test.sh | tee .run/test-results/demo.txt || status=1; \
 	tools/deploy.test.sh | tee .run/test-results/deploy.txt || status=1; \
 	$(WITH_INFRA_ENV) tools/generator.test.sh | tee .run/test-results/generator.txt || status=1; \
+	tools/audit.test.sh | tee .run/test-results/audit-rules.txt || status=1; \
+	node tools/audit.mjs | tee .run/test-results/audit.txt || status=1; \
 	node tools/test-summary.mjs .run/test-results || status=1; \
 	exit $$status
 
