@@ -1,15 +1,13 @@
-import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
 import { TokenMissingError } from './auth.errors';
 import type { AuthUser, Role } from './types';
 
-export const IS_PUBLIC = 'conveyor:auth:public';
 export const REQUIRED_ROLES = 'conveyor:auth:roles';
 
-/** Opens a route (or every route of a controller) to callers without a token: health, metrics, public reads. */
-export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC, true);
-
-/** Restricts a route (or controller) to users holding one of `roles`; others get 403 AUTH.FORBIDDEN. */
-export const Roles = (...roles: [Role, ...Role[]]): MethodDecorator & ClassDecorator => SetMetadata(REQUIRED_ROLES, roles);
+/** Restricts a route (or controller) to users holding one of `roles`; others get 403 AUTH.FORBIDDEN (documented in the OpenAPI document). */
+export const Roles = (...roles: [Role, ...Role[]]): MethodDecorator & ClassDecorator =>
+  applyDecorators(SetMetadata(REQUIRED_ROLES, roles), ApiExtension('x-required-roles', roles));
 
 /** Where the guard leaves the verified user on the request. */
 export interface AuthenticatedRequest {

@@ -1,6 +1,7 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { IS_PUBLIC, REQUIRED_ROLES, type AuthenticatedRequest } from './auth.decorators';
+import { IS_PUBLIC_ROUTE } from '@conveyor/http';
+import { REQUIRED_ROLES, type AuthenticatedRequest } from './auth.decorators';
 import { ForbiddenError } from './auth.errors';
 import { TokenVerifier, type RequestWithHeaders } from './token-verifier';
 import type { Role } from './types';
@@ -20,7 +21,7 @@ export class AuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true; // message consumers are not HTTP callers
     const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_ROUTE, targets)) return true;
     const request = context.switchToHttp().getRequest<RequestWithHeaders & AuthenticatedRequest>();
     const user = await this.verifier.authenticate(request);
     request.user = user;

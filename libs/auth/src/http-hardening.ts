@@ -1,12 +1,14 @@
-import type { httpLimitsEnv } from '@conveyor/config';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type Redis from 'ioredis';
-import type { z } from 'zod';
 
-/** The `HTTP_*` and `RATE_LIMIT_*` settings (libs/config `httpLimitsEnv`). */
-export type HttpLimitsConfig = z.output<typeof httpLimitsEnv>;
+/** The limits of libs/config's `httpServerEnv` that the HTTP server applies. */
+export interface HttpLimitsConfig {
+  HTTP_BODY_LIMIT_BYTES: number;
+  HTTP_TRUST_PROXY_HOPS: number;
+  RATE_LIMIT_KEY_PREFIX: string;
+}
 
 /** Fastify server options that are limits: the body size and the proxies whose X-Forwarded-For is believed. */
 export function fastifyServerOptions(config: HttpLimitsConfig): { bodyLimit: number; trustProxy: number | false } {

@@ -11,6 +11,7 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { ApiExtension } from '@nestjs/swagger';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { normalizeIP } from '@fastify/rate-limit';
 import type { AuthenticatedRequest } from './auth.decorators';
@@ -99,7 +100,8 @@ export class RateLimitGuard implements CanActivate {
  * Puts a route under the limit `name` given to {@link RateLimitModule.forRoot}
  * (its numbers come from the service's configuration, not from the code).
  */
-export const RateLimit = (name: string): MethodDecorator & ClassDecorator => applyDecorators(SetMetadata(RATE_LIMIT_NAME, name), UseGuards(RateLimitGuard));
+export const RateLimit = (name: string): MethodDecorator & ClassDecorator =>
+  applyDecorators(SetMetadata(RATE_LIMIT_NAME, name), UseGuards(RateLimitGuard), ApiExtension('x-rate-limit', name));
 
 /** The named limits of a service, e.g. `{ 'order-placement': { windowMs: 60_000, perUser: 30, perIp: 120 } }`. */
 @Module({})

@@ -1,4 +1,4 @@
-import { authEnv, httpLimitsEnv, parseEnv } from '@conveyor/config';
+import { authEnv, httpServerEnv, parseEnv } from '@conveyor/config';
 import { PROBLEM_CONTENT_TYPE, ProblemDetailsModule } from '@conveyor/http';
 import { createTestTokens, localServers, uniqueName, type TestTokens } from '@conveyor/testing';
 import { Body, Controller, Get, Logger, Module, Post } from '@nestjs/common';
@@ -37,7 +37,7 @@ const limits = {
 
 /** One replica: its own Nest app and Redis connection, counting in the shared Redis under `keyPrefix`. */
 async function startReplica(tokens: TestTokens, redis: Redis, keyPrefix: string): Promise<NestFastifyApplication> {
-  const httpConfig = parseEnv('test', httpLimitsEnv, { HTTP_BODY_LIMIT_BYTES: '2048', RATE_LIMIT_KEY_PREFIX: keyPrefix });
+  const httpConfig = parseEnv('test', httpServerEnv(0), { HTTP_BODY_LIMIT_BYTES: '2048', RATE_LIMIT_KEY_PREFIX: keyPrefix });
   @Module({
     imports: [ProblemDetailsModule, AuthModule.forRoot(parseEnv('test', authEnv, tokens.env)), RateLimitModule.forRoot(limits)],
     controllers: [OrdersController],

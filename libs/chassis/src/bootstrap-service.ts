@@ -1,23 +1,27 @@
+import { fastifyServerOptions, hardenHttp, type HttpLimitsConfig } from '@conveyor/auth';
 import type { ConsumerStrategy } from '@conveyor/messaging';
 import { backoffDelayMs } from '@conveyor/resilience';
 import compress from '@fastify/compress';
 import { Logger as NestLogger, type DynamicModule, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type Redis from 'ioredis';
 import { Logger } from 'nestjs-pino';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MESSAGE_CONSUMERS } from './chassis.module';
+import { MESSAGE_CONSUMERS, RATE_LIMIT_REDIS } from './chassis.module';
 import { ShutdownSignal } from './shutdown-signal';
 
 /** The config fields {@link bootstrapService} reads (`httpServerEnv` of @conveyor/config). */
-export interface HttpServerConfig {
+export interface HttpServerConfig extends HttpLimitsConfig {
   HOST: string;
   PORT: number;
   HTTP_COMPRESS_THRESHOLD_BYTES: number;
 }
 
 /**
- * Starts a service built on {@link ChassisModule}: Fastify, the pino logger,
+ * Starts a service built on {@link ChassisModule}: Fastify with the body
+ * limit and trusted proxies of the config, security headers, the store of the
+ * rate limits (the service's Redis when it has one), the pino logger,
  * compression (br, gzip) of answers above HTTP_COMPRESS_THRESHOLD_BYTES,
  * shutdown hooks (SIGTERM drains: relays and consumers stop after the work in
  * flight, then connections close), the message consumers the app module
@@ -25,8 +29,9 @@ export interface HttpServerConfig {
  * instrument.ts, first import of its main.ts).
  */
 export async function bootstrapService(appModule: DynamicModule, config: HttpServerConfig): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(appModule, new FastifyAdapter(), { bufferLogs: true });
+  const app = await NestFactory.create<NestFastifyApplication>(appModule, new FastifyAdapter(fastifyServerOptions(config)), { bufferLogs: true });
   app.useLogger(app.get(Logger));
+  await hardenHttp(app, config, { redis: app.get<Redis | null>(RATE_LIMIT_REDIS) ?? undefined });
   // (The cast: @nestjs/platform-fastify types its own copy of fastify; the plugin the root one. Both are 5.x.)
   await app.register(compress as unknown as Parameters<typeof app.register>[0], { encodings: ['br', 'gzip'], threshold: config.HTTP_COMPRESS_THRESHOLD_BYTES });
   app.enableShutdownHooks();

@@ -1,3 +1,4 @@
+import { AuthModule, RateLimitModule, type AuthConfig, type RateLimitRule } from '@conveyor/auth';
 import { ConfigModule } from '@conveyor/config';
 import { OpenApiModule, ProblemDetailsModule, type OpenApiOptions } from '@conveyor/http';
 import { LocksModule } from '@conveyor/locks';
@@ -51,6 +52,21 @@ export interface ChassisOptions {
   kafkaConsumer?: Omit<KafkaConsumerModuleOptions, 'serviceName'>;
   /** A RabbitMQ queue feeding them (needs `database`). */
   rabbitmqConsumer?: RabbitmqConsumerModuleOptions;
+  /**
+   * Who may call the HTTP API. A service with users of ours passes its
+   * validated `AUTH_*` settings (`authEnv` of @conveyor/config): every route
+   * then needs a bearer token unless marked `@Public()` (health, metrics and
+   * the OpenAPI document already are), and `@Roles('admin')` narrows it.
+   * `'none'` only for a service no user of ours calls (provider-sim stands in
+   * for outside partners, who authenticate their own way).
+   */
+  auth: AuthConfig | 'none';
+  /**
+   * The service's named rate limits, for `@RateLimit(name)` on its routes
+   * (numbers from its configuration). Counted in Redis when `redis` is on, so
+   * they hold across replicas; in memory otherwise.
+   */
+  rateLimits?: Record<string, RateLimitRule>;
   /** Readiness fails while the V8 heap is above this (a service that keeps state in memory). */
   heapLimitBytes?: number;
   /** What `/openapi.json` says about the service (the document itself is generated from the routes and zod DTOs). */
@@ -62,7 +78,7 @@ export interface ChassisOptions {
 /**
  * Everything a Conveyor service is built on, in one import: validated config,
  * logs, traces and `/metrics`, problem+json errors, `/health/live` and
- * `/health/ready`, and the optional database, Redis, locks, outbox and
+ * `/health/ready`, bearer-token auth closed by default and rate limits, and the optional database, Redis, locks, outbox and
  * consumers, with the service's feature modules. It is the service's root
  module: `bootstrapService(ChassisModule.forRoot({ … }), config)`.
  */
@@ -76,7 +92,9 @@ export class ChassisModule {
       ProblemDetailsModule,
       OpenApiModule.forRoot(options.openApi),
       TerminusModule.forRoot({ logger: false }),
+      RateLimitModule.forRoot(options.rateLimits ?? {}),
     ];
+    if (options.auth !== 'none') imports.push(AuthModule.forRoot(options.auth));
     if (options.database) imports.push(DatabaseModule.forRoot({ serviceName, ...options.database }));
     if (options.redis || options.locks) imports.push(RedisModule);
     if (options.locks) imports.push(LocksModule.forRoot({ serviceName }));
@@ -88,10 +106,17 @@ export class ChassisModule {
       global: true,
       imports: [...imports, ...options.features],
       controllers: [HealthController],
-      providers: [ShutdownSignal, readinessProbes(options), messageConsumers()],
-      exports: [ShutdownSignal, MESSAGE_CONSUMERS],
+      providers: [ShutdownSignal, readinessProbes(options), messageConsumers(), rateLimitStore()],
+      exports: [ShutdownSignal, MESSAGE_CONSUMERS, RATE_LIMIT_REDIS],
     };
   }
+}
+
+/** Injection token of the Redis client the rate limits count in, or null (no Redis: in memory); bootstrapService reads it. */
+export const RATE_LIMIT_REDIS = Symbol('RATE_LIMIT_REDIS');
+
+function rateLimitStore(): Provider {
+  return { provide: RATE_LIMIT_REDIS, inject: [{ token: REDIS, optional: true }], useFactory: (redis?: Redis): Redis | null => redis ?? null };
 }
 
 /** Injection token of the consumer strategies the options declare; bootstrapService connects them. */

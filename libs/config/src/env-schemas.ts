@@ -21,6 +21,16 @@ export const httpServerEnv = (defaultPort: number) =>
      * password, broker credentials, JWKS) must be set; development defaults are refused.
      */
     CONFIG_REQUIRE_SECRETS: envField.bool(false),
+    /** Largest request body accepted, in bytes; a larger one is answered 413 before it is parsed. */
+    HTTP_BODY_LIMIT_BYTES: envField.int(1024 * 1024, { min: 1, max: 100 * 1024 * 1024 }),
+    /**
+     * Proxies in front of the service whose X-Forwarded-For is believed (the
+     * ingress: 1). 0 takes the peer address, which behind a proxy is the proxy's,
+     * and would put every client under one per-address limit.
+     */
+    HTTP_TRUST_PROXY_HOPS: envField.int(0, { min: 0, max: 10 }),
+    /** Prefix of the Redis keys the rate limits count in (tests give each run its own). */
+    RATE_LIMIT_KEY_PREFIX: envField.string('ratelimit'),
   });
 
 /** OpenTelemetry tracing (names follow the OpenTelemetry spec where one exists). */
@@ -140,18 +150,4 @@ export const authEnv = z.object({
   AUTH_JWKS_CACHE_MS: envField.durationMs(10 * 60_000, { min: 1_000 }),
   /** Time allowed to fetch AUTH_JWKS_URL. */
   AUTH_JWKS_TIMEOUT_MS: envField.durationMs(5_000, { min: 100 }),
-});
-
-/** Limits every HTTP server applies before a handler runs (libs/auth `hardenHttp`). */
-export const httpLimitsEnv = z.object({
-  /** Largest request body accepted, in bytes; a larger one is answered 413 before it is parsed. */
-  HTTP_BODY_LIMIT_BYTES: envField.int(1024 * 1024, { min: 1, max: 100 * 1024 * 1024 }),
-  /**
-   * Proxies in front of the service whose X-Forwarded-For is believed (the
-   * ingress: 1). 0 takes the peer address, which behind a proxy is the proxy's,
-   * and would put every client under one per-address limit.
-   */
-  HTTP_TRUST_PROXY_HOPS: envField.int(0, { min: 0, max: 10 }),
-  /** Prefix of the Redis keys the rate limits count in (tests give each run its own). */
-  RATE_LIMIT_KEY_PREFIX: envField.string('ratelimit'),
 });

@@ -2,7 +2,6 @@ export { ConfigError, type ConfigProblem } from './config-error';
 export { envField, secretFields, type SecretRule } from './env-fields';
 export {
   authEnv,
-  httpLimitsEnv,
   httpServerEnv,
   kafkaConsumerEnv,
   kafkaEnv,

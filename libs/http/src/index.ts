@@ -6,3 +6,4 @@ export { ProblemDetailsFilter, toProblem, type ProblemAnswer } from './problem-d
 export { JsonBodyErrors, ProblemDetailsModule } from './problem-details.module';
 export { ZodValidationPipe, toValidationIssues, zodDto } from './zod-validation.pipe';
 export { ApiProblems, buildOpenApiDocument, OpenApiModule, type OpenApiOptions } from './openapi';
+export { IS_PUBLIC_ROUTE, Public } from './public-route';

@@ -5,6 +5,7 @@ import { cleanupOpenApiDoc } from 'nestjs-zod';
 import type { ErrorKind } from './domain-error';
 import { statusOfKind } from './error-status';
 import { PROBLEM_CONTENT_TYPE } from './problem';
+import { Public } from './public-route';
 
 /** What the document says about the service. */
 export interface OpenApiOptions {
@@ -56,6 +57,8 @@ export function ApiProblems(problems: Partial<Record<ErrorKind, string>>): Metho
  * The OpenAPI 3.1 document of an app, generated from its routes (@nestjs/swagger)
  * and its zod DTOs (nestjs-zod). Every operation also gets the 500 every
  * route can answer (`INTERNAL.UNEXPECTED`), and `Problem` is a component.
+ * Operations not marked `@Public()` require the bearer scheme and document
+ * 401; those with required roles (`x-required-roles`, libs/auth `@Roles`) 403.
  */
 export function buildOpenApiDocument(app: INestApplication, options: OpenApiOptions): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -68,10 +71,35 @@ export function buildOpenApiDocument(app: INestApplication, options: OpenApiOpti
     version: '3.1',
   });
   document.components = { ...document.components, schemas: { ...document.components?.schemas, Problem: PROBLEM_SCHEMA } };
+  document.components.securitySchemes = { ...document.components.securitySchemes, bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } };
   for (const operations of Object.values(document.paths)) {
     for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
       const operation = operations[method];
       if (!operation) continue;
+      // Closed by default, as the auth guard is: only @Public() operations go without a token.
+      const extensions = operation as unknown as Record<string, unknown>;
+      if (extensions['x-public'] === true) {
+        operation.security = [];
+      } else {
+        operation.security = [{ bearer: [] }];
+        operation.responses['401'] ??= {
+          description: 'No bearer token (AUTH.TOKEN_MISSING), or one that is expired, not ours or malformed (AUTH.TOKEN_INVALID)',
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
+        };
+      }
+      if (typeof extensions['x-rate-limit'] === 'string') {
+        operation.responses['429'] ??= {
+          description: `Past the rate limit ${extensions['x-rate-limit']} for this user or address (RATE_LIMIT.EXCEEDED); Retry-After says when to try again`,
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
+        };
+      }
+      const roles = extensions['x-required-roles'];
+      if (Array.isArray(roles)) {
+        operation.responses['403'] ??= {
+          description: `The token lacks the role ${roles.join(' or ')} (AUTH.FORBIDDEN)`,
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
+        };
+      }
       operation.responses['500'] ??= {
         description: 'Unexpected failure (INTERNAL.UNEXPECTED), logged',
         content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
@@ -90,6 +118,7 @@ interface ScannableApp {
   getHttpAdapter(): unknown;
 }
 
+@Public()
 @Controller()
 class OpenApiHttpController {
   private document?: OpenAPIObject;

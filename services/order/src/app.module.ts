@@ -6,6 +6,7 @@ import { CatalogModule } from './catalog/catalog.module';
 import { SERVICE_NAME, type OrderConfig } from './config';
 import { orderMigrations } from './database/migrations';
 import { OrdersModule } from './orders/orders.module';
+import { orderRateLimits } from './orders/rate-limits';
 
 /** The order service: its database, Redis for the jobs' leases only (orders are taken without it), the outbox to both brokers. */
 export const appModule = (config: OrderConfig, telemetry: Telemetry): DynamicModule =>
@@ -15,6 +16,8 @@ export const appModule = (config: OrderConfig, telemetry: Telemetry): DynamicMod
     telemetry,
     database: { migrations: orderMigrations },
     redis: { critical: false },
+    auth: config,
+    rateLimits: orderRateLimits(config),
     locks: true,
     outbox: {
       kafkaTopics: [config.ORDER_EVENTS_TOPIC, config.CATALOG_EVENTS_TOPIC],

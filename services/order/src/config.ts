@@ -1,4 +1,4 @@
-import { envField, httpServerEnv, kafkaEnv, loadConfig, locksEnv, outboxEnv, postgresEnv, rabbitmqEnv, redisEnv, telemetryEnv } from '@conveyor/config';
+import { authEnv, envField, httpServerEnv, kafkaEnv, loadConfig, locksEnv, outboxEnv, postgresEnv, rabbitmqEnv, redisEnv, telemetryEnv } from '@conveyor/config';
 import { Exchanges, Topics, Queues } from '@conveyor/contracts';
 import { downstreamClientEnv } from '@conveyor/resilience';
 import { z } from 'zod';
@@ -14,6 +14,7 @@ export const orderEnv = httpServerEnv(3001)
   .merge(kafkaEnv)
   .merge(rabbitmqEnv)
   .merge(outboxEnv)
+  .merge(authEnv)
   .merge(downstreamClientEnv('PAYMENTS', { url: 'http://127.0.0.1:3100' }))
   .extend({
     /** The service's own database. */
@@ -58,6 +59,12 @@ export const orderEnv = httpServerEnv(3001)
      * started waits in it instead of being unroutable (tests give each run its own).
      */
     NOTIFICATION_QUEUE: envField.string(Queues.notificationSend),
+    /** Window of the POST /orders rate limit. */
+    ORDER_PLACEMENT_RATE_WINDOW_MS: envField.durationMs(60_000, { min: 1_000 }),
+    /** Orders one user may place per window; past it 429 with Retry-After. */
+    ORDER_PLACEMENT_RATE_PER_USER: envField.int(30, { min: 1 }),
+    /** Orders one client address may place per window (all its users together). */
+    ORDER_PLACEMENT_RATE_PER_IP: envField.int(300, { min: 1 }),
   });
 
 export type OrderConfig = z.output<typeof orderEnv>;

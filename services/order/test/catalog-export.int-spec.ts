@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { createProduct, PROBLEM, startOrderStack, type OrderStack } from './support/order-stack';
+import { asAdmin, asUser, createProduct, PROBLEM, startOrderStack, type OrderStack } from './support/order-stack';
 
 describe('order service: catalog caching and the streaming orders export', () => {
   let stack: OrderStack;
@@ -62,8 +62,12 @@ describe('order service: catalog caching and the streaming orders export', () =>
 
   it('When a product is updated from a stale version, then 409 PRODUCT.VERSION_CONFLICT and the stored one stands', async () => {
     const product = await createProduct(stack.order, 7_000);
-    const patch = (body: unknown) =>
-      fetch(`${stack.order.url}/products/${product.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const patch = async (body: unknown) =>
+      fetch(`${stack.order.url}/products/${product.id}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json', ...(await asAdmin()) },
+        body: JSON.stringify(body),
+      });
     await expect((await patch({ version: 1, priceAmount: 8_000 })).json()).resolves.toMatchObject({ version: 2, priceAmount: 8_000 });
     const stale = await patch({ version: 1, priceAmount: 9_000 });
     expect(stale.status).toBe(409);
@@ -85,7 +89,11 @@ describe('order service: catalog caching and the streaming orders export', () =>
     const product = await createProduct(stack.order, 3_000);
     const bytes = randomBytes(4_096);
     const hash = createHash('sha256').update(bytes).digest('hex');
-    const put = await fetch(`${stack.order.url}/products/${product.id}/image`, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: bytes });
+    const put = await fetch(`${stack.order.url}/products/${product.id}/image`, {
+      method: 'PUT',
+      headers: { 'content-type': 'image/png', ...(await asAdmin()) },
+      body: bytes,
+    });
     expect(put.status).toBe(200);
     await expect(put.json()).resolves.toMatchObject({ imageUrl: `/images/${hash}.png`, version: 2 });
 
@@ -107,7 +115,7 @@ describe('order service: catalog caching and the streaming orders export', () =>
     }
     const wrongType = await fetch(`${stack.order.url}/products/${product.id}/image`, {
       method: 'PUT',
-      headers: { 'content-type': 'text/plain' },
+      headers: { 'content-type': 'text/plain', ...(await asAdmin()) },
       body: 'hello',
     });
     expect(wrongType.status).toBe(415);
@@ -119,7 +127,7 @@ describe('order service: catalog caching and the streaming orders export', () =>
       ['br', brotliDecompressSync],
       ['gzip', gunzipSync],
     ] as const) {
-      const res = await request(exportUrl(), { headers: { 'accept-encoding': encoding } });
+      const res = await request(exportUrl(), { headers: { 'accept-encoding': encoding, ...(await asAdmin()) } });
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-encoding']).toBe(encoding);
       expect(res.headers['content-type']).toContain('text/csv');
@@ -135,7 +143,9 @@ describe('order service: catalog caching and the streaming orders export', () =>
   });
 
   it('When a client reads the export slowly, for longer than the statement timeout, then it still gets every row', async () => {
-    const res = await request(`${stack.order.url}/orders/export.csv?from=2030-02-01&to=2030-02-02`, { headers: { 'accept-encoding': 'identity' } });
+    const res = await request(`${stack.order.url}/orders/export.csv?from=2030-02-01&to=2030-02-02`, {
+      headers: { 'accept-encoding': 'identity', ...(await asAdmin()) },
+    });
     const started = Date.now();
     let lines = 0;
     for await (const chunk of res.body) {
@@ -150,14 +160,14 @@ describe('order service: catalog caching and the streaming orders export', () =>
 
   it('When clients abandon exports midway, then their database connections come back to the pool', async () => {
     for (let i = 0; i < 4; i += 1) {
-      const res = await request(exportUrl(), { headers: { 'accept-encoding': 'identity' } });
+      const res = await request(exportUrl(), { headers: { 'accept-encoding': 'identity', ...(await asAdmin()) } });
       for await (const chunk of res.body) {
         expect(chunk.length).toBeGreaterThan(0);
         break; // leaving the loop destroys the body: the client went away
       }
     }
     // With a pool of two, a leaked connection per export would make this hang.
-    const res = await fetch(`${stack.order.url}/orders/${randomUUID()}`, { signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(`${stack.order.url}/orders/${randomUUID()}`, { headers: await asAdmin(), signal: AbortSignal.timeout(5_000) });
     expect(res.status).toBe(404);
   });
 
@@ -167,13 +177,13 @@ describe('order service: catalog caching and the streaming orders export', () =>
        SELECT gen_random_uuid(), 'user-json', 'seller-1', 'PAID', 1000 + n, 'KRW', now() - n * interval '1 second', now()
        FROM generate_series(1, 100) AS n`,
     );
-    const page = await request(`${stack.order.url}/orders?userId=user-json&limit=100`, { headers: { 'accept-encoding': 'gzip' } });
+    const page = await request(`${stack.order.url}/orders?limit=100`, { headers: { 'accept-encoding': 'gzip', ...(await asUser('user-json')) } });
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-encoding']).toBe('gzip');
     const body = JSON.parse(gunzipSync(Buffer.from(await page.body.arrayBuffer())).toString('utf8')) as { orders: unknown[] };
     expect(body.orders).toHaveLength(100);
 
-    const small = await request(`${stack.order.url}/orders?userId=nobody-here`, { headers: { 'accept-encoding': 'gzip' } });
+    const small = await request(`${stack.order.url}/orders`, { headers: { 'accept-encoding': 'gzip', ...(await asUser('nobody-here')) } });
     expect(small.statusCode).toBe(200);
     expect(small.headers['content-encoding']).toBeUndefined();
     await small.body.json();
@@ -181,7 +191,7 @@ describe('order service: catalog caching and the streaming orders export', () =>
 
   it('When the range is missing or backwards, then 400 REQUEST.VALIDATION_FAILED', async () => {
     for (const query of ['', '?from=2030-01-02&to=2030-01-01', '?from=yesterday&to=2030-01-01']) {
-      const res = await fetch(`${stack.order.url}/orders/export.csv${query}`);
+      const res = await fetch(`${stack.order.url}/orders/export.csv${query}`, { headers: await asAdmin() });
       expect(res.status).toBe(400);
       await expect(res.json()).resolves.toMatchObject({ code: 'REQUEST.VALIDATION_FAILED' });
     }

@@ -1,6 +1,17 @@
 import { eventually } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import { createProduct, getOrder, ledger, placeOrder, PROBLEM, setFaults, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
+import {
+  asUser,
+  createProduct,
+  getOrder,
+  ledger,
+  placeOrder,
+  PROBLEM,
+  setFaults,
+  startOrderStack,
+  type OrderBody,
+  type OrderStack,
+} from './support/order-stack';
 
 describe('order service: placing, paying, cancelling, reconciling', () => {
   let stack: OrderStack;
@@ -121,8 +132,8 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
 
   it('When an unknown order is read or cancelled, then 404 ORDER.NOT_FOUND', async () => {
     for (const res of [
-      await fetch(`${stack.order.url}/orders/${randomUUID()}`),
-      await fetch(`${stack.order.url}/orders/not-a-uuid/cancel`, { method: 'POST' }),
+      await fetch(`${stack.order.url}/orders/${randomUUID()}`, { headers: await asUser('u-reader') }),
+      await fetch(`${stack.order.url}/orders/not-a-uuid/cancel`, { method: 'POST', headers: await asUser('u-reader') }),
     ]) {
       expect(res.status).toBe(404);
       await expect(res.json()).resolves.toMatchObject({ code: 'ORDER.NOT_FOUND' });
@@ -131,10 +142,10 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
 
   it('When a PAID order is cancelled, then it is refunded at the provider and CANCELLED; a second cancel answers the same', async () => {
     const placed = (await (await placeOrder(stack.order, newOrder(), randomUUID())).json()) as OrderBody;
-    const res = await fetch(`${stack.order.url}/orders/${placed.id}/cancel`, { method: 'POST' });
+    const res = await fetch(`${stack.order.url}/orders/${placed.id}/cancel`, { method: 'POST', headers: await asUser(placed.userId) });
     expect(res.status).toBe(200);
     await expect(res.json()).resolves.toMatchObject({ id: placed.id, status: 'CANCELLED' });
-    const again = await fetch(`${stack.order.url}/orders/${placed.id}/cancel`, { method: 'POST' });
+    const again = await fetch(`${stack.order.url}/orders/${placed.id}/cancel`, { method: 'POST', headers: await asUser(placed.userId) });
     await expect(again.json()).resolves.toMatchObject({ status: 'CANCELLED' });
     expect((await ledger(stack.sim)).byOrder[placed.id]).toMatchObject({ charges: 1, cancels: 1 });
     expect((await outbox(placed.id)).map((e) => e.type)).toEqual(['OrderPaid', 'SendPush', 'OrderCancelled']);
@@ -223,7 +234,7 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
       },
       { what: 'order row' },
     );
-    const cancelled = await fetch(`${stack.order.url}/orders/${pending.id}/cancel`, { method: 'POST' });
+    const cancelled = await fetch(`${stack.order.url}/orders/${pending.id}/cancel`, { method: 'POST', headers: await asUser(request.userId) });
     await expect(cancelled.json()).resolves.toMatchObject({ status: 'CANCELLED' });
     const placed = await placing;
     expect(placed.status).toBe(202);

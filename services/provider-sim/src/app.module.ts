@@ -14,6 +14,9 @@ export const appModule = (config: ProviderSimConfig, telemetry: Telemetry): Dyna
     config,
     telemetry,
     heapLimitBytes: config.PROVIDER_SIM_HEAP_LIMIT_BYTES,
+    // It stands in for outside partners (payment, SMS, push gateways), whose
+    // APIs our tokens do not open; its admin API is off unless PROVIDER_SIM_ADMIN.
+    auth: 'none',
     openApi: { title: 'Conveyor provider-sim', description: 'Payment, SMS and push gateways for demos and tests (docs/provider-sim.md).' },
     features: [PaymentsModule, SettlementsModule, MessagesModule, ...(config.PROVIDER_SIM_ADMIN ? [AdminModule] : [])],
   });

@@ -1,4 +1,4 @@
-import { DomainError } from '@conveyor/http';
+import { DomainError, Public } from '@conveyor/http';
 import { Controller, Get, Inject, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
 import { READINESS_PROBES, type ReadinessProbe } from './readiness';
@@ -14,6 +14,7 @@ function withTimeout<T>(work: Promise<T>): Promise<T> {
 }
 
 /** `/health/live` (the process answers) and `/health/ready` (see docs/architecture.md, "Readiness"). */
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -1,7 +1,10 @@
+import { Public } from '@conveyor/http';
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { MetricsRegistry } from './metrics.registry';
 
+/** Scraped by Prometheus without a token; in the cluster it is not exposed by the ingress. */
+@Public()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly registry: MetricsRegistry) {}

@@ -1,4 +1,5 @@
-import { ApiProblems } from '@conveyor/http';
+import { Roles } from '@conveyor/auth';
+import { ApiProblems, Public } from '@conveyor/http';
 import { Body, Controller, Get, Headers, Inject, Param, Put, Res, type OnModuleInit } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -31,6 +32,7 @@ export class ProductImagesHttpController implements OnModuleInit {
 
   /** Admin: sets a product's image; the product's `imageUrl` then points to it. */
   @Put('products/:id/image')
+  @Roles('admin')
   @ApiConsumes(...Object.keys(IMAGE_TYPES))
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
   @ApiOkResponse({ type: ProductResponse, description: 'The product with its imageUrl' })
@@ -47,6 +49,7 @@ export class ProductImagesHttpController implements OnModuleInit {
 
   /** An image, cacheable for a year (its name is its content hash), revalidated by ETag. */
   @Get('images/:name')
+  @Public()
   @ApiProduces(...Object.keys(IMAGE_TYPES))
   @ApiOkResponse({ description: 'The image (content-addressed, immutable)' })
   @ApiResponse({ status: 304, description: 'Not modified (If-None-Match)' })

@@ -1,4 +1,5 @@
-import { ApiProblems } from '@conveyor/http';
+import { Roles } from '@conveyor/auth';
+import { ApiProblems, Public } from '@conveyor/http';
 import { Body, Controller, Get, Header, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
@@ -14,24 +15,25 @@ const productId = (id: string): string => {
 
 /**
  * Products. Reads are public and may be cached briefly by browsers and CDNs
- * (a price change shows within a minute); writes are the admin API (no
- * authentication in this reference system: put it behind your gateway's).
+ * (a price change shows within a minute); writes need an admin token.
  */
 @ApiTags('catalog')
 @Controller('products')
 export class ProductsHttpController {
   constructor(private readonly products: ProductsService) {}
 
-  /** Creates a product (publishes ProductPublished). */
+  /** Admin: creates a product (publishes ProductPublished). */
   @Post()
+  @Roles('admin')
   @ApiCreatedResponse({ type: ProductResponse, description: 'Created' })
   @ApiProblems({ invalid: 'Invalid body', conflict: 'SKU taken' })
   create(@Body() body: CreateProductBody): Promise<ProductView> {
     return this.products.create(body);
   }
 
-  /** Partial update if `version` is still current (publishes ProductUpdated). */
+  /** Admin: partial update if `version` is still current (publishes ProductUpdated). */
   @Patch(':id')
+  @Roles('admin')
   @ApiOkResponse({ type: ProductResponse, description: 'Updated' })
   @ApiProblems({ invalid: 'Invalid body', not_found: 'No such product', conflict: 'Version conflict' })
   update(@Param('id') id: string, @Body() body: UpdateProductBody): Promise<ProductView> {
@@ -40,6 +42,7 @@ export class ProductsHttpController {
 
   /** Lists active products. */
   @Get()
+  @Public()
   @Header('cache-control', 'public, max-age=30, stale-while-revalidate=30')
   @ApiOkResponse({ type: ProductPage, description: 'A page' })
   @ApiProblems({ invalid: 'Invalid query' })
@@ -48,6 +51,7 @@ export class ProductsHttpController {
   }
 
   @Get(':id')
+  @Public()
   @Header('cache-control', 'public, max-age=30')
   @ApiOkResponse({ type: ProductResponse, description: 'The product' })
   @ApiProblems({ not_found: 'No such product' })

@@ -2,6 +2,7 @@ import { outboxMigrations } from '@conveyor/messaging';
 import { InitialSchema1764000000100 } from './migrations/1764000000100-initial-schema';
 import { OrderCancelling1764000000200 } from './migrations/1764000000200-order-cancelling';
 import { PaymentEscalations1764000000300 } from './migrations/1764000000300-payment-escalations';
+import { IdempotencyKeysPerUser1764000000400 } from './migrations/1764000000400-idempotency-keys-per-user';
 
 /** The order database's migrations in order: libs/messaging's outbox tables first, then the order schema. */
-export const orderMigrations = [...outboxMigrations, InitialSchema1764000000100, OrderCancelling1764000000200, PaymentEscalations1764000000300];
+export const orderMigrations = [...outboxMigrations, InitialSchema1764000000100, OrderCancelling1764000000200, PaymentEscalations1764000000300, IdempotencyKeysPerUser1764000000400];

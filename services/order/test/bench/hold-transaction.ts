@@ -42,8 +42,8 @@ export class HoldTransactionPlaceOrderService extends PlaceOrderService {
       return await this.orders.dataSource.transaction(async (manager) => {
         const orderId = randomUUID();
         const claimed: unknown[] = await manager.query(
-          'INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key',
-          [key, requestHash, orderId],
+          'INSERT INTO idempotency_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING RETURNING key',
+          [request.userId, key, requestHash, orderId],
         );
         if (claimed.length === 0) throw new KeyTaken();
         const order = await this.insertOrder(manager, orderId, request);
@@ -75,7 +75,7 @@ export class HoldTransactionPlaceOrderService extends PlaceOrderService {
       });
     } catch (error) {
       if (!(error instanceof KeyTaken)) throw error;
-      return this.replay(key, requestHash);
+      return this.replay(request.userId, key, requestHash);
     }
   }
 }

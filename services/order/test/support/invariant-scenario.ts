@@ -17,6 +17,7 @@ import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { startPgCommitProxy, type PgCommitProxy } from './pg-commit-proxy';
+import { asAdmin, asUser, authEnv } from './order-stack';
 
 /** The money and the events, as the invariant compares them after reconciliation settled. */
 export interface InvariantOutcome {
@@ -176,6 +177,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
       NOTIFICATION_EXCHANGE: uniqueName('invariant_notification_commands'),
       NOTIFICATION_QUEUE: uniqueName('invariant_notification_send'),
       KAFKA_TOPIC_PARTITIONS: '3',
+      ...(await authEnv()),
     });
     running.push(order);
     sql = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
@@ -194,7 +196,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
     for (const priceAmount of [5_000, 12_000, 1_013]) {
       const res = await fetch(`${order.url}/products`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(await asAdmin()) },
         body: JSON.stringify({ sku: uniqueName('sku'), sellerId: 'seller-inv', name: 'Invariant product', priceAmount }),
       });
       if (res.status !== 201) throw new Error(`product not created: ${res.status}`);
@@ -228,15 +230,14 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
           const n = start + i;
           const res = await fetch(`${order.url}/orders`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+            headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...(await asUser(`inv-${n}`)) },
             body: JSON.stringify({
-              userId: `inv-${n}`,
               items: [{ productId: products[n % products.length], quantity: 1 + (n % 3) }],
               ...(n % 17 === 0 ? { cardToken: 'tok_decline_inv' } : {}),
             }),
           });
           const body = (await res.json()) as { id?: string };
-          return { status: res.status, id: body.id };
+          return { status: res.status, id: body.id, userId: `inv-${n}` };
         }),
       );
       for (const a of answers) {
@@ -248,7 +249,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
       const toCancel = answers.find((a) => a.id !== undefined);
       if (toCancel?.id) {
         cancelsAsked += 1;
-        await fetch(`${order.url}/orders/${toCancel.id}/cancel`, { method: 'POST' });
+        await fetch(`${order.url}/orders/${toCancel.id}/cancel`, { method: 'POST', headers: await asUser(toCancel.userId) });
       }
     }
 

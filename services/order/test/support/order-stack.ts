@@ -1,8 +1,40 @@
-import { createTestDatabase, startServiceProcess, uniqueName, type ServiceProcess, type TestDatabase } from '@conveyor/testing';
+import {
+  createTestDatabase,
+  createTestTokens,
+  startServiceProcess,
+  uniqueName,
+  type ServiceProcess,
+  type TestDatabase,
+  type TestTokens,
+} from '@conveyor/testing';
 import { Client } from 'pg';
 
 export const PROBLEM = 'application/problem+json';
 export const ORDER_ENTRY = 'services/order/src/main.ts';
+
+let tokens: Promise<TestTokens> | undefined;
+
+/**
+ * The key pair of this test process: every order process it starts trusts its
+ * JWKS (`authEnv()`), and the helpers below sign their requests with it.
+ */
+export const testTokens = (): Promise<TestTokens> => (tokens ??= createTestTokens());
+
+/** What an order process needs to trust {@link testTokens}, with rate limits out of the way of tests that are not about them. */
+export async function authEnv(): Promise<Record<string, string>> {
+  return {
+    ...(await testTokens()).env,
+    RATE_LIMIT_KEY_PREFIX: uniqueName('ratelimit'),
+    ORDER_PLACEMENT_RATE_PER_USER: '1000000',
+    ORDER_PLACEMENT_RATE_PER_IP: '1000000',
+  };
+}
+
+/** `Authorization` for an ordinary user. */
+export const asUser = async (userId: string): Promise<{ authorization: string }> => (await testTokens()).asUser(userId);
+
+/** `Authorization` for an admin (catalog writes, export, any order). */
+export const asAdmin = async (): Promise<{ authorization: string }> => (await testTokens()).asAdmin('test-admin');
 
 /** provider-sim (admin on) and one order process on a database of its own: what one test file runs against. */
 export interface OrderStack {
@@ -46,6 +78,7 @@ export async function startOrderStack(env: Record<string, string> = {}): Promise
     // The outbox relay runs (Kafka and RabbitMQ from the local servers' defaults) on topics and an exchange of this stack only.
     ...brokerNamesEnv(),
     KAFKA_TOPIC_PARTITIONS: '1',
+    ...(await authEnv()),
     ...env,
   };
   const order = await startServiceProcess(ORDER_ENTRY, orderEnv);
@@ -83,19 +116,31 @@ export async function setFaults(sim: ServiceProcess, faults: Record<string, unkn
 export async function createProduct(order: ServiceProcess, priceAmount: number, sellerId = 'seller-1'): Promise<{ id: string; priceAmount: number }> {
   const res = await fetch(`${order.url}/products`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(await asAdmin()) },
     body: JSON.stringify({ sku: uniqueName('sku'), sellerId, name: 'Test product', priceAmount }),
   });
   if (res.status !== 201) throw new Error(`product not created: ${res.status} ${await res.text()}`);
   return (await res.json()) as { id: string; priceAmount: number };
 }
 
-/** `POST /orders`; key null sends no Idempotency-Key; a string body is sent as is. */
-export function placeOrder(order: ServiceProcess, body: unknown, key: string | null): Promise<Response> {
+/**
+ * `POST /orders` as the user `body.userId` names: it becomes the token's
+ * subject and is left out of the body (the service takes the user from the
+ * token only). Key null sends no Idempotency-Key; a string body is sent as is,
+ * by the user `string-body-user`.
+ */
+export async function placeOrder(order: ServiceProcess, body: unknown, key: string | null): Promise<Response> {
+  let userId = 'string-body-user';
+  let sent = body;
+  if (body !== null && typeof body === 'object' && 'userId' in body) {
+    const { userId: subject, ...rest } = body as { userId: string };
+    userId = subject;
+    sent = rest;
+  }
   return fetch(`${order.url}/orders`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(key === null ? {} : { 'idempotency-key': key }) },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...(await asUser(userId)), ...(key === null ? {} : { 'idempotency-key': key }) },
+    body: typeof sent === 'string' ? sent : JSON.stringify(sent),
   });
 }
 
@@ -109,4 +154,6 @@ export interface OrderBody {
   items: { productId: string; quantity: number; unitPrice: number }[];
 }
 
-export const getOrder = async (order: ServiceProcess, id: string): Promise<OrderBody> => (await (await fetch(`${order.url}/orders/${id}`)).json()) as OrderBody;
+/** `GET /orders/:id` as an admin (any user's order). */
+export const getOrder = async (order: ServiceProcess, id: string): Promise<OrderBody> =>
+  (await (await fetch(`${order.url}/orders/${id}`, { headers: await asAdmin() })).json()) as OrderBody;

@@ -1,3 +1,4 @@
+import { CurrentUser, type AuthUser } from '@conveyor/auth';
 import { ApiProblems } from '@conveyor/http';
 import { Controller, Header, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
@@ -13,20 +14,23 @@ const uuid = z.uuid();
 export class CancelOrderHttpController {
   constructor(private readonly cancelOrder: CancelOrderService) {}
 
-  /** Cancels an order (refunding a PAID one); cancelling a cancelled order answers it again. */
+  /**
+   * Cancels an order (refunding a PAID one); cancelling a cancelled order answers it again.
+   * The owner's or, for support, an admin's; anyone else's is 404.
+   */
   @Post(':id/cancel')
   @HttpCode(200)
   @Header('cache-control', 'no-store')
   @ApiOkResponse({ type: OrderResponse, description: 'Cancelled (a PAID one refunded)' })
   @ApiProblems({
-    not_found: 'No such order',
+    not_found: "No such order (or not the caller's)",
     conflict: 'Not cancellable in its state',
     upstream_failed: 'The refund failed at the payment partner; the order stays PAID, retry',
     unavailable: 'Payments unavailable (breaker open, bulkhead full); nothing refunded, retry',
     upstream_timeout: 'The refund got no answer in time; the order stays PAID, retry (the refund is idempotent)',
   })
-  cancel(@Param('id') id: string): Promise<OrderView> {
+  cancel(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<OrderView> {
     if (!uuid.safeParse(id).success) throw new OrderNotFound(id);
-    return this.cancelOrder.cancel(id);
+    return this.cancelOrder.cancel(user, id);
   }
 }

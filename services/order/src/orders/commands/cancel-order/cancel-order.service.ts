@@ -1,7 +1,9 @@
+import type { AuthUser } from '@conveyor/auth';
 import { Inject, Injectable } from '@nestjs/common';
 import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
 import { OrderNotCancellable, OrderNotFound } from '../../order.errors';
 import type { OrderView } from '../../order.model';
+import { mayAccessOrder } from '../../order-access';
 import { OrdersRepository } from '../../orders.repository';
 import { PaymentGateway } from '../../payments/payment-gateway';
 
@@ -23,12 +25,13 @@ export class CancelOrderService {
     @Inject(ORDER_EVENTS) private readonly events: OrderEvents,
   ) {}
 
-  async cancel(orderId: string): Promise<OrderView> {
+  /** Cancels the order for `user` (its owner or an admin; to anyone else it does not exist). */
+  async cancel(user: AuthUser, orderId: string): Promise<OrderView> {
     const dataSource = this.orders.dataSource;
     const decided = await dataSource.transaction(async (manager) => {
       // FOR UPDATE: the decision holds against a concurrent payment result or reconciler.
       const order = await this.orders.find(manager, orderId, { forUpdate: true });
-      if (!order) throw new OrderNotFound(orderId);
+      if (!order || !mayAccessOrder(user, order)) throw new OrderNotFound(orderId);
       switch (order.status) {
         case 'CANCELLED':
           return { refund: undefined, view: await this.orders.view(manager, order) };

@@ -1,9 +1,11 @@
+import { CurrentUser, RateLimit, type AuthUser } from '@conveyor/auth';
 import { ApiProblems, IdempotencyKeyRequired, idempotencyKeyHeader } from '@conveyor/http';
 import { Body, Controller, Headers, Post, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { OrderResponse, orderUrl, type OrderView } from '../../order.model';
 import { PlaceOrderService } from './place-order.service';
+import { ORDER_PLACEMENT_LIMIT } from '../../rate-limits';
 import { PlaceOrderBody } from './place-order.request.dto';
 
 @ApiTags('orders')
@@ -15,9 +17,12 @@ export class PlaceOrderHttpController {
    * Places and pays an order. 201 with the order (PAID or FAILED); 202 with a
    * status URL (Location) when the payment's outcome is not known yet; 503 when
    * payments are unavailable (nothing charged). A repeat with the same
-   * Idempotency-Key and body answers the first answer again.
+   * Idempotency-Key and body answers the first answer again. The order is the
+   * token user's; keys are per user. Limited per user and per address
+   * (ORDER_PLACEMENT_RATE_*).
    */
   @Post()
+  @RateLimit(ORDER_PLACEMENT_LIMIT)
   @ApiHeader({ name: 'Idempotency-Key', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } })
   @ApiCreatedResponse({ type: OrderResponse, description: 'PAID or FAILED' })
   @ApiAcceptedResponse({ type: OrderResponse, description: 'Outcome not known yet (UNKNOWN); the reconciler settles it; Location is the status URL' })
@@ -28,13 +33,14 @@ export class PlaceOrderHttpController {
     unavailable: 'Payments unavailable; nothing charged, no order kept',
   })
   async place(
+    @CurrentUser() user: AuthUser,
     @Headers('idempotency-key') key: string | undefined,
     @Body() body: PlaceOrderBody,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<OrderView> {
     const parsedKey = idempotencyKeyHeader.safeParse(key);
     if (!parsedKey.success) throw new IdempotencyKeyRequired('ORDER', 'Placing an order');
-    const placed = await this.placeOrder.place(parsedKey.data, body);
+    const placed = await this.placeOrder.place(parsedKey.data, { ...body, userId: user.id });
     reply.status(placed.status).header('location', orderUrl(placed.body.id)).header('cache-control', 'no-store');
     if (placed.replayed) reply.header('idempotent-replayed', 'true');
     return placed.body;

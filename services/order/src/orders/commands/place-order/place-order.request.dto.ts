@@ -1,10 +1,9 @@
 import { zodDto } from '@conveyor/http';
 import { z } from 'zod';
 
-/** Body of `POST /orders`. */
+/** Body of `POST /orders`. The user is the token's subject, never a field of the body. */
 export const placeOrderRequest = z
   .object({
-    userId: z.string().min(1).max(64),
     items: z
       .array(
         z
@@ -20,5 +19,6 @@ export const placeOrderRequest = z
     cardToken: z.string().min(1).max(128).optional(),
   })
   .strict();
-export type PlaceOrderRequest = z.output<typeof placeOrderRequest>;
+/** What is placed: the body, for the user the token names. */
+export type PlaceOrderRequest = z.output<typeof placeOrderRequest> & { userId: string };
 export class PlaceOrderBody extends zodDto(placeOrderRequest) {}

@@ -80,8 +80,8 @@ export class PlaceOrderService {
         // The key first: a concurrent request with the same key waits here on
         // the unique index until the first commits, then finds it taken.
         const claimed: unknown[] = await manager.query(
-          'INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key',
-          [key, requestHash, orderId],
+          'INSERT INTO idempotency_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING RETURNING key',
+          [request.userId, key, requestHash, orderId],
         );
         if (claimed.length === 0) throw new KeyTaken();
         return this.insertOrder(manager, orderId, request);
@@ -89,7 +89,7 @@ export class PlaceOrderService {
       return { kind: 'new', order };
     } catch (error) {
       if (!(error instanceof KeyTaken)) throw error;
-      return { kind: 'replay', placed: await this.replay(key, requestHash) };
+      return { kind: 'replay', placed: await this.replay(request.userId, key, requestHash) };
     }
   }
 
@@ -121,10 +121,11 @@ export class PlaceOrderService {
     return order;
   }
 
-  protected async replay(key: string, requestHash: string): Promise<PlacedOrder> {
+  /** The answer stored under the user's key (keys are per user: another user's equal key is another record). */
+  protected async replay(userId: string, key: string, requestHash: string): Promise<PlacedOrder> {
     const rows: { request_hash: string; response_status: number | null; response_body: OrderView | null }[] = await this.orders.dataSource.query(
-      'SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE key = $1',
-      [key],
+      'SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
+      [userId, key],
     );
     const record = rows[0];
     // Gone between our insert and this read: the first request got a 503 and removed it.

@@ -1,3 +1,4 @@
+import { Roles } from '@conveyor/auth';
 import { ApiProblems, zodDto } from '@conveyor/http';
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
@@ -29,9 +30,11 @@ export class ExportOrdersHttpController {
    * Orders created in [from, to) as CSV, streamed from a database cursor: the
    * cursor is read only as fast as the client takes the answer (back-pressure),
    * so memory stays flat however many rows there are. Compressed (br, gzip)
-   * by Accept-Encoding through @fastify/compress. User data: never cached.
+   * by Accept-Encoding through @fastify/compress. User data with payment
+   * keys: admins only, never cached.
    */
   @Get('export.csv')
+  @Roles('admin')
   @ApiOkResponse({ description: 'CSV, streamed', content: { 'text/csv': { schema: { type: 'string' } } } })
   @ApiProblems({ invalid: 'Invalid range' })
   async export(@Query() query: ExportOrdersParams, @Res() reply: FastifyReply): Promise<void> {

@@ -1,3 +1,4 @@
+import { CurrentUser, type AuthUser } from '@conveyor/auth';
 import { ApiProblems, ZodValidationPipe, zodDto } from '@conveyor/http';
 import { Controller, Get, Header, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
@@ -7,7 +8,6 @@ import { OrdersRepository } from '../../orders.repository';
 
 export const listOrdersQuery = z
   .object({
-    userId: z.string().min(1).max(64),
     limit: z.coerce.number().int().min(1).max(100).default(20),
     /** Opaque cursor from the previous page's `nextCursor`. */
     cursor: z.string().max(200).optional(),
@@ -43,14 +43,14 @@ export class ListOrdersHttpController {
   constructor(private readonly orders: OrdersRepository) {}
 
   /**
-   * A user's orders, newest first, by keyset pages (created_at, id): a page
+   * The token user's own orders (never another's: there is no user parameter), newest first, by keyset pages (created_at, id): a page
    * costs the same however deep, and rows inserted meanwhile do not shift it.
    */
   @Get()
   @Header('cache-control', 'no-store')
   @ApiOkResponse({ type: OrderPageResponse, description: 'A page' })
   @ApiProblems({ invalid: 'Invalid query or cursor' })
-  async list(@Query() query: ListOrdersParams): Promise<OrderPage> {
+  async list(@CurrentUser() user: AuthUser, @Query() query: ListOrdersParams): Promise<OrderPage> {
     let after: Cursor | undefined;
     if (query.cursor) {
       let decoded: unknown;
@@ -64,7 +64,7 @@ export class ListOrdersHttpController {
     const rows: (OrderRow & { created_at_exact: string })[] = await this.orders.dataSource.query(
       `SELECT *, ${CREATED_AT_EXACT} FROM orders WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
        ORDER BY created_at DESC, id DESC LIMIT $4`,
-      [query.userId, after?.createdAt ?? null, after?.id ?? null, query.limit + 1],
+      [user.id, after?.createdAt ?? null, after?.id ?? null, query.limit + 1],
     );
     const page = rows.slice(0, query.limit);
     const items: (OrderItemRow & { order_id: string })[] = page.length
