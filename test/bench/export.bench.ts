@@ -15,7 +15,7 @@
  *   one query, the file built in memory).
  * The database is dropped at the end.
  */
-import { createTestDatabase, startServiceProcess, uniqueName, type ServiceProcess } from '@conveyor/testing';
+import { createTestDatabase, createTestTokens, startServiceProcess, uniqueName, type ServiceProcess, type TestTokens } from '@conveyor/testing';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
@@ -45,12 +45,16 @@ function sampleRss(pid: number): { stop(): number[] } {
   };
 }
 
+/** The bench's own key pair; the order processes trust its JWKS. */
+const tokens: Promise<TestTokens> = createTestTokens();
+
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** Reads the export to its end; counts data rows (lines after the header). */
 async function download(url: string, from: string, to: string): Promise<{ rows: number; bytes: number; seconds: number }> {
   const started = performance.now();
-  const response = await request(`${url}/orders/export.csv?from=${from}&to=${to}`);
+  // The export is an admin route.
+  const response = await request(`${url}/orders/export.csv?from=${from}&to=${to}`, { headers: await (await tokens).asAdmin() });
   if (response.statusCode !== 200) throw new Error(`export answered ${response.statusCode}: ${await response.body.text()}`);
   let lines = 0;
   let bytes = 0;
@@ -90,6 +94,7 @@ async function main(): Promise<void> {
     LOCK_KEY_PREFIX: uniqueName('bench_export_lock'),
     ORDER_RECONCILE_INTERVAL_MS: '0',
     ORDER_SETTLEMENT_INTERVAL_MS: '0',
+    ...(await tokens).env,
   };
   const running: ServiceProcess[] = [];
   try {

@@ -16,7 +16,7 @@
  *    anti-pattern: the payment inside the transaction).
  * Every answer must be 201 PAID, or the run fails: a figure over errors means nothing.
  */
-import { createTestDatabase, startServiceProcess, uniqueName, type ServiceProcess } from '@conveyor/testing';
+import { createTestDatabase, createTestTokens, startServiceProcess, uniqueName, type ServiceProcess, type TestTokens } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
 
@@ -27,6 +27,15 @@ const TX_SECONDS = Number(process.env['BENCH_TX_SECONDS'] ?? 10);
 const TX_CONCURRENCY = Number(process.env['BENCH_TX_CONCURRENCY'] ?? 50);
 const PROVIDER_LATENCY_MS = Number(process.env['BENCH_PROVIDER_LATENCY_MS'] ?? 200);
 const ORDER_ENTRY = 'services/order/src/main.ts';
+
+/** The bench's own key pair; the order processes trust its JWKS. One token per bench user, signed once. */
+const tokens: Promise<TestTokens> = createTestTokens();
+const userTokens = new Map<string, Promise<{ authorization: string }>>();
+const userHeaders = async (userId: string): Promise<{ authorization: string }> => {
+  let headers = userTokens.get(userId);
+  if (!headers) userTokens.set(userId, (headers = tokens.then((t) => t.asUser(userId))));
+  return headers;
+};
 
 const percentile = (samples: number[], p: number): number => {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -52,8 +61,8 @@ async function placeOrders(url: string, productId: string, concurrency: number, 
       const response = await pool.request({
         path: '/orders',
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-        body: JSON.stringify({ userId: `bench-${started % 1000}`, items: [{ productId, quantity: 1 }] }),
+        headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...(await userHeaders(`bench-${started % 1000}`)) },
+        body: JSON.stringify({ items: [{ productId, quantity: 1 }] }),
       });
       const body = (await response.body.json()) as { status?: string };
       if (response.statusCode !== 201 || body.status !== 'PAID') throw new Error(`POST /orders answered ${response.statusCode} ${JSON.stringify(body)}`);
@@ -80,7 +89,7 @@ async function setProviderLatency(sim: ServiceProcess, latencyMs: number): Promi
 async function createProduct(order: ServiceProcess): Promise<string> {
   const res = await fetch(`${order.url}/products`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(await (await tokens).asAdmin()) },
     body: JSON.stringify({ sku: uniqueName('bench_sku'), sellerId: 'bench-seller', name: 'Bench product', priceAmount: 10_000 }),
   });
   if (res.status !== 201) throw new Error(`product not created: ${res.status}`);
@@ -112,6 +121,11 @@ async function main(): Promise<void> {
       PAYMENTS_BULKHEAD_MAX_CONCURRENT: '200',
       ORDER_RECONCILE_INTERVAL_MS: '0',
       ORDER_SETTLEMENT_INTERVAL_MS: '0',
+      ...(await tokens).env,
+      // One address drives every bench user: the limits are not what is measured.
+      ORDER_PLACEMENT_RATE_PER_USER: '1000000',
+      ORDER_PLACEMENT_RATE_PER_IP: '1000000',
+      RATE_LIMIT_KEY_PREFIX: uniqueName('bench_ratelimit'),
     };
 
     // 1. Throughput of the whole pipeline, partner at zero latency.
