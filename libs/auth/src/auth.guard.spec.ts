@@ -178,7 +178,10 @@ describe('TokenVerifier key sources', () => {
 
   it('When the JWKS URL fails, then the answer is 503 AUTH.KEYS_UNAVAILABLE, not a rejected token', async () => {
     servedStatus = 500;
-    await expect(verifierFor({ AUTH_JWKS_URL: jwksUrl }).verify(await tokens.sign())).rejects.toMatchObject({ code: 'AUTH.KEYS_UNAVAILABLE', status: 503 });
+    await expect(verifierFor({ AUTH_JWKS_URL: jwksUrl }).verify(await tokens.sign())).rejects.toMatchObject({
+      code: 'AUTH.KEYS_UNAVAILABLE',
+      kind: 'unavailable',
+    });
   });
 
   it('When the JWKS file is missing, empty or holds a private key, then the verifier refuses to start', async () => {

@@ -90,7 +90,7 @@ export class ChassisModule {
       ConfigModule.register(options.config),
       ObservabilityModule.forRoot({ serviceName, logLevel: options.config.LOG_LEVEL, telemetry: options.telemetry }),
       ProblemDetailsModule,
-      OpenApiModule.forRoot(options.openApi),
+      OpenApiModule.forRoot({ ...options.openApi, bearerAuth: options.auth !== 'none' }),
       TerminusModule.forRoot({ logger: false }),
       RateLimitModule.forRoot(options.rateLimits ?? {}),
     ];

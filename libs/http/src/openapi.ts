@@ -12,6 +12,11 @@ export interface OpenApiOptions {
   title: string;
   description: string;
   version?: string;
+  /**
+   * The app checks bearer tokens (libs/auth's guard): every operation not
+   * marked `@Public()` then requires the `bearer` scheme and lists its 401.
+   */
+  bearerAuth?: boolean;
 }
 
 const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
@@ -57,8 +62,8 @@ export function ApiProblems(problems: Partial<Record<ErrorKind, string>>): Metho
  * The OpenAPI 3.1 document of an app, generated from its routes (@nestjs/swagger)
  * and its zod DTOs (nestjs-zod). Every operation also gets the 500 every
  * route can answer (`INTERNAL.UNEXPECTED`), and `Problem` is a component.
- * Operations not marked `@Public()` require the bearer scheme and document
- * 401; those with required roles (`x-required-roles`, libs/auth `@Roles`) 403.
+ * With `bearerAuth`, operations not marked `@Public()` require the bearer
+ * scheme and document 401; those with required roles (`x-required-roles`, libs/auth `@Roles`) 403.
  */
 export function buildOpenApiDocument(app: INestApplication, options: OpenApiOptions): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -71,14 +76,18 @@ export function buildOpenApiDocument(app: INestApplication, options: OpenApiOpti
     version: '3.1',
   });
   document.components = { ...document.components, schemas: { ...document.components?.schemas, Problem: PROBLEM_SCHEMA } };
-  document.components.securitySchemes = { ...document.components.securitySchemes, bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } };
+  if (options.bearerAuth) {
+    document.components.securitySchemes = { ...document.components.securitySchemes, bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } };
+  }
   for (const operations of Object.values(document.paths)) {
     for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
       const operation = operations[method];
       if (!operation) continue;
       // Closed by default, as the auth guard is: only @Public() operations go without a token.
       const extensions = operation as unknown as Record<string, unknown>;
-      if (extensions['x-public'] === true) {
+      if (!options.bearerAuth) {
+        // No token checks in this app: nothing to declare.
+      } else if (extensions['x-public'] === true) {
         operation.security = [];
       } else {
         operation.security = [{ bearer: [] }];
