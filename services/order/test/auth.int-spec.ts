@@ -1,4 +1,4 @@
-import { findTraces, startServiceProcess, waitForTrace, type ServiceProcess } from '@conveyor/testing';
+import { findTraces, runServiceExpectingExit, startServiceProcess, waitForTrace, type ServiceProcess } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import {
   asAdmin,
@@ -169,6 +169,36 @@ describe('order service: identity, authorization and abuse limits', () => {
       expect({ path, status: res.status }).toEqual({ path, status: 200 });
       await res.arrayBuffer();
     }
+  });
+
+  it('When any answer goes out, then it has the security headers; a body over HTTP_BODY_LIMIT_BYTES is 413 problem+json', async () => {
+    for (const res of [await fetch(url('/products')), await fetch(url('/orders'))]) {
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(res.headers.get('strict-transport-security')).toMatch(/max-age=/);
+      await res.arrayBuffer();
+    }
+    const huge = await fetch(url('/orders'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...(await asUser('u-huge')) },
+      body: JSON.stringify({ items: [{ productId: product.id, quantity: 1 }], cardToken: 'x'.repeat(2 * 1024 * 1024) }),
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.headers.get('content-type')).toContain(PROBLEM);
+  });
+
+  it('When it starts in production mode without its secrets, then it exits 78 naming each, instead of using the development defaults', async () => {
+    const { code, stderr } = await runServiceExpectingExit(ORDER_ENTRY, {
+      NODE_ENV: 'production',
+      // Unset (empty counts as unset), whatever the test's own environment holds.
+      POSTGRES_PASSWORD: '',
+      RABBITMQ_URL: '',
+      AUTH_JWKS_FILE: '',
+      AUTH_JWKS_URL: '',
+    });
+    expect(code).toBe(78);
+    for (const variable of ['POSTGRES_PASSWORD', 'RABBITMQ_URL', 'AUTH_JWKS_FILE'])
+      expect(stderr).toMatch(new RegExp(`${variable}: a secret.*must be set in production mode`));
   });
 
   it('When the OpenAPI document is read, then protected operations require the bearer scheme and document 401, 403 and 429', async () => {
