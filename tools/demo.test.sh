@@ -42,6 +42,11 @@ grep -q "http://127.0.0.1:$JAEGER_QUERY_PORT" <<<"$out" && grep -q "http://127.0
 check "provider-sim answers ready" answers "http://127.0.0.1:$PROVIDER_SIM_PORT/health/ready"
 order_up() { answers "http://127.0.0.1:$ORDER_PORT/health/ready" && answers "http://127.0.0.1:$ORDER_PORT/products"; }
 check "order answers ready (its database, Redis) and lists products" order_up
+status_of() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
+check "without a token, the orders API answers 401" test "$(status_of "http://127.0.0.1:$ORDER_PORT/orders")" = 401
+token=$(make --no-print-directory -s token USER=demo-user 2>/dev/null)
+check "with a token from make token, the orders API answers 200" \
+  test "$(status_of -H "Authorization: Bearer $token" "http://127.0.0.1:$ORDER_PORT/orders")" = 200
 check "Jaeger's query API answers" answers "http://127.0.0.1:$JAEGER_QUERY_PORT/api/services"
 check "RabbitMQ's management API answers" curl -fsS -o /dev/null --max-time 5 -u conveyor:conveyor \
   "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview"
