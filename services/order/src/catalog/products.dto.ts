@@ -23,7 +23,8 @@ export class CreateProductBody extends zodDto(createProductRequest) {}
 /** A partial update, applied only if `version` is still the stored one. */
 export const updateProductRequest = z
   .object({
-    version: z.number().int().positive(),
+    // The column is a PostgreSQL integer: a larger number is no version there is, and must not reach the query.
+    version: z.number().int().positive().max(2_147_483_647),
     name: z.string().min(1).max(200).optional(),
     description: z.string().max(5_000).optional(),
     priceAmount: price.optional(),

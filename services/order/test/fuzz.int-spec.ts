@@ -1,0 +1,59 @@
+import { fuzzOpenApi, type FuzzRun } from '@conveyor/testing';
+import { asAdmin, asUser, createProduct, startOrderStack, type OrderStack } from './support/order-stack';
+
+/**
+ * Issue #10's fuzz suite: schemathesis generates valid and invalid requests for
+ * every operation of /openapi.json, as no one, as a user and as an admin, and
+ * checks that nothing answers 5xx and every status and content type (problem+json
+ * for errors) is documented. Then invalid requests only: nothing in the database changes.
+ */
+describe('order service: fuzzing from the OpenAPI document', () => {
+  let stack: OrderStack;
+  const MAX_EXAMPLES = 15;
+
+  beforeAll(async () => {
+    stack = await startOrderStack();
+    await createProduct(stack.order, 1_000); // something for the reads and the orders to find
+  }, 60_000);
+  afterAll(() => stack?.stop());
+
+  const report = (who: string, run: FuzzRun) => {
+    console.log(`fuzz order as ${who}: ${run.operationsTested} operations, ${run.generated} requests generated, ${run.passed} passed`);
+    if (run.exitCode !== 0) console.log(run.output);
+  };
+  const operations = async (): Promise<number> => {
+    const document = (await (await fetch(`${stack.order.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    return Object.entries(document.paths)
+      .filter(([path]) => path !== '/openapi.json')
+      .map(([, ops]) => ops)
+      .reduce((n, ops) => n + Object.keys(ops).filter((key) => ['get', 'put', 'post', 'delete', 'patch'].includes(key)).length, 0);
+  };
+
+  it.each([
+    ['no one', async () => ({})],
+    ['a user', () => asUser('fuzz-user')],
+    ['an admin', () => asAdmin()],
+  ])(
+    'When every operation is fuzzed as %s, then no answer is a 5xx and every answer is documented',
+    async (who, headers) => {
+      const run = await fuzzOpenApi(stack.order.url, { headers: (await headers()) as Record<string, string>, maxExamples: MAX_EXAMPLES });
+      report(who, run);
+      expect(run.exitCode).toBe(0);
+      expect(run.operationsTested).toBe(await operations());
+      expect(run.generated).toBeGreaterThan(0);
+    },
+    300_000,
+  );
+
+  it('When only invalid requests are sent, as an admin, then nothing in the database changes', async () => {
+    const tables = ['products', 'orders', 'order_items', 'idempotency_keys', 'outbox_messages'];
+    const counts = async () =>
+      Object.fromEntries(await Promise.all(tables.map(async (t) => [t, Number((await stack.sql.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n)])));
+    const before = await counts();
+    const run = await fuzzOpenApi(stack.order.url, { headers: await asAdmin(), maxExamples: MAX_EXAMPLES, mode: 'negative' });
+    report('an admin, invalid requests only', run);
+    expect(run.exitCode).toBe(0);
+    expect(run.generated).toBeGreaterThan(0);
+    expect(await counts()).toEqual(before);
+  }, 300_000);
+});
