@@ -121,8 +121,10 @@ describe('AuthGuard', () => {
     for (const token of [unsecured, hmac, 'not.a.jwt', 'x']) await expectRejected(token, 'malformed');
   });
 
-  it('When the token has no subject, then 401 with reason bad-claims', async () => {
+  it('When the token has no usable subject (none, too long, control characters), then 401 with reason bad-claims', async () => {
     await expectRejected(await tokens.sign({ sub: '' }), 'bad-claims');
+    await expectRejected(await tokens.sign({ sub: 'u'.repeat(65) }), 'bad-claims');
+    await expectRejected(await tokens.sign({ sub: 'u-\u0000-1' }), 'bad-claims');
   });
 
   it('When a user token calls an admin route, then 403 AUTH.FORBIDDEN', async () => {

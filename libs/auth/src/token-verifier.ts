@@ -14,8 +14,12 @@ export const TOKEN_ALGORITHMS = ['ES256', 'RS256'];
 
 /** The claims a verified token must carry besides iss, aud and exp. */
 const tokenClaims = z.object({
-  /** The user id; orders and idempotency keys are stored under it (64 characters at most, as there). */
-  sub: z.string().min(1).max(64),
+  /** The user id; orders and idempotency keys are stored under it (64 characters at most, as there; no control characters, which PostgreSQL text may refuse). */
+  sub: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[^\u0000-\u001f\u007f]*$/),
   /** Unknown roles are ignored; a token without the claim is an ordinary user. */
   roles: z
     .array(z.string())
