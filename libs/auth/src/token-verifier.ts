@@ -19,7 +19,7 @@ const tokenClaims = z.object({
     .string()
     .min(1)
     .max(64)
-    .regex(/^[^\u0000-\u001f\u007f]*$/),
+    .regex(/^\P{Cc}*$/u),
   /** Unknown roles are ignored; a token without the claim is an ordinary user. */
   roles: z
     .array(z.string())

@@ -12,6 +12,7 @@ const text = (min: number, max: number) =>
     .string()
     .min(min)
     .max(max)
+    // eslint-disable-next-line no-control-regex -- NUL is exactly the character refused
     .regex(/^[^\u0000]*$/, 'must not contain NUL characters');
 
 export const createProductRequest = z
