@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createProduct, placeOrder, startOrderStack, type OrderStack } from './support/order-stack';
+import { asUser, asAdmin, createProduct, placeOrder, startOrderStack, type OrderStack } from './support/order-stack';
 
 describe('orders export and listing: a cap on concurrent exports with a connection budget of their own, exact cursors', () => {
   let stack: OrderStack;
@@ -23,13 +23,13 @@ describe('orders export and listing: a cap on concurrent exports with a connecti
     const readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
     try {
       for (let i = 0; i < 2; i += 1) {
-        const res = await fetch(exportUrl, { headers: { 'accept-encoding': 'identity' } });
+        const res = await fetch(exportUrl, { headers: { 'accept-encoding': 'identity', ...(await asAdmin()) } });
         expect(res.status).toBe(200);
         const reader = (res.body as ReadableStream<Uint8Array>).getReader();
         await reader.read(); // the first chunk, then nothing: a slow reader
         readers.push(reader);
       }
-      const third = await fetch(exportUrl, { headers: { 'accept-encoding': 'identity' } });
+      const third = await fetch(exportUrl, { headers: { 'accept-encoding': 'identity', ...(await asAdmin()) } });
       expect(third.status).toBe(503);
       expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       await expect(third.json()).resolves.toMatchObject({ code: 'ORDER.EXPORTS_BUSY' });
@@ -57,8 +57,8 @@ describe('orders export and listing: a cap on concurrent exports with a connecti
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 10; page += 1) {
-      const query = new URLSearchParams({ userId, limit: '2', ...(cursor ? { cursor } : {}) });
-      const res = await fetch(`${stack.order.url}/orders?${query.toString()}`);
+      const query = new URLSearchParams({ limit: '2', ...(cursor ? { cursor } : {}) });
+      const res = await fetch(`${stack.order.url}/orders?${query.toString()}`, { headers: await asUser(userId) });
       expect(res.status).toBe(200);
       const body = (await res.json()) as { orders: { id: string }[]; nextCursor: string | null };
       seen.push(...body.orders.map((o) => o.id));

@@ -3,7 +3,7 @@ import { connectTestRabbitmq, eventually, testKafka, uniqueName } from '@conveyo
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
-import { createProduct, placeOrder, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
+import { asAdmin, createProduct, placeOrder, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
 
 describe('order service: the outbox relay publishes to Kafka and RabbitMQ', () => {
   let stack: OrderStack;
@@ -68,7 +68,7 @@ describe('order service: the outbox relay publishes to Kafka and RabbitMQ', () =
     const product = await createProduct(stack.order, 3_300, 'seller-versions');
     const patch = await fetch(`${stack.order.url}/products/${product.id}`, {
       method: 'PATCH',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(await asAdmin()) },
       body: JSON.stringify({ version: 1, active: false }),
     });
     expect(patch.status).toBe(200);

@@ -1,7 +1,7 @@
 import { eventually, localServers } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import { startPgCommitProxy, type PgCommitProxy } from './support/pg-commit-proxy';
-import { createProduct, ledger, placeOrder, setFaults, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
+import { asUser, createProduct, ledger, placeOrder, setFaults, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
 
 describe('payments: a COMMIT whose answer is lost, a write lost after a refund', () => {
   let proxy: PgCommitProxy;
@@ -49,7 +49,7 @@ describe('payments: a COMMIT whose answer is lost, a write lost after a refund',
     const placed = (await (await placeOrder(stack.order, newOrder(), randomUUID())).json()) as OrderBody;
     expect(placed.status).toBe('PAID');
     const broken = proxy.breakNextCommit('write-lost', [placed.id, 'CANCELLED']);
-    const res = await fetch(`${stack.order.url}/orders/${placed.id}/cancel`, { method: 'POST' });
+    const res = await fetch(`${stack.order.url}/orders/${placed.id}/cancel`, { method: 'POST', headers: await asUser(placed.userId) });
     await broken;
     expect(res.status).toBeGreaterThanOrEqual(500);
     const settled = await eventually(

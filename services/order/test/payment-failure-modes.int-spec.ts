@@ -2,7 +2,7 @@ import { eventually, localServers } from '@conveyor/testing';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { answer, startStubPartner, type StubPartner } from './support/stub-partner';
-import { createProduct, ledger, placeOrder, setFaults, startOrderStack, type OrderStack } from './support/order-stack';
+import { asAdmin, createProduct, ledger, placeOrder, setFaults, startOrderStack, type OrderStack } from './support/order-stack';
 
 // Short client bounds, so the worst-case call time the reconciler waits out is short too:
 // 2 attempts × (200 ms connect + 500 ms read) + 50 ms backoff.
@@ -123,7 +123,7 @@ describe('payments: late completion and a Redis that forgot its counters (provid
     const res = await placeOrder(stack.order, newOrder(), randomUUID());
     const { id } = (await res.json()) as { id: string };
     expect(res.status).toBe(202);
-    const cancelled = await fetch(`${stack.order.url}/orders/${id}/cancel`, { method: 'POST' });
+    const cancelled = await fetch(`${stack.order.url}/orders/${id}/cancel`, { method: 'POST', headers: await asAdmin() });
     await expect(cancelled.json()).resolves.toMatchObject({ status: 'CANCELLED' });
     await eventually(async () => ((await ledger(stack.sim)).byOrder[id]?.charges ? true : undefined), { what: 'the late charge' });
     await setFaults(stack.sim, {});
