@@ -1,4 +1,16 @@
-import { authEnv, envField, httpServerEnv, kafkaEnv, loadConfig, locksEnv, outboxEnv, postgresEnv, rabbitmqEnv, redisEnv, telemetryEnv } from '@conveyor/config';
+import {
+  authEnv,
+  envField,
+  httpServerEnv,
+  kafkaEnv,
+  loadConfig,
+  locksEnv,
+  outboxEnv,
+  postgresEnv,
+  rabbitmqEnv,
+  redisEnv,
+  telemetryEnv,
+} from '@conveyor/config';
 import { Exchanges, Topics, Queues } from '@conveyor/contracts';
 import { downstreamClientEnv } from '@conveyor/resilience';
 import { z } from 'zod';

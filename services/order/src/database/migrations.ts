@@ -5,4 +5,10 @@ import { PaymentEscalations1764000000300 } from './migrations/1764000000300-paym
 import { IdempotencyKeysPerUser1764000000400 } from './migrations/1764000000400-idempotency-keys-per-user';
 
 /** The order database's migrations in order: libs/messaging's outbox tables first, then the order schema. */
-export const orderMigrations = [...outboxMigrations, InitialSchema1764000000100, OrderCancelling1764000000200, PaymentEscalations1764000000300, IdempotencyKeysPerUser1764000000400];
+export const orderMigrations = [
+  ...outboxMigrations,
+  InitialSchema1764000000100,
+  OrderCancelling1764000000200,
+  PaymentEscalations1764000000300,
+  IdempotencyKeysPerUser1764000000400,
+];
