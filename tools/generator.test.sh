@@ -114,10 +114,13 @@ start_with_services() {
 check "deploy/local/services up $name starts it (port $port, run dir in the copy)" start_with_services
 check "its /health/ready answers 200" curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:$port/health/ready"
 example_answers() {
-  curl -fsS --max-time 5 -H 'content-type: application/json' -d '{"name":"from the generator test"}' "http://127.0.0.1:$port/examples" |
+  # Born with auth: a token signed with the copy's local key (deploy/local/services made it at start).
+  local token
+  token=$(node "$ws/deploy/local/keys.mjs" token --user generator-test) || return 1
+  curl -fsS --max-time 5 -H 'content-type: application/json' -H "Authorization: Bearer $token" -d '{"name":"from the generator test"}' "http://127.0.0.1:$port/examples" |
     grep -q '"name":"from the generator test"'
 }
-check "its example endpoint answers POST /examples" example_answers
+check "its example endpoint answers POST /examples with a token from deploy/local/keys.mjs" example_answers
 
 stopped() {
   CONVEYOR_SERVICES_DIR=$tmp/services env "${env_prefix}_PORT=$port" "$ws/deploy/local/services" down "$name" &&
