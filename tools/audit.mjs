@@ -51,13 +51,16 @@ function runNpmAudit() {
     if (error.stdout) {
       const report = JSON.parse(error.stdout);
       if (report.vulnerabilities || report.auditReportVersion) return report;
-      throw new Error(`the registry's audit endpoint could not be asked: ${report.message ?? error.message}`);
+      throw Object.assign(new Error(`the registry's audit endpoint could not be asked: ${report.message ?? error.message}`), { unreachable: true });
     }
     throw error;
   }
 }
 
-const { values } = parseArgs({ options: { report: { type: 'string' } } });
+// --unreachable-is-unchecked (make test): a registry that refuses the audit
+// endpoint (some mirrors and proxies do) is reported as "not checked" instead
+// of failing the suite; `make audit` stays strict.
+const { values } = parseArgs({ options: { report: { type: 'string' }, 'unreachable-is-unchecked': { type: 'boolean' } } });
 let passed = 0;
 let failed = 0;
 try {
@@ -80,8 +83,12 @@ try {
     failed += 1;
   }
 } catch (error) {
-  console.log(`not ok - npm audit did not run: ${error.message}`);
-  failed += 1;
+  if (error.unreachable && values['unreachable-is-unchecked']) {
+    console.log(`# not checked - ${error.message}; run \`make audit\` where the registry answers it`);
+  } else {
+    console.log(`not ok - npm audit did not run: ${error.message}`);
+    failed += 1;
+  }
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);
