@@ -101,7 +101,7 @@ build: setup ## production build: JavaScript per service in dist/<service> (nx b
 chart-check: setup ## helm lint + unittest, kubeconform, conftest, install/upgrade on a local control plane (kwok)
 	deploy/check/chart
 
-kind-up: ## kind cluster, one image per service, helm install --wait, print the URLs (needs docker, kind, helm)
+kind-up: setup ## kind cluster, one image per service, helm install --wait, print the URLs (needs docker, kind, helm)
 	deploy/kind/up
 
 kind-down: ## delete the kind cluster

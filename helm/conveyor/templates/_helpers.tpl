@@ -67,7 +67,7 @@ capabilities:
 
 {{/*
 Environment of a service (and its migrations Job): HOST/PORT, the servers it
-`uses`, the services it `calls`, commonEnv, its own env. Secrets come by
+`uses`, the services it `calls`, AUTH_* (conveyor.authEnv), commonEnv, its own env. Secrets come by
 secretKeyRef, never as plain values.
 */}}
 {{- define "conveyor.serviceEnv" -}}
@@ -128,6 +128,7 @@ secretKeyRef, never as plain values.
 - name: {{ printf "%s_URL" $prefix }}
   value: {{ printf "http://%s:%v" (include "conveyor.name" (dict "root" $root "name" $target)) $callee.port | quote }}
 {{- end }}
+{{- include "conveyor.authEnv" (dict "root" $root "svc" $svc) }}
 {{- with $svc.migrations }}{{ if .enabled }}
 - name: POSTGRES_MIGRATIONS_RUN
   value: {{ if $.job }}"true"{{ else }}{{ $root.Values.postgresql.enabled | toString | quote }}{{ end }}
@@ -239,5 +240,86 @@ spec:
             matchLabels:
               {{- include "conveyor.selector" $ctx | nindent 14 }}
     {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Does a service verify bearer tokens? (`auth` unset counts as true: closed by default.) */}}
+{{- define "conveyor.usesAuth" -}}
+{{- if or (not (hasKey .svc "auth")) .svc.auth }}true{{ end -}}
+{{- end -}}
+
+{{/*
+The Secret holding the JWKS (key jwks.json), or "" when the keys come from
+auth.jwksUrl. Fails the render, naming the values, when an enabled service
+verifies tokens and no JWKS source (or more than one) is given.
+*/}}
+{{- define "conveyor.jwksSecretName" -}}
+{{- $auth := .Values.auth -}}
+{{- $needs := list -}}
+{{- range $name, $svc := .Values.services }}{{ if and $svc.enabled (include "conveyor.usesAuth" (dict "svc" $svc)) }}{{ $needs = append $needs $name }}{{ end }}{{ end -}}
+{{- $sources := list -}}
+{{- if $auth.existingJwksSecret }}{{ $sources = append $sources "auth.existingJwksSecret" }}{{ end -}}
+{{- if $auth.jwks }}{{ $sources = append $sources "auth.jwks" }}{{ end -}}
+{{- if $auth.jwksUrl }}{{ $sources = append $sources "auth.jwksUrl" }}{{ end -}}
+{{- if and $needs (eq (len $sources) 0) }}
+{{- fail (printf "auth: %s verif%s bearer tokens and no JWKS is given (in production the service exits 78 at start). Set one of: auth.existingJwksSecret (a Secret with the key jwks.json), auth.jwks (--set-file auth.jwks=<jwks.json>, e.g. from `node deploy/local/keys.mjs ensure`), or auth.jwksUrl (your identity provider's JWKS URL)" (join ", " $needs) (ternary "ies" "y" (eq (len $needs) 1))) }}
+{{- end }}
+{{- if gt (len $sources) 1 }}
+{{- fail (printf "auth: give one JWKS source, not %s" (join " and " $sources)) }}
+{{- end }}
+{{- if $auth.existingJwksSecret }}{{ $auth.existingJwksSecret }}
+{{- else if $auth.jwks }}{{ printf "%s-auth-jwks" .Release.Name }}
+{{- end }}
+{{- end -}}
+
+{{/* Where the JWKS Secret is mounted in a pod (read-only). */}}
+{{- define "conveyor.jwksDir" -}}/etc/conveyor/auth{{- end -}}
+
+{{/* AUTH_* env of a service that verifies tokens (or its migrations Job: same config). */}}
+{{- define "conveyor.authEnv" -}}
+{{- $root := .root -}}
+{{- if include "conveyor.usesAuth" (dict "svc" .svc) }}
+{{- $secret := include "conveyor.jwksSecretName" $root }}
+{{- if $secret }}
+- name: AUTH_JWKS_FILE
+  value: {{ printf "%s/jwks.json" (include "conveyor.jwksDir" $root) | quote }}
+{{- else }}
+- name: AUTH_JWKS_URL
+  value: {{ $root.Values.auth.jwksUrl | quote }}
+{{- end }}
+- name: AUTH_ISSUER
+  value: {{ $root.Values.auth.issuer | quote }}
+- name: AUTH_AUDIENCE
+  value: {{ $root.Values.auth.audience | quote }}
+- name: AUTH_CLOCK_SKEW_S
+  value: {{ ternary $root.Values.auth.clockSkewSeconds 30 (hasKey $root.Values.auth "clockSkewSeconds") | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* volumeMounts / volumes entries for the JWKS Secret (nothing with a JWKS URL). */}}
+{{- define "conveyor.authVolumeMount" -}}
+{{- if and (include "conveyor.usesAuth" (dict "svc" .svc)) (include "conveyor.jwksSecretName" .root) }}
+- { name: auth-jwks, mountPath: {{ include "conveyor.jwksDir" .root }}, readOnly: true }
+{{- end }}
+{{- end -}}
+{{- define "conveyor.authVolume" -}}
+{{- $secret := include "conveyor.jwksSecretName" .root }}
+{{- if and (include "conveyor.usesAuth" (dict "svc" .svc)) $secret }}
+- name: auth-jwks
+  secret:
+    secretName: {{ $secret }}
+    items: [{ key: jwks.json, path: jwks.json }]
+    defaultMode: 0444
+{{- end }}
+{{- end -}}
+
+{{/* Egress to the identity provider's JWKS URL (its port, any address). */}}
+{{- define "conveyor.authEgress" -}}
+{{- if and (include "conveyor.usesAuth" (dict "svc" .svc)) .root.Values.auth.jwksUrl }}
+{{- $u := urlParse .root.Values.auth.jwksUrl }}
+{{- $port := ternary "443" "80" (eq $u.scheme "https") }}
+{{- if regexMatch ":[0-9]+$" $u.host }}{{ $port = regexFind "[0-9]+$" $u.host }}{{ end }}
+- ports:
+    - { port: {{ $port }}, protocol: TCP }
 {{- end }}
 {{- end -}}
