@@ -84,7 +84,8 @@ check "the service is tagged, its scope is in the boundary rules and it is regis
 chart_renders() {
   local helm=$root/.cache/deploy-tools/bin/helm out
   [ -x "$helm" ] || { echo "no $helm: deploy/tools/install builds it (tools/deploy.test.sh runs it)"; return 1; }
-  out=$("$helm" template probe "$ws/helm/conveyor") || return 1
+  # A generated service verifies tokens like order: the chart needs a JWKS source to render it (an IdP URL is enough here).
+  out=$("$helm" template probe "$ws/helm/conveyor" --set auth.jwksUrl=https://id.example.com/.well-known/jwks.json) || return 1
   grep -q "kind: Deployment" <<<"$out" && grep -q "app.kubernetes.io/name: $name\$" <<<"$out" && grep -q "app.kubernetes.io/name: $name-migrations\$" <<<"$out"
 }
 check "its Helm values stanza renders a Deployment and a migrations Job (helm template)" chart_renders
