@@ -77,6 +77,14 @@ describe('service generator', () => {
     expect(written).toMatch(/targetCPUUtilizationPercentage: 70\n\n# Probes of every service\.\nprobes: \{\}\n$/);
   });
 
+  it('When --kafkaConsumer is given without --outbox, then the test imports only what it uses from kafkajs', async () => {
+    await serviceGenerator(tree, { name: 'search', port: 3200, database: true, kafkaConsumer: 'catalog.events' });
+
+    const spec = read('services/search/test/search.int-spec.ts');
+    expect(spec).toContain("import type { Kafka } from 'kafkajs';");
+    expect(spec).not.toMatch(/\bConsumer\b.*from 'kafkajs'/);
+  });
+
   it('When --database is given, then the service has its own database, an initial migration and a readiness check on it', async () => {
     await serviceGenerator(tree, { name: 'points', port: 3200, database: true });
 

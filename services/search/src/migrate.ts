@@ -1,0 +1,6 @@
+// Applies the search database's migrations once, then exits: the chart's pre-upgrade Job.
+import { migrateAndExit } from '@conveyor/persistence';
+import { config, SERVICE_NAME } from './config';
+import { searchMigrations } from './database/migrations';
+
+migrateAndExit(config, { serviceName: SERVICE_NAME, migrations: searchMigrations });
