@@ -89,6 +89,11 @@ chart_renders() {
   grep -q "kind: Deployment" <<<"$out" && grep -q "app.kubernetes.io/name: $name\$" <<<"$out" && grep -q "app.kubernetes.io/name: $name-migrations\$" <<<"$out"
 }
 check "its Helm values stanza renders a Deployment and a migrations Job (helm template)" chart_renders
+compose_has_it() {
+  in_copy grep -q "^  $name:\$" docker/compose.yaml && in_copy grep -q "^  $name-migrate:\$" docker/compose.yaml &&
+    in_copy node deploy/check/compose.mjs docker/compose.yaml
+}
+check "it joins docker/compose.yaml with its migrations one-shot, and the compose checks pass" compose_has_it
 check "its main.ts is at most 15 lines" test "$(wc -l <"$ws/services/$name/src/main.ts")" -le 15
 check "the generated files are formatted (prettier --check)" in_copy npx prettier --check "services/$name" eslint.config.mjs
 check "nx run $name:lint passes with zero warnings" in_copy npx nx run "$name:lint" --outputStyle=static --skip-nx-cache

@@ -77,6 +77,8 @@ secretKeyRef, never as plain values.
   value: "0.0.0.0"
 - name: PORT
   value: {{ $svc.port | quote }}
+- name: METRICS_PORT
+  value: {{ $root.Values.metrics.port | quote }}
 - name: OTEL_SERVICE_NAME
   value: {{ .name | quote }}
 {{- if or $root.Values.jaeger.enabled $root.Values.jaeger.otlpEndpoint }}

@@ -27,6 +27,9 @@ import { ShutdownSignal } from './shutdown-signal';
 /** The config fields every service has (`httpServerEnv` + `telemetryEnv` of @conveyor/config). */
 export interface ChassisConfig {
   LOG_LEVEL: string;
+  HOST: string;
+  /** `/metrics` on this port, apart from the API (0: on the API's port). */
+  METRICS_PORT: number;
 }
 
 /** What a service is made of; everything but the name, config and telemetry is optional. */
@@ -88,7 +91,12 @@ export class ChassisModule {
     const { serviceName } = options;
     const imports: DynamicModule['imports'] = [
       ConfigModule.register(options.config),
-      ObservabilityModule.forRoot({ serviceName, logLevel: options.config.LOG_LEVEL, telemetry: options.telemetry }),
+      ObservabilityModule.forRoot({
+        serviceName,
+        logLevel: options.config.LOG_LEVEL,
+        telemetry: options.telemetry,
+        metrics: { host: options.config.HOST, port: options.config.METRICS_PORT },
+      }),
       ProblemDetailsModule,
       OpenApiModule.forRoot({ ...options.openApi, bearerAuth: options.auth !== 'none' }),
       TerminusModule.forRoot({ logger: false }),

@@ -58,6 +58,28 @@ describe('The service chassis', () => {
     expect((await Promise.all(holders)).map((r) => r.status)).toEqual([200, 200]);
   });
 
+  describe('metrics', () => {
+    it('When METRICS_PORT is 0, then /metrics is served on the API port', async () => {
+      const { url } = await start({ OUTBOX_RELAY_ENABLED: 'false' });
+      const res = await fetch(`${url}/metrics`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('process_cpu_seconds_total{service="sample"}');
+    });
+
+    it('When METRICS_PORT is set, then /metrics is served there only: the API port answers 404 problem+json, and the metrics port serves nothing else', async () => {
+      const metricsPort = await freePort();
+      const { url } = await start({ OUTBOX_RELAY_ENABLED: 'false', METRICS_PORT: String(metricsPort) });
+      const onApi = await fetch(`${url}/metrics`);
+      expect(onApi.status).toBe(404);
+      expect(onApi.headers.get('content-type')).toContain(PROBLEM);
+      const scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      expect(scraped.status).toBe(200);
+      expect(scraped.headers.get('content-type')).toContain('text/plain');
+      expect(await scraped.text()).toContain('process_cpu_seconds_total{service="sample"}');
+      expect((await fetch(`http://127.0.0.1:${metricsPort}/health/ready`)).status).toBe(404);
+    });
+  });
+
   describe('readiness', () => {
     it('When a broker behind the outbox is down, then the replica stays ready and reports the broker as degraded', async () => {
       const deadPort = await freePort();

@@ -31,6 +31,11 @@ export const httpServerEnv = (defaultPort: number) =>
     HTTP_TRUST_PROXY_HOPS: envField.int(0, { min: 0, max: 10 }),
     /** Prefix of the Redis keys the rate limits count in (tests give each run its own). */
     RATE_LIMIT_KEY_PREFIX: envField.string('ratelimit'),
+    /**
+     * Port of `/metrics`, on its own listener so the API's route (ingress,
+     * NodePort) never serves it; 0 serves it on PORT, as a local run does.
+     */
+    METRICS_PORT: envField.int(0, { min: 0, max: 65535 }),
   });
 
 /** OpenTelemetry tracing (names follow the OpenTelemetry spec where one exists). */

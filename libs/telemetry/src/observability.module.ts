@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import type { MetricsListen } from './metrics/metrics.server';
 import { TelemetryModule } from './tracing/telemetry.module';
 import type { Telemetry } from './tracing/types';
 
@@ -10,6 +11,8 @@ export interface ObservabilityOptions {
   logLevel: string;
   /** The SDK started by the service's instrument.ts; flushed and stopped at shutdown. */
   telemetry: Telemetry;
+  /** `/metrics` on a listener of its own (port > 0) instead of the API's port. */
+  metrics?: MetricsListen;
 }
 
 /** Tracing shutdown, JSON logs with trace ids, and `/metrics`: the observability every service imports. */
@@ -19,7 +22,7 @@ export class ObservabilityModule {
     const modules = [
       TelemetryModule.register(options.telemetry),
       LoggingModule.forRoot({ serviceName: options.serviceName, level: options.logLevel }),
-      MetricsModule.forRoot({ serviceName: options.serviceName }),
+      MetricsModule.forRoot({ serviceName: options.serviceName, listen: options.metrics }),
     ];
     return { module: ObservabilityModule, imports: modules, exports: modules };
   }

@@ -1,4 +1,7 @@
-import { readProjectConfiguration, type Tree } from '@nx/devkit';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { readProjectConfiguration, workspaceRoot, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { serviceGenerator } from './generator';
 
@@ -75,6 +78,35 @@ describe('service generator', () => {
     expect(written).toContain('    database: conveyor_points\n');
     expect(written).toContain('    migrations:\n      enabled: true\n      command: [node, services/points/src/migrate.js]\n');
     expect(written).toMatch(/targetCPUUtilizationPercentage: 70\n\n# Probes of every service\.\nprobes: \{\}\n$/);
+  });
+
+  it('When docker/compose.yaml exists, then the service and its migrations one-shot join it, with the servers it uses and nothing else', async () => {
+    tree.write('docker/compose.yaml', readFileSync(path.join(workspaceRoot, 'docker/compose.yaml'), 'utf8'));
+    await serviceGenerator(tree, { name: 'ledger', port: 3200, database: true, rabbitmqConsumer: 'ledger.commands' });
+
+    const compose = parse(read('docker/compose.yaml'), { merge: true }) as { services: Record<string, Record<string, unknown>>; volumes: unknown };
+    expect(compose.services['ledger-migrate']).toMatchObject({
+      image: 'conveyor/ledger:dev',
+      command: ['node', 'services/ledger/src/migrate.js'],
+      restart: 'no',
+    });
+    const ledger = compose.services.ledger as {
+      environment: Record<string, unknown>;
+      depends_on: Record<string, unknown>;
+      ports: string[];
+      read_only: boolean;
+    };
+    expect(ledger.read_only).toBe(true);
+    expect(ledger.ports).toEqual(['127.0.0.1:3200:3200']);
+    expect(ledger.environment).toMatchObject({
+      PORT: 3200,
+      POSTGRES_DB: 'conveyor_ledger',
+      POSTGRES_MIGRATIONS_RUN: 'false',
+      RABBITMQ_URL: expect.any(String),
+    });
+    expect(ledger.environment).not.toHaveProperty('KAFKA_BROKERS');
+    expect(Object.keys(ledger.depends_on).sort()).toEqual(['jaeger', 'ledger-migrate', 'postgres', 'rabbitmq']);
+    expect(compose.volumes).toHaveProperty('postgres-data');
   });
 
   it('When --kafkaConsumer is given without --outbox, then the test imports only what it uses from kafkajs', async () => {

@@ -8,6 +8,7 @@ export const WORKSPACE_FILES = {
   services: 'deploy/local/services',
   infra: 'deploy/local/infra',
   helmValues: 'helm/conveyor/values.yaml',
+  compose: 'docker/compose.yaml',
 } as const;
 
 // The templates, from the workspace root: `nx g` loads this file through Node's
@@ -120,6 +121,7 @@ export async function serviceGenerator(tree: Tree, schema: ServiceGeneratorSchem
   registerWithLocalServices(tree, options);
   if (options.database) addLocalDatabase(tree, options.dbName);
   addHelmValues(tree, options);
+  addComposeService(tree, options);
 
   if (!schema.skipFormat) await formatFiles(tree);
   return () => {
@@ -229,4 +231,75 @@ function addHelmValues(tree: Tree, options: NormalizedOptions): void {
   ];
   lines.splice(end, 0, ...stanza);
   tree.write(file, lines.join('\n'));
+}
+
+/**
+ * Adds the service (and, with a database, its `<name>-migrate` one-shot) to
+ * docker/compose.yaml, before the top-level `volumes:`, in the shape of
+ * order's: the same image, env names, read-only non-root anchors and JWKS.
+ */
+export function addComposeService(tree: Tree, options: NormalizedOptions): void {
+  const file = WORKSPACE_FILES.compose;
+  const source = tree.read(file, 'utf-8');
+  if (!source) return;
+  if (new RegExp(`^  ${options.name}:$`, 'm').test(source)) return;
+  const at = source.search(/^volumes:$/m);
+  if (at < 0) {
+    logger.warn(`${file} has no top-level "volumes:"; add ${options.name}'s service yourself.`);
+    return;
+  }
+  const { name, port, dbName } = options;
+  const kafka = options.outbox || options.kafkaConsumer;
+  const rabbitmq = options.rabbitmqConsumer;
+  const build = [`    build: { context: .., dockerfile: docker/Dockerfile, args: { SERVICE: ${name} } }`, `    image: conveyor/${name}:dev`];
+  const jwks = '../.run/auth/jwks.json:/etc/conveyor/jwks.json:ro';
+  const env = [
+    '      <<: *otel',
+    '      HOST: 0.0.0.0',
+    `      PORT: ${port}`,
+    ...(options.database
+      ? [
+          '      POSTGRES_HOST: postgres',
+          '      POSTGRES_PORT: 5432',
+          '      POSTGRES_USER: conveyor',
+          '      POSTGRES_PASSWORD: conveyor',
+          `      POSTGRES_DB: ${dbName}`,
+        ]
+      : []),
+    ...(kafka ? ['      KAFKA_BROKERS: kafka:29092'] : []),
+    ...(rabbitmq ? ['      RABBITMQ_URL: amqp://conveyor:conveyor@rabbitmq:5672'] : []),
+    '      AUTH_JWKS_FILE: /etc/conveyor/jwks.json',
+  ];
+  const servers = [...(options.database ? ['postgres'] : []), ...(kafka ? ['kafka'] : []), ...(rabbitmq ? ['rabbitmq'] : []), 'jaeger'];
+  const block = [
+    ...(options.database
+      ? [
+          `  # Schema migrations, once, before the ${name} service starts.`,
+          `  ${name}-migrate:`,
+          '    <<: *service',
+          ...build,
+          '    restart: "no"',
+          `    command: [node, services/${name}/src/migrate.js]`,
+          `    environment: &${name}-env`,
+          ...env,
+          '      POSTGRES_MIGRATIONS_RUN: "true"',
+          `    volumes: [${jwks}]`,
+          '    depends_on:',
+          '      postgres: { condition: service_healthy }',
+          '',
+        ]
+      : []),
+    `  ${name}:`,
+    '    <<: *service',
+    ...build,
+    '    environment:',
+    ...(options.database ? [`      <<: *${name}-env`, '      POSTGRES_MIGRATIONS_RUN: "false"'] : env),
+    `    volumes: [${jwks}]`,
+    `    ports: ["127.0.0.1:${port}:${port}"]`,
+    '    depends_on:',
+    ...(options.database ? [`      ${name}-migrate: { condition: service_completed_successfully }`] : []),
+    ...servers.map((server) => `      ${server}: { condition: service_healthy }`),
+    '',
+  ];
+  tree.write(file, source.slice(0, at) + block.join('\n') + '\n' + source.slice(at));
 }
