@@ -1,5 +1,5 @@
 import type { INestMicroservice } from '@nestjs/common';
-import type { Kafka, Producer } from 'kafkajs';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { Client } from 'pg';
 import { createTestTopic, eventually, localServers, testKafka, uniqueName } from '@conveyor/testing';
 import {
@@ -212,6 +212,78 @@ describe('Kafka consumer strategy', () => {
       await closeTestDataSource(own);
     }
   }, 120_000);
+
+  it('When one partition fails with an infrastructure error, then that partition is paused uncommitted while the other partitions keep flowing and the consumer keeps its group membership', async () => {
+    const topic = await createTestTopic(kafka, 'consume_pause', 2);
+    const groupId = uniqueName('group');
+    let databaseDown = true;
+    let heldTries = 0;
+    const server = new KafkaConsumerServer({
+      kafka,
+      groupId,
+      topics: [topic],
+      dataSource: handle.dataSource,
+      schemas: { [topic]: ItemRecorded.schema },
+      maxAttempts: 3,
+      backoffInitialMs: 20,
+      backoffMaxMs: 200,
+    });
+    apps.push(
+      await startConsumerApp(server, topic, (event) => {
+        if (event.key !== 'held' || !databaseDown) return;
+        heldTries += 1;
+        // What node-postgres reports when the server terminates the session: an infrastructure failure.
+        throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+      }),
+    );
+    const consumer = server.unwrap<Consumer>();
+    let joins = 0;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joins += 1;
+    });
+    const send = async (key: string, partition: number, seqs: number[]) => {
+      const events = seqs.map((seq) => ItemRecorded.create(key, { key, seq }));
+      await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key, partition, value: JSON.stringify(e) })) });
+      return events;
+    };
+    const effectsOf = async (key: string): Promise<number[]> =>
+      ((await handle.dataSource.query(`SELECT seq FROM effects WHERE key = $1 ORDER BY id`, [key])) as { seq: number }[]).map((r) => r.seq);
+
+    const held = await send('held', 0, [0, 1]);
+    await eventually(() => (heldTries >= 3 ? true : undefined), { timeoutMs: 20_000, what: 'the held partition failing' });
+    const joinsBefore = joins;
+    // Produced while partition 0 is failing: with the failure retried inside the batch, kafkajs
+    // fetches nothing more (its fetch waits for every batch of the last one), so these would wait too.
+    await send('flowing', 1, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await eventually(async () => ((await effectsOf('flowing')).length === 10 ? true : undefined), {
+      timeoutMs: 20_000,
+      what: 'the other partition flowing',
+    });
+    expect(await effectsOf('held')).toEqual([]);
+    const triesWhileFlowing = heldTries;
+    await eventually(() => (heldTries > triesWhileFlowing + 2 ? true : undefined), { timeoutMs: 20_000, what: 'the held message retried after pauses' });
+    expect(joins).toBe(joinsBefore); // no rejoin: the member stayed in the group throughout
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const partition0 = committed.partitions.find((p) => p.partition === 0);
+      expect(['-1', '0']).toContain(partition0?.offset); // nothing of the held partition committed
+
+      databaseDown = false;
+      await eventually(async () => ((await effectsOf('held')).length === 2 ? true : undefined), { timeoutMs: 20_000, what: 'the held messages applied' });
+      expect(await effectsOf('held')).toEqual([0, 1]);
+      expect(await effectsOf('flowing')).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const applied: { n: number }[] = await handle.dataSource.query(`SELECT count(*)::int AS n FROM effects WHERE event_id = ANY($1::text[])`, [
+        held.map((e) => e.id),
+      ]);
+      expect(applied).toEqual([{ n: 2 }]);
+      const dead = await admin.fetchTopicOffsets(kafkaDeadLetterTopic(topic, groupId));
+      expect(dead.map((p) => p.high)).toEqual(['0']);
+    } finally {
+      await admin.disconnect();
+    }
+  }, 90_000);
 
   it('When the replay command runs with a fix, then the repaired message is consumed from the source topic and the rest are dropped', async () => {
     const topic = await createTestTopic(kafka, 'consume_replay', 1);

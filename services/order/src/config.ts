@@ -71,6 +71,15 @@ export const orderEnv = httpServerEnv(3001)
      * started waits in it instead of being unroutable (tests give each run its own).
      */
     NOTIFICATION_QUEUE: envField.string(Queues.notificationSend),
+    /**
+     * How long an idempotency key (and the answer stored under it) is kept; a
+     * repeat after that is a new request. Clients must not retry a key longer.
+     */
+    ORDER_IDEMPOTENCY_RETENTION_MS: envField.durationMs(24 * 60 * 60_000, { min: 60_000, max: 30 * 24 * 60 * 60_000 }),
+    /** How often expired idempotency keys are pruned (a singleton job under a lease); 0 turns it off in this process. */
+    ORDER_IDEMPOTENCY_PRUNE_INTERVAL_MS: envField.durationMs(10 * 60_000),
+    /** Keys deleted per statement by the pruning job (short transactions, however many expired). */
+    ORDER_IDEMPOTENCY_PRUNE_BATCH_SIZE: envField.int(1_000, { min: 1, max: 100_000 }),
     /** Window of the POST /orders rate limit. */
     ORDER_PLACEMENT_RATE_WINDOW_MS: envField.durationMs(60_000, { min: 1_000 }),
     /** Orders one user may place per window; past it 429 with Retry-After. */

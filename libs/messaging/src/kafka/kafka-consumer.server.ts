@@ -23,7 +23,11 @@ export interface KafkaConsumerOptions {
   schemas?: Record<string, z.ZodType>;
   /** Handler attempts per message before it is dead-lettered [5]. */
   maxAttempts?: number;
-  /** Back-off between in-place attempts [100 ms, doubling up to 5 s]. */
+  /**
+   * Back-off between in-place attempts of a failing handler, and how long a
+   * partition is paused after an infrastructure failure [100 ms, doubling up
+   * to 5 s].
+   */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   /** Partitions processed in parallel; one partition is always processed in order [3]. */
@@ -36,6 +40,15 @@ export interface KafkaConsumerOptions {
   createDeadLetterTopics?: boolean;
 }
 
+/** What became of one message: applied (or skipped, or dead-lettered), or held by an infrastructure failure. */
+type MessageOutcome = { held: false } | { held: true; delayMs: number };
+
+/** An infrastructure failure under way on one partition: the message it holds and how many tries it has had. */
+interface PartitionOutage {
+  offset: string;
+  tries: number;
+}
+
 /** The dead-letter topic of a topic for one consumer group. */
 export const kafkaDeadLetterTopic = (topic: string, groupId: string): string => `${topic}.${groupId}.dlq`;
 
@@ -43,15 +56,22 @@ export const kafkaDeadLetterTopic = (topic: string, groupId: string): string => 
  * A NestJS transport strategy that feeds Kafka messages to `@EventPattern(type)`
  * handlers (pattern = the envelope's `type`). Per message: parse and validate,
  * then one transaction with the inbox insert and the handler's writes
- * (`ctx.manager`), retried in place with back-off; a message that is invalid
+ * (`ctx.manager`), a failing handler retried in place with back-off; a message that is invalid
  * or still failing goes to `<topic>.<group>.dlq` with the error in headers and
- * its offset is committed, so one bad message never stops a partition.
+ * its offset is committed, so one bad message never stops a partition. An
+ * infrastructure failure (database down, lock timeout, connection reset)
+ * pauses the message's partition instead, uncommitted, and resumes it after a
+ * capped back-off: the batch returns at once, so the fetch loop, the
+ * heartbeats and the other partitions go on however long the outage lasts.
  */
 export class KafkaConsumerServer extends Server implements CustomTransportStrategy {
   private readonly log = new Logger(KafkaConsumerServer.name);
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private readonly stopping = new AbortController();
+  /** Partitions held by an infrastructure failure, by `topic:partition`. */
+  private readonly outages = new Map<string, PartitionOutage>();
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly options: KafkaConsumerOptions) {
     super();
@@ -73,6 +93,8 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
    */
   async close(): Promise<void> {
     this.stopping.abort();
+    this.resumeTimers.forEach((timer) => clearTimeout(timer));
+    this.resumeTimers.clear();
     await this.consumer?.disconnect();
     await this.producer?.disconnect();
     this.consumer = undefined;
@@ -121,19 +143,45 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     }
   }
 
-  private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+  private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary, pause }: EachBatchPayload): Promise<void> {
     for (const message of batch.messages) {
       // After close() or a rebalance, stop before the next message; the
       // offsets resolved so far are committed below.
       if (!isRunning() || isStale()) break;
-      await this.processMessage(batch.topic, batch.partition, message, heartbeat, () => !isRunning() || isStale());
+      const outcome = await this.processMessage(batch.topic, batch.partition, message, heartbeat, () => !isRunning() || isStale());
+      if (outcome.held) {
+        // Not resolved: the next fetch of this partition starts at this message.
+        this.pauseFor(pause, outcome.delayMs);
+        break;
+      }
       resolveOffset(message.offset);
       await heartbeat();
     }
     await commitOffsetsIfNecessary();
   }
 
-  private async processMessage(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>, lost: () => boolean): Promise<void> {
+  /**
+   * Pauses the partition (kafkajs stops fetching it; the member keeps
+   * heartbeating and the other partitions keep flowing) and resumes it after
+   * `delayMs`. Its pause survives a rebalance; if the partition moved to
+   * another member meanwhile, that one starts at the uncommitted message.
+   */
+  private pauseFor(pause: EachBatchPayload['pause'], delayMs: number): void {
+    const resume = pause();
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      if (!this.stopping.signal.aborted) resume();
+    }, delayMs);
+    this.resumeTimers.add(timer);
+  }
+
+  private async processMessage(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    heartbeat: () => Promise<void>,
+    lost: () => boolean,
+  ): Promise<MessageOutcome> {
     const headers = headersToStrings(message.headers as Record<string, unknown>);
     const span = tracer.startSpan(
       `${topic} process`,
@@ -151,8 +199,11 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       contextFromHeaders(headers),
     );
     try {
-      await otelContext.with(trace.setSpan(otelContext.active(), span), () => this.handleWithRetries(topic, partition, message, headers, heartbeat, lost));
+      const outcome = await otelContext.with(trace.setSpan(otelContext.active(), span), () =>
+        this.handleWithRetries(topic, partition, message, headers, heartbeat, lost),
+      );
       endSpan(span);
+      return outcome;
     } catch (error) {
       endSpan(span, error);
       throw error; // a failed dead-letter publish, or a retry cut short by close/rebalance: not committed, delivered again
@@ -166,30 +217,33 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     headers: Record<string, string>,
     heartbeat: () => Promise<void>,
     lost: () => boolean,
-  ): Promise<void> {
+  ): Promise<MessageOutcome> {
+    const done: MessageOutcome = { held: false };
     const span = trace.getActiveSpan();
     const replayFor = headers[DeadLetterHeaders.replayFor];
     if (replayFor !== undefined && replayFor !== this.options.groupId) {
       span?.setAttribute('conveyor.skipped', 'replay for another group');
-      return; // a dead letter of another group, replayed to it
+      return done; // a dead letter of another group, replayed to it
     }
     let envelope;
     try {
       envelope = parseEnvelope(message.value, this.options.schemas?.[topic]);
     } catch (error) {
-      return this.deadLetter(topic, partition, message, headers, error, 0);
+      await this.deadLetter(topic, partition, message, headers, error, 0);
+      return done;
     }
     span?.setAttributes({ 'messaging.message.id': envelope.id, 'conveyor.event.type': envelope.type });
     const handler = this.getHandlerByPattern(this.normalizePattern(envelope.type));
-    if (!handler) return; // an event type this service does not care about
+    if (!handler) return done; // an event type this service does not care about
 
     const maxAttempts = this.options.maxAttempts ?? 5;
     const backoff = { baseDelayMs: this.options.backoffInitialMs ?? 100, maxDelayMs: this.options.backoffMaxMs ?? 5_000 };
-    // Handler attempts count towards maxAttempts; infrastructure failures
-    // (database down, lock timeout, connection reset) do not: the message is
-    // retried in place with capped back-off for as long as the outage lasts.
-    // Its offset is not resolved meanwhile, so this partition is held (nothing
-    // after it is fetched or committed) while the others go on.
+    const partitionKey = `${topic}:${partition}`;
+    // Handler attempts count towards maxAttempts and are retried in place.
+    // Infrastructure failures (database down, lock timeout, connection reset)
+    // do not count: the partition is paused with capped back-off (growing
+    // across the pauses of one message) for as long as the outage lasts,
+    // its offset unresolved and uncommitted, and never dead-lettered.
     let attempt = 1;
     for (let tries = 1; ; tries += 1) {
       try {
@@ -201,26 +255,64 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
           ),
         );
         span?.setAttribute('conveyor.inbox', result);
-        return;
+        this.endOutage(partitionKey, topic, partition, message.offset);
+        return done;
       } catch (error) {
         const kind = classifyFailure(error);
-        if (kind === 'message') return this.deadLetter(topic, partition, message, headers, error, attempt);
+        if (kind === 'message') {
+          await this.deadLetter(topic, partition, message, headers, error, attempt);
+          this.endOutage(partitionKey, topic, partition, message.offset);
+          return done;
+        }
         // Stopping or no longer ours: leave it uncommitted, it is delivered again.
         if (this.stopping.signal.aborted || lost()) throw error;
-        if (kind === 'handler' && attempt >= maxAttempts) return this.deadLetter(topic, partition, message, headers, error, attempt);
-        if (kind === 'handler') attempt += 1;
-        const delay = backoffDelay(tries, backoff);
-        // An outage is logged on its first try and every tenth, not per message per try.
-        if (kind === 'handler' || tries === 1 || tries % 10 === 0) {
-          this.log.warn(
-            `${topic}[${partition}]@${message.offset} ${envelope.type} ${envelope.id}: ${kind === 'infrastructure' ? 'infrastructure failure, partition held' : `attempt ${attempt - 1} failed`} (${errorMessage(error)}); try ${tries}, retrying in ${delay} ms`,
-          );
+        if (kind === 'infrastructure') return this.holdPartition(partitionKey, topic, partition, message.offset, envelope, error, backoff);
+        if (attempt >= maxAttempts) {
+          await this.deadLetter(topic, partition, message, headers, error, attempt);
+          this.endOutage(partitionKey, topic, partition, message.offset);
+          return done;
         }
+        attempt += 1;
+        const delay = backoffDelay(tries, backoff);
+        this.log.warn(
+          `${topic}[${partition}]@${message.offset} ${envelope.type} ${envelope.id}: attempt ${attempt - 1} failed (${errorMessage(error)}); retrying in ${delay} ms`,
+        );
         span?.addEvent('retry', { attempt, kind, error: errorMessage(error) });
         await sleep(delay, this.stopping.signal);
         await heartbeat();
       }
     }
+  }
+
+  /** Counts one more infrastructure failure of the partition's current message and says how long to pause it. */
+  private holdPartition(
+    partitionKey: string,
+    topic: string,
+    partition: number,
+    offset: string,
+    envelope: { type: string; id: string },
+    error: unknown,
+    backoff: { baseDelayMs: number; maxDelayMs: number },
+  ): MessageOutcome {
+    const previous = this.outages.get(partitionKey);
+    const tries = previous?.offset === offset ? previous.tries + 1 : 1;
+    this.outages.set(partitionKey, { offset, tries });
+    const delayMs = backoffDelay(tries, backoff);
+    // An outage is logged on its first try and every tenth, not per message per try.
+    if (tries === 1 || tries % 10 === 0) {
+      this.log.warn(
+        `${topic}[${partition}]@${offset} ${envelope.type} ${envelope.id}: infrastructure failure (${errorMessage(error)}); try ${tries}, partition paused for ${delayMs} ms`,
+      );
+    }
+    trace.getActiveSpan()?.addEvent('partition paused', { tries, delayMs, error: errorMessage(error) });
+    return { held: true, delayMs };
+  }
+
+  private endOutage(partitionKey: string, topic: string, partition: number, offset: string): void {
+    const outage = this.outages.get(partitionKey);
+    if (!outage) return;
+    this.outages.delete(partitionKey);
+    if (outage.offset === offset) this.log.log(`${topic}[${partition}]@${offset}: applied after ${outage.tries} paused tries; partition flowing again`);
   }
 
   private async deadLetter(

@@ -3,6 +3,7 @@ import { InitialSchema1764000000100 } from './migrations/1764000000100-initial-s
 import { OrderCancelling1764000000200 } from './migrations/1764000000200-order-cancelling';
 import { PaymentEscalations1764000000300 } from './migrations/1764000000300-payment-escalations';
 import { IdempotencyKeysPerUser1764000000400 } from './migrations/1764000000400-idempotency-keys-per-user';
+import { IdempotencyKeysRetention1764000000500 } from './migrations/1764000000500-idempotency-keys-retention';
 
 /** The order database's migrations in order: libs/messaging's outbox tables first, then the order schema. */
 export const orderMigrations = [
@@ -11,4 +12,5 @@ export const orderMigrations = [
   OrderCancelling1764000000200,
   PaymentEscalations1764000000300,
   IdempotencyKeysPerUser1764000000400,
+  IdempotencyKeysRetention1764000000500,
 ];

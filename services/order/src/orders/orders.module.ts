@@ -8,6 +8,7 @@ import { CancelOrderService } from './commands/cancel-order/cancel-order.service
 import { PlaceOrderHttpController } from './commands/place-order/place-order.http.controller';
 import { PlaceOrderService } from './commands/place-order/place-order.service';
 import { ORDER_EVENTS, OutboxOrderEvents } from './events/order-events.port';
+import { IDEMPOTENCY_PRUNE_LOCK, PruneIdempotencyKeysService } from './idempotency/prune-idempotency-keys.service';
 import { OrdersRepository } from './orders.repository';
 import { PAYMENTS_CLIENT, PaymentGateway } from './payments/payment-gateway';
 import { ExportOrdersHttpController } from './queries/export-orders/export-orders.http.controller';
@@ -49,6 +50,13 @@ import { SETTLEMENT_LOCK, SettlementMatchingService } from './reconciliation/set
       use: SettlementMatchingService,
       intervalMs: (config: OrderConfig) => config.ORDER_SETTLEMENT_INTERVAL_MS,
       run: (settlement, lease) => settlement.matchRecentDays(lease),
+    }),
+    PruneIdempotencyKeysService,
+    leaseScheduledJob({
+      lockName: IDEMPOTENCY_PRUNE_LOCK,
+      use: PruneIdempotencyKeysService,
+      intervalMs: (config: OrderConfig) => config.ORDER_IDEMPOTENCY_PRUNE_INTERVAL_MS,
+      run: (pruner, lease) => pruner.prune(lease),
     }),
     { provide: ORDER_EVENTS, useClass: OutboxOrderEvents },
   ],

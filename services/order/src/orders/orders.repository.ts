@@ -42,12 +42,32 @@ export class OrdersRepository {
     return result[0][0];
   }
 
-  /** Stores the answer a repeat of the order's first request gets, once that answer is final. */
-  async recordResponse(manager: EntityManager, orderId: string, status: number, body: OrderView): Promise<void> {
+  /**
+   * Stores the answer a repeat of the order's first request gets, once that
+   * answer is final. The first answer stored wins (the request, the
+   * reconciler, or a repeat that found the request gone): the one returned is
+   * the one kept, so every caller answers the same. Undefined when the key is
+   * gone (pruned).
+   */
+  async recordResponse(manager: EntityManager, orderId: string, status: number, body: OrderView): Promise<StoredResponse | undefined> {
     await manager.query('UPDATE idempotency_keys SET response_status = $2, response_body = $3 WHERE order_id = $1 AND response_status IS NULL', [
       orderId,
       status,
       JSON.stringify(body),
     ]);
+    const rows: { response_status: number; response_body: OrderView }[] = await manager.query(
+      'SELECT response_status, response_body FROM idempotency_keys WHERE order_id = $1 AND response_status IS NOT NULL',
+      [orderId],
+    );
+    return rows[0] && { status: rows[0].response_status as StoredResponse['status'], body: rows[0].response_body };
   }
 }
+
+/** The answer stored under an idempotency key: what every repeat of the request gets. */
+export interface StoredResponse {
+  status: 201 | 202;
+  body: OrderView;
+}
+
+/** The HTTP status an order's current state answers a placement with: 202 while its payment is UNKNOWN, 201 once decided. */
+export const placementStatus = (status: OrderStatus): 201 | 202 => (status === 'UNKNOWN' ? 202 : 201);

@@ -13,11 +13,11 @@ import {
   type ServiceProcess,
   type TestDatabase,
 } from '@conveyor/testing';
-import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { startPgCommitProxy, type PgCommitProxy } from './pg-commit-proxy';
 import { asAdmin, asUser, authEnv } from './order-stack';
+import { startThrowawayRedis, type ThrowawayRedis } from './throwaway-redis';
 
 /** The money and the events, as the invariant compares them after reconciliation settled. */
 export interface InvariantOutcome {
@@ -30,6 +30,9 @@ export interface InvariantOutcome {
   reconciled: number;
   /** COMMITs whose answer the proxy dropped (the commit held). */
   commitsBroken: number;
+  /** Restarts of the order process's Redis (its own, without persistence), and the keys each one lost. */
+  redisRestarts: number;
+  redisKeysLost: number[];
   /** Net money at the provider: charged − refunded (`/_admin/ledger` net). */
   providerNet: number;
   /** Sum of total_amount of the PAID orders. */
@@ -134,8 +137,10 @@ const PAYMENTS = 'POST /v1/payments';
  *   1.5 s after it arrived ("completed late");
  * - the 9th: the first attempt is applied and stalls, its retry is answered
  *   409 ("refused on retry");
- * - the 10th: Redis forgets every key of the run (a restart without
- *   persistence: leases and any fencing counter gone).
+ * - the 10th: the order process's Redis (a redis-server of the run's own,
+ *   without persistence) is killed and restarted while the wave is placed:
+ *   leases, rate-limit counters and any fencing counter gone, connections
+ *   reset mid-request (the rate limit fails open, lease runs are skipped).
  * One order per wave is cancelled right after its answer. Some orders are
  * declined by rule. Then the faults stop and the reconciler (every 300 ms)
  * runs until no order is PENDING, UNKNOWN, CANCELLING or flagged.
@@ -145,10 +150,11 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
   const running: ServiceProcess[] = [];
   let sql: Client | undefined;
   let proxy: PgCommitProxy | undefined;
-  const redis = new Redis(localServers().REDIS_URL);
+  let redis: ThrowawayRedis | undefined;
   const lockPrefix = uniqueName('order_invariant_lock');
   try {
     const servers = localServers();
+    redis = await startThrowawayRedis();
     proxy = await startPgCommitProxy({ host: servers.POSTGRES_HOST, port: servers.POSTGRES_PORT });
     const sim = await startServiceProcess('services/provider-sim/src/main.ts', { PROVIDER_SIM_ADMIN: 'true', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
     running.push(sim);
@@ -161,6 +167,8 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
       POSTGRES_HOST: '127.0.0.1',
       POSTGRES_PORT: String(proxy.port),
       LOCK_KEY_PREFIX: lockPrefix,
+      // Its own Redis, so the run can restart it.
+      REDIS_URL: redis.url,
       PAYMENTS_URL: sim.url,
       PAYMENTS_READ_TIMEOUT_MS: '400',
       PAYMENTS_MAX_RETRIES: '1',
@@ -220,10 +228,8 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
       await admin('PUT', '/_admin/faults', payments ? { '*': errors, [PAYMENTS]: payments } : { '*': errors });
       // The next PAID commit holds, its answer is lost (not awaited: the trap waits for its commit).
       if (kind === 5) void proxy.breakNextCommit('ack-lost', ['PAID']);
-      if (kind === 9) {
-        const keys = await redis.keys(`${lockPrefix}:*`);
-        if (keys.length) await redis.del(...keys);
-      }
+      // Redis restarts, empty, while this wave is placed (awaited after it).
+      const restarting = kind === 9 ? redis.restart() : undefined;
       const size = Math.min(options.wave, options.orders - start);
       const answers = await Promise.all(
         Array.from({ length: size }, async (_, i) => {
@@ -245,6 +251,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
         else if (a.status === 503) refused += 1;
         else throw new Error(`POST /orders answered ${a.status}`);
       }
+      await restarting;
       // A cancel racing the payment's aftermath (or a PAID order's refund) under the same faults.
       const toCancel = answers.find((a) => a.id !== undefined);
       if (toCancel?.id) {
@@ -287,6 +294,8 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
     return {
       reconciled: lookups[0].n,
       commitsBroken: proxy.broken,
+      redisRestarts: redis.restarts,
+      redisKeysLost: [...redis.keysLost],
       placed,
       refused,
       cancelsAsked,
@@ -301,7 +310,7 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
     await sql?.end();
     for (const process of running.reverse()) await process.stop();
     await proxy?.stop();
-    redis.disconnect();
+    await redis?.stop();
     await db.drop();
   }
 }
@@ -332,6 +341,8 @@ export function describeOrderInvariant(title: string, run: InvariantRunOptions &
       expect(outcome.byStatus['PAID']).toBeGreaterThan(0);
       expect(outcome.reconciled).toBeGreaterThanOrEqual(run.minReconciled);
       expect(outcome.commitsBroken).toBeGreaterThan(0); // the lost-COMMIT wave did bite
+      expect(outcome.redisRestarts).toBeGreaterThan(0); // and the Redis restart happened, losing what it held
+      expect(outcome.redisKeysLost.every((n) => n > 0)).toBe(true);
     });
 
     it('When reconciliation has settled, then the money charged at the provider equals the sum of PAID orders', () => {

@@ -1,11 +1,12 @@
 import { IdempotencyKeyReused, requestFingerprint } from '@conveyor/http';
+import type { DownstreamUnavailableError } from '@conveyor/resilience';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
 import { MixedCurrencies, MultipleSellers, PaymentUnavailable, RequestInProgress, UnknownProducts } from '../../order.errors';
 import type { OrderRow, OrderView } from '../../order.model';
-import { OrdersRepository } from '../../orders.repository';
+import { OrdersRepository, placementStatus } from '../../orders.repository';
 import { PaymentGateway, type ChargeOutcome } from '../../payments/payment-gateway';
 import type { PlaceOrderRequest } from './place-order.request.dto';
 
@@ -44,7 +45,14 @@ export class KeyTaken extends Error {}
  * 4. declined → FAILED + OrderPaymentFailed;
  * 5. no verdict → UNKNOWN (202, the reconciler settles it); refused before
  *    sending → 503, and the order and its key are removed, so the client can
- *    retry later with the same key.
+ *    retry later with the same key (unless the order was cancelled meanwhile:
+ *    then that is the answer, stored under the key).
+ *
+ * Every outcome leaves the key with a final answer, or without the key: the
+ * request stores its answer with the state change; when it cannot (it died,
+ * its database went away), the reconciler settles the order and stores it, and
+ * a repeat that finds the order no longer PENDING stores the order as it is.
+ * The first answer stored wins, so every repeat gets the same one.
  */
 @Injectable()
 export class PlaceOrderService {
@@ -121,18 +129,35 @@ export class PlaceOrderService {
     return order;
   }
 
-  /** The answer stored under the user's key (keys are per user: another user's equal key is another record). */
+  /**
+   * The answer stored under the user's key (keys are per user: another user's
+   * equal key is another record). No answer stored yet: while the order is
+   * PENDING the first request (or, if it died, the reconciler) is still
+   * deciding it: 409, retry. Once it is not, its current state is the answer,
+   * stored here if nobody stored one first: a key never stays "in progress"
+   * after its order was decided (e.g. cancelled while the first request could
+   * not store its answer).
+   */
   protected async replay(userId: string, key: string, requestHash: string): Promise<PlacedOrder> {
-    const rows: { request_hash: string; response_status: number | null; response_body: OrderView | null }[] = await this.orders.dataSource.query(
-      'SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
-      [userId, key],
-    );
+    const rows: { request_hash: string; order_id: string; response_status: number | null; response_body: OrderView | null }[] =
+      await this.orders.dataSource.query(
+        'SELECT request_hash, order_id, response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
+        [userId, key],
+      );
     const record = rows[0];
     // Gone between our insert and this read: the first request got a 503 and removed it.
     if (!record) throw new RequestInProgress(key);
     if (record.request_hash !== requestHash) throw new IdempotencyKeyReused('ORDER', key);
-    if (record.response_status === null || record.response_body === null) throw new RequestInProgress(key);
-    return { status: record.response_status as 201 | 202, body: record.response_body, replayed: true };
+    if (record.response_status !== null && record.response_body !== null) {
+      return { status: record.response_status as 201 | 202, body: record.response_body, replayed: true };
+    }
+    const stored = await this.orders.dataSource.transaction(async (manager) => {
+      const order = await this.orders.find(manager, record.order_id);
+      if (!order || order.status === 'PENDING') return undefined;
+      return this.orders.recordResponse(manager, order.id, placementStatus(order.status), await this.orders.view(manager, order));
+    });
+    if (!stored) throw new RequestInProgress(key);
+    return { ...stored, replayed: true };
   }
 
   private async settle(order: OrderRow, outcome: ChargeOutcome): Promise<PlacedOrder> {
@@ -152,11 +177,30 @@ export class PlaceOrderService {
           if (!unknown) await this.orders.transition(manager, order.id, ['CANCELLED'], 'CANCELLED', { needsReconciliation: true });
         });
       case 'unavailable':
-        // Nothing was sent, so nothing was charged: drop the order and its key,
-        // so the same request with the same key works once the partner is back.
-        await this.orders.dataSource.query(`DELETE FROM orders WHERE id = $1 AND status = 'PENDING'`, [order.id]);
-        throw new PaymentUnavailable(outcome.error.retryAfterSeconds ?? 1, outcome.error);
+        return this.releaseUnsent(order.id, outcome.error);
     }
+  }
+
+  /**
+   * Nothing was sent, so nothing was charged: drop the order and its key, so
+   * the same request with the same key works once the partner is back (503).
+   * If the order was cancelled meanwhile, it is not ours to drop: the
+   * cancelled order is the answer, stored under the key like any other, so a
+   * repeat gets it too instead of "in progress" for ever.
+   */
+  private async releaseUnsent(orderId: string, error: DownstreamUnavailableError): Promise<PlacedOrder> {
+    const answered = await this.orders.dataSource.transaction(async (manager) => {
+      const current = await this.orders.find(manager, orderId, { forUpdate: true });
+      if (current?.status === 'PENDING') {
+        await manager.query('DELETE FROM orders WHERE id = $1', [orderId]); // its key and items go with it
+        return undefined;
+      }
+      if (!current) return undefined;
+      const stored = await this.orders.recordResponse(manager, orderId, placementStatus(current.status), await this.orders.view(manager, current));
+      return stored && { ...stored, replayed: false };
+    });
+    if (answered) return answered;
+    throw new PaymentUnavailable(error.retryAfterSeconds ?? 1, error);
   }
 
   private async markPaid(order: OrderRow, paymentKey: string): Promise<PlacedOrder> {
@@ -236,15 +280,19 @@ export class PlaceOrderService {
     }
   }
 
-  /** Runs the state change and stores the answer for repeats, in one transaction. */
+  /**
+   * Runs the state change and stores the answer for repeats, in one
+   * transaction; answers what is stored (an answer stored first by a repeat or
+   * the reconciler wins, so the request and its repeats agree).
+   */
   private async finish(orderId: string, status: 201 | 202, change: (manager: EntityManager) => Promise<void>): Promise<PlacedOrder> {
     return this.orders.dataSource.transaction(async (manager) => {
       await change(manager);
       const order = await this.orders.find(manager, orderId);
       if (!order) throw new Error(`order ${orderId} vanished`);
       const body = await this.orders.view(manager, order);
-      await this.orders.recordResponse(manager, orderId, status, body);
-      return { status, body, replayed: false };
+      const stored = await this.orders.recordResponse(manager, orderId, status, body);
+      return { ...(stored ?? { status, body }), replayed: false };
     });
   }
 }
