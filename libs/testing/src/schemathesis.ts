@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -10,21 +11,50 @@ const workspaceRoot = path.resolve(__dirname, '../../..');
 
 /**
  * The `st` command of a virtualenv under .cache, made on first use with the
- * machine's python3 and pip (as tools/ensure-node does for Node).
+ * machine's python3 and pip (as tools/ensure-node does for Node). Jest runs
+ * projects side by side, so one installer works at a time (a lock directory),
+ * and a venv counts as made only once its `.installed` marker is written: an
+ * install that was killed half-way is made again, not used.
  */
-export function ensureSchemathesis(): string {
+export async function ensureSchemathesis(): Promise<string> {
   const venv = path.join(workspaceRoot, '.cache', `schemathesis-${SCHEMATHESIS_VERSION}`);
   const st = path.join(venv, 'bin', 'st');
-  if (existsSync(st)) return st;
-  execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
-  execFileSync(path.join(venv, 'bin', 'pip'), ['install', '--quiet', `schemathesis==${SCHEMATHESIS_VERSION}`], { stdio: 'inherit' });
-  return st;
+  const installed = path.join(venv, '.installed');
+  const ready = () => existsSync(installed) && existsSync(st);
+  if (ready()) return st;
+  const lock = `${venv}.lock`;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    if (ready()) return st;
+    // A lock this old was left by an installer that was killed.
+    const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if (age > 10 * 60_000) rmSync(lock, { recursive: true, force: true });
+    else await sleep(1_000);
+  }
+  try {
+    if (ready()) return st;
+    rmSync(venv, { recursive: true, force: true });
+    execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+    execFileSync(path.join(venv, 'bin', 'pip'), ['install', '--quiet', `schemathesis==${SCHEMATHESIS_VERSION}`], { stdio: 'inherit' });
+    if (!existsSync(st)) throw new Error(`pip installed schemathesis ${SCHEMATHESIS_VERSION} into ${venv} but made no bin/st`);
+    writeFileSync(installed, `${SCHEMATHESIS_VERSION}\n`);
+    return st;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 export interface FuzzRun {
   exitCode: number | null;
   /** Operations of the document that were exercised (all but `GET /openapi.json` itself). */
   operationsTested: number;
+  /** Operations the document lists, minus `/openapi.json` and the excluded paths: what `operationsTested` must reach. */
+  operationsDocumented: number;
   generated: number;
   passed: number;
   output: string;
@@ -63,8 +93,9 @@ export async function fuzzOpenApi(
     '/openapi.json',
     ...(excludePathRegex ? ['--exclude-path-regex', excludePathRegex] : []),
   ];
+  const operationsDocumented = await documentedOperations(baseUrl, excludePathRegex);
   // Its own directory: schemathesis keeps a Hypothesis example database in the working directory.
-  const child = spawn(ensureSchemathesis(), args, { cwd: mkdtempSync(path.join(tmpdir(), 'conveyor-fuzz-')), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(await ensureSchemathesis(), args, { cwd: mkdtempSync(path.join(tmpdir(), 'conveyor-fuzz-')), stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -73,8 +104,21 @@ export async function fuzzOpenApi(
   return {
     exitCode,
     operationsTested: number(/Tested:\s+(\d+)/),
+    operationsDocumented,
     generated: number(/(\d+) generated/),
     passed: number(/generated, (\d+) passed/),
     output,
   };
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
+
+async function documentedOperations(baseUrl: string, excludePathRegex?: string): Promise<number> {
+  const res = await fetch(`${baseUrl}/openapi.json`);
+  if (!res.ok) throw new Error(`GET ${baseUrl}/openapi.json answered ${res.status}`);
+  const document = (await res.json()) as { paths: Record<string, Record<string, unknown>> };
+  const excluded = excludePathRegex ? new RegExp(excludePathRegex) : undefined;
+  return Object.entries(document.paths)
+    .filter(([path]) => path !== '/openapi.json' && !excluded?.test(path))
+    .reduce((n, [, operations]) => n + Object.keys(operations).filter((key) => METHODS.includes(key)).length, 0);
 }

@@ -14,16 +14,11 @@ describe('provider-sim: fuzzing from the OpenAPI document', () => {
   afterAll(() => sim?.stop());
 
   it('When every operation is fuzzed, then no answer is a 5xx and every answer is documented', async () => {
-    const document = (await (await fetch(`${sim.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-    const operations = Object.entries(document.paths)
-      .filter(([path]) => path !== '/openapi.json')
-      .map(([, ops]) => ops)
-      .reduce((n, ops) => n + Object.keys(ops).filter((key) => ['get', 'put', 'post', 'delete', 'patch'].includes(key)).length, 0);
     const run = await fuzzOpenApi(sim.url, { maxExamples: 20 });
     console.log(`fuzz provider-sim: ${run.operationsTested} operations, ${run.generated} requests generated, ${run.passed} passed`);
     if (run.exitCode !== 0) console.log(run.output);
     expect(run.exitCode).toBe(0);
-    expect(run.operationsTested).toBe(operations);
+    expect(run.operationsTested).toBe(run.operationsDocumented);
     expect(run.generated).toBeGreaterThan(0);
   }, 300_000);
 });
