@@ -9,7 +9,7 @@ import { classifyFailure, deadLetterHeaders } from '../internal/failure-policy';
 import { invokeHandler } from '../handler-invocation';
 import { applyOnce, parseEnvelope } from '../internal/apply-message';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
-import { contextFromHeaders, endSpan, headersToStrings, tracer, withoutInstrumentation } from '../internal/tracing';
+import { consumerSpanParent, endSpan, headersToStrings, processSpanName, tracer, withoutInstrumentation } from '../internal/tracing';
 import { MessageContext } from '../message-context';
 
 /** Options of {@link KafkaConsumerServer}; defaults in brackets match `kafkaConsumerEnv`. */
@@ -135,11 +135,14 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
 
   private async processMessage(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>, lost: () => boolean): Promise<void> {
     const headers = headersToStrings(message.headers as Record<string, unknown>);
+    const { parent, links } = consumerSpanParent(headers);
     const span = tracer.startSpan(
-      `${topic} process`,
+      processSpanName(topic),
       {
         kind: SpanKind.CONSUMER,
+        links,
         attributes: {
+          'messaging.operation.type': 'process',
           'messaging.system': 'kafka',
           'messaging.destination.name': topic,
           'messaging.consumer.group.name': this.options.groupId,
@@ -148,7 +151,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
           'messaging.kafka.message.key': message.key?.toString() ?? '',
         },
       },
-      contextFromHeaders(headers),
+      parent,
     );
     try {
       await otelContext.with(trace.setSpan(otelContext.active(), span), () => this.handleWithRetries(topic, partition, message, headers, heartbeat, lost));

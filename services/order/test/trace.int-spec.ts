@@ -1,0 +1,81 @@
+import { ancestry, formatTraceTree, spanService, spanTag, waitForTrace, type JaegerSpan, type JaegerTrace } from '@conveyor/testing';
+import { asUser, createProduct, placeOrder, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
+
+// Both processes export to the local Jaeger; Jaeger's query API is read as its UI does.
+const TRACED = { OTEL_SDK_DISABLED: 'false', OTEL_TRACES_SAMPLER_ARG: '1', SERVICE_VERSION: 'trace-test', DEPLOYMENT_ENVIRONMENT: 'test' };
+
+function span(trace: JaegerTrace, service: string, operation: string): JaegerSpan {
+  const found = trace.spans.find((s) => spanService(trace, s) === service && s.operationName === operation);
+  if (!found) throw new Error(`no span "${service}: ${operation}" in\n${formatTraceTree(trace)}`);
+  return found;
+}
+
+/** "service: operation" of the span and its ancestors, root last. */
+const chain = (trace: JaegerTrace, s: JaegerSpan): string[] => ancestry(trace, s).map((a) => `${spanService(trace, a)}: ${a.operationName}`);
+
+describe('One order, one trace', () => {
+  let stack: OrderStack;
+  beforeAll(async () => {
+    stack = await startOrderStack(TRACED, TRACED);
+  }, 120_000);
+  afterAll(() => stack?.stop());
+
+  it('When an order is placed, then Jaeger holds one trace: POST /orders → payments call → provider-sim POST /v1/payments, and publish <order events topic> under the request', async () => {
+    const product = await createProduct(stack.order, 12_000);
+    const userId = `trace-user-${Date.now()}`;
+    const res = await placeOrder(stack.order, { userId, items: [{ productId: product.id, quantity: 1 }] }, `trace-${Date.now()}`);
+    expect(res.status).toBe(201);
+    const order = (await res.json()) as OrderBody;
+    const topic = stack.orderEnv['ORDER_EVENTS_TOPIC'];
+
+    // Found by the order id the service sets on its request span; complete once the relay's publish is exported too.
+    const trace = await waitForTrace(
+      'order',
+      (t) => t.spans.some((s) => s.operationName === `publish ${topic}`) && t.spans.some((s) => spanService(t, s) === 'provider-sim'),
+      60_000,
+      { tags: { 'order.id': order.id } },
+    );
+    try {
+      const request = span(trace, 'order', 'POST /orders');
+      expect(chain(trace, request)).toEqual(['order: POST /orders']); // the root
+      expect(spanTag(request, 'http.route')).toBe('/orders');
+      expect(spanTag(request, 'order.id')).toBe(order.id);
+      expect(spanTag(request, 'user.id')).toBe(userId);
+      expect(spanTag(request, 'order.outcome')).toBe('PAID');
+
+      // provider-sim's server span, under the client span of the payments downstream, under the request.
+      const charge = span(trace, 'provider-sim', 'POST /v1/payments');
+      const chargeChain = chain(trace, charge);
+      expect(chargeChain).toContain('order: payments POST /v1/payments');
+      expect(chargeChain.at(-1)).toBe('order: POST /orders');
+
+      const publish = span(trace, 'order', `publish ${topic}`);
+      expect(spanTag(publish, 'span.kind')).toBe('producer');
+      expect(chain(trace, publish).at(-1)).toBe('order: POST /orders');
+
+      // Resource attributes of both processes.
+      for (const process of Object.values(trace.processes)) {
+        const tags = Object.fromEntries((process.tags ?? []).map((t) => [t.key, t.value]));
+        expect(tags).toMatchObject({ 'service.version': 'trace-test', 'deployment.environment.name': 'test' });
+      }
+    } catch (error) {
+      process.stderr.write(`${formatTraceTree(trace)}\n`);
+      throw error;
+    }
+  }, 120_000);
+
+  it('When an order is read, then its server span is named by the route template, not the URL', async () => {
+    const product = await createProduct(stack.order, 5_000);
+    const userId = `trace-reader-${Date.now()}`;
+    const placed = (await (
+      await placeOrder(stack.order, { userId, items: [{ productId: product.id, quantity: 1 }] }, `read-${Date.now()}`)
+    ).json()) as OrderBody;
+    const res = await fetch(`${stack.order.url}/orders/${placed.id}`, { headers: await asUser(userId) });
+    expect(res.status).toBe(200);
+    const trace = await waitForTrace('order', (t) => t.spans.some((s) => spanTag(s, 'url.path') === `/orders/${placed.id}`), 60_000, {
+      operation: 'GET /orders/:id',
+    });
+    const read = span(trace, 'order', 'GET /orders/:id');
+    expect(spanTag(read, 'http.route')).toBe('/orders/:id');
+  }, 120_000);
+});
