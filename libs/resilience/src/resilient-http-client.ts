@@ -49,6 +49,9 @@ function safeLogger(logger: LoggerService | undefined): ClientLog {
 
 type Send = () => Promise<unknown>;
 
+/** The `outcome` label of a failed call: the error's stable code (a bounded set), or `error`. */
+const callOutcome = (error: unknown): string => (error instanceof DownstreamError ? error.code : 'error');
+
 /** Marks a logical call's span failed, with the attempts it took and the error's stable code. */
 function recordCallFailure(span: Span, error: unknown): void {
   if (error instanceof DownstreamError) {
@@ -149,14 +152,17 @@ export class ResilientHttpClient {
       `${this.downstream} ${operation}`,
       { kind: SpanKind.INTERNAL, attributes: { 'conveyor.downstream': this.downstream, 'http.request.method': request.method } },
       async (span) => {
+        const timer = this.metrics.callDuration.startTimer({ downstream: this.downstream, operation });
         try {
           const response = await this.guarded(request, span, (attempt, deadlineAt) =>
             this.attempt(operation, attempt, () => this.send(request, attempt, deadlineAt)),
           );
           span.setAttribute('conveyor.attempts', response.attempts);
+          timer({ outcome: 'ok' });
           return response;
         } catch (error) {
           recordCallFailure(span, error);
+          timer({ outcome: callOutcome(error) });
           throw error;
         } finally {
           span.end();
@@ -196,6 +202,7 @@ export class ResilientHttpClient {
       { kind: SpanKind.INTERNAL, attributes: { 'conveyor.downstream': this.downstream, 'http.request.method': request.method, 'conveyor.streamed': true } },
       async (span) => {
         let handedOver = false;
+        const timer = this.metrics.callDuration.startTimer({ downstream: this.downstream, operation });
         try {
           return await this.guarded(
             request,
@@ -204,6 +211,7 @@ export class ResilientHttpClient {
             (response, release) => {
               // The call, its span and its bulkhead slot last as long as the body.
               handedOver = true;
+              timer({ outcome: 'ok' });
               span.setAttribute('conveyor.attempts', response.attempts);
               finished(response.body, (error) => {
                 if (error instanceof DownstreamError) {
@@ -218,6 +226,7 @@ export class ResilientHttpClient {
           );
         } catch (error) {
           recordCallFailure(span, error);
+          timer({ outcome: callOutcome(error) });
           throw error;
         } finally {
           if (!handedOver) span.end();
@@ -432,6 +441,7 @@ export class ResilientHttpClient {
     const from = this.state;
     this.state = state;
     this.metrics.breakerState.set({ downstream: this.downstream }, STATE_VALUE[state]);
+    if (from !== state) this.metrics.breakerTransitions.inc({ downstream: this.downstream, to: state });
     const fields = { downstream: this.downstream, from, to: state };
     if (state === 'open') this.logger.warn({ ...fields, resetTimeoutMs: this.options.breaker.resetTimeoutMs }, 'circuit breaker opened');
     else this.logger.log(fields, `circuit breaker ${state}`);
