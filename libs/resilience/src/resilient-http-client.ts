@@ -1,3 +1,4 @@
+import { withHttpClientRoute } from '@conveyor/telemetry';
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import CircuitBreaker from 'opossum';
 import { finished } from 'node:stream';
@@ -49,6 +50,10 @@ function safeLogger(logger: LoggerService | undefined): ClientLog {
 
 type Send = () => Promise<unknown>;
 
+/** The route template of an operation (`POST /v1/payments/:key/cancel` → `/v1/payments/:key/cancel`), for the HTTP client span's name. */
+const routeOf = (operation: string, request: DownstreamRequest): string =>
+  operation.startsWith(`${request.method} `) ? operation.slice(request.method.length + 1) : operation;
+
 /** The `outcome` label of a failed call: the error's stable code (a bounded set), or `error`. */
 const callOutcome = (error: unknown): string => (error instanceof DownstreamError ? error.code : 'error');
 
@@ -82,7 +87,8 @@ function recordCallFailure(span: Span, error: unknown): void {
  *
  * Tracing: one INTERNAL span per logical call, one child span per attempt
  * (`conveyor.attempt`, `http.request.resend_count`); undici's instrumentation
- * puts its HTTP client span under the attempt span.
+ * puts its HTTP client span under the attempt span, named after the
+ * operation's route (`POST /v1/payments`, `url.template`).
  */
 export class ResilientHttpClient {
   readonly downstream: string;
@@ -155,7 +161,7 @@ export class ResilientHttpClient {
         const timer = this.metrics.callDuration.startTimer({ downstream: this.downstream, operation });
         try {
           const response = await this.guarded(request, span, (attempt, deadlineAt) =>
-            this.attempt(operation, attempt, () => this.send(request, attempt, deadlineAt)),
+            this.attempt(operation, attempt, () => withHttpClientRoute(routeOf(operation, request), () => this.send(request, attempt, deadlineAt))),
           );
           span.setAttribute('conveyor.attempts', response.attempts);
           timer({ outcome: 'ok' });
@@ -207,7 +213,8 @@ export class ResilientHttpClient {
           return await this.guarded(
             request,
             span,
-            (attempt, deadlineAt) => this.attempt(operation, attempt, () => this.sendStreaming(request, attempt, deadlineAt)),
+            (attempt, deadlineAt) =>
+              this.attempt(operation, attempt, () => withHttpClientRoute(routeOf(operation, request), () => this.sendStreaming(request, attempt, deadlineAt))),
             (response, release) => {
               // The call, its span and its bulkhead slot last as long as the body.
               handedOver = true;

@@ -43,10 +43,11 @@ describe('One order, one trace', () => {
       expect(spanTag(request, 'user.id')).toBe(userId);
       expect(spanTag(request, 'order.outcome')).toBe('PAID');
 
-      // provider-sim's server span, under the client span of the payments downstream, under the request.
+      // provider-sim's server span, under order's HTTP client span, its attempt and its call to the payments downstream, under the request.
       const charge = span(trace, 'provider-sim', 'POST /v1/payments');
       const chargeChain = chain(trace, charge);
-      expect(chargeChain).toContain('order: payments POST /v1/payments');
+      expect(chargeChain.slice(1, 4)).toEqual(['order: POST /v1/payments', 'order: payments POST /v1/payments attempt', 'order: payments POST /v1/payments']);
+      expect(spanTag(ancestry(trace, charge)[1], 'url.template')).toBe('/v1/payments');
       expect(chargeChain.at(-1)).toBe('order: POST /orders');
 
       const publish = span(trace, 'order', `publish ${topic}`);

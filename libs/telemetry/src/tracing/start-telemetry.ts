@@ -9,6 +9,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { nameHttpClientSpan } from './http-client-route';
 import type { Telemetry, TelemetryOptions } from './types';
 
 // Incubating semconv names (not exported by the stable entry point): the
@@ -57,7 +58,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.some((p) => request.url?.startsWith(p)),
       }),
-      new UndiciInstrumentation(),
+      new UndiciInstrumentation({ requestHook: (span, request) => nameHttpClientSpan(span, request.method) }),
       new NestInstrumentation(),
       // No span per pool checkout: a request takes several, each a few µs, and
       // a pool that makes callers wait shows in the query span's start anyway
