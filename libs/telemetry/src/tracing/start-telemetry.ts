@@ -2,7 +2,6 @@ import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { NestInstrumentation } from '@opentelemetry/instrumentation-nestjs-core';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -23,8 +22,9 @@ const UNTRACED_PATHS = ['/health/live', '/health/ready', '/metrics'];
 /**
  * Starts the OpenTelemetry Node SDK. Call it before anything else is imported
  * (a service's `instrument.ts` is the first import of its `main.ts`): the
- * instrumentations patch http, pg, ioredis, undici and Nest when those
- * modules load, so anything loaded earlier goes untraced.
+ * instrumentations patch http, pg, ioredis and undici when those modules
+ * load, so anything loaded earlier goes untraced. (No Nest instrumentation:
+ * see docs/architecture.md, "No NestJS spans".)
  *
  * Kafka and RabbitMQ have no client instrumentation here: @conveyor/messaging
  * starts one `publish <destination>` span per outbox row and one
@@ -59,7 +59,6 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
         ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.some((p) => request.url?.startsWith(p)),
       }),
       new UndiciInstrumentation({ requestHook: (span, request) => nameHttpClientSpan(span, request.method) }),
-      new NestInstrumentation(),
       // No span per pool checkout: a request takes several, each a few µs, and
       // a pool that makes callers wait shows in the query span's start anyway
       // (and in db_pool_waiting_requests). Fewer spans per order is most of
