@@ -1,4 +1,9 @@
 import { ancestry, formatTraceTree, spanService, spanTag, waitForTrace, type JaegerSpan, type JaegerTrace } from '@conveyor/testing';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { asUser, createProduct, placeOrder, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
 
 // Both processes export to the local Jaeger; Jaeger's query API is read as its UI does.
@@ -12,6 +17,15 @@ function span(trace: JaegerTrace, service: string, operation: string): JaegerSpa
 
 /** "service: operation" of the span and its ancestors, root last. */
 const chain = (trace: JaegerTrace, s: JaegerSpan): string[] => ancestry(trace, s).map((a) => `${spanService(trace, a)}: ${a.operationName}`);
+
+const workspaceRoot = path.resolve(__dirname, '../../..');
+/** Runs a script of test/observe as `make trace` / `make latency` do. */
+const runTool = (script: string, env: Record<string, string>) =>
+  promisify(execFile)(process.execPath, ['-r', '@swc-node/register', script], {
+    cwd: workspaceRoot,
+    env: { ...process.env, SWC_NODE_PROJECT: 'tsconfig.base.json', ...env },
+    timeout: 120_000,
+  });
 
 describe('One order, one trace', () => {
   let stack: OrderStack;
@@ -64,6 +78,31 @@ describe('One order, one trace', () => {
       throw error;
     }
   }, 120_000);
+
+  it('When make trace and make latency run after an order, then the waterfall shows its spans and the report has a PNG histogram and a row per operation', async () => {
+    const product = await createProduct(stack.order, 7_000);
+    const res = await placeOrder(stack.order, { userId: `trace-tool-${Date.now()}`, items: [{ productId: product.id, quantity: 1 }] }, `tool-${Date.now()}`);
+    const order = (await res.json()) as OrderBody;
+    await waitForTrace('order', (t) => t.spans.some((s) => spanService(t, s) === 'provider-sim'), 60_000, { tags: { 'order.id': order.id } });
+
+    const { stdout: waterfall } = await runTool('test/observe/trace.ts', { ORDER_ID: order.id, TRACE_DB: '0' });
+    expect(waterfall).toContain(`order.id=${order.id}`);
+    expect(waterfall).toMatch(/order: POST \/orders/);
+    expect(waterfall).toMatch(/provider-sim: POST \/v1\/payments/);
+    expect(waterfall).not.toMatch(/pg\.query/);
+
+    const out = mkdtempSync(path.join(tmpdir(), 'conveyor-latency-'));
+    try {
+      await runTool('test/observe/latency.ts', { LATENCY_OUT: out, LATENCY_MINUTES: '10', LATENCY_SERVICES: 'order,provider-sim', LATENCY_TRACES: '200' });
+      const png = readFileSync(path.join(out, 'latency.png'));
+      expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a'); // the PNG signature
+      const html = readFileSync(path.join(out, 'index.html'), 'utf8');
+      expect(html).toContain('<td>order: POST /orders</td>');
+      expect(html).toContain('<td>provider-sim: POST /v1/payments</td>');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('When an order is read, then its server span is named by the route template, not the URL', async () => {
     const product = await createProduct(stack.order, 5_000);
