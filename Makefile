@@ -22,7 +22,7 @@ WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),user-1)
 TOKEN_ROLE := $(if $(ROLE),$(ROLE),user)
 
-.PHONY: token audit build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders
+.PHONY: token audit build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -124,3 +124,16 @@ bench-export: setup infra-up ## stream 1,000,000 orders as CSV vs a load-everyth
 
 bench-orders: setup infra-up ## POST /orders throughput, and the cost of holding the payment call inside the transaction
 	$(BENCH) test/bench/orders.bench.ts
+
+bench-tracing: setup infra-up ## order throughput with tracing on (100% sampling, batch exporter) vs off, same run
+	$(BENCH) test/bench/tracing.bench.ts
+
+# Reading what the running stack did (make demo first).
+trace: setup ## an order's trace as a waterfall from Jaeger (ORDER_ID=…, default the latest order; TRACE_DB=0 hides SQL/Redis)
+	@$(WITH_INFRA_ENV) ORDER_ID='$(ORDER_ID)' node -r @swc-node/register test/observe/trace.ts
+
+latency: setup ## HTML report + PNG of latency per operation from Jaeger spans (LATENCY_MINUTES=15) in .run/latency
+	@$(WITH_INFRA_ENV) node -r @swc-node/register test/observe/latency.ts
+
+scenario: setup ## the load mix (ramp, payments fault window) against the running stack, then its summary
+	@$(WITH_INFRA_ENV) node -r @swc-node/register test/load/scenario.ts

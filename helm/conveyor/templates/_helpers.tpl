@@ -81,6 +81,8 @@ secretKeyRef, never as plain values.
   value: {{ $root.Values.metrics.port | quote }}
 - name: OTEL_SERVICE_NAME
   value: {{ .name | quote }}
+- name: SERVICE_VERSION
+  value: {{ $root.Values.image.tag | default $root.Chart.AppVersion | quote }}
 {{- if or $root.Values.jaeger.enabled $root.Values.jaeger.otlpEndpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ include "conveyor.otlpEndpoint" $root | quote }}

@@ -44,6 +44,10 @@ export const telemetryEnv = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: envField.url('http://127.0.0.1:4318'),
   /** Parent-based ratio sampler: the share of new root traces recorded (OTEL_TRACES_SAMPLER_ARG as in the OpenTelemetry spec). */
   OTEL_TRACES_SAMPLER_ARG: envField.ratio(1),
+  /** `service.version` of every span (the chart sets the image tag). */
+  SERVICE_VERSION: envField.string('dev'),
+  /** `deployment.environment.name` of every span (the chart sets it from values; `local` on a developer machine). */
+  DEPLOYMENT_ENVIRONMENT: envField.string('local'),
 });
 
 /** PostgreSQL connection and the limits every connection sets. */

@@ -2,14 +2,15 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ChannelModel } from 'amqplib';
-import { connectTestRabbitmq, createTestTopic, localServers, testKafka, uniqueName, waitForTrace, type JaegerTrace } from '@conveyor/testing';
+import { connectTestRabbitmq, createTestTopic, localServers, parentSpan, testKafka, uniqueName, waitForTrace, type JaegerSpan } from '@conveyor/testing';
 import { closeTestDataSource, openTestDataSource } from './support/harness';
 
 const run = promisify(execFile);
 const workspaceRoot = path.resolve(__dirname, '../../..');
 
-const parentOf = (t: JaegerTrace, span: JaegerTrace['spans'][number]) =>
-  t.spans.find((s) => s.spanID === span.references.find((r) => r.refType === 'CHILD_OF')?.spanID);
+const parentOf = parentSpan;
+// Jaeger shows a span link as a FOLLOWS_FROM reference (and folds the parent into it when both name the same span).
+const linkedTo = (span: JaegerSpan) => span.references.filter((r) => r.refType === 'FOLLOWS_FROM').map((r) => r.spanID);
 
 describe('Trace propagation through the outbox', () => {
   let rabbit: ChannelModel;
@@ -18,7 +19,7 @@ describe('Trace propagation through the outbox', () => {
   });
   afterAll(() => rabbit.close());
 
-  it('When a request writes outbox rows, then the relay publish and both consumer spans belong to its trace, each the child of the one before', async () => {
+  it('When a request writes outbox rows, then `publish <destination>` and `process <destination>` spans belong to its trace, each the child of the one before, the consumer also linked to the producer', async () => {
     const handle = await openTestDataSource('traced');
     const topic = await createTestTopic(testKafka(), 'traced');
     const exchange = uniqueName('traced_exchange');
@@ -43,21 +44,23 @@ describe('Trace propagation through the outbox', () => {
       const traceId = stdout.trim().split('\n').at(-1) ?? '';
       expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
-      const found = await waitForTrace(serviceName, (t) => t.traceID === traceId && t.spans.filter((s) => s.operationName.endsWith(' process')).length >= 2);
+      const found = await waitForTrace(serviceName, (t) => t.traceID === traceId && t.spans.filter((s) => s.operationName.startsWith('process ')).length >= 2);
       const byName = (name: string) => {
         const span = found.spans.find((s) => s.operationName === name);
         if (!span) throw new Error(`no span "${name}" in ${found.spans.map((s) => s.operationName).join(', ')}`);
         return span;
       };
       const request = byName('POST /orders');
-      const kafkaPublish = byName(`${topic} publish`);
-      const kafkaProcess = byName(`${topic} process`);
-      const rabbitPublish = byName(`${exchange} publish`);
-      const rabbitProcess = byName(`${queue} process`);
+      const kafkaPublish = byName(`publish ${topic}`);
+      const kafkaProcess = byName(`process ${topic}`);
+      const rabbitPublish = byName(`publish ${exchange}`);
+      const rabbitProcess = byName(`process ${queue}`);
       expect(parentOf(found, kafkaPublish)?.spanID).toBe(request.spanID);
       expect(parentOf(found, kafkaProcess)?.spanID).toBe(kafkaPublish.spanID);
       expect(parentOf(found, rabbitPublish)?.spanID).toBe(request.spanID);
       expect(parentOf(found, rabbitProcess)?.spanID).toBe(rabbitPublish.spanID);
+      expect(linkedTo(kafkaProcess)).toEqual([kafkaPublish.spanID]);
+      expect(linkedTo(rabbitProcess)).toEqual([rabbitPublish.spanID]);
       // The handler's own database work hangs under the consumer span (pg instrumentation).
       expect(found.spans.some((s) => parentOf(found, s)?.spanID === kafkaProcess.spanID)).toBe(true);
     } finally {

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** The metrics every client of a registry shares, labelled by downstream. */
 export interface ResilienceMetrics {
@@ -7,6 +7,8 @@ export interface ResilienceMetrics {
   bulkheadRejections: Counter<'downstream'>;
   bulkheadInFlight: Gauge<'downstream'>;
   retries: Counter<'downstream'>;
+  breakerTransitions: Counter<'downstream' | 'to'>;
+  callDuration: Histogram<'downstream' | 'operation' | 'outcome'>;
 }
 
 // Several clients (one per downstream) share a service's registry, and
@@ -51,6 +53,29 @@ export function resilienceMetrics(registry?: Registry): ResilienceMetrics {
       registry,
       'bulkhead_in_flight',
       (registers) => new Gauge({ name: 'bulkhead_in_flight', help: 'Calls in flight per downstream.', labelNames: ['downstream'], registers }),
+    ),
+    breakerTransitions: once(
+      registry,
+      'circuit_breaker_transitions_total',
+      (registers) =>
+        new Counter({
+          name: 'circuit_breaker_transitions_total',
+          help: 'Breaker state changes per downstream, by the state entered (open, half-open, closed).',
+          labelNames: ['downstream', 'to'],
+          registers,
+        }),
+    ),
+    callDuration: once(
+      registry,
+      'http_client_request_duration_seconds',
+      (registers) =>
+        new Histogram({
+          name: 'http_client_request_duration_seconds',
+          help: 'Duration of logical calls to a downstream (attempts and back-offs together; a stream up to its head), by operation and outcome (ok, or the DOWNSTREAM.* code).',
+          labelNames: ['downstream', 'operation', 'outcome'],
+          buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+          registers,
+        }),
     ),
     retries: once(
       registry,

@@ -1,3 +1,4 @@
+import { withHttpClientRoute } from '@conveyor/telemetry';
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import CircuitBreaker from 'opossum';
 import { finished } from 'node:stream';
@@ -49,6 +50,13 @@ function safeLogger(logger: LoggerService | undefined): ClientLog {
 
 type Send = () => Promise<unknown>;
 
+/** The route template of an operation (`POST /v1/payments/:key/cancel` → `/v1/payments/:key/cancel`), for the HTTP client span's name. */
+const routeOf = (operation: string, request: DownstreamRequest): string =>
+  operation.startsWith(`${request.method} `) ? operation.slice(request.method.length + 1) : operation;
+
+/** The `outcome` label of a failed call: the error's stable code (a bounded set), or `error`. */
+const callOutcome = (error: unknown): string => (error instanceof DownstreamError ? error.code : 'error');
+
 /** Marks a logical call's span failed, with the attempts it took and the error's stable code. */
 function recordCallFailure(span: Span, error: unknown): void {
   if (error instanceof DownstreamError) {
@@ -79,7 +87,8 @@ function recordCallFailure(span: Span, error: unknown): void {
  *
  * Tracing: one INTERNAL span per logical call, one child span per attempt
  * (`conveyor.attempt`, `http.request.resend_count`); undici's instrumentation
- * puts its HTTP client span under the attempt span.
+ * puts its HTTP client span under the attempt span, named after the
+ * operation's route (`POST /v1/payments`, `url.template`).
  */
 export class ResilientHttpClient {
   readonly downstream: string;
@@ -149,14 +158,17 @@ export class ResilientHttpClient {
       `${this.downstream} ${operation}`,
       { kind: SpanKind.INTERNAL, attributes: { 'conveyor.downstream': this.downstream, 'http.request.method': request.method } },
       async (span) => {
+        const timer = this.metrics.callDuration.startTimer({ downstream: this.downstream, operation });
         try {
           const response = await this.guarded(request, span, (attempt, deadlineAt) =>
-            this.attempt(operation, attempt, () => this.send(request, attempt, deadlineAt)),
+            this.attempt(operation, attempt, () => withHttpClientRoute(routeOf(operation, request), () => this.send(request, attempt, deadlineAt))),
           );
           span.setAttribute('conveyor.attempts', response.attempts);
+          timer({ outcome: 'ok' });
           return response;
         } catch (error) {
           recordCallFailure(span, error);
+          timer({ outcome: callOutcome(error) });
           throw error;
         } finally {
           span.end();
@@ -196,14 +208,17 @@ export class ResilientHttpClient {
       { kind: SpanKind.INTERNAL, attributes: { 'conveyor.downstream': this.downstream, 'http.request.method': request.method, 'conveyor.streamed': true } },
       async (span) => {
         let handedOver = false;
+        const timer = this.metrics.callDuration.startTimer({ downstream: this.downstream, operation });
         try {
           return await this.guarded(
             request,
             span,
-            (attempt, deadlineAt) => this.attempt(operation, attempt, () => this.sendStreaming(request, attempt, deadlineAt)),
+            (attempt, deadlineAt) =>
+              this.attempt(operation, attempt, () => withHttpClientRoute(routeOf(operation, request), () => this.sendStreaming(request, attempt, deadlineAt))),
             (response, release) => {
               // The call, its span and its bulkhead slot last as long as the body.
               handedOver = true;
+              timer({ outcome: 'ok' });
               span.setAttribute('conveyor.attempts', response.attempts);
               finished(response.body, (error) => {
                 if (error instanceof DownstreamError) {
@@ -218,6 +233,7 @@ export class ResilientHttpClient {
           );
         } catch (error) {
           recordCallFailure(span, error);
+          timer({ outcome: callOutcome(error) });
           throw error;
         } finally {
           if (!handedOver) span.end();
@@ -432,6 +448,7 @@ export class ResilientHttpClient {
     const from = this.state;
     this.state = state;
     this.metrics.breakerState.set({ downstream: this.downstream }, STATE_VALUE[state]);
+    if (from !== state) this.metrics.breakerTransitions.inc({ downstream: this.downstream, to: state });
     const fields = { downstream: this.downstream, from, to: state };
     if (state === 'open') this.logger.warn({ ...fields, resetTimeoutMs: this.options.breaker.resetTimeoutMs }, 'circuit breaker opened');
     else this.logger.log(fields, `circuit breaker ${state}`);

@@ -65,7 +65,7 @@ export interface DownstreamRequest {
   method: HttpMethod;
   /** Path and query, e.g. `/v1/payments/orders/o-1`. */
   path: string;
-  /** Low-cardinality name of the operation for spans (`POST /v1/payments`); default: method + path. */
+  /** Low-cardinality name of the operation for spans and the `operation` label of http_client_request_duration_seconds (`POST /v1/payments/:key/cancel`); default: method + path, so give it whenever the path carries an id. */
   operation?: string;
   headers?: Record<string, string>;
   /** Sent as JSON with `content-type: application/json`. */

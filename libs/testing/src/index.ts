@@ -4,7 +4,18 @@ export { createTestDatabase, type TestDatabase } from './postgres';
 export { createTestTopic, testKafka } from './kafka';
 export { connectTestRabbitmq } from './rabbitmq';
 export { testRedis } from './redis';
-export { findTraces, waitForTrace, type JaegerTrace } from './jaeger';
+export {
+  ancestry,
+  findTraces,
+  formatTraceTree,
+  parentSpan,
+  spanService,
+  spanTag,
+  waitForTrace,
+  type JaegerSpan,
+  type JaegerTrace,
+  type TraceQuery,
+} from './jaeger';
 export { eventually } from './wait';
 export { overrideProviders } from './override-providers';
 export { freePort, runServiceExpectingExit, startServiceProcess, type ProcessExit, type ServiceProcess } from './service-process';

@@ -1,4 +1,15 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Link,
+  type Span,
+} from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 
 export const tracer = trace.getTracer('@conveyor/messaging');
@@ -16,6 +27,25 @@ export function headersToStrings(headers: Record<string, unknown> | undefined): 
 
 /** The trace context carried by message headers (the outbox row's, or a broker message's). */
 export const contextFromHeaders = (headers: Record<string, string>): Context => propagation.extract(ROOT_CONTEXT, headers);
+
+/**
+ * Span names as the messaging semantic conventions give them,
+ * `{operation} {destination}`: `publish order.events`, `process order.events`.
+ */
+export const publishSpanName = (destination: string): string => `publish ${destination}`;
+export const processSpanName = (destination: string): string => `process ${destination}`;
+
+/**
+ * The producer's context carried by a message, as the parent of its consumer
+ * span (so one order is one trace in Jaeger) and as a link to it too (what the
+ * conventions ask of a consumer, and what a trace backend that splits traces
+ * at broker hops follows). No link when the message carries no context.
+ */
+export function consumerSpanParent(headers: Record<string, string>): { parent: Context; links: Link[] } {
+  const parent = contextFromHeaders(headers);
+  const producer = trace.getSpanContext(parent);
+  return { parent, links: producer && isSpanContextValid(producer) ? [{ context: producer }] : [] };
+}
 
 /**
  * Starts a producer span for one message, child of the context stored with

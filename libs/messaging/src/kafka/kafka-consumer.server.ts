@@ -9,7 +9,7 @@ import { classifyFailure, deadLetterHeaders } from '../internal/failure-policy';
 import { invokeHandler } from '../handler-invocation';
 import { applyOnce, parseEnvelope } from '../internal/apply-message';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
-import { contextFromHeaders, endSpan, headersToStrings, tracer, withoutInstrumentation } from '../internal/tracing';
+import { consumerSpanParent, endSpan, headersToStrings, processSpanName, tracer, withoutInstrumentation } from '../internal/tracing';
 import { MessageContext } from '../message-context';
 
 /** Options of {@link KafkaConsumerServer}; defaults in brackets match `kafkaConsumerEnv`. */
@@ -183,11 +183,14 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     lost: () => boolean,
   ): Promise<MessageOutcome> {
     const headers = headersToStrings(message.headers as Record<string, unknown>);
+    const { parent, links } = consumerSpanParent(headers);
     const span = tracer.startSpan(
-      `${topic} process`,
+      processSpanName(topic),
       {
         kind: SpanKind.CONSUMER,
+        links,
         attributes: {
+          'messaging.operation.type': 'process',
           'messaging.system': 'kafka',
           'messaging.destination.name': topic,
           'messaging.consumer.group.name': this.options.groupId,
@@ -196,7 +199,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
           'messaging.kafka.message.key': message.key?.toString() ?? '',
         },
       },
-      contextFromHeaders(headers),
+      parent,
     );
     try {
       const outcome = await otelContext.with(trace.setSpan(otelContext.active(), span), () =>

@@ -1,10 +1,12 @@
 import { APP_CONFIG } from '@conveyor/config';
+import { MetricsRegistry } from '@conveyor/telemetry';
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import type { CustomTransportStrategy } from '@nestjs/microservices';
 import { DataSource } from 'typeorm';
 import type { z } from 'zod';
 import { KafkaConsumerServer } from '../kafka/kafka-consumer.server';
 import { RabbitmqConsumerServer } from '../rabbitmq/rabbitmq-consumer.server';
+import { KafkaConsumerMetrics, RabbitmqConsumerMetrics } from './consumer-metrics';
 import { serviceKafka, type KafkaClientConfig } from './kafka-client';
 
 /** Injection tokens of the consumer strategies a service may have; bootstrapService connects those present. */
@@ -51,7 +53,8 @@ export interface RabbitmqConsumerModuleOptions {
  * A Kafka consumer group (KAFKA_CONSUMER_GROUP, default the service name)
  * feeding `@EventPattern` handlers, each message applied once through the
  * inbox in the service's database; failures are retried in place, then
- * dead-lettered (see KafkaConsumerServer).
+ * dead-lettered (see KafkaConsumerServer). Its lag per partition and its
+ * dead-letter depth are on /metrics (KafkaConsumerMetrics).
  */
 @Global()
 @Module({})
@@ -76,6 +79,17 @@ export class KafkaConsumerModule {
               partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY,
             }),
         },
+        {
+          provide: KafkaConsumerMetrics,
+          inject: [APP_CONFIG, MetricsRegistry],
+          useFactory: (config: KafkaConsumerConfig, metrics: MetricsRegistry) =>
+            new KafkaConsumerMetrics(
+              serviceKafka(config, options.serviceName, 'metrics'),
+              config.KAFKA_CONSUMER_GROUP ?? options.serviceName,
+              options.topics,
+              metrics,
+            ),
+        },
       ],
       exports: [KAFKA_CONSUMER],
     };
@@ -85,7 +99,8 @@ export class KafkaConsumerModule {
 /**
  * A RabbitMQ queue (quorum, manual ack, prefetch) feeding `@EventPattern`
  * handlers through the inbox; failures go round the delay queues, then to
- * `<queue>.dlq` (see RabbitmqConsumerServer).
+ * `<queue>.dlq` (see RabbitmqConsumerServer). The work queue's and the
+ * dead-letter queue's depth are on /metrics (RabbitmqConsumerMetrics).
  */
 @Global()
 @Module({})
@@ -107,6 +122,11 @@ export class RabbitmqConsumerModule {
               reconnectInitialMs: config.RABBITMQ_RECONNECT_INITIAL_MS,
               reconnectMaxMs: config.RABBITMQ_RECONNECT_MAX_MS,
             }),
+        },
+        {
+          provide: RabbitmqConsumerMetrics,
+          inject: [APP_CONFIG, MetricsRegistry],
+          useFactory: (config: RabbitmqConsumerConfig, metrics: MetricsRegistry) => new RabbitmqConsumerMetrics(config.RABBITMQ_URL, options.queue, metrics),
         },
       ],
       exports: [RABBITMQ_CONSUMER],

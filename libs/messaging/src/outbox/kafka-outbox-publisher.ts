@@ -1,7 +1,7 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { CompressionTypes } from 'kafkajs';
 import { UnpublishableMessageError } from '../errors';
-import { sendTraced, startProducerSpan } from '../internal/tracing';
+import { publishSpanName, sendTraced, startProducerSpan } from '../internal/tracing';
 import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
 
 /** Options of {@link KafkaOutboxPublisher}. */
@@ -36,7 +36,7 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
     signal?.addEventListener('abort', abandon, { once: true });
     const byTopic = new Map<string, Message[]>();
     const spans = messages.map((m) => {
-      const { span, headers } = startProducerSpan(`${m.topic} publish`, m.headers, () => ({
+      const { span, headers } = startProducerSpan(publishSpanName(m.topic), m.headers, () => ({
         'messaging.system': 'kafka',
         'messaging.destination.name': m.topic,
         'messaging.kafka.message.key': m.key,

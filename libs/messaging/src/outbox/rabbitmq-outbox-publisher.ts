@@ -1,7 +1,7 @@
 import type { Span } from '@opentelemetry/api';
 import { connect, type ChannelModel, type ConfirmChannel, type Message } from 'amqplib';
 import { UnpublishableMessageError } from '../errors';
-import { sendTraced, startProducerSpan } from '../internal/tracing';
+import { publishSpanName, sendTraced, startProducerSpan } from '../internal/tracing';
 import { declareRabbitmqQueue, type RabbitmqQueueBinding } from '../rabbitmq/rabbitmq-consumer.server';
 import { MessageHeaders } from './outbox';
 import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
@@ -51,7 +51,7 @@ export class RabbitmqOutboxPublisher implements OutboxPublisher {
     try {
       await sendTraced(spans, async () => {
         for (const m of messages) {
-          const { span, headers } = startProducerSpan(`${m.topic} publish`, m.headers, () => ({
+          const { span, headers } = startProducerSpan(publishSpanName(m.topic), m.headers, () => ({
             'messaging.system': 'rabbitmq',
             'messaging.destination.name': m.topic,
             'messaging.rabbitmq.destination.routing_key': m.routingKey ?? '',

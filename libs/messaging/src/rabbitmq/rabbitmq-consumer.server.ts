@@ -9,7 +9,7 @@ import { classifyFailure, deadLetterHeaders } from '../internal/failure-policy';
 import { invokeHandler } from '../handler-invocation';
 import { applyOnce, parseEnvelope } from '../internal/apply-message';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
-import { contextFromHeaders, endSpan, headersToStrings, tracer, withoutInstrumentation } from '../internal/tracing';
+import { consumerSpanParent, endSpan, headersToStrings, processSpanName, tracer, withoutInstrumentation } from '../internal/tracing';
 import { MessageContext } from '../message-context';
 
 /** Options of {@link RabbitmqConsumerServer}; defaults in brackets match `rabbitmqConsumerEnv`. */
@@ -208,18 +208,21 @@ export class RabbitmqConsumerServer extends Server implements CustomTransportStr
     );
     const failures = Number(headers[RETRY_COUNT_HEADER] ?? 0);
     const attempt = failures + 1;
+    const { parent, links } = consumerSpanParent(headers);
     const span = tracer.startSpan(
-      `${this.options.queue} process`,
+      processSpanName(this.options.queue),
       {
         kind: SpanKind.CONSUMER,
+        links,
         attributes: {
+          'messaging.operation.type': 'process',
           'messaging.system': 'rabbitmq',
           'messaging.destination.name': this.options.queue,
           'messaging.rabbitmq.destination.routing_key': msg.fields.routingKey,
           'conveyor.attempt': attempt,
         },
       },
-      contextFromHeaders(headers),
+      parent,
     );
     try {
       await otelContext.with(trace.setSpan(otelContext.active(), span), async () => {

@@ -1,15 +1,20 @@
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
-import { NestInstrumentation } from '@opentelemetry/instrumentation-nestjs-core';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { nameHttpClientSpan } from './http-client-route';
 import type { Telemetry, TelemetryOptions } from './types';
+
+// Incubating semconv names (not exported by the stable entry point): the
+// current one, and the older one that Jaeger and many dashboards still read.
+const ATTR_DEPLOYMENT_ENVIRONMENT_NAME = 'deployment.environment.name';
+const ATTR_DEPLOYMENT_ENVIRONMENT = 'deployment.environment';
 
 /** Paths whose incoming requests are not traced: probes and scrapes are noise. */
 const UNTRACED_PATHS = ['/health/live', '/health/ready', '/metrics'];
@@ -17,8 +22,16 @@ const UNTRACED_PATHS = ['/health/live', '/health/ready', '/metrics'];
 /**
  * Starts the OpenTelemetry Node SDK. Call it before anything else is imported
  * (a service's `instrument.ts` is the first import of its `main.ts`): the
- * instrumentations patch http, pg, kafkajs, amqplib, ioredis, undici
- * when those modules load, so anything loaded earlier goes untraced.
+ * instrumentations patch http, pg, ioredis and undici when those modules
+ * load, so anything loaded earlier goes untraced. (No Nest instrumentation:
+ * see docs/architecture.md, "No NestJS spans".)
+ *
+ * Kafka and RabbitMQ have no client instrumentation here: @conveyor/messaging
+ * starts one `publish <destination>` span per outbox row and one
+ * `process <destination>` span per delivery, parented to the producer. The
+ * kafkajs and amqplib instrumentations would add a second, parallel span for
+ * each delivery, and kafkajs's a root `poll` trace per batch, which fills
+ * Jaeger's trace list with one-span traces.
  */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (!options.enabled) {
@@ -32,18 +45,26 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   });
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
+    // Merged over what the SDK detects (host, process, OTEL_RESOURCE_ATTRIBUTES).
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: options.serviceName,
+      [ATTR_SERVICE_VERSION]: options.serviceVersion ?? 'dev',
+      [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: options.deploymentEnvironment ?? 'local',
+      [ATTR_DEPLOYMENT_ENVIRONMENT]: options.deploymentEnvironment ?? 'local',
+    }),
     spanProcessors: [spanProcessor],
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.samplerRatio) }),
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.some((p) => request.url?.startsWith(p)),
       }),
-      new UndiciInstrumentation(),
-      new NestInstrumentation(),
-      new PgInstrumentation({ requireParentSpan: true }),
+      new UndiciInstrumentation({ requestHook: (span, request) => nameHttpClientSpan(span, request.method) }),
+      // No span per pool checkout: a request takes several, each a few µs, and
+      // a pool that makes callers wait shows in the query span's start anyway
+      // (and in db_pool_waiting_requests). Fewer spans per order is most of
+      // what keeps tracing's cost in budget (make bench-tracing).
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
-      new KafkaJsInstrumentation(),
-      new AmqplibInstrumentation(),
     ],
   });
   sdk.start();
@@ -65,6 +86,8 @@ export interface TelemetryConfig {
   OTEL_SDK_DISABLED: boolean;
   OTEL_EXPORTER_OTLP_ENDPOINT: string;
   OTEL_TRACES_SAMPLER_ARG: number;
+  SERVICE_VERSION: string;
+  DEPLOYMENT_ENVIRONMENT: string;
 }
 
 /** {@link startTelemetry} from a service's validated config: what every service's instrument.ts calls. */
@@ -74,5 +97,7 @@ export function startServiceTelemetry(serviceName: string, config: TelemetryConf
     enabled: !config.OTEL_SDK_DISABLED,
     otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
     samplerRatio: config.OTEL_TRACES_SAMPLER_ARG,
+    serviceVersion: config.SERVICE_VERSION,
+    deploymentEnvironment: config.DEPLOYMENT_ENVIRONMENT,
   });
 }

@@ -1,9 +1,10 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { HttpRouteSpans } from './http-route-spans';
 import type { Telemetry } from './types';
 
 export const TELEMETRY = Symbol('TELEMETRY');
 
-/** Flushes and stops the SDK last, so spans of the shutdown itself are exported. */
+/** Names HTTP server spans by route; flushes and stops the SDK last, so spans of the shutdown itself are exported. */
 @Global()
 @Module({})
 export class TelemetryModule implements OnApplicationShutdown {
@@ -12,7 +13,7 @@ export class TelemetryModule implements OnApplicationShutdown {
   static register(telemetry: Telemetry): DynamicModule {
     return {
       module: TelemetryModule,
-      providers: [{ provide: TELEMETRY, useValue: telemetry }],
+      providers: [{ provide: TELEMETRY, useValue: telemetry }, HttpRouteSpans],
       exports: [TELEMETRY],
     };
   }

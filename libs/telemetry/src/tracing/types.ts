@@ -6,6 +6,10 @@ export interface TelemetryOptions {
   otlpEndpoint: string;
   /** Share of new root traces recorded; children follow their parent's decision. */
   samplerRatio: number;
+  /** `service.version` (default `dev`). */
+  serviceVersion?: string;
+  /** `deployment.environment.name` (default `local`). */
+  deploymentEnvironment?: string;
   /** How long the batch processor waits before exporting; default 1 s. */
   exportDelayMs?: number;
 }

@@ -58,9 +58,15 @@ export function brokerNamesEnv(): { ORDER_EVENTS_TOPIC: string; CATALOG_EVENTS_T
   };
 }
 
-export async function startOrderStack(env: Record<string, string> = {}): Promise<OrderStack> {
+/** `env` overrides the order process's environment, `simEnv` provider-sim's (e.g. `OTEL_SDK_DISABLED: 'false'` to trace both). */
+export async function startOrderStack(env: Record<string, string> = {}, simEnv: Record<string, string> = {}): Promise<OrderStack> {
   const db = await createTestDatabase('order');
-  const sim = await startServiceProcess('services/provider-sim/src/main.ts', { PROVIDER_SIM_ADMIN: 'true', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
+  const sim = await startServiceProcess('services/provider-sim/src/main.ts', {
+    PROVIDER_SIM_ADMIN: 'true',
+    OTEL_SDK_DISABLED: 'true',
+    LOG_LEVEL: 'warn',
+    ...simEnv,
+  });
   const orderEnv = {
     OTEL_SDK_DISABLED: 'true',
     LOG_LEVEL: 'warn',

@@ -1,5 +1,6 @@
 import { CurrentUser, type AuthUser } from '@conveyor/auth';
 import { ApiProblems } from '@conveyor/http';
+import { setRequestAttributes } from '@conveyor/telemetry';
 import { Controller, Header, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
@@ -29,8 +30,11 @@ export class CancelOrderHttpController {
     unavailable: 'Payments unavailable (breaker open, bulkhead full); nothing refunded, retry',
     upstream_timeout: 'The refund got no answer in time; the order stays PAID, retry (the refund is idempotent)',
   })
-  cancel(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<OrderView> {
+  async cancel(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<OrderView> {
     if (!uuid.safeParse(id).success) throw new OrderNotFound(id);
-    return this.cancelOrder.cancel(user, id);
+    setRequestAttributes({ 'order.id': id, 'user.id': user.id });
+    const cancelled = await this.cancelOrder.cancel(user, id);
+    setRequestAttributes({ 'order.outcome': cancelled.status });
+    return cancelled;
   }
 }

@@ -1,5 +1,6 @@
 import { CurrentUser, RateLimit, type AuthUser } from '@conveyor/auth';
 import { ApiProblems, IdempotencyKeyRequired, idempotencyKeyHeader } from '@conveyor/http';
+import { setRequestAttributes } from '@conveyor/telemetry';
 import { Body, Controller, Headers, Post, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -40,7 +41,9 @@ export class PlaceOrderHttpController {
   ): Promise<OrderView> {
     const parsedKey = idempotencyKeyHeader.safeParse(key);
     if (!parsedKey.success) throw new IdempotencyKeyRequired('ORDER', 'Placing an order');
+    setRequestAttributes({ 'user.id': user.id });
     const placed = await this.placeOrder.place(parsedKey.data, { ...body, userId: user.id });
+    setRequestAttributes({ 'order.id': placed.body.id, 'order.outcome': placed.body.status, 'order.replayed': placed.replayed });
     reply.status(placed.status).header('location', orderUrl(placed.body.id)).header('cache-control', 'no-store');
     if (placed.replayed) reply.header('idempotent-replayed', 'true');
     return placed.body;
