@@ -176,11 +176,15 @@ describe('search service', () => {
 
   it('When 100 users like and unlike one product at once, then its counter equals its rows; liking twice counts once', async () => {
     const users = await Promise.all(Array.from({ length: 100 }, (_, i) => stack.tokens.asUser(`liker-${i}`)));
-    const likes = (auth: { authorization: string }, method: 'PUT' | 'DELETE') =>
-      fetch(`${service.url}/products/${P.mouse}/likes`, { method, headers: auth }).then(async (r) => ({
-        status: r.status,
-        body: (await r.json()) as { likes: number },
-      }));
+    // A client does what a 503 with Retry-After asks (a burst on one counter row may outlast lock_timeout on a busy machine).
+    const likes = async (auth: { authorization: string }, method: 'PUT' | 'DELETE') => {
+      for (let attempt = 1; ; attempt += 1) {
+        const r = await fetch(`${service.url}/products/${P.mouse}/likes`, { method, headers: auth });
+        const answer = { status: r.status, body: (await r.json()) as { likes: number; code?: string } };
+        if (r.status !== 503 || attempt === 20) return answer;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    };
     const first = await likes(users[0], 'PUT');
     expect(first).toMatchObject({ status: 200, body: { liked: true, likes: 1 } });
     await expect(likes(users[0], 'PUT')).resolves.toMatchObject({ status: 200, body: { likes: 1 } });
@@ -189,7 +193,7 @@ describe('search service', () => {
     const results = await Promise.all(
       users.flatMap((user, i) => [likes(user, 'PUT'), likes(user, 'PUT'), ...(i % 2 === 0 ? [likes(user, 'DELETE').then(() => likes(user, 'DELETE'))] : [])]),
     );
-    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
     const sql = new Client({ host: stack.db.host, port: stack.db.port, user: stack.db.username, password: stack.db.password, database: stack.db.database });
     await sql.connect();
     try {

@@ -13,14 +13,14 @@ export class LikesHttpController {
 
   @Put()
   @ApiOkResponse({ type: LikeStateResponse, description: 'Liked (once, however often asked)' })
-  @ApiProblems({ not_found: 'SEARCH.PRODUCT_NOT_FOUND: no listed product with this id' })
+  @ApiProblems({ not_found: 'SEARCH.PRODUCT_NOT_FOUND: no listed product with this id', unavailable: 'SEARCH.LIKES_BUSY: a burst on this product; retry' })
   like(@Param('id') id: string, @CurrentUser() user: AuthUser): Promise<LikeState> {
     return this.likes.like(productIdParam(id), user.id);
   }
 
   @Delete()
   @ApiOkResponse({ type: LikeStateResponse, description: 'Not liked (any more)' })
-  @ApiProblems({ not_found: 'SEARCH.PRODUCT_NOT_FOUND: no product with this id' })
+  @ApiProblems({ not_found: 'SEARCH.PRODUCT_NOT_FOUND: no product with this id', unavailable: 'SEARCH.LIKES_BUSY: a burst on this product; retry' })
   unlike(@Param('id') id: string, @CurrentUser() user: AuthUser): Promise<LikeState> {
     return this.likes.unlike(productIdParam(id), user.id);
   }

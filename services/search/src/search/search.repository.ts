@@ -59,7 +59,7 @@ export class SearchRepository {
     if (query.hangul) parts.push(`to_tsquery('simple', $${params.push(query.hangul)})`);
     if (parts.length === 0) return Promise.resolve([]);
     const tsquery = parts.join(' && ');
-    return this.run(params, page, `ts_rank(d.search_vector, q.tsq)::float8`, `(SELECT ${tsquery} AS tsq) q`, 'd.search_vector @@ q.tsq');
+    return this.run(params, page, `ts_rank_cd(d.search_vector, q.tsq)::float8`, `(SELECT ${tsquery} AS tsq) q`, 'd.search_vector @@ q.tsq');
   }
 
   /** Names whose words are similar to the query (pg_trgm word_similarity): typos. */
