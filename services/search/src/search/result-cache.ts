@@ -42,7 +42,7 @@ export class SearchResultCache implements OnModuleInit, OnModuleDestroy {
     const counter = (name: string, help: string) => new Counter({ name, help, registers: [metrics] });
     this.hits = counter('search_cache_hits_total', 'Searches answered from this replica’s cache.');
     this.misses = counter('search_cache_misses_total', 'Searches not in the cache (joined an in-flight load or started one).');
-    this.loads = counter('search_db_queries_total', 'Searches run against PostgreSQL (cache misses after single-flight).');
+    this.loads = counter('search_cache_loads_total', 'Cache misses that loaded a page (the rest joined a load in flight).');
     this.invalidations = counter('search_cache_invalidations_total', 'Times this replica emptied its cache on a document change.');
   }
 

@@ -1,6 +1,8 @@
 import { InjectConfig } from '@conveyor/config';
 import { inTransaction } from '@conveyor/persistence';
-import { Injectable } from '@nestjs/common';
+import { MetricsRegistry } from '@conveyor/telemetry';
+import { Injectable, Optional } from '@nestjs/common';
+import { Counter } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { SearchConfig } from '../config';
 import type { ParsedQuery } from './search-query';
@@ -46,10 +48,15 @@ function sortKey(sort: SearchSort, relevance: string): string {
 /** The SQL of search: full-text (GIN on search_vector) and the fuzzy fallback (pg_trgm GIN on name). */
 @Injectable()
 export class SearchRepository {
+  private readonly queries?: Counter;
+
   constructor(
     private readonly dataSource: DataSource,
     @InjectConfig() private readonly config: SearchConfig,
-  ) {}
+    @Optional() metrics?: MetricsRegistry,
+  ) {
+    if (metrics) this.queries = new Counter({ name: 'search_db_queries_total', help: 'Search queries run against PostgreSQL.', registers: [metrics] });
+  }
 
   /** Full-text matches: English stems and Hangul bigrams, name (A) weighted over description (B). */
   fullText(query: ParsedQuery, page: PageRequest): Promise<SearchRow[]> {
@@ -80,6 +87,7 @@ export class SearchRepository {
     const sql = `SELECT * FROM (
         SELECT ${COLUMNS}, ${key} AS score FROM documents d, ${from} WHERE d.active AND ${match}
       ) s ${after} ORDER BY s.score DESC, s.product_id LIMIT $${limit}`;
+    this.queries?.inc();
     return this.bounded(async (manager) => {
       if (fuzzyThreshold !== undefined) await manager.query(`SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)`, [String(fuzzyThreshold)]);
       return manager.query(sql, params);
