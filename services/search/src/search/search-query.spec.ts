@@ -15,6 +15,10 @@ describe('search query', () => {
     expect(parsed.highlightTerms).toEqual(['keyboards', '기계식', 'rgb']);
   });
 
+  it('When a query holds control characters (a NUL byte PostgreSQL would refuse), then they count as spaces', () => {
+    expect(parseSearchQuery('lamp\u0000\u0006desk\u200b').normalized).toBe('lamp desk');
+  });
+
   it('When a query has no Hangul, then there is no Hangul part (and tsquery operators cannot be injected through it)', () => {
     expect(parseSearchQuery("a & b | !c:* 'x'").hangul).toBe('');
   });

@@ -31,7 +31,8 @@ export function hangulBigrams(run: string): string[] {
 }
 
 export function parseSearchQuery(text: string): ParsedQuery {
-  const normalized = text.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
+  // Control and format characters (NUL, which PostgreSQL text cannot hold, among them) count as spaces.
+  const normalized = text.normalize('NFKC').replace(/\p{C}/gu, ' ').toLowerCase().replace(/\s+/g, ' ').trim();
   const runs = normalized.match(HANGUL_RUN) ?? [];
   const bigrams = [...new Set(runs.flatMap(hangulBigrams))].slice(0, MAX_QUERY_TERMS);
   const english = normalized.replace(HANGUL_RUN, ' ').replace(/\s+/g, ' ').trim();
