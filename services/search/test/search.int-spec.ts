@@ -209,6 +209,22 @@ describe('search service', () => {
     }
   });
 
+  it('When sort=popular, then relevance is weighted by likes, views and sales as documented: relevance × (1 + ln(1 + 3·sales + 2·likes + 0.1·views))', async () => {
+    const [plain, liked] = [id(), id()].sort(); // equal text: under relevance the id breaks the tie, plain first
+    await stack.publishProducts([productEvent({ productId: plain, name: 'Popularity kettle' }), productEvent({ productId: liked, name: 'Popularity kettle' })]);
+    await searchUntil({ q: 'popularity kettle' }, (p) => p.results.length === 2, 'both kettles indexed');
+    const auth = await stack.tokens.asUser('kettle-fan');
+    expect((await fetch(`${service.url}/products/${liked}/likes`, { method: 'PUT', headers: auth })).status).toBe(200);
+
+    const relevance = await search(service.url, { q: 'popularity kettle' });
+    expect(ids(relevance.body)).toEqual([plain, liked]);
+    const popular = await search(service.url, { q: 'popularity kettle', sort: 'popular' });
+    expect(ids(popular.body)).toEqual([liked, plain]);
+    const base = relevance.body.results[0].score;
+    expect(popular.body.results[0].score).toBeCloseTo(base * (1 + Math.log(1 + 2 * 1)), 6);
+    expect(popular.body.results[1].score).toBeCloseTo(base, 6);
+  });
+
   it('When likes are asked without a token, for an unknown product, or a malformed id, then 401 / 404 problem+json', async () => {
     const anonymous = await fetch(`${service.url}/products/${P.mouse}/likes`, { method: 'PUT' });
     expect(anonymous.status).toBe(401);
