@@ -20,6 +20,7 @@ import type { DataSource } from 'typeorm';
 import type { SearchResultCache } from '../../src/search/result-cache';
 import { SearchRepository } from '../../src/search/search.repository';
 import { SearchService } from '../../src/search/search.service';
+import { parseSearchQuery } from '../../src/search/search-query';
 import { generateProduct, judgeQueries } from '../relevance/catalog';
 import { productEvent, SearchStack } from '../support/search-stack';
 
@@ -80,7 +81,26 @@ async function main(): Promise<void> {
     const search = new SearchService(new SearchRepository(dataSource, stack.config({ SEARCH_STATEMENT_TIMEOUT_MS: '120000' })), noCache);
     for (const q of queries) await search.search({ q, sort: 'relevance', limit: 20 });
     const fts: number[] = [];
-    for (let r = 0; r < ROUNDS; r += 1) for (const q of queries) fts.push(await timed(() => search.search({ q, sort: 'relevance', limit: 20 })));
+    const perQuery = new Map<string, number[]>(queries.map((q) => [q, []]));
+    for (let r = 0; r < ROUNDS; r += 1) {
+      for (const q of queries) {
+        const ms = await timed(() => search.search({ q, sort: 'relevance', limit: 20 }));
+        fts.push(ms);
+        perQuery.get(q)?.push(ms);
+      }
+    }
+    for (const q of queries) {
+      const parsed = parseSearchQuery(q);
+      const params: string[] = [];
+      const parts: string[] = [];
+      if (parsed.english) parts.push(`websearch_to_tsquery('english', $${params.push(parsed.english)})`);
+      if (parsed.hangul) parts.push(`to_tsquery('simple', $${params.push(parsed.hangul)})`);
+      const [{ n }]: { n: string }[] = await dataSource.query(
+        `SELECT count(*) AS n FROM documents WHERE active AND search_vector @@ (${parts.join(' && ')})`,
+        params,
+      );
+      console.log(`  fts p50=${String(round(percentile(perQuery.get(q) ?? [], 50))).padStart(7)} ms  matches=${String(n).padStart(6)}  "${q}"`);
+    }
     const ftsP50 = percentile(fts, 50);
     const ftsP99 = percentile(fts, 99);
     console.log(`fts: ${fts.length} queries p50=${round(ftsP50)} ms p99=${round(ftsP99)} ms max=${round(Math.max(...fts))} ms`);
