@@ -162,6 +162,23 @@ describe('search service', () => {
     expect(missing.status).toBe(400);
   });
 
+  it('When a search runs past its statement timeout, then it is cancelled and answered 503 SEARCH.QUERY_TIMEOUT', async () => {
+    // A lock on the table makes the search wait; statement_timeout (1 s) is shorter than lock_timeout (2 s), so it is what ends it.
+    const sql = new Client({ host: stack.db.host, port: stack.db.port, user: stack.db.username, password: stack.db.password, database: stack.db.database });
+    await sql.connect();
+    try {
+      await sql.query('BEGIN');
+      await sql.query('LOCK TABLE documents IN ACCESS EXCLUSIVE MODE');
+      const res = await search(service.url, { q: 'timeout probe' });
+      expect(res.status).toBe(503);
+      expect(res.contentType).toContain(PROBLEM);
+      expect(res.body.code).toBe('SEARCH.QUERY_TIMEOUT');
+    } finally {
+      await sql.query('ROLLBACK').catch(() => undefined);
+      await sql.end();
+    }
+  });
+
   it('When an order with the product is paid, then its sales count rises; cancelled, it falls back', async () => {
     const orderId = id();
     const customer = { orderId, customerId: 'c-1' };
