@@ -1,12 +1,17 @@
 import { ChassisModule } from '@conveyor/chassis';
+import { catalogEventSchema, orderEventSchema } from '@conveyor/contracts';
 import type { Telemetry } from '@conveyor/telemetry';
 import type { DynamicModule } from '@nestjs/common';
 import { SERVICE_NAME, type SearchConfig } from './config';
 import { searchMigrations } from './database/migrations';
-import { ExampleRequested } from './examples/examples.events';
-import { ExamplesModule } from './examples/examples.module';
+import { EngagementModule } from './engagement/engagement.module';
+import { SearchModule } from './search/search.module';
 
-/** The search service: its database, a Kafka consumer. */
+/**
+ * The search service: its database (the index, likes, view totals), Redis for
+ * pending views, cache invalidation and the jobs' leases (search answers
+ * without it: Redis is not critical), a Kafka consumer of the catalog and order events.
+ */
 export const appModule = (config: SearchConfig, telemetry: Telemetry): DynamicModule =>
   ChassisModule.forRoot({
     serviceName: SERVICE_NAME,
@@ -14,8 +19,13 @@ export const appModule = (config: SearchConfig, telemetry: Telemetry): DynamicMo
     telemetry,
     // Every route needs a bearer token unless marked @Public() (docs/patterns/auth.md).
     auth: config,
-    openApi: { title: 'Conveyor search service', description: 'What search is for (docs/search-service.md).' },
-    features: [ExamplesModule],
+    openApi: { title: 'Conveyor search service', description: 'Product search in Korean and English, likes and views (docs/search-service.md).' },
+    features: [SearchModule, EngagementModule],
     database: { migrations: searchMigrations },
-    kafkaConsumer: { topics: [config.SEARCH_KAFKA_TOPIC], schemas: { [config.SEARCH_KAFKA_TOPIC]: ExampleRequested.schema } },
+    redis: { critical: false },
+    locks: true,
+    kafkaConsumer: {
+      topics: [config.CATALOG_EVENTS_TOPIC, config.ORDER_EVENTS_TOPIC],
+      schemas: { [config.CATALOG_EVENTS_TOPIC]: catalogEventSchema, [config.ORDER_EVENTS_TOPIC]: orderEventSchema },
+    },
   });

@@ -1,5 +1,5 @@
 import { messagingMigrations } from '@conveyor/messaging';
-import { InitialSchema1796077814398 } from './migrations/1796077814398-initial-schema';
+import { SearchSchema1796077814398 } from './migrations/1796077814398-search-schema';
 
 /** The search database's migrations in order: libs/messaging's outbox and inbox tables first, then the service's schema. */
-export const searchMigrations = [...messagingMigrations, InitialSchema1796077814398];
+export const searchMigrations = [...messagingMigrations, SearchSchema1796077814398];

@@ -1,0 +1,108 @@
+import { InjectConfig } from '@conveyor/config';
+import { inTransaction } from '@conveyor/persistence';
+import { MetricsRegistry } from '@conveyor/telemetry';
+import { Injectable, Optional } from '@nestjs/common';
+import { Counter } from 'prom-client';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { SearchConfig } from '../config';
+import type { ParsedQuery } from './search-query';
+import type { SearchSort } from './search.dto';
+import { SearchTimedOut } from './search.errors';
+
+export interface SearchRow {
+  product_id: string;
+  name: string;
+  description: string;
+  price_minor: string;
+  currency: string;
+  published_at: Date;
+  likes_count: string;
+  views_count: string;
+  sales_count: string;
+  score: number;
+}
+
+export interface PageRequest {
+  sort: SearchSort;
+  limit: number;
+  after?: { key: number; productId: string };
+}
+
+/**
+ * sort=popular: relevance × (1 + ln(1 + 3·sales + 2·likes + 0.1·views)).
+ * A sale says most about what people want, a like less, a view least (and is
+ * the cheapest to inflate); the logarithm keeps a best-seller from burying a
+ * far better text match: 1,000 sales multiply relevance by about 9, not 1,000.
+ */
+export const POPULARITY = 'ln(1 + 3 * d.sales_count + 2 * d.likes_count + 0.1 * d.views_count)';
+
+const QUERY_CANCELED = '57014';
+const COLUMNS = 'd.product_id, d.name, d.description, d.price_minor, d.currency, d.published_at, d.likes_count, d.views_count, d.sales_count';
+
+function sortKey(sort: SearchSort, relevance: string): string {
+  if (sort === 'newest') return 'extract(epoch FROM d.published_at)::float8';
+  if (sort === 'popular') return `(${relevance}) * (1 + ${POPULARITY})`;
+  return relevance;
+}
+
+/** The SQL of search: full-text (GIN on search_vector) and the fuzzy fallback (pg_trgm GIN on name). */
+@Injectable()
+export class SearchRepository {
+  private readonly queries?: Counter;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @InjectConfig() private readonly config: SearchConfig,
+    @Optional() metrics?: MetricsRegistry,
+  ) {
+    if (metrics) this.queries = new Counter({ name: 'search_db_queries_total', help: 'Search queries run against PostgreSQL.', registers: [metrics] });
+  }
+
+  /** Full-text matches: English stems and Hangul bigrams, name (A) weighted over description (B). */
+  fullText(query: ParsedQuery, page: PageRequest): Promise<SearchRow[]> {
+    const parts: string[] = [];
+    const params: unknown[] = [];
+    if (query.english) parts.push(`websearch_to_tsquery('english', $${params.push(query.english)})`);
+    if (query.hangul) parts.push(`to_tsquery('simple', $${params.push(query.hangul)})`);
+    if (parts.length === 0) return Promise.resolve([]);
+    const tsquery = parts.join(' && ');
+    return this.run(params, page, `ts_rank_cd(d.search_vector, q.tsq)::float8`, `(SELECT ${tsquery} AS tsq) q`, 'd.search_vector @@ q.tsq');
+  }
+
+  /** Names whose words are similar to the query (pg_trgm word_similarity): typos. */
+  fuzzy(query: ParsedQuery, page: PageRequest): Promise<SearchRow[]> {
+    const params: unknown[] = [query.normalized];
+    return this.run(params, page, 'word_similarity($1, d.name)::float8', '(SELECT 1) q', '$1 <% d.name', this.config.SEARCH_FUZZY_THRESHOLD);
+  }
+
+  private run(params: unknown[], page: PageRequest, relevance: string, from: string, match: string, fuzzyThreshold?: number): Promise<SearchRow[]> {
+    const key = sortKey(page.sort, relevance);
+    let after = '';
+    if (page.after) {
+      const k = params.push(page.after.key);
+      const id = params.push(page.after.productId);
+      after = `WHERE (s.score < $${k}::float8 OR (s.score = $${k}::float8 AND s.product_id > $${id}))`;
+    }
+    const limit = params.push(page.limit + 1);
+    const sql = `SELECT * FROM (
+        SELECT ${COLUMNS}, ${key} AS score FROM documents d, ${from} WHERE d.active AND ${match}
+      ) s ${after} ORDER BY s.score DESC, s.product_id LIMIT $${limit}`;
+    this.queries?.inc();
+    return this.bounded(async (manager) => {
+      if (fuzzyThreshold !== undefined) await manager.query(`SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)`, [String(fuzzyThreshold)]);
+      return manager.query(sql, params);
+    });
+  }
+
+  /** One transaction under SEARCH_STATEMENT_TIMEOUT_MS: a query that runs longer is cancelled and answered 503. */
+  private async bounded<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const timeoutMs = this.config.SEARCH_STATEMENT_TIMEOUT_MS;
+    try {
+      return await inTransaction(this.dataSource, work, { statementTimeoutMs: timeoutMs });
+    } catch (error) {
+      const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (error as { code?: string }).code;
+      if (code === QUERY_CANCELED) throw new SearchTimedOut(timeoutMs);
+      throw error;
+    }
+  }
+}

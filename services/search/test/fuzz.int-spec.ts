@@ -1,0 +1,56 @@
+import { fuzzOpenApi, type FuzzRun, type ServiceProcess } from '@conveyor/testing';
+import { Client } from 'pg';
+import { productEvent, search, SearchStack } from './support/search-stack';
+
+/**
+ * schemathesis generates valid and invalid requests for every operation of
+ * /openapi.json, as no one and as a user: nothing answers 5xx, every status and
+ * content type is documented; invalid requests only change nothing.
+ */
+describe('search service: fuzzing from the OpenAPI document', () => {
+  let stack: SearchStack;
+  let service: ServiceProcess;
+  let sql: Client;
+  const MAX_EXAMPLES = 15;
+
+  beforeAll(async () => {
+    stack = await SearchStack.create();
+    service = await stack.start();
+    await stack.publishProducts([productEvent({ productId: 'fuzz-product', name: '무선 키보드 wireless keyboard' })]);
+    while ((await search(service.url, { q: 'keyboard' })).body.results?.length !== 1) await new Promise((r) => setTimeout(r, 100));
+    sql = new Client({ host: stack.db.host, port: stack.db.port, user: stack.db.username, password: stack.db.password, database: stack.db.database });
+    await sql.connect();
+  }, 120_000);
+  afterAll(async () => {
+    await sql?.end();
+    await stack?.stop();
+  });
+
+  const report = (who: string, run: FuzzRun) => {
+    console.log(`fuzz search as ${who}: ${run.operationsTested} operations, ${run.generated} requests generated, ${run.passed} passed`);
+    if (run.exitCode !== 0) console.log(run.output);
+  };
+
+  it.each([
+    ['no one', async () => ({})],
+    ['a user', () => stack.tokens.asUser('fuzz-user')],
+  ])(
+    'When every operation is fuzzed as %s, then no answer is a 5xx and every answer is documented',
+    async (who, headers) => {
+      const run = await fuzzOpenApi(service.url, { headers: (await headers()) as Record<string, string>, maxExamples: MAX_EXAMPLES });
+      report(who, run);
+      expect(run.exitCode).toBe(0);
+      expect(run.generated).toBeGreaterThan(0);
+    },
+    300_000,
+  );
+
+  it('When only invalid requests are sent, as a user, then nothing in the database changes', async () => {
+    const counts = async () => (await sql.query('SELECT (SELECT count(*) FROM likes) AS likes, (SELECT sum(likes_count) FROM documents) AS counted')).rows[0];
+    const before = await counts();
+    const run = await fuzzOpenApi(service.url, { headers: await stack.tokens.asUser('fuzz-negative'), maxExamples: MAX_EXAMPLES, mode: 'negative' });
+    report('a user, invalid requests only', run);
+    expect(run.exitCode).toBe(0);
+    expect(await counts()).toEqual(before);
+  }, 300_000);
+});
