@@ -22,7 +22,7 @@ WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),user-1)
 TOKEN_ROLE := $(if $(ROLE),$(ROLE),user)
 
-.PHONY: token audit build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario
+.PHONY: token audit build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -137,3 +137,9 @@ latency: setup ## HTML report + PNG of latency per operation from Jaeger spans (
 
 scenario: setup ## the load mix (ramp, payments fault window) against the running stack, then its summary
 	@$(WITH_INFRA_ENV) node -r @swc-node/register test/load/scenario.ts
+
+eval-search: setup infra-up ## search relevance on the judged set: precision@10 and recall@10 (Korean, English, mixed)
+	$(BENCH) services/search/test/relevance/eval.ts
+
+bench-search: setup infra-up ## search over 1,000,000 products: FTS p50/p99 vs unindexed ILIKE, Kafka indexing events/s
+	$(BENCH) services/search/test/bench/search.bench.ts

@@ -21,3 +21,4 @@ export { overrideProviders } from './override-providers';
 export { freePort, runServiceExpectingExit, startServiceProcess, type ProcessExit, type ServiceProcess } from './service-process';
 export { createTestTokens, TEST_AUDIENCE, TEST_ISSUER, type TestTokenClaims, type TestTokens } from './auth-tokens';
 export { ensureSchemathesis, fuzzOpenApi, SCHEMATHESIS_VERSION, type FuzzRun } from './schemathesis';
+export { startThrowawayRedis, type ThrowawayRedis, type ThrowawayRedisOptions } from './throwaway-redis';

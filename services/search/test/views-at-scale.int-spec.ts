@@ -1,9 +1,8 @@
-import { eventually, type ServiceProcess } from '@conveyor/testing';
+import { eventually, type ServiceProcess, startThrowawayRedis, type ThrowawayRedis } from '@conveyor/testing';
 import type { DataSource } from 'typeorm';
 import { Agent, request } from 'undici';
 import { DocumentsRepository } from '../src/indexing/documents.repository';
 import { SearchStack } from './support/search-stack';
-import { ThrowawayRedis } from './support/throwaway-redis';
 
 const WORKERS = 50;
 const VIEWS = 100_000;
@@ -27,7 +26,7 @@ describe('views at scale, through a Redis restart', () => {
         new Date().toISOString(),
       );
     }
-    redis = await ThrowawayRedis.start();
+    redis = await startThrowawayRedis({ appendOnly: true });
     service = await stack.start({ REDIS_URL: redis.url, SEARCH_VIEWS_FLUSH_INTERVAL_MS: '1000', LOG_LEVEL: 'error' });
   }, 120_000);
 
@@ -35,7 +34,7 @@ describe('views at scale, through a Redis restart', () => {
     await agent.close();
     await dataSource?.destroy();
     await stack?.stop();
-    await redis?.destroy();
+    await redis?.stop();
   });
 
   /** `count` views spread over the products by `workers` concurrent clients; each view is sent until it is accepted (204). */

@@ -12,12 +12,13 @@ import {
   uniqueName,
   type ServiceProcess,
   type TestDatabase,
+  startThrowawayRedis,
+  type ThrowawayRedis,
 } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { startPgCommitProxy, type PgCommitProxy } from './pg-commit-proxy';
 import { asAdmin, asUser, authEnv } from './order-stack';
-import { startThrowawayRedis, type ThrowawayRedis } from './throwaway-redis';
 
 /** The money and the events, as the invariant compares them after reconciliation settled. */
 export interface InvariantOutcome {

@@ -1,30 +1,37 @@
-import { freePort, eventually } from '@conveyor/testing';
 import Redis from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { eventually } from './wait';
+import { freePort } from './service-process';
 
 /**
- * A redis-server of the test's own on a free port of 127.0.0.1, **without
- * persistence** (no RDB, no AOF): `restart()` kills it and starts it again on
- * the same port, so it comes back empty, as a Redis restarted without
- * persistence (or failed over to an empty replica) does. The shared server
- * other tests use is never touched. Needs `redis-server` on the PATH
- * (deploy/local/infra installs it).
+ * A redis-server of the test's own on a free port of 127.0.0.1; the shared
+ * server other tests use is never touched. `restart()` SIGKILLs it (a crash)
+ * and starts it again on the same port and files: without persistence (the
+ * default: no RDB, no AOF) it comes back empty, as a Redis restarted without
+ * persistence or failed over to an empty replica does; with `appendOnly` (AOF,
+ * fsync on every write, as deploy/local/infra runs Redis) it comes back with
+ * every acknowledged write. Needs `redis-server` on the PATH (deploy/local/infra
+ * installs it; REDIS_SERVER_BIN overrides).
  */
+export interface ThrowawayRedisOptions {
+  appendOnly?: boolean;
+}
+
 export interface ThrowawayRedis {
   readonly url: string;
   /** Restarts done so far. */
   readonly restarts: number;
-  /** Keys the server held just before each restart (all lost). */
+  /** Keys the server held just before each restart (all lost without `appendOnly`). */
   readonly keysLost: number[];
-  /** SIGKILL, then the same port again, empty; resolves when it answers PING. */
+  /** SIGKILL, then the same port and files again; resolves when it answers PING (after loading the AOF). */
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startThrowawayRedis(): Promise<ThrowawayRedis> {
+export async function startThrowawayRedis({ appendOnly = false }: ThrowawayRedisOptions = {}): Promise<ThrowawayRedis> {
   const port = await freePort();
   const dir = await mkdtemp(path.join(tmpdir(), 'conveyor-redis-'));
   const url = `redis://127.0.0.1:${port}`;
@@ -33,9 +40,14 @@ export async function startThrowawayRedis(): Promise<ThrowawayRedis> {
   const keysLost: number[] = [];
 
   const launch = async (): Promise<void> => {
-    const started = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], {
-      stdio: 'ignore',
-    });
+    const persistence = appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    const started = spawn(
+      process.env['REDIS_SERVER_BIN'] ?? 'redis-server',
+      ['--bind', '127.0.0.1', '--port', String(port), '--save', '', ...persistence, '--dir', dir],
+      {
+        stdio: 'ignore',
+      },
+    );
     child = started;
     const failed = new Promise<never>((_, reject) => {
       started.once('error', reject);
