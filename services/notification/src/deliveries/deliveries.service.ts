@@ -1,6 +1,6 @@
 import { InjectConfig } from '@conveyor/config';
 import type { SendPush, SendSms } from '@conveyor/contracts';
-import { classifyFailure, type MessageContext } from '@conveyor/messaging';
+import { classifyFailure, DeadLetterHeaders, type MessageContext } from '@conveyor/messaging';
 import { Injectable, Logger } from '@nestjs/common';
 import type { NotificationConfig } from '../config';
 import { ChannelGateways, type OutgoingMessage } from './channel-gateways';
@@ -43,7 +43,9 @@ export class DeliveriesService {
       this.log.warn({ notificationId: prepared.delivery.id, reason: prepared.reason }, 'notification refused');
       return;
     }
-    const row = await this.deliveryLog.beginAttempt(db, prepared.delivery);
+    // A replayed dead letter continues the count where its last attempt left it.
+    const replays = Number(ctx.headers[DeadLetterHeaders.replays] ?? 0);
+    const row = await this.deliveryLog.beginAttempt(db, prepared.delivery, ctx.attempt, replays * (ctx.maxAttempts ?? 1));
     if (!row) return; // SENT or FAILED already: a redelivery.
     let outcome;
     try {

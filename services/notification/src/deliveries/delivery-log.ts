@@ -42,20 +42,22 @@ export interface NewDelivery {
 @Injectable()
 export class DeliveryLog {
   /**
-   * Records the command (once: its id is the key) and counts this attempt.
-   * Returns the row if it still has to be sent (QUEUED, or DEAD being
-   * replayed from the DLQ), undefined if it already reached SENT or FAILED.
+   * Records the command (once: its id is the key) and its attempt number
+   * (the consumer's: a round through the delay queues after a call the
+   * breaker or bulkhead refused is not an attempt; a replay from the DLQ
+   * adds to the count). Returns the row if it still has to be sent (QUEUED,
+   * or DEAD being replayed), undefined if it already reached SENT or FAILED.
    */
-  async beginAttempt(db: EntityManager, delivery: NewDelivery): Promise<NotificationRow | undefined> {
+  async beginAttempt(db: EntityManager, delivery: NewDelivery, attempt: number, replays: number): Promise<NotificationRow | undefined> {
     await db.query(
       `INSERT INTO notifications (id, user_id, channel, template, locale, title, body, status)
        VALUES ($1, $2, $3, $4, $5, $6, $7, 'QUEUED') ON CONFLICT (id) DO NOTHING`,
       [delivery.id, delivery.userId, delivery.channel, delivery.template, delivery.locale, delivery.title, delivery.body],
     );
     const [rows]: [NotificationRow[], number] = await db.query(
-      `UPDATE notifications SET attempts = attempts + 1, status = 'QUEUED', failure_reason = NULL, updated_at = now()
+      `UPDATE notifications SET attempts = GREATEST(attempts, $2), status = 'QUEUED', failure_reason = NULL, updated_at = now()
        WHERE id = $1 AND status IN ('QUEUED', 'DEAD') RETURNING *`,
-      [delivery.id],
+      [delivery.id, attempt + replays],
     );
     return rows[0];
   }
