@@ -5,6 +5,8 @@ import type { DynamicModule } from '@nestjs/common';
 import { SERVICE_NAME, type NotificationConfig } from './config';
 import { notificationMigrations } from './database/migrations';
 import { DeliveriesModule } from './deliveries/deliveries.module';
+import { notificationRateLimits } from './verifications/verification-limits';
+import { VerificationsModule } from './verifications/verifications.module';
 
 /** The notification service: its database, Redis, the outbox to RabbitMQ, the consumer of notification.send. */
 export const appModule = (config: NotificationConfig, telemetry: Telemetry): DynamicModule =>
@@ -19,7 +21,8 @@ export const appModule = (config: NotificationConfig, telemetry: Telemetry): Dyn
       description:
         'Push and SMS sent once through failing gateways, SMS verification codes, the in-app inbox and its live stream (docs/notification-service.md).',
     },
-    features: [DeliveriesModule],
+    features: [DeliveriesModule, VerificationsModule],
+    rateLimits: notificationRateLimits(config),
     database: { migrations: notificationMigrations },
     // Verification codes and rate limits live in Redis: without it the API cannot answer.
     redis: { critical: true },

@@ -39,6 +39,17 @@ export const notificationEnv = httpServerEnv(3003)
     NOTIFICATION_RABBITMQ_QUEUE: envField.string(Queues.notificationSend),
     /** Redis pub/sub channel of sent notifications, heard by every replica for its live streams (tests give each run its own). */
     NOTIFICATION_LIVE_CHANNEL: envField.string('notifications.live'),
+    /** How long a verification code can be confirmed. */
+    NOTIFICATION_VERIFICATION_TTL_MS: envField.durationMs(3 * 60_000, { min: 1_000 }),
+    /** Wrong codes after which a verification is locked. */
+    NOTIFICATION_VERIFICATION_MAX_ATTEMPTS: envField.int(5, { min: 1, max: 100 }),
+    /** One code per phone per this window. */
+    NOTIFICATION_VERIFICATION_PHONE_WINDOW_MS: envField.durationMs(30_000, { min: 1_000 }),
+    /** At most NOTIFICATION_VERIFICATION_PER_HOUR codes per phone per this window. */
+    NOTIFICATION_VERIFICATION_HOUR_WINDOW_MS: envField.durationMs(60 * 60_000, { min: 1_000 }),
+    NOTIFICATION_VERIFICATION_PER_HOUR: envField.int(5, { min: 1 }),
+    /** HMAC key of the stored code hashes (and of the phone numbers in rate-limit keys); the same on every replica. */
+    NOTIFICATION_VERIFICATION_KEY: envField.secret(envField.string('conveyor-dev-verification-key')),
     /** Language of a notification whose command names none. */
     NOTIFICATION_DEFAULT_LOCALE: z.enum(['ko', 'en']).default('ko'),
   });

@@ -136,6 +136,7 @@ export async function deliveryLogReader(db: TestDatabase) {
       (
         await sql.query<{
           status: string;
+          template: string | null;
           attempts: number;
           provider_message_id: string | null;
           failure_reason: string | null;
