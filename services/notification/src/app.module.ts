@@ -5,6 +5,7 @@ import type { DynamicModule } from '@nestjs/common';
 import { SERVICE_NAME, type NotificationConfig } from './config';
 import { notificationMigrations } from './database/migrations';
 import { DeliveriesModule } from './deliveries/deliveries.module';
+import { InboxModule } from './inbox/inbox.module';
 import { notificationRateLimits } from './verifications/verification-limits';
 import { VerificationsModule } from './verifications/verifications.module';
 
@@ -21,7 +22,7 @@ export const appModule = (config: NotificationConfig, telemetry: Telemetry): Dyn
       description:
         'Push and SMS sent once through failing gateways, SMS verification codes, the in-app inbox and its live stream (docs/notification-service.md).',
     },
-    features: [DeliveriesModule, VerificationsModule],
+    features: [DeliveriesModule, VerificationsModule, InboxModule],
     rateLimits: notificationRateLimits(config),
     database: { migrations: notificationMigrations },
     // Verification codes and rate limits live in Redis: without it the API cannot answer.
