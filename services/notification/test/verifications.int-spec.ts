@@ -1,4 +1,4 @@
-import { eventually, localServers, type ServiceProcess } from '@conveyor/testing';
+import { eventually, findTraces, localServers, uniqueName, waitForTrace, type ServiceProcess } from '@conveyor/testing';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { deliveryLogReader, notificationResources, startNotification, startSim, type NotificationResources, type Sim } from './support/stack';
@@ -156,4 +156,43 @@ describe('SMS verification', () => {
       await log.close();
     }
   });
+
+  it('When a verification runs on a traced instance, then its exported spans (request, outbox, consumer, SMS call) hold no code', async () => {
+    // Its own queue, so its own consumer sends the SMS and the whole chain is in its traces.
+    const traced = await startNotification(resources, {
+      OTEL_SDK_DISABLED: 'false',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      NOTIFICATION_RABBITMQ_EXCHANGE: uniqueName('traced_exchange'),
+      NOTIFICATION_RABBITMQ_QUEUE: uniqueName('traced_queue'),
+    });
+    try {
+      const to = phone();
+      const res = await fetch(`${traced.url}/verifications`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...asUser },
+        body: JSON.stringify({ phone: to }),
+      });
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+      const code = await codeSentTo(to);
+      const commandId = (await sim.deliveries('sms')).find((d) => d.message.to === to)?.idempotencyKey as string;
+      const ok = await fetch(`${traced.url}/verifications/${id}/confirm`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...asUser },
+        body: JSON.stringify({ code }),
+      });
+      expect(ok.status).toBe(200);
+      const has = (text: string) => (t: { spans: { tags: { value: unknown }[] }[] }) =>
+        t.spans.some((s) => s.tags.some((tag) => String(tag.value).includes(text)));
+      // The SMS's trace: the consumer span carries the command id, and the gateway call is in it.
+      const smsTrace = await waitForTrace('notification', has(commandId), 30_000);
+      expect(JSON.stringify(smsTrace)).toContain('/v1/sms');
+      await waitForTrace('notification', has(`/verifications/${id}/confirm`), 30_000);
+      const spans = JSON.stringify(await findTraces('notification', 500));
+      expect(spans).toContain(commandId);
+      expect(spans).not.toContain(code);
+    } finally {
+      await traced.stop();
+    }
+  }, 90_000);
 });
