@@ -89,6 +89,9 @@ describe('notification delivery', () => {
     await eventually(async () => ((await publisher.queueDepth(resources.queue)) === 0 ? true : undefined), { what: 'an empty queue' });
     expect((await deliveriesByKey('push')).get(command.id)).toBe(1);
     await expect(log.countByStatus([command.id])).resolves.toEqual({ SENT: 1 });
+    // Counted once per notification, not per delivery: as many as the gateway holds (each push so far was sent once).
+    const pushAtGateway = (await sim.deliveries('push')).length;
+    await expect(metricValue(service.url, 'notifications_total', 'channel="push"', 'outcome="sent"')).resolves.toBe(pushAtGateway);
   });
 
   it('When a schema-invalid command arrives, then it goes to the DLQ at once and the next command is still delivered', async () => {
@@ -127,6 +130,7 @@ describe('notification delivery', () => {
     const command = push(`dead-${randomUUID()}`);
     await publisher.publish([command]);
     await expect(statusOf(command.id, 'DEAD')).resolves.toMatchObject({ attempts: 4, failure_reason: expect.stringContaining('DOWNSTREAM.UPSTREAM_ERROR') });
+    await expect(metricValue(service.url, 'notifications_total', 'channel="push"', 'outcome="dead"')).resolves.toBe(1);
     const dlq = `${resources.queue}.dlq`;
     const channel = await publisher.connection.createChannel();
     try {

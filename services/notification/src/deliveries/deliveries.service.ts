@@ -1,7 +1,9 @@
 import { InjectConfig } from '@conveyor/config';
 import type { SendPush, SendSms } from '@conveyor/contracts';
 import { classifyFailure, DeadLetterHeaders, type MessageContext } from '@conveyor/messaging';
+import { MetricsRegistry } from '@conveyor/telemetry';
 import { Injectable, Logger } from '@nestjs/common';
+import { Counter } from 'prom-client';
 import type { NotificationConfig } from '../config';
 import { ChannelGateways, type OutgoingMessage } from './channel-gateways';
 import { DeliveryLog, type NewDelivery } from './delivery-log';
@@ -27,19 +29,29 @@ type Prepared = { ok: true; delivery: NewDelivery; message: OutgoingMessage } | 
 @Injectable()
 export class DeliveriesService {
   private readonly log = new Logger('Deliveries');
+  private readonly outcomes: Counter<'channel' | 'outcome'>;
 
   constructor(
     private readonly gateways: ChannelGateways,
     private readonly deliveryLog: DeliveryLog,
     private readonly live: LiveNotifications,
     @InjectConfig() private readonly config: NotificationConfig,
-  ) {}
+    metrics: MetricsRegistry,
+  ) {
+    this.outcomes = new Counter({
+      name: 'notifications_total',
+      help: 'Notifications by channel and final outcome: sent, failed (refused for good), dead (out of attempts).',
+      labelNames: ['channel', 'outcome'],
+      registers: [metrics],
+    });
+  }
 
   async deliver(command: Command, ctx: MessageContext): Promise<void> {
     const prepared = this.prepare(command, ctx.envelope.id);
     const db = ctx.manager;
     if (!prepared.ok) {
       await this.deliveryLog.markFailed(db, prepared.delivery, prepared.reason);
+      this.outcomes.inc({ channel: prepared.delivery.channel, outcome: 'failed' });
       this.log.warn({ notificationId: prepared.delivery.id, reason: prepared.reason }, 'notification refused');
       return;
     }
@@ -57,16 +69,20 @@ export class DeliveriesService {
           row.id,
           error instanceof Error ? `${(error as { code?: string }).code ?? 'ERROR'}: ${error.message}` : String(error),
         );
+        this.outcomes.inc({ channel: row.channel, outcome: 'dead' });
       }
       throw error;
     }
     if (outcome.kind === 'refused') {
       await this.deliveryLog.markFailed(db, prepared.delivery, outcome.reason);
+      this.outcomes.inc({ channel: row.channel, outcome: 'failed' });
       this.log.warn({ notificationId: row.id, channel: row.channel, reason: outcome.reason }, 'notification refused by the gateway');
       return;
     }
     const sent = await this.deliveryLog.markSent(db, row.id, outcome.messageId);
-    if (sent) await this.live.publish(sent);
+    if (!sent) return; // a concurrent duplicate got there first
+    this.outcomes.inc({ channel: row.channel, outcome: 'sent' });
+    await this.live.publish(sent);
   }
 
   private prepare(command: Command, id: string): Prepared {

@@ -155,9 +155,9 @@ export async function deliveryLogReader(db: TestDatabase) {
   };
 }
 
-/** Scrapes one gauge sample from a service's /metrics. */
-export async function metricValue(url: string, name: string, labels: string): Promise<number | undefined> {
+/** Scrapes one sample from a service's /metrics: the line of `name` holding every one of `labels` (`key="value"`). */
+export async function metricValue(url: string, name: string, ...labels: string[]): Promise<number | undefined> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)));
   return line === undefined ? undefined : Number(line.trim().split(/\s+/).pop());
 }
