@@ -22,7 +22,7 @@ WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),user-1)
 TOKEN_ROLE := $(if $(ROLE),$(ROLE),user)
 
-.PHONY: token audit build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search
+.PHONY: token audit build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag test-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -143,3 +143,12 @@ eval-search: setup infra-up ## search relevance on the judged set: precision@10 
 
 bench-search: setup infra-up ## search over 1,000,000 products: FTS p50/p99 vs unindexed ILIKE, Kafka indexing events/s
 	$(BENCH) services/search/test/bench/search.bench.ts
+
+bench-notification: setup infra-up ## 200 SMS + 200 push through a 30 s SMS gateway outage: push p99 before/during, exactly once
+	$(BENCH) services/notification/test/bench/sms-outage.bench.ts
+
+bench-counters: setup infra-up ## one hot counter five ways (ops/s, p99, lost, retries, deadlocks), and transfers locked in account-id vs request order (40P01)
+	$(BENCH) test/bench/counters.bench.ts
+
+bench-points-lag: setup infra-up ## OrderPaid commit → points visible through outbox, Kafka and the points consumer (p50/p99)
+	$(BENCH) test/bench/points-lag.bench.ts

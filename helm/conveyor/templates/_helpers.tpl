@@ -127,6 +127,13 @@ secretKeyRef, never as plain values.
 - name: KAFKA_CLIENT_ID
   value: {{ .name | quote }}
 {{- end }}
+{{- range $env, $key := $svc.secretEnv }}
+- name: {{ $env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "conveyor.secretName" $root }}
+      key: {{ $key }}
+{{- end }}
 {{- range $prefix, $target := $svc.calls }}
 {{- $callee := index $root.Values.services $target | required (printf "services.%s.calls.%s names an unknown service %q" $.name $prefix $target) }}
 - name: {{ printf "%s_URL" $prefix }}
@@ -148,7 +155,8 @@ secretKeyRef, never as plain values.
 {{- range .svc.uses }}
 conveyor.io/uses-{{ . }}: "true"
 {{- end }}
-{{- range $prefix, $target := .svc.calls }}
+{{- /* One label per callee, however many prefixes name it (notification calls provider-sim as SMS and PUSH). */}}
+{{- range $target := (values (.svc.calls | default dict)) | uniq | sortAlpha }}
 conveyor.io/calls-{{ $target }}: "true"
 {{- end }}
 {{- end -}}
@@ -177,7 +185,7 @@ and the trace collector.
     - { port: {{ $server.port }}, protocol: TCP }
 {{- end }}
 {{- end }}
-{{- range $prefix, $target := .svc.calls }}
+{{- range $target := (values (.svc.calls | default dict)) | uniq | sortAlpha }}
 - to:
     - podSelector:
         matchLabels:

@@ -57,11 +57,12 @@ export class AuthKeysUnavailableError extends DomainError {
 
 /** Too many requests from one user or one address in the limit's window. */
 export class RateLimitedError extends DomainError {
-  constructor(limit: string, by: 'user' | 'ip', retryAfterSeconds: number) {
+  constructor(limit: string, by: 'user' | 'ip' | 'key', retryAfterSeconds: number) {
+    const from = by === 'user' ? 'from this user' : by === 'ip' ? 'from this address' : 'for this recipient';
     super({
       code: 'RATE_LIMIT.EXCEEDED',
       kind: 'rate_limited',
-      detail: `Too many requests for ${limit} from this ${by === 'user' ? 'user' : 'address'}; retry in ${retryAfterSeconds} s.`,
+      detail: `Too many requests for ${limit} ${from}; retry in ${retryAfterSeconds} s.`,
       retryAfterSeconds,
       extensions: { limit, by },
     });

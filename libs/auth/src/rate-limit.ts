@@ -20,6 +20,8 @@ import type { RateLimitRule } from './types';
 
 const RATE_LIMIT_NAME = 'conveyor:rate-limit';
 const RATE_LIMIT_RULES = Symbol('RATE_LIMIT_RULES');
+/** Where consumeKey puts the caller's key on the request for the counter's key generator. */
+const RATE_LIMIT_KEY = Symbol('conveyor:rate-limit-key');
 
 type Counter = ReturnType<FastifyInstance['createRateLimit']>;
 
@@ -33,6 +35,7 @@ type Counter = ReturnType<FastifyInstance['createRateLimit']>;
 export class RateLimiter {
   private readonly logger = new Logger('RateLimit');
   private readonly counters = new Map<string, { by: 'user' | 'ip'; count: Counter }[]>();
+  private readonly keyCounters = new Map<string, Counter>();
 
   constructor(
     @Inject(RATE_LIMIT_RULES) private readonly rules: Record<string, RateLimitRule>,
@@ -52,6 +55,43 @@ export class RateLimiter {
       }
       if (!result.isAllowed && result.isExceeded) throw new RateLimitedError(limit, by, Math.max(1, result.ttlInSeconds));
     }
+  }
+
+  /**
+   * Counts one request against `limit`'s `perKey` allowance for `key` (e.g. a
+   * hash of a phone number: the thing being protected, whoever asks); throws
+   * {@link RateLimitedError} once the window's allowance is used up. Fails open like {@link consume}.
+   */
+  async consumeKey(limit: string, request: FastifyRequest, key: string): Promise<void> {
+    const count = this.keyCounterOf(limit);
+    let result: Awaited<ReturnType<Counter>>;
+    try {
+      result = await count(Object.assign(request, { [RATE_LIMIT_KEY]: key }));
+    } catch (error) {
+      this.logger.warn({ err: error, limit }, 'rate limit store unavailable; request let through');
+      return;
+    }
+    if (!result.isAllowed && result.isExceeded) throw new RateLimitedError(limit, 'key', Math.max(1, result.ttlInSeconds));
+  }
+
+  private keyCounterOf(limit: string): Counter {
+    const existing = this.keyCounters.get(limit);
+    if (existing) return existing;
+    const rule = this.rules[limit];
+    if (rule?.perKey === undefined) throw new Error(`consumeKey('${limit}') names no limit with perKey given to RateLimitModule.forRoot`);
+    const count = this.fastify().createRateLimit({
+      max: rule.perKey,
+      timeWindow: rule.windowMs,
+      keyGenerator: (req) => `${limit}:key:${String((req as unknown as Record<symbol, unknown>)[RATE_LIMIT_KEY])}`,
+    });
+    this.keyCounters.set(limit, count);
+    return count;
+  }
+
+  private fastify(): FastifyInstance {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    if (typeof fastify.createRateLimit !== 'function') throw new Error('@fastify/rate-limit is not registered: call hardenHttp(app, …) before app.init()');
+    return fastify;
   }
 
   private countersOf(limit: string): { by: 'user' | 'ip'; count: Counter }[] {

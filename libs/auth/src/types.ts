@@ -15,4 +15,9 @@ export interface RateLimitRule {
   /** Per token subject; requests without a verified user are counted per address instead. */
   perUser?: number;
   perIp?: number;
+  /**
+   * Per key the service names itself (a phone number, an e-mail address), counted
+   * by `RateLimiter.consumeKey` from its own code, not by the `@RateLimit` guard.
+   */
+  perKey?: number;
 }

@@ -1,15 +1,25 @@
 import { authEnv, httpServerEnv, parseEnv } from '@conveyor/config';
 import { PROBLEM_CONTENT_TYPE, ProblemDetailsModule } from '@conveyor/http';
 import { createTestTokens, localServers, uniqueName, type TestTokens } from '@conveyor/testing';
-import { Body, Controller, Get, Logger, Module, Post } from '@nestjs/common';
+import { Body, Controller, Get, Logger, Module, Post, Req } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { once } from 'node:events';
-import { AuthModule, CurrentUser, fastifyServerOptions, hardenHttp, Public, RateLimit, RateLimitModule, type AuthUser } from '../src';
+import type { FastifyRequest } from 'fastify';
+import { AuthModule, CurrentUser, fastifyServerOptions, hardenHttp, Public, RateLimit, RateLimiter, RateLimitModule, type AuthUser } from '../src';
 
 @Controller()
 class OrdersController {
+  constructor(private readonly limiter: RateLimiter) {}
+
+  /** Limited per phone number, whoever asks (the service names the key). */
+  @Post('codes')
+  async sendCode(@Body() body: { phone: string }, @Req() request: FastifyRequest) {
+    await this.limiter.consumeKey('code-per-phone', request, body.phone);
+    return { sent: true };
+  }
+
   @RateLimit('order-placement')
   @Post('orders')
   place(@CurrentUser() user: AuthUser, @Body() body: unknown) {
@@ -33,6 +43,7 @@ class OrdersController {
 const limits = {
   'order-placement': { windowMs: 60_000, perUser: 3, perIp: 5 },
   verification: { windowMs: 60_000, perIp: 2 },
+  'code-per-phone': { windowMs: 60_000, perKey: 2 },
 };
 
 /** One replica: its own Nest app and Redis connection, counting in the shared Redis under `keyPrefix`. */
@@ -106,6 +117,24 @@ describe('Rate limits, body limit and security headers (real Redis, two replicas
     const limited = await verify(0);
     expect(limited.statusCode).toBe(429);
     expect(limited.headers['retry-after']).toBeDefined();
+  });
+
+  it('When a key the service names is limited, then it is counted across users and replicas, and another key apart', async () => {
+    const phone = uniqueName('phone');
+    const send = async (replica: number, to: string) =>
+      replicas[replica].inject({
+        method: 'POST',
+        url: '/codes',
+        headers: await tokens.asUser(uniqueName('user')),
+        payload: { phone: to },
+        remoteAddress: `10.0.1.${replica}`,
+      });
+    expect([(await send(0, phone)).statusCode, (await send(1, phone)).statusCode]).toEqual([201, 201]);
+    const limited = await send(0, phone);
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(limited.json()).toMatchObject({ code: 'RATE_LIMIT.EXCEEDED', limit: 'code-per-phone', by: 'key' });
+    expect((await send(1, uniqueName('phone'))).statusCode).toBe(201);
   });
 
   it('When the token is missing, then the answer is 401 and nothing is counted for the route', async () => {

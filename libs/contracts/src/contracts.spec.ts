@@ -1,4 +1,4 @@
-import { catalogEventSchema, envelopeHeaderSchema, notificationCommandSchema, OrderPaid, orderEventSchema, ProductUpdated, SendSms } from './index';
+import { catalogEventSchema, envelopeHeaderSchema, notificationCommandSchema, OrderPaid, orderEventSchema, ProductUpdated, SendPush, SendSms } from './index';
 
 const paid = () =>
   OrderPaid.create('order-1', { orderId: 'order-1', customerId: 'c-1', sellerId: 's-1', amountMinor: 1200, currency: 'KRW', paymentId: 'p-1' });
@@ -49,5 +49,16 @@ describe('event contracts', () => {
     const command = SendSms.create('u-1', { recipientId: 'u-1', phoneNumber: '+821012345678', text: 'hi' });
     expect(notificationCommandSchema.safeParse(command).success).toBe(true);
     expect(notificationCommandSchema.safeParse({ ...command, payload: { ...command.payload, phoneNumber: '010' } }).success).toBe(false);
+  });
+
+  it('When a notification command names a template or carries its text, then it is accepted; with neither, it is rejected', () => {
+    const templated = SendPush.create('s-1', { recipientId: 's-1', template: 'order-paid', locale: 'en', params: { orderId: 'o-1' } });
+    expect(notificationCommandSchema.parse(JSON.parse(JSON.stringify(templated)))).toEqual(templated);
+    const literal = SendPush.create('s-1', { recipientId: 's-1', title: 'New paid order', body: 'Order o-1' });
+    expect(notificationCommandSchema.safeParse(literal).success).toBe(true);
+    expect(notificationCommandSchema.safeParse({ ...literal, payload: { recipientId: 's-1', data: {}, params: {} } }).success).toBe(false);
+    const sms = SendSms.create('u-1', { recipientId: 'u-1', phoneNumber: '+821012345678', template: 'verification-code', params: { code: '123456' } });
+    expect(notificationCommandSchema.safeParse(sms).success).toBe(true);
+    expect(notificationCommandSchema.safeParse({ ...sms, payload: { recipientId: 'u-1', phoneNumber: '+821012345678', params: {} } }).success).toBe(false);
   });
 });

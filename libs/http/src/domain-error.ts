@@ -16,6 +16,8 @@ export type ErrorKind =
   | 'not_found'
   /** The resource's current state forbids the change (version, state machine, in progress): 409. */
   | 'conflict'
+  /** The resource existed and has expired for good (a verification past its TTL): 410. */
+  | 'gone'
   /** The body's media type is not one the route takes: 415. */
   | 'unsupported_media_type'
   /** Well-formed and valid, but the domain refuses it (unknown product, key reused): 422. */

@@ -12,6 +12,7 @@ export const statusOfKind: Readonly<Record<ErrorKind, number>> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  gone: 410,
   unsupported_media_type: 415,
   rejected: 422,
   rate_limited: 429,

@@ -7,3 +7,4 @@ export { JsonBodyErrors, ProblemDetailsModule } from './problem-details.module';
 export { ZodValidationPipe, toValidationIssues, zodDto } from './zod-validation.pipe';
 export { ApiProblems, buildOpenApiDocument, OpenApiModule, type OpenApiOptions } from './openapi';
 export { IS_PUBLIC_ROUTE, Public } from './public-route';
+export { CREATED_AT_EXACT, decodeKeysetCursor, encodeKeysetCursor, type KeysetCursor } from './keyset-cursor';

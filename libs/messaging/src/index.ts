@@ -15,6 +15,7 @@ export { RabbitmqOutboxPublisher, type RabbitmqOutboxPublisherOptions } from './
 export { OutboxRelay, outboxStats, unparkOutboxRows, type OutboxRelayOptions } from './outbox/outbox-relay';
 export { DeadLetterHeaders, InvalidMessageError, PermanentMessageError, UnpublishableMessageError } from './errors';
 export { MessageContext } from './message-context';
+export { classifyFailure, type FailureKind } from './internal/failure-policy';
 export { MessageConsumer, RethrowToConsumerFilter } from './handler-invocation';
 export { KafkaConsumerServer, kafkaDeadLetterTopic, type KafkaConsumerOptions } from './kafka/kafka-consumer.server';
 export {

@@ -10,6 +10,7 @@ import {
   PermanentMessageError,
   RabbitmqConsumerServer,
   RETRY_COUNT_HEADER,
+  type RabbitmqConsumerOptions,
   replayRabbitmqDeadLetters,
 } from '../src';
 import { Client } from 'pg';
@@ -43,7 +44,7 @@ describe('RabbitMQ consumer strategy', () => {
     await closeTestDataSource(handle);
   });
 
-  const startConsumer = async (behaviour?: Behaviour, connectionName?: string) => {
+  const startConsumer = async (behaviour?: Behaviour, connectionName?: string, extra: Partial<RabbitmqConsumerOptions> = {}) => {
     const queue = uniqueName('notify');
     const exchange = uniqueName('commands');
     queues.push(queue);
@@ -59,6 +60,7 @@ describe('RabbitMQ consumer strategy', () => {
       reconnectInitialMs: 100,
       reconnectMaxMs: 500,
       connectionName,
+      ...extra,
     });
     apps.push(await startConsumerApp(server, queue, behaviour));
     return { queue, exchange };
@@ -100,6 +102,38 @@ describe('RabbitMQ consumer strategy', () => {
     // Waited out the first two delays (100 ms, then 200 ms).
     expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(90);
     expect(attempts[2].at - attempts[1].at).toBeGreaterThanOrEqual(190);
+  });
+
+  it('When the inbox is off, then the handler runs outside a transaction, calls refused by a breaker use up no attempt, and the last attempt is flagged before the DLQ', async () => {
+    const seen: { attempt: number; last: boolean; inTransaction: boolean }[] = [];
+    let refusals = 2;
+    const { queue, exchange } = await startConsumer(
+      (_event, ctx) => {
+        seen.push({ attempt: ctx.attempt, last: ctx.isLastAttempt, inTransaction: ctx.manager.queryRunner?.isTransactionActive ?? false });
+        if (refusals > 0) {
+          refusals -= 1;
+          throw Object.assign(new Error('sms: circuit open'), { code: 'DOWNSTREAM.CIRCUIT_OPEN' });
+        }
+        throw new Error('sms gateway answered 503');
+      },
+      undefined,
+      { inbox: false },
+    );
+    const event = ItemRecorded.create('no-inbox', { key: 'no-inbox', seq: 0 });
+    await publish(exchange, JSON.stringify(event));
+    const channel = await connection.createChannel();
+    try {
+      await eventually(async () => ((await channel.checkQueue(`${queue}.dlq`)).messageCount === 1 ? true : undefined), {
+        timeoutMs: 20_000,
+        what: 'the dead letter',
+      });
+    } finally {
+      await channel.close();
+    }
+    expect(seen.map((s) => s.attempt)).toEqual([1, 1, 1, 2, 3, 4]);
+    expect(seen.map((s) => s.last)).toEqual([false, false, false, false, false, true]);
+    expect(seen.some((s) => s.inTransaction)).toBe(false);
+    await expect(handle.dataSource.query('SELECT count(*)::int AS n FROM inbox WHERE message_id = $1', [event.id])).resolves.toEqual([{ n: 0 }]);
   });
 
   it('When PostgreSQL is unavailable for 3 s while commands arrive, then none is dead-lettered and each is applied once it is back', async () => {

@@ -8,8 +8,11 @@ import {
   postgresEnv,
   rabbitmqConsumerEnv,
   rabbitmqEnv,
+  redisEnv,
   telemetryEnv,
 } from '@conveyor/config';
+import { Exchanges, Queues } from '@conveyor/contracts';
+import { downstreamClientEnv } from '@conveyor/resilience';
 import { z } from 'zod';
 
 export const SERVICE_NAME = 'notification';
@@ -19,19 +22,36 @@ export const notificationEnv = httpServerEnv(3003)
   .merge(telemetryEnv)
   .merge(authEnv)
   .merge(postgresEnv)
+  .merge(redisEnv)
   .merge(kafkaEnv)
   .merge(rabbitmqEnv)
   .merge(outboxEnv)
   .merge(rabbitmqConsumerEnv)
+  // One client per channel: each its own breaker and bulkhead, so an SMS outage never holds up push.
+  .merge(downstreamClientEnv('SMS', { url: 'http://127.0.0.1:3100', bulkheadMaxConcurrent: 5, readTimeoutMs: 5_000, deadlineMs: 15_000 }))
+  .merge(downstreamClientEnv('PUSH', { url: 'http://127.0.0.1:3100', bulkheadMaxConcurrent: 20, readTimeoutMs: 5_000, deadlineMs: 15_000 }))
   .extend({
     /** The service's own database. */
     POSTGRES_DB: envField.string('conveyor_notification'),
-    /** Kafka topic of its events, published through the outbox (tests give each run its own). */
-    NOTIFICATION_EVENTS_TOPIC: envField.string('notification.events'),
-    /** RabbitMQ topic exchange its queue is bound to, with the queue's name as the routing key. */
-    NOTIFICATION_RABBITMQ_EXCHANGE: envField.string('notification.commands'),
-    /** RabbitMQ queue its consumer reads (tests give each run its own). */
-    NOTIFICATION_RABBITMQ_QUEUE: envField.string('notification.send'),
+    /** RabbitMQ topic exchange of the notification commands (its own verification SMS goes there too; tests give each run its own). */
+    NOTIFICATION_RABBITMQ_EXCHANGE: envField.string(Exchanges.notificationCommands),
+    /** RabbitMQ queue its consumer reads, bound to every notification command (tests give each run its own). */
+    NOTIFICATION_RABBITMQ_QUEUE: envField.string(Queues.notificationSend),
+    /** Redis pub/sub channel of sent notifications, heard by every replica for its live streams (tests give each run its own). */
+    NOTIFICATION_LIVE_CHANNEL: envField.string('notifications.live'),
+    /** How long a verification code can be confirmed. */
+    NOTIFICATION_VERIFICATION_TTL_MS: envField.durationMs(3 * 60_000, { min: 1_000 }),
+    /** Wrong codes after which a verification is locked. */
+    NOTIFICATION_VERIFICATION_MAX_ATTEMPTS: envField.int(5, { min: 1, max: 100 }),
+    /** One code per phone per this window. */
+    NOTIFICATION_VERIFICATION_PHONE_WINDOW_MS: envField.durationMs(30_000, { min: 1_000 }),
+    /** At most NOTIFICATION_VERIFICATION_PER_HOUR codes per phone per this window. */
+    NOTIFICATION_VERIFICATION_HOUR_WINDOW_MS: envField.durationMs(60 * 60_000, { min: 1_000 }),
+    NOTIFICATION_VERIFICATION_PER_HOUR: envField.int(5, { min: 1 }),
+    /** HMAC key of the stored code hashes (and of the phone numbers in rate-limit keys); the same on every replica. */
+    NOTIFICATION_VERIFICATION_KEY: envField.secret(envField.string('conveyor-dev-verification-key')),
+    /** Language of a notification whose command names none. */
+    NOTIFICATION_DEFAULT_LOCALE: z.enum(['ko', 'en']).default('ko'),
   });
 
 export type NotificationConfig = z.output<typeof notificationEnv>;

@@ -195,6 +195,26 @@ describe('provider-sim API', () => {
       expect((await ledger()).deliveries['sms'] - before).toBe(1);
     });
 
+    it('When an SMS goes to a +999 number or a push to an unregistered token, then it is refused for good and nothing is recorded', async () => {
+      const before = (await ledger()).deliveries;
+      const sms = await fetch(`${sim.url}/v1/sms`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+        body: JSON.stringify({ to: '+9991234567', text: 'never' }),
+      });
+      expect(sms.status).toBe(422);
+      expect(sms.headers.get('content-type')).toContain('application/problem+json');
+      await expect(sms.json()).resolves.toMatchObject({ code: 'SMS.INVALID_NUMBER' });
+      const push = await fetch(`${sim.url}/v1/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: 'unregistered-device-9', title: 'never' }),
+      });
+      expect(push.status).toBe(404);
+      await expect(push.json()).resolves.toMatchObject({ code: 'PUSH.UNKNOWN_DEVICE' });
+      expect((await ledger()).deliveries).toEqual(before);
+    });
+
     it('When the phone number is not one, then 400 problem+json names the field', async () => {
       const res = await fetch(`${sim.url}/v1/sms`, {
         method: 'POST',

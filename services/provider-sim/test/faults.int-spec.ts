@@ -55,6 +55,16 @@ describe('provider-sim faults', () => {
     await expect(ledger()).resolves.toMatchObject({ attempts: { 'POST /v1/sms': 1 }, deliveries: { sms: 0 } });
   });
 
+  it('When slow requests overlap, then the ledger reports the most in flight at once per route, and none once they are answered', async () => {
+    await setFaults({ 'POST /v1/sms': { latencyMs: 400 } });
+    const statuses = await Promise.all(Array.from({ length: 3 }, async () => (await sms()).status));
+    expect(statuses).toEqual([202, 202, 202]);
+    expect((await sms()).status).toBe(202);
+    await expect(ledger()).resolves.toMatchObject({ inFlight: { 'POST /v1/sms': 0 }, maxInFlight: { 'POST /v1/sms': 3 } });
+    await fetch(`${sim.url}/_admin/reset`, { method: 'POST' });
+    expect(((await ledger()) as { maxInFlight: Record<string, number> }).maxInFlight).toEqual({});
+  });
+
   it('When commit-then-stall is set, then the charge is in the ledger before the answer arrives', async () => {
     await setFaults({ 'POST /v1/payments': { commitThenStallMs: 1_500 } });
     const orderId = randomUUID();

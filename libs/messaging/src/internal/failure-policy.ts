@@ -7,7 +7,8 @@ import { errorMessage } from './backoff';
  *   an {@link InvalidMessageError} included): dead-lettered at once.
  * - `infrastructure`: something the message does not cause and a later try
  *   fixes (database down or restarting, connection reset, lock or
- *   serialization timeout): retried with capped back-off for as long as it
+ *   serialization timeout, a partner call refused before sending by its
+ *   breaker or bulkhead): retried with capped back-off for as long as it
  *   lasts, never dead-lettered, offset not committed. A short outage must not
  *   fill the dead-letter queue with good messages.
  * - `handler`: anything else: retried until the attempts run out, then
@@ -18,8 +19,17 @@ export type FailureKind = 'message' | 'infrastructure' | 'handler';
 /** The one mapping from a handler's failure to a {@link FailureKind}, shared by the Kafka and RabbitMQ consumers. */
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof PermanentMessageError) return 'message';
-  return isInfrastructureFailure(error) ? 'infrastructure' : 'handler';
+  return isInfrastructureFailure(error) || wasNotSent(error) ? 'infrastructure' : 'handler';
 }
+
+/*
+ * A partner call refused before it was sent (libs/resilience: breaker open,
+ * bulkhead full): the message was not tried, so it must not use up an attempt.
+ * A partner outage longer than the delay queues would otherwise dead-letter
+ * every good message behind it. Matched by code, the stable contract.
+ */
+const NOT_SENT_CODES = new Set(['DOWNSTREAM.CIRCUIT_OPEN', 'DOWNSTREAM.BULKHEAD_FULL']);
+const wasNotSent = (error: unknown): boolean => NOT_SENT_CODES.has(String((error as { code?: unknown } | null)?.code));
 
 /** True for a failure that dead-letters at once. */
 export function isPermanentFailure(error: unknown): boolean {

@@ -47,6 +47,8 @@ export interface RabbitmqConsumerModuleOptions {
   queue: string;
   bindingKeys: string[];
   schema?: z.ZodType;
+  /** false: no inbox, the handler keeps its own idempotency (see RabbitmqConsumerOptions.inbox) [true]. */
+  inbox?: boolean;
 }
 
 /**

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { SpanKind, context as otelContext, trace } from '@opentelemetry/api';
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { z } from 'zod';
 import { DeadLetterHeaders } from '../errors';
 import { classifyFailure, deadLetterHeaders } from '../internal/failure-policy';
@@ -24,6 +24,16 @@ export interface RabbitmqConsumerOptions {
   dataSource: DataSource;
   /** Runtime schema every message is validated against (e.g. `notificationCommandSchema`). */
   schema?: z.ZodType;
+  /**
+   * Whether each message is applied once through the inbox, in one
+   * transaction with the handler's writes [true]. false: the handler runs
+   * outside any transaction (`ctx.manager` is the plain manager) and keeps
+   * its own idempotency: for a handler whose effect is a partner call, which
+   * must never run inside a DB transaction and must stay retryable after a
+   * failure (the notification service: its delivery log and the partner's
+   * Idempotency-Key).
+   */
+  inbox?: boolean;
   /** Unacked messages in flight [20]. */
   prefetch?: number;
   /** One delay queue per retry, in order; then `<queue>.dlq` [1 s, 10 s, 60 s]. */
@@ -231,14 +241,17 @@ export class RabbitmqConsumerServer extends Server implements CustomTransportStr
           span.setAttributes({ 'messaging.message.id': envelope.id, 'conveyor.event.type': envelope.type });
           const handler = this.getHandlerByPattern(this.normalizePattern(envelope.type));
           if (handler) {
-            const result = await applyOnce(this.options.dataSource, this.options.queue, envelope.id, (manager) =>
-              invokeHandler(
-                handler,
-                envelope.payload,
-                new MessageContext(manager, envelope, this.options.queue, headers, attempt, undefined, undefined, this.options.queue),
-              ),
-            );
-            span.setAttribute('conveyor.inbox', result);
+            const maxAttempts = this.delays.length + 1;
+            const contextWith = (manager: EntityManager) =>
+              new MessageContext(manager, envelope, this.options.queue, headers, attempt, undefined, undefined, this.options.queue, maxAttempts);
+            if (this.options.inbox === false) {
+              await invokeHandler(handler, envelope.payload, contextWith(this.options.dataSource.manager));
+            } else {
+              const result = await applyOnce(this.options.dataSource, this.options.queue, envelope.id, (manager) =>
+                invokeHandler(handler, envelope.payload, contextWith(manager)),
+              );
+              span.setAttribute('conveyor.inbox', result);
+            }
           }
         } catch (error) {
           await this.retryOrDeadLetter(publisher, msg, headers, failures + 1, error);

@@ -12,9 +12,13 @@ import { OutageService } from './outage.service';
 
 class DeliveriesParams extends zodDto(z.object({ channel: z.enum(['sms', 'push']).optional() })) {}
 
-/** Totals for invariant checks: money, per order, attempts per route, deliveries. */
+/** Totals for invariant checks: money, per order, attempts per route, requests in flight per route, deliveries. */
 export interface Ledger extends PaymentTotals {
   attempts: Record<string, number>;
+  /** Requests of each route being served now. */
+  inFlight: Record<string, number>;
+  /** The most requests of each route served at once since the last reset (what a client's bulkhead must keep down). */
+  maxInFlight: Record<string, number>;
   deliveries: Record<string, number>;
 }
 
@@ -53,7 +57,7 @@ export class AdminController {
   @Get('ledger')
   @ApiOkResponse({ description: 'Totals: money, per order, attempts per route, deliveries' })
   ledger(): Ledger {
-    return { ...this.payments.totals(), attempts: this.faults.attemptCounts(), deliveries: this.messages.counts() };
+    return { ...this.payments.totals(), attempts: this.faults.attemptCounts(), ...this.faults.concurrency(), deliveries: this.messages.counts() };
   }
 
   @Get('deliveries')

@@ -26,7 +26,7 @@ function dribble(payload: string | Buffer, chunks: number, delayMs: number): Rea
 
 /**
  * Applies the faults of FaultsService to the public routes, as Fastify hooks:
- * onRequest (counted, latency, hard down, error status: before the handler, so
+ * onRequest (counted, in flight, latency, hard down, error status: before the handler, so
  * nothing is applied), preHandler (late completion: the handler runs later, caller
  * gone or not) and onSend (stall, slow body: after the handler, so the
  * request *was* applied). Admin, health and metrics routes are never faulted.
@@ -43,6 +43,9 @@ export class FaultHooks {
       const pattern = request.routeOptions.url;
       if (!pattern?.startsWith('/v1/')) return;
       const route = `${request.method} ${pattern}`;
+      // In flight from arrival (injected latency included) until the answer is out or the connection is gone.
+      faults.enter(route);
+      reply.raw.once('close', () => faults.leave(route));
       const fault = faults.arrive(route);
       if (!fault) return;
       const { spec, key } = fault;

@@ -9,6 +9,9 @@ export class FaultsService {
   private readonly attempts = new Map<string, number>();
   /** Idempotency keys seen per route, for `repeatStatus`. */
   private readonly keysSeen = new Set<string>();
+  /** Requests of each route being served now (latency included), and the most at once since the last reset. */
+  private readonly inFlight = new Map<string, number>();
+  private readonly maxInFlight = new Map<string, number>();
 
   replace(faults: PutFaultsRequest): void {
     this.faults = { ...faults };
@@ -55,7 +58,26 @@ export class FaultsService {
     return Object.fromEntries(this.attempts);
   }
 
+  /** A request of `route` starts being served; `leave` when its answer is out or its connection gone. */
+  enter(route: string): void {
+    const now = (this.inFlight.get(route) ?? 0) + 1;
+    this.inFlight.set(route, now);
+    if (now > (this.maxInFlight.get(route) ?? 0)) this.maxInFlight.set(route, now);
+  }
+
+  leave(route: string): void {
+    this.inFlight.set(route, Math.max(0, (this.inFlight.get(route) ?? 0) - 1));
+  }
+
+  /** Requests in flight now, and the most in flight at once since the last reset, by route. */
+  concurrency(): { inFlight: Record<string, number>; maxInFlight: Record<string, number> } {
+    return { inFlight: Object.fromEntries(this.inFlight), maxInFlight: Object.fromEntries(this.maxInFlight) };
+  }
+
   resetCounters(): void {
     this.attempts.clear();
+    // Requests still being served stay counted: their `leave` is still to come.
+    this.maxInFlight.clear();
+    for (const [route, now] of this.inFlight) if (now > 0) this.maxInFlight.set(route, now);
   }
 }

@@ -14,7 +14,7 @@ export class MessagesController {
   @Post('sms')
   @HttpCode(202)
   @ApiAcceptedResponse({ type: AcceptedResponse, description: 'Accepted for delivery' })
-  @ApiProblems({ invalid: 'Invalid body' })
+  @ApiProblems({ invalid: 'Invalid body', rejected: 'SMS.INVALID_NUMBER: the number cannot receive SMS (+999…)' })
   sms(@Headers('idempotency-key') key: string | undefined, @Body() body: SendSmsBody): Accepted {
     const { messageId, channel, acceptedAt } = this.messages.accept('sms', body, key || undefined);
     return { messageId, channel, acceptedAt };
@@ -23,7 +23,7 @@ export class MessagesController {
   @Post('push')
   @HttpCode(202)
   @ApiAcceptedResponse({ type: AcceptedResponse, description: 'Accepted for delivery' })
-  @ApiProblems({ invalid: 'Invalid body' })
+  @ApiProblems({ invalid: 'Invalid body', not_found: 'PUSH.UNKNOWN_DEVICE: no device under this token (unregistered…)' })
   push(@Headers('idempotency-key') key: string | undefined, @Body() body: SendPushBody): Accepted {
     const { messageId, channel, acceptedAt } = this.messages.accept('push', body, key || undefined);
     return { messageId, channel, acceptedAt };

@@ -44,10 +44,11 @@ export class OutboxOrderEvents implements OrderEvents {
       currency: order.currency,
       paymentId: order.paymentKey ?? '',
     });
+    // The text is the notification service's template, in the seller's language.
     const tellSeller = SendPush.create(order.sellerId, {
       recipientId: order.sellerId,
-      title: 'New paid order',
-      body: `Order ${order.id}: ${order.totalAmount} ${order.currency}`,
+      template: 'order-paid',
+      params: { orderId: order.id, amount: String(order.totalAmount), currency: order.currency },
       data: { orderId: order.id },
     });
     await addToOutbox(manager, [eventMessage(this.orderEvents, paid), eventMessage(this.pushCommands, tellSeller)]);

@@ -1,5 +1,5 @@
 import { CurrentUser, type AuthUser } from '@conveyor/auth';
-import { ApiProblems, ZodValidationPipe, zodDto } from '@conveyor/http';
+import { ApiProblems, CREATED_AT_EXACT, decodeKeysetCursor, encodeKeysetCursor, zodDto } from '@conveyor/http';
 import { Controller, Get, Header, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
@@ -15,22 +15,6 @@ export const listOrdersQuery = z
   .strict();
 class ListOrdersParams extends zodDto(listOrdersQuery) {}
 class OrderPageResponse extends zodDto(z.object({ orders: z.array(OrderResponse.schema), nextCursor: z.string().nullable() })) {}
-
-/**
- * The last row of a page. `createdAt` to the microsecond, as PostgreSQL keeps
- * it: a cursor cut to milliseconds (Date) would skip the rows created later in
- * the same millisecond as the page's last row.
- */
-interface Cursor {
-  createdAt: string;
-  id: string;
-}
-
-/** created_at as text with every digit PostgreSQL keeps (microseconds), in UTC. */
-const CREATED_AT_EXACT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact`;
-
-const encodeCursor = (c: Cursor): string => Buffer.from(JSON.stringify(c)).toString('base64url');
-const cursorShape = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
 
 export interface OrderPage {
   orders: OrderView[];
@@ -51,16 +35,7 @@ export class ListOrdersHttpController {
   @ApiOkResponse({ type: OrderPageResponse, description: 'A page' })
   @ApiProblems({ invalid: 'Invalid query or cursor' })
   async list(@CurrentUser() user: AuthUser, @Query() query: ListOrdersParams): Promise<OrderPage> {
-    let after: Cursor | undefined;
-    if (query.cursor) {
-      let decoded: unknown;
-      try {
-        decoded = JSON.parse(Buffer.from(query.cursor, 'base64url').toString('utf8'));
-      } catch {
-        decoded = undefined;
-      }
-      after = new ZodValidationPipe(cursorShape).transform(decoded, { type: 'query', data: 'cursor' });
-    }
+    const after = decodeKeysetCursor(query.cursor);
     const rows: (OrderRow & { created_at_exact: string })[] = await this.orders.dataSource.query(
       `SELECT *, ${CREATED_AT_EXACT} FROM orders WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
        ORDER BY created_at DESC, id DESC LIMIT $4`,
@@ -81,7 +56,7 @@ export class ListOrdersHttpController {
           items.filter((i) => i.order_id === o.id),
         ),
       ),
-      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.created_at_exact, id: last.id }) : null,
+      nextCursor: rows.length > query.limit && last ? encodeKeysetCursor({ createdAt: last.created_at_exact, id: last.id }) : null,
     };
   }
 }

@@ -1,0 +1,13 @@
+import type { RateLimitRule } from '@conveyor/auth';
+import type { NotificationConfig } from '../config';
+
+/** At most one code per phone per NOTIFICATION_VERIFICATION_PHONE_WINDOW_MS (30 s). */
+export const VERIFICATION_PER_PHONE_LIMIT = 'verification-per-phone';
+/** At most NOTIFICATION_VERIFICATION_PER_HOUR codes per phone per NOTIFICATION_VERIFICATION_HOUR_WINDOW_MS (5 an hour). */
+export const VERIFICATION_PER_HOUR_LIMIT = 'verification-per-phone-hourly';
+
+/** The service's named rate limits, from its configuration (counted in Redis, across replicas). */
+export const notificationRateLimits = (config: NotificationConfig): Record<string, RateLimitRule> => ({
+  [VERIFICATION_PER_PHONE_LIMIT]: { windowMs: config.NOTIFICATION_VERIFICATION_PHONE_WINDOW_MS, perKey: 1 },
+  [VERIFICATION_PER_HOUR_LIMIT]: { windowMs: config.NOTIFICATION_VERIFICATION_HOUR_WINDOW_MS, perKey: config.NOTIFICATION_VERIFICATION_PER_HOUR },
+});
