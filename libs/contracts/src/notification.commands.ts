@@ -9,8 +9,27 @@ import { defineEvent } from './envelope';
 export const SendPush = defineEvent(
   'SendPush',
   1,
-  z.object({ recipientId: z.string().min(1), title: z.string().min(1), body: z.string().min(1), data: z.record(z.string(), z.string()).default({}) }),
+  z.object({
+    recipientId: z.string().min(1),
+    title: z.string().min(1),
+    body: z.string().min(1),
+    data: z.record(z.string(), z.string()).default({}),
+    /**
+     * The template the notification service may render instead of `title`/`body`
+     * (which stay a complete fallback text), with `data` as its variables.
+     */
+    template: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,63}$/)
+      .optional(),
+  }),
 );
+
+/** Template names of push commands, with the `data` variables each one fills. */
+export const NotificationTemplates = {
+  /** `data`: points (earned), balance (after), reason (`order_paid` | `activity_completed`), sourceId. */
+  pointsEarned: 'points-earned',
+} as const;
 
 export const SendSms = defineEvent(
   'SendSms',
