@@ -36,8 +36,8 @@ export interface PointsStack {
   /** A direct connection to the points database, to check what the service wrote. */
   sql: Client;
   kafka: Kafka;
-  /** Publishes envelopes to the stack's order events topic, keyed by aggregate id (as the order service's relay does). */
-  publishOrderEvents(events: EventEnvelope[]): Promise<void>;
+  /** Publishes envelopes to the stack's order events topic, keyed by aggregate id (as the order service's relay does), with extra `headers` if given. */
+  publishOrderEvents(events: EventEnvelope[], headers?: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -69,14 +69,14 @@ export async function startPointsStack(env: Record<string, string> = {}): Promis
     db,
     sql,
     kafka,
-    publishOrderEvents: async (events) => {
+    publishOrderEvents: async (events, headers = {}) => {
       if (!producer) {
         producer = kafka.producer({ idempotent: true });
         await producer.connect();
       }
       await producer.send({
         topic: orderTopic,
-        messages: events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e), headers: { 'message-id': e.id, 'event-type': e.type } })),
+        messages: events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e), headers: { 'message-id': e.id, 'event-type': e.type, ...headers } })),
       });
     },
     stop: async () => {
