@@ -11,7 +11,8 @@ export const activityIdParams = z
     activityId: z
       .string()
       .min(1)
-      .max(200)
+      // Below the router's path parameter limit (Fastify's maxParamLength, 100), past which it answers 414 itself.
+      .max(64)
       .regex(/^[A-Za-z0-9._:-]+$/)
       .describe('The activity (a lesson) completed: letters, digits, `.`, `_`, `:`, `-`'),
   })
