@@ -1,11 +1,11 @@
 import { fuzzOpenApi, type FuzzRun } from '@conveyor/testing';
-import { asAdmin, asUser, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
+import { accountState, asAdmin, asUser, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
 
 /**
  * schemathesis generates valid and invalid requests for every operation of
  * /openapi.json, as no one, as a user and as an admin, and checks that nothing
  * answers 5xx and every status and content type (problem+json for errors) is
- * documented. Then invalid requests only: no balance, ledger row or key changes.
+ * documented. Then invalid requests only, after which every account still balances.
  */
 describe('points service: fuzzing from the OpenAPI document', () => {
   let stack: PointsStack;
@@ -45,22 +45,21 @@ describe('points service: fuzzing from the OpenAPI document', () => {
     300_000,
   );
 
-  it('When only invalid requests are sent, as a user, then no account, ledger row, lot, completion or key changes', async () => {
-    const tables = ['accounts', 'ledger', 'lots', 'activity_completions', 'idempotency_keys', 'outbox'];
-    const snapshot = async () =>
-      Object.fromEntries(
-        await Promise.all(
-          tables.map(async (t) => [
-            t,
-            (await stack.sql.query(`SELECT count(*)::int AS n, md5(string_agg(${t}::text, ',' ORDER BY ${t}::text)) AS h FROM ${t}`)).rows[0],
-          ]),
-        ),
-      );
-    const before = await snapshot();
+  it('When only invalid requests are sent, as a user, then none is a 5xx or undocumented, and every account still balances with its ledger and lots', async () => {
+    // Not "nothing changes": schemathesis's negative mode does not always manage to break a request
+    // (a 1-character Idempotency-Key "negated" into another valid one, links that reuse a real
+    // balance as the amount), so a few valid redemptions go through, rightly. That bad input changes
+    // nothing is asserted case by case in spending.int-spec.ts; here: the invariants hold.
     const run = await fuzzOpenApi(stack.service.url, { headers: await asUser('fuzz-user'), maxExamples: MAX_EXAMPLES, mode: 'negative' });
     report('a user, invalid requests only', run);
     expect(run.exitCode).toBe(0);
     expect(run.generated).toBeGreaterThan(0);
-    expect(await snapshot()).toEqual(before);
+    const { rows } = await stack.sql.query<{ user_id: string }>('SELECT user_id FROM accounts');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const { user_id } of rows) {
+      const state = await accountState(stack.sql, user_id);
+      expect(state).toEqual({ balance: state.ledgerSum, debt: 0, ledgerSum: state.lotsRemaining, lotsRemaining: state.balance });
+      expect(state.balance).toBeGreaterThanOrEqual(0);
+    }
   }, 300_000);
 });

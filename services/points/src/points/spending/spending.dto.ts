@@ -18,7 +18,8 @@ export const userIdSchema = z
 export const userIdParams = z.object({ id: userIdSchema.describe("The account's user id") }).strict();
 export class UserIdParams extends zodDto(userIdParams) {}
 
-export const redemptionRequest = z.object({ amount: points, reason: z.string().trim().min(1).max(200).default('redemption') }).strict();
+// No trim on these texts: a transform that shortens before the length check would accept what the published schema refuses.
+export const redemptionRequest = z.object({ amount: points, reason: z.string().min(1).max(200).default('redemption') }).strict();
 export type RedemptionRequest = z.output<typeof redemptionRequest>;
 export class RedemptionBody extends zodDto(redemptionRequest) {}
 
@@ -32,7 +33,7 @@ export const redemptionView = z.object({
 export type RedemptionView = z.output<typeof redemptionView>;
 export class RedemptionResponse extends zodDto(redemptionView) {}
 
-export const transferRequest = z.object({ toUserId: userIdSchema, amount: points, note: z.string().trim().max(200).optional() }).strict();
+export const transferRequest = z.object({ toUserId: userIdSchema, amount: points, note: z.string().max(200).optional() }).strict();
 export type TransferRequest = z.output<typeof transferRequest>;
 export class TransferBody extends zodDto(transferRequest) {}
 
