@@ -1,4 +1,5 @@
-import { OrderCancelled, OrderPaid, PointsAwarded, SendPush } from '@conveyor/contracts';
+import { OrderCancelled, OrderPaid, PointsAwarded, RoutingKeys, SendPush } from '@conveyor/contracts';
+import { declareRabbitmqQueue } from '@conveyor/messaging';
 import { connectTestRabbitmq, eventually, uniqueName } from '@conveyor/testing';
 import type { ChannelModel } from 'amqplib';
 import type { Consumer } from 'kafkajs';
@@ -32,6 +33,12 @@ describe('points: earning from order events', () => {
     });
     rabbit = await connectTestRabbitmq();
     const channel = await rabbit.createChannel();
+    // Declared as the service declares it (idempotent), in case its relay has not run yet.
+    await declareRabbitmqQueue(channel, {
+      exchange: stack.env.NOTIFICATION_EXCHANGE,
+      queue: stack.env.NOTIFICATION_QUEUE,
+      bindingKeys: [RoutingKeys.allNotifications],
+    });
     await channel.consume(stack.env.NOTIFICATION_QUEUE, (message) => {
       if (message) pushes.push(JSON.parse(message.content.toString()) as Record<string, unknown>);
     });

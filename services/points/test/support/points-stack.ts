@@ -45,13 +45,15 @@ export async function startPointsStack(env: Record<string, string> = {}): Promis
   const db = await createTestDatabase('points');
   const kafka = testKafka();
   const orderTopic = await createTestTopic(kafka, 'order_events', 1);
+  // Created here, not left to the service's outbox at start: a test may subscribe before the relay has run.
+  const pointsTopic = await createTestTopic(kafka, 'points_events', 1);
   const stackEnv = {
     OTEL_SDK_DISABLED: 'true',
     LOG_LEVEL: 'warn',
     POSTGRES_DB: db.database,
     LOCK_KEY_PREFIX: uniqueName('points_lock'),
     ORDER_EVENTS_TOPIC: orderTopic,
-    POINTS_EVENTS_TOPIC: uniqueName('points_events'),
+    POINTS_EVENTS_TOPIC: pointsTopic,
     NOTIFICATION_EXCHANGE: uniqueName('notification_commands'),
     NOTIFICATION_QUEUE: uniqueName('notification_send'),
     KAFKA_TOPIC_PARTITIONS: '1',
