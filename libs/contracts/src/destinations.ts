@@ -4,6 +4,8 @@ export const Topics = {
   catalogEvents: 'catalog.events',
   /** OrderPlaced, OrderPaid, OrderPaymentFailed, OrderCancelled; key = order id. */
   orderEvents: 'order.events',
+  /** PointsAwarded, PointsExpired; key = customer (user) id. */
+  pointsEvents: 'points.events',
 } as const;
 
 export const Exchanges = {

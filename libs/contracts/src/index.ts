@@ -2,5 +2,5 @@ export { defineEvent, envelopeHeaderSchema, eventSchema, type EventContract, typ
 export { Exchanges, Queues, RoutingKeys, Topics } from './destinations';
 export { catalogEventSchema, ProductPublished, ProductUpdated, type CatalogEvent } from './catalog.events';
 export { OrderCancelled, orderEventSchema, OrderPaid, OrderPaymentFailed, OrderPlaced, type OrderEvent } from './order.events';
-export { PointsAwarded } from './points.events';
-export { notificationCommandSchema, SendPush, SendSms, type NotificationCommand } from './notification.commands';
+export { PointsAwarded, pointsAwardReason, pointsEventSchema, PointsExpired, type PointsEvent } from './points.events';
+export { notificationCommandSchema, NotificationTemplates, SendPush, SendSms, type NotificationCommand } from './notification.commands';

@@ -39,6 +39,16 @@ export const SendPush = defineEvent(
     .refine((p) => p.template !== undefined || (p.title !== undefined && p.body !== undefined), { message: 'names a template, or has a title and a body' }),
 );
 
+/** The notification service's templates, with the `params` each one needs (services/notification/src/deliveries/templates.ts). */
+export const NotificationTemplates = {
+  /** `params`: orderId, amount, currency (to the seller). */
+  orderPaid: 'order-paid',
+  /** `params`: points (earned). */
+  pointsEarned: 'points-earned',
+  /** `params`: code, minutes (SMS only; the text is secret). */
+  verificationCode: 'verification-code',
+} as const;
+
 export const SendSms = defineEvent(
   'SendSms',
   1,

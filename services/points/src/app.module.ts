@@ -1,12 +1,12 @@
 import { ChassisModule } from '@conveyor/chassis';
+import { orderEventSchema, RoutingKeys } from '@conveyor/contracts';
 import type { Telemetry } from '@conveyor/telemetry';
 import type { DynamicModule } from '@nestjs/common';
 import { SERVICE_NAME, type PointsConfig } from './config';
 import { pointsMigrations } from './database/migrations';
-import { ExampleRequested } from './examples/examples.events';
-import { ExamplesModule } from './examples/examples.module';
+import { PointsModule } from './points/points.module';
 
-/** The points service: its database, the outbox to Kafka, a Kafka consumer. */
+/** The points service: its database, Redis for the expiry job's lease only, the outbox to both brokers, a Kafka consumer of order events. */
 export const appModule = (config: PointsConfig, telemetry: Telemetry): DynamicModule =>
   ChassisModule.forRoot({
     serviceName: SERVICE_NAME,
@@ -14,9 +14,19 @@ export const appModule = (config: PointsConfig, telemetry: Telemetry): DynamicMo
     telemetry,
     // Every route needs a bearer token unless marked @Public() (docs/patterns/auth.md).
     auth: config,
-    openApi: { title: 'Conveyor points service', description: 'What points is for (docs/points-service.md).' },
-    features: [ExamplesModule],
+    openApi: {
+      title: 'Conveyor points service',
+      description: 'Points for paid orders and completed lessons: balances, ledger, redemptions, transfers (docs/points-service.md).',
+    },
+    features: [PointsModule],
     database: { migrations: pointsMigrations },
-    outbox: { kafkaTopics: [config.POINTS_EVENTS_TOPIC] },
-    kafkaConsumer: { topics: [config.POINTS_KAFKA_TOPIC], schemas: { [config.POINTS_KAFKA_TOPIC]: ExampleRequested.schema } },
+    redis: { critical: false },
+    locks: true,
+    outbox: {
+      kafkaTopics: [config.POINTS_EVENTS_TOPIC],
+      rabbitmqExchanges: [config.NOTIFICATION_EXCHANGE],
+      // Pushes are published mandatory: the queue they go to exists before its consumer ever runs.
+      rabbitmqQueues: [{ exchange: config.NOTIFICATION_EXCHANGE, queue: config.NOTIFICATION_QUEUE, bindingKeys: [RoutingKeys.allNotifications] }],
+    },
+    kafkaConsumer: { topics: [config.ORDER_EVENTS_TOPIC], schemas: { [config.ORDER_EVENTS_TOPIC]: orderEventSchema } },
   });

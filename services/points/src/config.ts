@@ -1,23 +1,58 @@
-import { authEnv, envField, httpServerEnv, kafkaConsumerEnv, kafkaEnv, loadConfig, outboxEnv, postgresEnv, telemetryEnv } from '@conveyor/config';
+import {
+  authEnv,
+  envField,
+  httpServerEnv,
+  kafkaConsumerEnv,
+  kafkaEnv,
+  loadConfig,
+  locksEnv,
+  outboxEnv,
+  postgresEnv,
+  rabbitmqEnv,
+  redisEnv,
+  telemetryEnv,
+} from '@conveyor/config';
+import { Exchanges, Queues, Topics } from '@conveyor/contracts';
 import { z } from 'zod';
 
 export const SERVICE_NAME = 'points';
+
+const DAY_S = 24 * 60 * 60;
 
 /** Every knob of points, with its default (docs/points-service.md lists them). */
 export const pointsEnv = httpServerEnv(3002)
   .merge(telemetryEnv)
   .merge(authEnv)
   .merge(postgresEnv)
+  .merge(redisEnv)
+  .merge(locksEnv)
   .merge(kafkaEnv)
+  .merge(rabbitmqEnv)
   .merge(outboxEnv)
   .merge(kafkaConsumerEnv)
   .extend({
     /** The service's own database. */
     POSTGRES_DB: envField.string('conveyor_points'),
-    /** Kafka topic of its events, published through the outbox (tests give each run its own). */
-    POINTS_EVENTS_TOPIC: envField.string('points.events'),
-    /** Kafka topic its consumer reads (tests give each run its own). */
-    POINTS_KAFKA_TOPIC: envField.string('order.events'),
+    /** Kafka topic of PointsAwarded / PointsExpired, published through the outbox (tests give each run its own). */
+    POINTS_EVENTS_TOPIC: envField.string(Topics.pointsEvents),
+    /** Kafka topic of the order events the consumer earns from (tests give each run its own). */
+    ORDER_EVENTS_TOPIC: envField.string(Topics.orderEvents),
+    /** RabbitMQ topic exchange of the "you earned N points" push command (tests give each run its own). */
+    NOTIFICATION_EXCHANGE: envField.string(Exchanges.notificationCommands),
+    /** The notification service's queue, declared by this service too, so a push sent before that service first ran waits in it. */
+    NOTIFICATION_QUEUE: envField.string(Queues.notificationSend),
+    /** Points per paid order, in basis points of its total in minor units, rounded down (100 = 1 %). */
+    POINTS_EARN_RATE_BPS: envField.int(100, { min: 0, max: 10_000 }),
+    /** Points for completing an activity (a lesson), once per user and activity. */
+    POINTS_ACTIVITY_AWARD: envField.int(10, { min: 1, max: 1_000_000 }),
+    /** How long an earned lot lives before the expiry job takes what is left of it, in seconds (default 365 days). */
+    POINTS_LOT_LIFETIME_S: envField.int(365 * DAY_S, { min: 1, max: 10 * 365 * DAY_S }),
+    /** `GET /users/{id}/points` reports as "expiring soon" the points whose lots expire within this many seconds (default 30 days). */
+    POINTS_EXPIRING_SOON_S: envField.int(30 * DAY_S, { min: 1, max: 10 * 365 * DAY_S }),
+    /** How often the expiry job looks for lots past their expiry; 0 turns it off in this process. */
+    POINTS_EXPIRY_INTERVAL_MS: envField.durationMs(60_000),
+    /** Lots expired per transaction of the expiry job (FIFO: oldest expiry first). */
+    POINTS_EXPIRY_BATCH_SIZE: envField.int(500, { min: 1, max: 10_000 }),
   });
 
 export type PointsConfig = z.output<typeof pointsEnv>;

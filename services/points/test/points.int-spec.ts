@@ -1,128 +1,72 @@
-import {
-  createTestTokens,
-  startServiceProcess,
-  type ServiceProcess,
-  createTestDatabase,
-  runServiceExpectingExit,
-  type TestDatabase,
-  uniqueName,
-  eventually,
-  testKafka,
-  createTestTopic,
-} from '@conveyor/testing';
-import type { Consumer, Kafka } from 'kafkajs';
+import { runServiceExpectingExit, createTestDatabase } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { ExampleRequested } from '../src/examples/examples.events';
+import { asUser, PROBLEM, startPointsStack, type PointsStack } from './support/points-stack';
 
-const ENTRY = 'services/points/src/main.ts';
-const PROBLEM = 'application/problem+json';
+jest.setTimeout(60_000);
 
 describe('points service', () => {
-  let service: ServiceProcess;
-  let db: TestDatabase;
-  let kafka: Kafka;
-  let eventsTopic: string;
-  const published: { key: string; value: Record<string, unknown> }[] = [];
-  let eventsReader: Consumer;
-  let consumedTopic: string;
-
-  /** `Authorization` of an ordinary user, signed with the test's own key pair (the service trusts its JWKS). */
-  let asUser: { authorization: string };
+  let stack: PointsStack;
 
   beforeAll(async () => {
-    const tokens = await createTestTokens();
-    asUser = await tokens.asUser('user-1');
-    db = await createTestDatabase('points');
-    kafka = testKafka();
-    eventsTopic = await createTestTopic(kafka, 'points_events', 1);
-    consumedTopic = await createTestTopic(kafka, 'points_consumed', 1);
-    service = await startServiceProcess(ENTRY, {
-      ...tokens.env,
-      OTEL_SDK_DISABLED: 'true',
-      LOG_LEVEL: 'warn',
-      POSTGRES_DB: db.database,
-      POINTS_EVENTS_TOPIC: eventsTopic,
-      POINTS_KAFKA_TOPIC: consumedTopic,
-      KAFKA_CONSUMER_GROUP: uniqueName('points_group'),
-    });
-    eventsReader = kafka.consumer({ groupId: uniqueName('points_reader') });
-    await eventsReader.connect();
-    await eventsReader.subscribe({ topic: eventsTopic, fromBeginning: true });
-    await eventsReader.run({
-      eachMessage: async ({ message }) => {
-        published.push({ key: message.key?.toString() ?? '', value: JSON.parse(message.value?.toString() ?? 'null') as Record<string, unknown> });
-      },
-    });
-  }, 60_000);
-
-  afterAll(async () => {
-    await eventsReader?.disconnect();
-    await service?.stop();
-    await db?.drop();
+    stack = await startPointsStack();
   });
 
-  const post = (body: unknown) =>
-    fetch(`${service.url}/examples`, { method: 'POST', headers: { 'content-type': 'application/json', ...asUser }, body: JSON.stringify(body) });
-  const exampleById = (id: string) =>
-    eventually(
-      async () => {
-        const res = await fetch(`${service.url}/examples/${id}`, { headers: asUser });
-        return res.status === 200 ? ((await res.json()) as { id: string; name: string }) : undefined;
-      },
-      { timeoutMs: 20_000, what: `example ${id}` },
-    );
+  afterAll(async () => {
+    await stack?.stop();
+  });
 
   it('When it has started, then /health/ready answers 200 and /metrics serves Prometheus text', async () => {
-    const ready = await fetch(`${service.url}/health/ready`);
+    const ready = await fetch(`${stack.service.url}/health/ready`);
     expect(ready.status).toBe(200);
     await expect(ready.json()).resolves.toMatchObject({ status: 'ok' });
-    const metrics = await fetch(`${service.url}/metrics`);
+    const metrics = await fetch(`${stack.service.url}/metrics`);
     expect(metrics.status).toBe(200);
     await expect(metrics.text()).resolves.toContain('http_server_request_duration_seconds');
   });
 
-  it('When an example is created, then it can be read back by its id', async () => {
-    const created = await post({ name: 'first' });
-    expect(created.status).toBe(201);
-    const example = (await created.json()) as { id: string };
-    expect(example).toMatchObject({ id: expect.any(String), name: 'first', createdAt: expect.any(String) });
-
-    const read = await fetch(`${service.url}/examples/${example.id}`, { headers: asUser });
-    expect(read.status).toBe(200);
-    await expect(read.json()).resolves.toEqual(example);
-  });
-
   it('When a route is called without a token, then 401 AUTH.TOKEN_MISSING as problem+json', async () => {
-    const res = await fetch(`${service.url}/examples/${randomUUID()}`);
-    expect(res.status).toBe(401);
-    expect(res.headers.get('content-type')).toContain(PROBLEM);
-    await expect(res.json()).resolves.toMatchObject({ code: 'AUTH.TOKEN_MISSING' });
-  });
-
-  it('When the body breaks the schema, then 400 REQUEST.VALIDATION_FAILED names the field', async () => {
-    const res = await post({ name: '' });
-    expect(res.status).toBe(400);
-    expect(res.headers.get('content-type')).toContain(PROBLEM);
-    await expect(res.json()).resolves.toMatchObject({ code: 'REQUEST.VALIDATION_FAILED', errors: [expect.objectContaining({ path: 'name' })] });
-  });
-
-  it('When /openapi.json is asked, then it describes the example routes with their schemas', async () => {
-    const res = await fetch(`${service.url}/openapi.json`);
-    expect(res.status).toBe(200);
-    const document = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
-    expect(document.openapi).toBe('3.1.0');
-    expect(document.paths['/examples']).toHaveProperty('post');
-    expect(document.paths['/examples/{id}']).toHaveProperty('get');
-  });
-
-  it('When the example does not exist, then 404 POINTS.EXAMPLE_NOT_FOUND as problem+json', async () => {
-    for (const id of [randomUUID(), 'not-a-uuid']) {
-      const res = await fetch(`${service.url}/examples/${id}`, { headers: asUser });
-      expect(res.status).toBe(404);
+    for (const [method, path] of [
+      ['GET', '/users/u-1/points'],
+      ['POST', '/users/u-1/points/redemptions'],
+      ['POST', '/activities/lesson-1/completions'],
+    ]) {
+      const res = await fetch(`${stack.service.url}${path}`, { method });
+      expect(res.status).toBe(401);
       expect(res.headers.get('content-type')).toContain(PROBLEM);
-      await expect(res.json()).resolves.toMatchObject({ code: 'POINTS.EXAMPLE_NOT_FOUND' });
+      await expect(res.json()).resolves.toMatchObject({ code: 'AUTH.TOKEN_MISSING' });
     }
+  });
+
+  it('When /openapi.json is asked, then it describes every points route, the Idempotency-Key and the problems', async () => {
+    const res = await fetch(`${stack.service.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    const document = (await res.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { parameters?: { name: string }[]; responses: Record<string, unknown> }>>;
+    };
+    expect(document.openapi).toBe('3.1.0');
+    expect(document.paths['/users/{id}/points']).toHaveProperty('get');
+    expect(document.paths['/users/{id}/points/ledger']).toHaveProperty('get');
+    expect(document.paths['/activities/{activityId}/completions']).toHaveProperty('post');
+    const redeem = document.paths['/users/{id}/points/redemptions'].post;
+    expect(redeem.parameters?.map((p) => p.name)).toContain('Idempotency-Key');
+    expect(Object.keys(redeem.responses)).toEqual(expect.arrayContaining(['201', '400', '404', '409', '422']));
+    expect(Object.keys(document.paths['/users/{id}/points/transfers'].post.responses)).toEqual(expect.arrayContaining(['201', '409', '422']));
+  });
+
+  it('When a user id in the path is too long, then 400 REQUEST.VALIDATION_FAILED', async () => {
+    const res = await fetch(`${stack.service.url}/users/${'x'.repeat(65)}/points`, { headers: await asUser('x'.repeat(64)) });
+    expect(res.status).toBe(400);
+    await expect(res.json()).resolves.toMatchObject({ code: 'REQUEST.VALIDATION_FAILED' });
+  });
+
+  it('When the ledger is written to other than by appending, then PostgreSQL refuses it', async () => {
+    const user = `u-${randomUUID()}`;
+    await stack.sql.query('INSERT INTO accounts (user_id, balance) VALUES ($1, 5)', [user]);
+    await stack.sql.query(`INSERT INTO ledger (user_id, kind, reason, source_id, amount, balance_after) VALUES ($1, 'earn', 'test', 't', 5, 5)`, [user]);
+    await expect(stack.sql.query('UPDATE ledger SET amount = 50 WHERE user_id = $1', [user])).rejects.toThrow(/append-only/);
+    await expect(stack.sql.query('DELETE FROM ledger WHERE user_id = $1', [user])).rejects.toThrow(/append-only/);
   });
 
   it('When the migrate entry (the chart Job) runs twice on an empty database, then it applies each migration once and exits 0', async () => {
@@ -136,26 +80,10 @@ describe('points service', () => {
       const { rows } = await sql.query<{ name: string }>('SELECT name FROM migrations ORDER BY id');
       expect(rows.map((r) => r.name)).toContain('InitialSchema1796077810625');
       expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
-      await expect(sql.query('SELECT count(*) FROM examples')).resolves.toBeDefined();
+      await expect(sql.query('SELECT count(*) FROM accounts')).resolves.toBeDefined();
     } finally {
       await sql.end().catch(() => undefined);
       await fresh.drop();
     }
-  });
-
-  it('When an example is created, then its ExampleCreated event reaches Kafka through the outbox, keyed by its id', async () => {
-    const { id } = (await (await post({ name: 'published' })).json()) as { id: string };
-    const event = await eventually(() => published.find((m) => m.key === id), { timeoutMs: 20_000, what: `ExampleCreated of ${id}` });
-    expect(event.value).toMatchObject({ type: 'points.ExampleCreated', aggregateId: id, payload: { name: 'published' } });
-  });
-
-  it('When an ExampleRequested arrives on Kafka, then the example is created with the id it asks for', async () => {
-    const request = ExampleRequested.create(randomUUID(), { name: 'from kafka' });
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic: consumedTopic, messages: [{ key: request.aggregateId, value: JSON.stringify(request) }] });
-    await producer.disconnect();
-
-    await expect(exampleById(request.aggregateId)).resolves.toMatchObject({ id: request.aggregateId, name: 'from kafka' });
   });
 });

@@ -1,5 +1,5 @@
 import { InjectConfig } from '@conveyor/config';
-import { OrderCancelled, OrderPaid, OrderPaymentFailed, RoutingKeys, SendPush } from '@conveyor/contracts';
+import { OrderCancelled, OrderPaid, OrderPaymentFailed, RoutingKeys, SendPush, NotificationTemplates } from '@conveyor/contracts';
 import { addToOutbox, eventMessage } from '@conveyor/messaging';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
@@ -47,7 +47,7 @@ export class OutboxOrderEvents implements OrderEvents {
     // The text is the notification service's template, in the seller's language.
     const tellSeller = SendPush.create(order.sellerId, {
       recipientId: order.sellerId,
-      template: 'order-paid',
+      template: NotificationTemplates.orderPaid,
       params: { orderId: order.id, amount: String(order.totalAmount), currency: order.currency },
       data: { orderId: order.id },
     });

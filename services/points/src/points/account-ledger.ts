@@ -1,0 +1,174 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+/** What a ledger row says about a change: its kind, why, and what caused it (an order, an activity, a transfer, a lot). */
+export interface LedgerEntry {
+  kind: 'earn' | 'reversal' | 'redemption' | 'transfer_out' | 'transfer_in' | 'expiry' | 'debt_settlement';
+  reason: string;
+  sourceId: string;
+}
+
+/** Points with one expiry: a lot credited, or the part of a lot a debit took. */
+export interface LotPiece {
+  amount: number;
+  expiresAt: Date;
+}
+
+export interface Credited {
+  ledgerId: string;
+  /** Balance after the credit and any debt it settled. */
+  balance: number;
+  /** Part of the credit that went to pay off debt. */
+  settledDebt: number;
+}
+
+export interface Debited {
+  ledgerId: string;
+  balance: number;
+  /** The lots' parts taken, first-expiring first (a transfer hands them on with their expiry). */
+  pieces: LotPiece[];
+}
+
+/** The rows of an UPDATE … RETURNING (TypeORM answers `[rows, count]` for UPDATE and DELETE on PostgreSQL). */
+export async function updateReturning<T>(manager: EntityManager, sql: string, parameters: unknown[]): Promise<T[]> {
+  const [rows]: [T[], number] = await manager.query(sql, parameters);
+  return rows;
+}
+
+interface OpenLot {
+  id: string;
+  remaining: string;
+  expires_at: Date;
+}
+
+/**
+ * The one place balances change. Every method runs inside the caller's
+ * transaction and keeps three things equal for each user: `accounts.balance`,
+ * the sum of the user's `ledger.amount`, and the sum of the user's
+ * `lots.remaining`. The balance moves by one atomic UPDATE, which also holds
+ * the account's row lock until commit: the lots are then read and spent
+ * under that lock, so two spends of one user never pick the same lot, and
+ * every writer takes the account before its lots (no lock-order inversion).
+ */
+@Injectable()
+export class AccountLedger {
+  /** Creates the account if it does not exist yet (a first earning). */
+  async ensureAccount(manager: EntityManager, userId: string): Promise<void> {
+    await manager.query('INSERT INTO accounts (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING', [userId]);
+  }
+
+  /**
+   * Adds `lots` (one ledger row for their sum) to an existing account, then
+   * pays off the account's debt from them, as far as they go.
+   */
+  async credit(manager: EntityManager, userId: string, lots: LotPiece[], entry: LedgerEntry): Promise<Credited> {
+    const amount = lots.reduce((sum, lot) => sum + lot.amount, 0);
+    const [account] = await updateReturning<{ balance: string; debt: string }>(
+      manager,
+      `UPDATE accounts SET balance = balance + $2, version = version + 1, updated_at = now() WHERE user_id = $1 RETURNING balance, debt`,
+      [userId, amount],
+    );
+    if (!account) throw new Error(`no account ${userId} to credit`);
+    const firstExpiry = lots.map((l) => l.expiresAt).sort((a, b) => a.getTime() - b.getTime())[0];
+    const ledgerId = await this.append(manager, userId, entry, amount, Number(account.balance), firstExpiry);
+    await manager.query(
+      `INSERT INTO lots (user_id, ledger_id, amount, remaining, expires_at)
+       SELECT $1, $2, a, a, e FROM unnest($3::bigint[], $4::timestamptz[]) AS l(a, e)`,
+      [userId, ledgerId, lots.map((l) => l.amount), lots.map((l) => l.expiresAt.toISOString())],
+    );
+    const debt = Number(account.debt);
+    if (debt === 0) return { ledgerId, balance: Number(account.balance), settledDebt: 0 };
+    // Debt only exists while the balance is 0, so what this credit brought is what can pay it.
+    const settle = Math.min(debt, amount);
+    const settled = await this.debit(
+      manager,
+      userId,
+      settle,
+      { kind: 'debt_settlement', reason: 'debt_settlement', sourceId: entry.sourceId },
+      { debtPaid: settle },
+    );
+    if (!settled) throw new Error(`account ${userId} could not settle its debt`);
+    return { ledgerId, balance: settled.balance, settledDebt: settle };
+  }
+
+  /**
+   * Takes `amount` if the balance covers it, in one atomic conditional update
+   * (`balance = balance - $1 WHERE balance >= $1`), and spends the lots that
+   * expire first. Undefined when the balance is short (or there is no
+   * account): nothing changed.
+   */
+  async debit(manager: EntityManager, userId: string, amount: number, entry: LedgerEntry, options: { debtPaid?: number } = {}): Promise<Debited | undefined> {
+    const [account] = await updateReturning<{ balance: string }>(
+      manager,
+      `UPDATE accounts SET balance = balance - $2, debt = debt - $3, version = version + 1, updated_at = now()
+       WHERE user_id = $1 AND balance >= $2 RETURNING balance`,
+      [userId, amount, options.debtPaid ?? 0],
+    );
+    if (!account) return undefined;
+    const pieces = await this.spendLots(manager, userId, amount);
+    const ledgerId = await this.append(manager, userId, entry, -amount, Number(account.balance), null);
+    return { ledgerId, balance: Number(account.balance), pieces };
+  }
+
+  /**
+   * Takes back up to `amount` (a cancelled order's award): what the balance
+   * covers is debited, the rest becomes debt. Locks the account first, so the
+   * split between taken and owed holds until commit.
+   */
+  async takeBack(manager: EntityManager, userId: string, amount: number, entry: LedgerEntry): Promise<{ taken: number; owed: number; balance: number }> {
+    await this.ensureAccount(manager, userId);
+    const [account]: { balance: string }[] = await manager.query('SELECT balance FROM accounts WHERE user_id = $1 FOR UPDATE', [userId]);
+    const taken = Math.min(Number(account.balance), amount);
+    const owed = amount - taken;
+    let balance = Number(account.balance);
+    if (taken > 0) {
+      const debited = await this.debit(manager, userId, taken, entry);
+      if (!debited) throw new Error(`account ${userId} changed under its lock`);
+      balance = debited.balance;
+    }
+    if (owed > 0) await manager.query('UPDATE accounts SET debt = debt + $2, version = version + 1, updated_at = now() WHERE user_id = $1', [userId, owed]);
+    return { taken, owed, balance };
+  }
+
+  /**
+   * Sets the remaining of the user's open lots, first-expiring first, until
+   * `amount` is spent. The caller holds the account's row lock.
+   */
+  private async spendLots(manager: EntityManager, userId: string, amount: number): Promise<LotPiece[]> {
+    const lots: OpenLot[] = await manager.query(
+      'SELECT id, remaining, expires_at FROM lots WHERE user_id = $1 AND remaining > 0 ORDER BY expires_at, id FOR UPDATE',
+      [userId],
+    );
+    const pieces: LotPiece[] = [];
+    const spent: { id: string; remaining: number }[] = [];
+    let left = amount;
+    for (const lot of lots) {
+      if (left === 0) break;
+      const take = Math.min(left, Number(lot.remaining));
+      left -= take;
+      pieces.push({ amount: take, expiresAt: lot.expires_at });
+      spent.push({ id: lot.id, remaining: Number(lot.remaining) - take });
+    }
+    if (left > 0) throw new Error(`account ${userId}: lots hold ${amount - left} of the ${amount} its balance covered`);
+    await manager.query('UPDATE lots SET remaining = s.remaining FROM unnest($1::bigint[], $2::bigint[]) AS s(id, remaining) WHERE lots.id = s.id', [
+      spent.map((s) => s.id),
+      spent.map((s) => s.remaining),
+    ]);
+    return pieces;
+  }
+
+  private async append(
+    manager: EntityManager,
+    userId: string,
+    entry: LedgerEntry,
+    amount: number,
+    balanceAfter: number,
+    expiresAt: Date | null | undefined,
+  ): Promise<string> {
+    const [row]: { id: string }[] = await manager.query(
+      `INSERT INTO ledger (user_id, kind, reason, source_id, amount, balance_after, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+      [userId, entry.kind, entry.reason, entry.sourceId, amount, balanceAfter, expiresAt ?? null],
+    );
+    return row.id;
+  }
+}

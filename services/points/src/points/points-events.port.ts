@@ -1,0 +1,68 @@
+import { InjectConfig } from '@conveyor/config';
+import { NotificationTemplates, PointsAwarded, PointsExpired, RoutingKeys, SendPush } from '@conveyor/contracts';
+import { addToOutbox, eventMessage, type OutboxDestination } from '@conveyor/messaging';
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { PointsConfig } from '../config';
+
+export interface Award {
+  userId: string;
+  points: number;
+  balance: number;
+  reason: 'order_paid' | 'activity_completed';
+  /** The order id or the activity id. */
+  sourceId: string;
+  expiresAt: Date;
+}
+
+export interface Expiry {
+  userId: string;
+  points: number;
+  balance: number;
+  lots: number;
+}
+
+/**
+ * The messages points owes the rest of the system, written to the outbox in
+ * the transaction that changes the balance (DESIGN.md "Outbox"): they are
+ * published if and only if the change commits, keyed by the user, with the
+ * trace context current at write time (the consumer's span of the OrderPaid).
+ */
+@Injectable()
+export class PointsEvents {
+  private readonly events: OutboxDestination;
+  private readonly pushes: OutboxDestination;
+
+  constructor(@InjectConfig() config: Pick<PointsConfig, 'POINTS_EVENTS_TOPIC' | 'NOTIFICATION_EXCHANGE'>) {
+    this.events = { kind: 'kafka', topic: config.POINTS_EVENTS_TOPIC };
+    this.pushes = { kind: 'rabbitmq', exchange: config.NOTIFICATION_EXCHANGE, routingKey: RoutingKeys.sendPush };
+  }
+
+  /** Kafka PointsAwarded, and the "you earned N points" push to the user on RabbitMQ. */
+  async awarded(manager: EntityManager, award: Award): Promise<void> {
+    const event = PointsAwarded.create(award.userId, {
+      customerId: award.userId,
+      orderId: award.reason === 'order_paid' ? award.sourceId : undefined,
+      reason: award.reason,
+      sourceId: award.sourceId,
+      points: award.points,
+      balance: award.balance,
+      expiresAt: award.expiresAt.toISOString(),
+    });
+    const push = SendPush.create(award.userId, {
+      recipientId: award.userId,
+      title: 'Points earned',
+      body: `You earned ${award.points} points. Your balance is ${award.balance}.`,
+      template: NotificationTemplates.pointsEarned,
+      params: { points: String(award.points) },
+      data: { points: String(award.points), balance: String(award.balance), reason: award.reason, sourceId: award.sourceId },
+    });
+    await addToOutbox(manager, [eventMessage(this.events, event), eventMessage(this.pushes, push)]);
+  }
+
+  /** Kafka PointsExpired. */
+  async expired(manager: EntityManager, expiry: Expiry): Promise<void> {
+    const event = PointsExpired.create(expiry.userId, { customerId: expiry.userId, points: expiry.points, balance: expiry.balance, lots: expiry.lots });
+    await addToOutbox(manager, eventMessage(this.events, event));
+  }
+}

@@ -1,0 +1,33 @@
+import { DomainError } from '@conveyor/http';
+
+/** No such account, or one the caller may not see (the same answer, so no one learns which users exist). */
+export class AccountNotFound extends DomainError {
+  constructor(userId: string) {
+    super({ code: 'POINTS.ACCOUNT_NOT_FOUND', kind: 'not_found', detail: `No points account ${userId}.`, extensions: { userId } });
+  }
+}
+
+/** The balance does not cover the amount: nothing was taken. */
+export class InsufficientPoints extends DomainError {
+  constructor(requested: number, balance: number) {
+    super({
+      code: 'POINTS.INSUFFICIENT_BALANCE',
+      kind: 'conflict',
+      detail: `The balance (${balance}) does not cover ${requested} points; nothing was taken.`,
+      extensions: { requested, balance },
+    });
+  }
+}
+
+export class TransferToSelf extends DomainError {
+  constructor() {
+    super({ code: 'POINTS.TRANSFER_TO_SELF', kind: 'rejected', detail: 'Points cannot be transferred to the same account.' });
+  }
+}
+
+/** The recipient has no points account (it never earned any). */
+export class UnknownRecipient extends DomainError {
+  constructor(userId: string) {
+    super({ code: 'POINTS.UNKNOWN_RECIPIENT', kind: 'rejected', detail: `No points account ${userId} to transfer to.`, extensions: { toUserId: userId } });
+  }
+}

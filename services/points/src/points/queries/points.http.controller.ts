@@ -1,0 +1,141 @@
+import { CurrentUser, type AuthUser } from '@conveyor/auth';
+import { ApiProblems, ZodValidationPipe, zodDto } from '@conveyor/http';
+import { Controller, Get, Header, Param, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { InjectConfig } from '@conveyor/config';
+import type { PointsConfig } from '../../config';
+import { assertMayRead } from '../access';
+import { AccountNotFound } from '../points.errors';
+import { UserIdParams } from '../spending/spending.dto';
+
+const pointsView = z.object({
+  userId: z.string(),
+  balance: z.number().int(),
+  /** Taken back after it was spent (a cancelled order's points); paid off by the next earnings first. */
+  debt: z.number().int(),
+  expiringSoon: z.object({
+    points: z.number().int(),
+    /** The end of the window (now + POINTS_EXPIRING_SOON_S). */
+    before: z.iso.datetime(),
+    nextExpiry: z.iso.datetime().nullable(),
+  }),
+  version: z.number().int(),
+});
+export type PointsView = z.output<typeof pointsView>;
+class PointsResponse extends zodDto(pointsView) {}
+
+const ledgerEntryView = z.object({
+  id: z.string(),
+  kind: z.enum(['earn', 'reversal', 'redemption', 'transfer_out', 'transfer_in', 'expiry', 'debt_settlement']),
+  reason: z.string(),
+  sourceId: z.string(),
+  amount: z.number().int(),
+  balanceAfter: z.number().int(),
+  expiresAt: z.iso.datetime().nullable(),
+  createdAt: z.iso.datetime(),
+});
+type LedgerEntryView = z.output<typeof ledgerEntryView>;
+class LedgerPageResponse extends zodDto(z.object({ entries: z.array(ledgerEntryView), nextCursor: z.string().nullable() })) {}
+
+export const ledgerQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    /** Opaque cursor from the previous page's `nextCursor`. */
+    cursor: z.string().max(100).optional(),
+  })
+  .strict();
+class LedgerQuery extends zodDto(ledgerQuery) {}
+
+// The cursor is the last entry's id (the ledger is append-only and ids only grow, so pages never shift).
+const cursorShape = z.object({ id: z.string().regex(/^[1-9]\d{0,18}$/) });
+const encodeCursor = (id: string): string => Buffer.from(JSON.stringify({ id })).toString('base64url');
+
+interface LedgerRow {
+  id: string;
+  kind: LedgerEntryView['kind'];
+  reason: string;
+  source_id: string;
+  amount: string;
+  balance_after: string;
+  expires_at: Date | null;
+  created_at: Date;
+}
+
+/** Reading an account: its owner's, or any for an admin; anyone else's is 404. */
+@ApiTags('points')
+@Controller('users/:id/points')
+export class PointsHttpController {
+  constructor(
+    private readonly dataSource: DataSource,
+    @InjectConfig() private readonly config: PointsConfig,
+  ) {}
+
+  /** Balance, debt and the points expiring within POINTS_EXPIRING_SOON_S. The caller's own account reads as 0 before its first earning. */
+  @Get()
+  @Header('cache-control', 'no-store')
+  @ApiOkResponse({ type: PointsResponse, description: 'The account' })
+  @ApiProblems({ not_found: "No such account (or not the caller's)", invalid: 'Invalid user id' })
+  async get(@CurrentUser() user: AuthUser, @Param() params: UserIdParams): Promise<PointsView> {
+    assertMayRead(user, params.id);
+    const before = new Date(Date.now() + this.config.POINTS_EXPIRING_SOON_S * 1000);
+    const [row]: { balance: string; debt: string; version: string; soon: string; next_expiry: Date | null }[] = await this.dataSource.query(
+      `SELECT a.balance, a.debt, a.version,
+              coalesce(sum(l.remaining) FILTER (WHERE l.expires_at <= $2), 0) AS soon, min(l.expires_at) AS next_expiry
+       FROM accounts a LEFT JOIN lots l ON l.user_id = a.user_id AND l.remaining > 0
+       WHERE a.user_id = $1 GROUP BY a.user_id`,
+      [params.id, before.toISOString()],
+    );
+    if (!row && params.id !== user.id) throw new AccountNotFound(params.id);
+    return {
+      userId: params.id,
+      balance: Number(row?.balance ?? 0),
+      debt: Number(row?.debt ?? 0),
+      expiringSoon: { points: Number(row?.soon ?? 0), before: before.toISOString(), nextExpiry: row?.next_expiry?.toISOString() ?? null },
+      version: Number(row?.version ?? 0),
+    };
+  }
+
+  /** The account's ledger, newest first, by keyset pages on the entry id. */
+  @Get('ledger')
+  @Header('cache-control', 'no-store')
+  @ApiOkResponse({ type: LedgerPageResponse, description: 'A page' })
+  @ApiProblems({ not_found: "No such account (or not the caller's)", invalid: 'Invalid query or cursor' })
+  async ledger(
+    @CurrentUser() user: AuthUser,
+    @Param() params: UserIdParams,
+    @Query() query: LedgerQuery,
+  ): Promise<{ entries: LedgerEntryView[]; nextCursor: string | null }> {
+    assertMayRead(user, params.id);
+    let after: string | undefined;
+    if (query.cursor) {
+      let decoded: unknown;
+      try {
+        decoded = JSON.parse(Buffer.from(query.cursor, 'base64url').toString('utf8'));
+      } catch {
+        decoded = undefined;
+      }
+      after = new ZodValidationPipe(cursorShape).transform(decoded, { type: 'query', data: 'cursor' }).id;
+    }
+    const rows: LedgerRow[] = await this.dataSource.query(
+      'SELECT * FROM ledger WHERE user_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $3',
+      [params.id, after ?? null, query.limit + 1],
+    );
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      entries: page.map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        reason: r.reason,
+        sourceId: r.source_id,
+        amount: Number(r.amount),
+        balanceAfter: Number(r.balance_after),
+        expiresAt: r.expires_at?.toISOString() ?? null,
+        createdAt: r.created_at.toISOString(),
+      })),
+      nextCursor: rows.length > query.limit && last ? encodeCursor(last.id) : null,
+    };
+  }
+}

@@ -1,0 +1,65 @@
+import { fuzzOpenApi, type FuzzRun } from '@conveyor/testing';
+import { accountState, asAdmin, asUser, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
+
+/**
+ * schemathesis generates valid and invalid requests for every operation of
+ * /openapi.json, as no one, as a user and as an admin, and checks that nothing
+ * answers 5xx and every status and content type (problem+json for errors) is
+ * documented. Then invalid requests only, after which every account still balances.
+ */
+describe('points service: fuzzing from the OpenAPI document', () => {
+  let stack: PointsStack;
+  const MAX_EXAMPLES = 15;
+
+  beforeAll(async () => {
+    stack = await startPointsStack();
+    await seedAccount(stack.sql, 'fuzz-user', 1_000);
+  }, 60_000);
+  afterAll(() => stack?.stop());
+
+  const report = (who: string, run: FuzzRun) => {
+    console.log(`fuzz points as ${who}: ${run.operationsTested} operations, ${run.generated} requests generated, ${run.passed} passed`);
+    if (run.exitCode !== 0) console.log(run.output);
+  };
+  const operations = async (): Promise<number> => {
+    const document = (await (await fetch(`${stack.service.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    return Object.entries(document.paths)
+      .filter(([path]) => path !== '/openapi.json')
+      .map(([, ops]) => ops)
+      .reduce((n, ops) => n + Object.keys(ops).filter((key) => ['get', 'put', 'post', 'delete', 'patch'].includes(key)).length, 0);
+  };
+
+  it.each([
+    ['no one', async () => ({})],
+    ['a user', () => asUser('fuzz-user')],
+    ['an admin', () => asAdmin()],
+  ])(
+    'When every operation is fuzzed as %s, then no answer is a 5xx and every answer is documented',
+    async (who, headers) => {
+      const run = await fuzzOpenApi(stack.service.url, { headers: (await headers()) as Record<string, string>, maxExamples: MAX_EXAMPLES });
+      report(who, run);
+      expect(run.exitCode).toBe(0);
+      expect(run.operationsTested).toBe(await operations());
+      expect(run.generated).toBeGreaterThan(0);
+    },
+    300_000,
+  );
+
+  it('When only invalid requests are sent, as a user, then none is a 5xx or undocumented, and every account still balances with its ledger and lots', async () => {
+    // Not "nothing changes": schemathesis's negative mode does not always manage to break a request
+    // (a 1-character Idempotency-Key "negated" into another valid one, links that reuse a real
+    // balance as the amount), so a few valid redemptions go through, rightly. That bad input changes
+    // nothing is asserted case by case in spending.int-spec.ts; here: the invariants hold.
+    const run = await fuzzOpenApi(stack.service.url, { headers: await asUser('fuzz-user'), maxExamples: MAX_EXAMPLES, mode: 'negative' });
+    report('a user, invalid requests only', run);
+    expect(run.exitCode).toBe(0);
+    expect(run.generated).toBeGreaterThan(0);
+    const { rows } = await stack.sql.query<{ user_id: string }>('SELECT user_id FROM accounts');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const { user_id } of rows) {
+      const state = await accountState(stack.sql, user_id);
+      expect(state).toEqual({ balance: state.ledgerSum, debt: 0, ledgerSum: state.lotsRemaining, lotsRemaining: state.balance });
+      expect(state.balance).toBeGreaterThanOrEqual(0);
+    }
+  }, 300_000);
+});
