@@ -47,17 +47,24 @@ services-up: setup ## start every service against the local servers
 services-down: ## stop the services
 	$(SERVICES) down
 
-demo: setup infra-up services-up ## bring everything up and print where to look
+demo: setup infra-up services-up ## bring everything up, run a short scenario (with a payments fault window), print its summary and where to look
+	@echo
+	@echo "A short scenario: browse, search, like, view, order, cancel, lessons, verifications; payments degraded for a while"
+	@$(WITH_INFRA_ENV) SCENARIO_SECONDS=$${SCENARIO_SECONDS:-10} SCENARIO_SETTLE_SECONDS=$${SCENARIO_SETTLE_SECONDS:-30} node -r @swc-node/register test/load/scenario.ts
 	@echo
 	@echo "Conveyor is up:"
 	@echo "  order             http://127.0.0.1:$${ORDER_PORT:-3001}/products   (health: /health/ready, metrics: /metrics)"
+	@echo "  points            http://127.0.0.1:$${POINTS_PORT:-3002}/openapi.json"
+	@echo "  notification      http://127.0.0.1:$${NOTIFICATION_PORT:-3003}/openapi.json"
+	@echo "  search            http://127.0.0.1:$${SEARCH_PORT:-3004}/search?q=keyboard"
 	@echo "  provider-sim      http://127.0.0.1:$${PROVIDER_SIM_PORT:-3100}/health/ready   (metrics: /metrics)"
-	@echo "  Jaeger            http://127.0.0.1:$${JAEGER_QUERY_PORT:-16686}   (API: /api/services, /api/traces?service=provider-sim)"
+	@echo "  Jaeger            http://127.0.0.1:$${JAEGER_QUERY_PORT:-16686}   (API: /api/services, /api/traces?service=order)"
 	@echo "  RabbitMQ admin    http://127.0.0.1:$${RABBITMQ_MANAGEMENT_PORT:-15672}   (conveyor / conveyor)"
 	@echo "  Kafka             127.0.0.1:$${KAFKA_PORT:-9092}"
 	@echo "  PostgreSQL        127.0.0.1:$${POSTGRES_PORT:-5432}   (conveyor / conveyor)"
 	@echo "  Redis             127.0.0.1:$${REDIS_PORT:-6379}"
 	@echo
+	@echo "An order's trace: make trace [ORDER_ID=…].   Latency report: make latency.   More load: make scenario."
 	@echo "Status: make infra-status; $(SERVICES) status.   Stop everything: make down"
 
 down: services-down infra-down ## stop the services and the servers
@@ -78,12 +85,19 @@ format: setup ## rewrite every file Prettier checks
 typecheck: setup ## tsc --noEmit, every project
 	npx nx run-many -t typecheck --outputStyle=static
 
+# Every service from deploy/local/services, one order's trace read back from Jaeger (test/e2e).
+E2E := $(WITH_INFRA_ENV) npx jest -c test/e2e/jest.config.cjs
+
+test-e2e: setup infra-up ## the end-to-end trace test alone
+	$(E2E)
+
 test: setup infra-up ## every test, against the real local servers
 	rm -rf .run/test-results && mkdir -p .run/test-results
 	status=0; \
 	npx prettier --check --log-level warn . || status=1; \
 	npx nx run-many -t lint typecheck --outputStyle=static || status=1; \
 	$(WITH_INFRA_ENV) npx nx run-many -t test --outputStyle=static || status=1; \
+	$(E2E) --json --outputFile=.run/test-results/e2e.json || status=1; \
 	tools/check-boundaries.test.sh | tee .run/test-results/boundaries.txt || status=1; \
 	tools/check-tags.test.sh | tee .run/test-results/tags.txt || status=1; \
 	$(INFRA).test.sh | tee .run/test-results/infra.txt || status=1; \

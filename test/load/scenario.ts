@@ -7,19 +7,21 @@
  * histograms (the /metrics delta over the run).
  *
  * Against the running stack (`make demo`): ORDER_URL (http://127.0.0.1:3001),
+ * POINTS_URL (:3002), NOTIFICATION_URL (:3003), SEARCH_URL (:3004),
  * PROVIDER_SIM_URL (http://127.0.0.1:3100; its admin API must be on,
- * PROVIDER_SIM_ADMIN=true, or the fault window is skipped), tokens signed
- * with the local keys (deploy/local/keys.mjs). SCENARIO_START=1 instead
- * starts its own provider-sim and order (throw-away database) on free ports.
+ * PROVIDER_SIM_ADMIN=true as deploy/local/services starts it, or the fault
+ * window is skipped), tokens signed with the local keys (deploy/local/keys.mjs).
+ * SCENARIO_START=1 instead starts its own provider-sim and order (throw-away
+ * database) on free ports, and drives only order's endpoints.
  * Knobs: SCENARIO_RATE (requests/s at the steady phases, 20),
  * SCENARIO_SECONDS (length of the steady phase, 20; the others scale with
  * it), SCENARIO_CONNECTIONS (10), SCENARIO_USERS (20), SCENARIO_SETTLE_SECONDS
  * (how long to wait for the reconciler at the end, 30).
  *
- * To extend the mix (search, like, view, lesson, verification when their
- * services land), add a row to ENDPOINTS: its weight, the service and route
- * template its latency is read under, and how to build a request from the
- * run's state.
+ * To extend the mix, add a row to ENDPOINTS: its weight, the service and
+ * route template its latency is read under, and how to build a request from
+ * the run's state. Each service gets its own autocannon run per phase, at its
+ * share (by weight) of the phase's rate.
  */
 import { createTestDatabase, createTestTokens, startServiceProcess, uniqueName, type ServiceProcess, type TestDatabase } from '@conveyor/testing';
 import autocannon from 'autocannon';
@@ -35,6 +37,8 @@ const SETTLE_SECONDS = Number(process.env['SCENARIO_SETTLE_SECONDS'] ?? 30);
 
 /** What the endpoints share during a run. */
 interface RunState {
+  /** The run's users (fresh ids each run, so their points and orders are this run's only). */
+  userIds: string[];
   userHeaders: Record<string, string>[];
   adminHeaders: Record<string, string>;
   productIds: string[];
@@ -44,8 +48,10 @@ interface RunState {
   placed: Map<string, string>;
 }
 
+type ServiceName = 'order' | 'points' | 'notification' | 'search';
+
 interface Request {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   headers?: Record<string, string>;
   body?: string;
@@ -55,9 +61,9 @@ interface Request {
 interface Endpoint {
   name: string;
   weight: number;
-  /** Which service's /metrics histogram holds its latency, under which method and route template. */
-  service: 'order';
-  method: Request['method'];
+  /** Which service answers it, and whose /metrics histogram holds its latency, under which method and route template. */
+  service: ServiceName;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   route: string;
   /** The request to send for user `user`, or undefined when the state does not allow it yet (another action is picked). */
   request(state: RunState, user: number): Request | undefined;
@@ -123,7 +129,67 @@ export const ENDPOINTS: Endpoint[] = [
       return id ? { method: 'POST', path: `/orders/${id}/cancel`, headers: state.userHeaders[user] } : undefined;
     },
   },
+  {
+    name: 'search',
+    weight: 15,
+    service: 'search',
+    method: 'GET',
+    route: '/search',
+    request: () => ({ method: 'GET', path: `/search?q=${encodeURIComponent(pick(SEARCH_WORDS) ?? 'product')}` }),
+  },
+  {
+    name: 'like a product',
+    weight: 4,
+    service: 'search',
+    method: 'PUT',
+    route: '/products/:id/likes',
+    request: (state, user) => ({ method: 'PUT', path: `/products/${pick(state.productIds)}/likes`, headers: state.userHeaders[user] }),
+  },
+  {
+    name: 'count a view',
+    weight: 10,
+    service: 'search',
+    method: 'POST',
+    route: '/products/:id/views',
+    request: (state) => ({ method: 'POST', path: `/products/${pick(state.productIds)}/views` }),
+  },
+  {
+    name: 'complete a lesson',
+    weight: 4,
+    service: 'points',
+    method: 'POST',
+    route: '/activities/:activityId/completions',
+    request: (state, user) => ({
+      method: 'POST',
+      path: `/activities/lesson-${1 + Math.floor(Math.random() * 20)}/completions`,
+      headers: state.userHeaders[user],
+    }),
+  },
+  {
+    name: 'my points',
+    weight: 4,
+    service: 'points',
+    method: 'GET',
+    route: '/users/:id/points',
+    request: (state, user) => ({ method: 'GET', path: `/users/${state.userIds[user]}/points`, headers: state.userHeaders[user] }),
+  },
+  {
+    name: 'request a code (SMS)',
+    weight: 2,
+    service: 'notification',
+    method: 'POST',
+    route: '/verifications',
+    request: (state, user) => ({
+      method: 'POST',
+      path: '/verifications',
+      headers: { ...json, ...state.userHeaders[user] },
+      body: JSON.stringify({ phone: `+8210${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}` }),
+    }),
+  },
 ];
+
+/** Words of the seeded product names, and one that matches nothing. */
+const SEARCH_WORDS = ['scenario', 'keyboard', '키보드', 'mouse', 'nothing-matches-this'];
 
 /** The run: each phase one autocannon run at `rate`; `faults` are set on provider-sim for its length. */
 interface Phase {
@@ -201,6 +267,8 @@ async function setFaults(simUrl: string, faults: Record<string, unknown>): Promi
 interface Stack {
   orderUrl: string;
   simUrl: string;
+  /** Where each service answers; a service the stack does not run is left out, and so are its endpoints. */
+  urls: Partial<Record<ServiceName, string>>;
   headers: (user: string, role: 'user' | 'admin') => Promise<Record<string, string>>;
   stop(): Promise<void>;
 }
@@ -229,6 +297,7 @@ async function ownStack(): Promise<Stack> {
   return {
     orderUrl: order.url,
     simUrl: sim.url,
+    urls: { order: order.url },
     headers: (user, role) => (role === 'admin' ? tokens.asAdmin(user) : tokens.asUser(user)),
     stop: async () => {
       for (const p of running.reverse()) await p.stop();
@@ -238,8 +307,11 @@ async function ownStack(): Promise<Stack> {
 }
 
 async function runningStack(): Promise<Stack> {
+  const url = (name: ServiceName, port: number) =>
+    process.env[`${name.toUpperCase()}_URL`] ?? `http://127.0.0.1:${process.env[`${name.toUpperCase()}_PORT`] ?? port}`;
   return {
-    orderUrl: process.env['ORDER_URL'] ?? `http://127.0.0.1:${process.env['ORDER_PORT'] ?? 3001}`,
+    urls: { order: url('order', 3001), points: url('points', 3002), notification: url('notification', 3003), search: url('search', 3004) },
+    orderUrl: url('order', 3001),
     simUrl: process.env['PROVIDER_SIM_URL'] ?? `http://127.0.0.1:${process.env['PROVIDER_SIM_PORT'] ?? 3100}`,
     headers: localToken,
     stop: async () => undefined,
@@ -261,18 +333,43 @@ async function seedProducts(stack: Stack, admin: Record<string, string>): Promis
 }
 
 async function runPhase(stack: Stack, state: RunState, phase: Phase, responses: Map<string, Map<number, number>>): Promise<string> {
-  const totalWeight = ENDPOINTS.reduce((sum, e) => sum + e.weight, 0);
+  const endpoints = ENDPOINTS.filter((e) => stack.urls[e.service] !== undefined);
+  const totalWeight = endpoints.reduce((sum, e) => sum + e.weight, 0);
+  const services = [...new Set(endpoints.map((e) => e.service))];
+  const results = await Promise.all(
+    services.map((service) => {
+      const mine = endpoints.filter((e) => e.service === service);
+      const weight = mine.reduce((sum, e) => sum + e.weight, 0);
+      return runService(stack.urls[service] as string, mine, state, Math.max(1, Math.round((phase.rate * weight) / totalWeight)), phase.seconds, responses);
+    }),
+  );
+  const total = (pick: (r: autocannon.Result) => number) => results.reduce((sum, r) => sum + pick(r), 0);
+  const p99 = Math.max(...results.map((r) => r.latency.p99));
+  return `${phase.name.padEnd(18)} ${String(phase.seconds).padStart(3)} s at ${String(phase.rate).padStart(3)}/s: ${total((r) => r.requests.total)} requests, ${total((r) => r.non2xx)} non-2xx, ${total((r) => r.errors)} errors, ${total((r) => r.timeouts)} timeouts, worst p99 ${p99} ms`;
+}
+
+/** One autocannon run against one service, drawing from its endpoints by weight. */
+async function runService(
+  url: string,
+  endpoints: Endpoint[],
+  state: RunState,
+  rate: number,
+  seconds: number,
+  responses: Map<string, Map<number, number>>,
+): Promise<autocannon.Result> {
+  const totalWeight = endpoints.reduce((sum, e) => sum + e.weight, 0);
   const choose = (): Endpoint => {
     let roll = Math.random() * totalWeight;
-    for (const endpoint of ENDPOINTS) if ((roll -= endpoint.weight) < 0) return endpoint;
-    return ENDPOINTS[0];
+    for (const endpoint of endpoints) if ((roll -= endpoint.weight) < 0) return endpoint;
+    return endpoints[0];
   };
+  const fallback = endpoints[0];
   const sent = (context: Record<string, unknown>): { endpoint: Endpoint; user: number }[] => (context['sent'] ??= []) as { endpoint: Endpoint; user: number }[];
-  const result = await autocannon({
-    url: stack.orderUrl,
-    connections: CONNECTIONS,
-    overallRate: phase.rate,
-    duration: phase.seconds,
+  return autocannon({
+    url,
+    connections: Math.max(1, Math.min(CONNECTIONS, rate)),
+    overallRate: rate,
+    duration: seconds,
     requests: [
       {
         setupRequest: (request: autocannon.Request, context: Record<string, unknown>) => {
@@ -284,12 +381,12 @@ async function runPhase(stack: Stack, state: RunState, phase: Phase, responses: 
             sent(context).push({ endpoint, user });
             return { ...request, method: built.method, path: built.path, headers: built.headers ?? {}, body: built.body };
           }
-          sent(context).push({ endpoint: ENDPOINTS[0], user });
-          return { ...request, ...ENDPOINTS[0].request(state, user) };
+          sent(context).push({ endpoint: fallback, user });
+          return { ...request, ...fallback.request(state, user) };
         },
         onResponse: (status: number, body: string, context: Record<string, unknown>) => {
           // autocannon may build a connection's next request before it reports this answer: first sent, first answered.
-          const { endpoint, user } = sent(context).shift() ?? { endpoint: ENDPOINTS[0], user: 0 };
+          const { endpoint, user } = sent(context).shift() ?? { endpoint: fallback, user: 0 };
           const byStatus = responses.get(endpoint.name) ?? new Map<number, number>();
           byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
           responses.set(endpoint.name, byStatus);
@@ -298,7 +395,6 @@ async function runPhase(stack: Stack, state: RunState, phase: Phase, responses: 
       },
     ],
   });
-  return `${phase.name.padEnd(18)} ${String(phase.seconds).padStart(3)} s at ${String(phase.rate).padStart(3)}/s: ${result.requests.total} requests, ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts, p99 ${result.latency.p99} ms`;
 }
 
 async function finalStatuses(stack: Stack, state: RunState): Promise<Map<string, string>> {
@@ -320,19 +416,39 @@ async function finalStatuses(stack: Stack, state: RunState): Promise<Map<string,
   }
 }
 
+/** Points the run's users earned: the positive entries of their ledgers (first page each, 200 entries). */
+async function pointsAwarded(url: string, state: RunState): Promise<number> {
+  let total = 0;
+  for (const [i, id] of state.userIds.entries()) {
+    const res = await fetch(`${url}/users/${id}/points/ledger?limit=200`, { headers: state.userHeaders[i] });
+    if (!res.ok) continue; // no account yet: nothing earned
+    const page = (await res.json()) as { entries: { amount: number }[] };
+    total += page.entries.reduce((sum, entry) => sum + Math.max(0, entry.amount), 0);
+  }
+  return total;
+}
+
 async function main(): Promise<void> {
   const stack = process.env['SCENARIO_START'] === '1' ? await ownStack() : await runningStack();
   try {
     const adminHeaders = await stack.headers('scenario-admin', 'admin');
+    const run = randomUUID().slice(0, 8);
+    const userIds = Array.from({ length: USERS }, (_, i) => `scenario-${run}-user-${i + 1}`);
     const state: RunState = {
-      userHeaders: await Promise.all(Array.from({ length: USERS }, (_, i) => stack.headers(`scenario-user-${i + 1}`, 'user'))),
+      userIds,
+      userHeaders: await Promise.all(userIds.map((id) => stack.headers(id, 'user'))),
       adminHeaders,
       productIds: await seedProducts(stack, adminHeaders),
       ordersByUser: new Map(),
       placed: new Map(),
     };
-    const latencyBefore = await scrapeHistograms(stack.orderUrl, 'http_server_request_duration_seconds');
+    const services = Object.entries(stack.urls) as [ServiceName, string][];
+    const scrapeAll = async () =>
+      new Map(await Promise.all(services.map(async ([name, url]) => [name, await scrapeHistograms(url, 'http_server_request_duration_seconds')] as const)));
+    const sentBy = async () => (stack.urls.notification ? scrapeCounter(stack.urls.notification, 'notifications_total') : new Map<string, number>());
+    const latencyBefore = await scrapeAll();
     const transitionsBefore = await scrapeCounter(stack.orderUrl, 'circuit_breaker_transitions_total');
+    const notificationsBefore = await sentBy();
     const responses = new Map<string, Map<number, number>>();
     const phaseLines: string[] = [];
     for (const phase of PHASES) {
@@ -349,7 +465,7 @@ async function main(): Promise<void> {
       console.log(phaseLines[phaseLines.length - 1]);
     }
 
-    const latencyAfter = await scrapeHistograms(stack.orderUrl, 'http_server_request_duration_seconds');
+    const latencyAfter = await scrapeAll();
     const transitionsAfter = await scrapeCounter(stack.orderUrl, 'circuit_breaker_transitions_total');
     const statuses = await finalStatuses(stack, state);
 
@@ -369,14 +485,26 @@ async function main(): Promise<void> {
         return `${label('downstream')} → ${label('to')}: ${n}`;
       });
     console.log(`breaker transitions: ${transitions.join('; ') || 'none'}`);
+    if (stack.urls.points)
+      console.log(`points awarded: ${await pointsAwarded(stack.urls.points, state)} to the run's ${USERS} users (orders paid and lessons completed)`);
+    if (stack.urls.notification) {
+      // Deliveries go on after the run (the outbox and the queue drain): the count is what was sent by now.
+      const after = await sentBy();
+      const sent = [...after]
+        .map(([labels, n]) => [labels, n - (notificationsBefore.get(labels) ?? 0)] as const)
+        .filter(([, n]) => n > 0)
+        .map(([labels, n]) => `${/channel="([^"]*)"/.exec(labels)?.[1] ?? '?'} ${/outcome="([^"]*)"/.exec(labels)?.[1] ?? '?'}=${n}`);
+      console.log(`notifications: ${sent.join(' ') || 'none'}`);
+    }
     console.log(
       `${'endpoint'.padEnd(22)} ${'requests'.padStart(8)}  ${'answers'.padEnd(28)} ${'p50'.padStart(8)} ${'p95'.padStart(8)} ${'p99'.padStart(8)}  (ms, served)`,
     );
     for (const endpoint of ENDPOINTS) {
+      if (!stack.urls[endpoint.service]) continue;
       const key = `${endpoint.method} ${endpoint.route}`;
-      const after = latencyAfter.get(key);
+      const after = latencyAfter.get(endpoint.service)?.get(key);
       const answers = [...(responses.get(endpoint.name) ?? new Map<number, number>())].sort(([a], [b]) => a - b);
-      const q = (p: number) => (after ? quantile(latencyBefore.get(key), after, p) : { seconds: NaN, total: 0 });
+      const q = (p: number) => (after ? quantile(latencyBefore.get(endpoint.service)?.get(key), after, p) : { seconds: NaN, total: 0 });
       const ms = (p: number) => {
         const value = q(p).seconds * 1000;
         return Number.isNaN(value) ? '-' : value.toFixed(1);

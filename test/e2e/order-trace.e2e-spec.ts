@@ -1,0 +1,154 @@
+import { ancestry, formatTraceTree, freePort, spanService, spanTag, waitForTrace, type JaegerSpan, type JaegerTrace } from '@conveyor/testing';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+/**
+ * Issue #16's end-to-end test: every service started by deploy/local/services
+ * (on free ports, in a run directory of its own), one product published and one
+ * order placed through the order service, and the trace of each read back from
+ * Jaeger's query API as its UI does. The tree is printed when an assertion fails.
+ */
+const run = promisify(execFile);
+const root = path.resolve(__dirname, '../..');
+const SERVICES = ['provider-sim', 'order', 'points', 'notification', 'search'] as const;
+type Service = (typeof SERVICES)[number];
+
+const portVar = (name: string) => `${name.replace(/-/g, '_').toUpperCase()}_PORT`;
+
+describe('One order, one trace through every service', () => {
+  const runDir = mkdtempSync(path.join(tmpdir(), 'conveyor-e2e-'));
+  const ports = {} as Record<Service, number>;
+  let env: NodeJS.ProcessEnv;
+  const url = (service: Service) => `http://127.0.0.1:${ports[service]}`;
+  const services = (...args: string[]) => run(path.join(root, 'deploy/local/services'), args, { env, cwd: root, maxBuffer: 10 * 1024 * 1024 });
+  const token = async (user: string, role: 'user' | 'admin') =>
+    `Bearer ${(await run('node', [path.join(root, 'deploy/local/keys.mjs'), 'token', '--user', user, '--role', role], { env, cwd: root })).stdout.trim()}`;
+
+  beforeAll(async () => {
+    for (const service of SERVICES) ports[service] = await freePort();
+    env = {
+      ...process.env,
+      CONVEYOR_SERVICES_DIR: runDir,
+      ...Object.fromEntries(SERVICES.map((s) => [portVar(s), String(ports[s])])),
+      OTEL_SDK_DISABLED: 'false',
+      OTEL_TRACES_SAMPLER_ARG: '1',
+      DEPLOYMENT_ENVIRONMENT: 'e2e',
+      LOG_LEVEL: 'info',
+    };
+    try {
+      await services('up');
+    } catch (error) {
+      const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+      throw new Error(`deploy/local/services up failed:\n${stdout ?? ''}\n${stderr ?? ''}`);
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    await services('down').catch((error: unknown) => console.error('deploy/local/services down failed', error));
+    rmSync(runDir, { recursive: true, force: true });
+  }, 60_000);
+
+  /** The first span of `service` named `operation` (an exact name or a pattern); the tree in the message if there is none. */
+  const span = (trace: JaegerTrace, service: Service, operation: string | RegExp): JaegerSpan => {
+    const found = trace.spans.find(
+      (s) => spanService(trace, s) === service && (typeof operation === 'string' ? s.operationName === operation : operation.test(s.operationName)),
+    );
+    if (!found) throw new Error(`no span "${service}: ${operation}" in the trace:\n${formatTraceTree(trace)}`);
+    return found;
+  };
+  const has = (trace: JaegerTrace, service: Service, operation: string | RegExp) =>
+    trace.spans.some(
+      (s) => spanService(trace, s) === service && (typeof operation === 'string' ? s.operationName === operation : operation.test(s.operationName)),
+    );
+  /** "service: operation" of the span and each of its ancestors, the root last. */
+  const chain = (trace: JaegerTrace, s: JaegerSpan) => ancestry(trace, s).map((a) => `${spanService(trace, a)}: ${a.operationName}`);
+  const printOnFailure = async (trace: JaegerTrace, assertions: () => void | Promise<void>) => {
+    try {
+      await assertions();
+    } catch (error) {
+      process.stderr.write(`${formatTraceTree(trace)}\n`);
+      throw error;
+    }
+  };
+
+  it('When a product is published and an order for it is paid, then each is one trace in Jaeger across order, provider-sim, points, search and notification', async () => {
+    const admin = await token('e2e-admin', 'admin');
+    const sellerId = `e2e-seller-${Date.now()}`;
+    const name = `E2E keyboard ${Date.now()}`;
+    const startMicros = Date.now() * 1000;
+    const created = await fetch(`${url('order')}/products`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: admin },
+      body: JSON.stringify({ sku: `e2e-${Date.now()}`, sellerId, name, priceAmount: 25_000 }),
+    });
+    expect(created.status).toBe(201);
+    const product = (await created.json()) as { id: string };
+
+    // The product's trace: POST /products → publish catalog.events → search processes it.
+    const productTrace = await waitForTrace('order', (t) => has(t, 'search', 'process catalog.events'), 90_000, { operation: 'POST /products', startMicros });
+    await printOnFailure(productTrace, () => {
+      const indexed = span(productTrace, 'search', 'process catalog.events');
+      expect(chain(productTrace, indexed)).toEqual(expect.arrayContaining(['order: publish catalog.events', 'order: POST /products']));
+      expect(chain(productTrace, indexed).at(-1)).toBe('order: POST /products');
+    });
+    // …and it is searchable.
+    const search = await fetch(`${url('search')}/search?q=${encodeURIComponent(name)}`);
+    expect(search.status).toBe(200);
+    expect(((await search.json()) as { results: { productId: string }[] }).results.map((r) => r.productId)).toContain(product.id);
+
+    const userId = `e2e-user-${Date.now()}`;
+    const placed = await fetch(`${url('order')}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: await token(userId, 'user'), 'idempotency-key': `e2e-${Date.now()}` },
+      body: JSON.stringify({ items: [{ productId: product.id, quantity: 2 }] }),
+    });
+    expect(placed.status).toBe(201);
+    const order = (await placed.json()) as { id: string; status: string };
+    expect(order.status).toBe('PAID');
+
+    // The order's trace is complete once the last hop, the push at provider-sim, is exported.
+    const complete = (t: JaegerTrace) =>
+      has(t, 'points', 'process order.events') &&
+      has(t, 'search', 'process order.events') &&
+      t.spans.filter((s) => spanService(t, s) === 'provider-sim' && s.operationName === 'POST /v1/push').length >= 2;
+    const trace = await waitForTrace('order', complete, 120_000, { tags: { 'order.id': order.id } });
+    await printOnFailure(trace, () => {
+      const request = span(trace, 'order', 'POST /orders');
+      expect(chain(trace, request)).toEqual(['order: POST /orders']);
+      expect(spanTag(request, 'order.id')).toBe(order.id);
+      expect(spanTag(request, 'user.id')).toBe(userId);
+      expect(spanTag(request, 'order.outcome')).toBe('PAID');
+
+      // order → provider-sim charge
+      expect(chain(trace, span(trace, 'provider-sim', 'POST /v1/payments')).at(-1)).toBe('order: POST /orders');
+      // outbox publish → order.events processed by points and by search
+      for (const consumer of ['points', 'search'] as const) {
+        const processed = span(trace, consumer, 'process order.events');
+        expect(chain(trace, processed)).toContain('order: publish order.events');
+        expect(chain(trace, processed).at(-1)).toBe('order: POST /orders');
+      }
+      // points publishes a push command → notification processes it → provider-sim push
+      const pushes = trace.spans.filter((s) => spanService(trace, s) === 'provider-sim' && s.operationName === 'POST /v1/push').map((s) => chain(trace, s));
+      const pointsPush = pushes.find((c) => c.includes('points: process order.events'));
+      expect(pointsPush).toBeDefined();
+      expect(pointsPush).toEqual(expect.arrayContaining([expect.stringMatching(/^points: publish /), expect.stringMatching(/^notification: process /)]));
+      expect(pointsPush?.at(-1)).toBe('order: POST /orders');
+      // …and the seller's push, straight from order's own command.
+      const sellerPush = pushes.find((c) => !c.includes('points: process order.events'));
+      expect(sellerPush).toEqual(expect.arrayContaining([expect.stringMatching(/^notification: process /), expect.stringMatching(/^order: publish /)]));
+      expect(sellerPush?.at(-1)).toBe('order: POST /orders');
+
+      // Resource attributes of every process in the trace.
+      const names = new Set(Object.values(trace.processes).map((p) => p.serviceName));
+      expect([...names].sort()).toEqual(['notification', 'order', 'points', 'provider-sim', 'search']);
+      for (const process of Object.values(trace.processes)) {
+        const tags = Object.fromEntries((process.tags ?? []).map((t) => [t.key, t.value]));
+        expect(tags).toMatchObject({ 'deployment.environment.name': 'e2e', 'service.version': expect.any(String) });
+      }
+    });
+    console.log(`e2e: order ${order.id}, trace ${trace.traceID}, ${trace.spans.length} spans:\n${formatTraceTree(trace)}`);
+  });
+});
