@@ -21,14 +21,6 @@ describe('points service: fuzzing from the OpenAPI document', () => {
     console.log(`fuzz points as ${who}: ${run.operationsTested} operations, ${run.generated} requests generated, ${run.passed} passed`);
     if (run.exitCode !== 0) console.log(run.output);
   };
-  const operations = async (): Promise<number> => {
-    const document = (await (await fetch(`${stack.service.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-    return Object.entries(document.paths)
-      .filter(([path]) => path !== '/openapi.json')
-      .map(([, ops]) => ops)
-      .reduce((n, ops) => n + Object.keys(ops).filter((key) => ['get', 'put', 'post', 'delete', 'patch'].includes(key)).length, 0);
-  };
-
   it.each([
     ['no one', async () => ({})],
     ['a user', () => asUser('fuzz-user')],
@@ -39,7 +31,7 @@ describe('points service: fuzzing from the OpenAPI document', () => {
       const run = await fuzzOpenApi(stack.service.url, { headers: (await headers()) as Record<string, string>, maxExamples: MAX_EXAMPLES });
       report(who, run);
       expect(run.exitCode).toBe(0);
-      expect(run.operationsTested).toBe(await operations());
+      expect(run.operationsTested).toBe(run.operationsDocumented);
       expect(run.generated).toBeGreaterThan(0);
     },
     300_000,

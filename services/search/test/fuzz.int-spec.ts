@@ -40,6 +40,7 @@ describe('search service: fuzzing from the OpenAPI document', () => {
       const run = await fuzzOpenApi(service.url, { headers: (await headers()) as Record<string, string>, maxExamples: MAX_EXAMPLES });
       report(who, run);
       expect(run.exitCode).toBe(0);
+      expect(run.operationsTested).toBe(run.operationsDocumented);
       expect(run.generated).toBeGreaterThan(0);
     },
     300_000,
