@@ -130,6 +130,8 @@ describe('One order, one trace through every service', () => {
         expect(chain(trace, processed)).toContain('order: publish order.events');
         expect(chain(trace, processed).at(-1)).toBe('order: POST /orders');
       }
+      // points announces the award on points.events, under its processing of the OrderPaid
+      expect(chain(trace, span(trace, 'points', 'publish points.events'))).toContain('points: process order.events');
       // points publishes a push command → notification processes it → provider-sim push
       const pushes = trace.spans.filter((s) => spanService(trace, s) === 'provider-sim' && s.operationName === 'POST /v1/push').map((s) => chain(trace, s));
       const pointsPush = pushes.find((c) => c.includes('points: process order.events'));
