@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves the README's `make demo` and `make down`: on a throw-away run dir and
 # free ports (so servers a developer has running are never touched), `make
-# demo` brings every server and service up and prints URLs that answer, and
+# demo` brings every server and service up, runs its short scenario and prints
+# the summary and URLs that answer, and
 # `make down` leaves no process of ours running, as `infra status` then says.
 # Ends with `N passed, M failed`.
 set -uo pipefail
@@ -18,7 +19,7 @@ ports=$(node -e '
   Promise.all(names.map(() => new Promise((res) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); })))
     .then((ps) => console.log(names.map((n, i) => `${n}=${ps[i]}`).join(" ")));
 ' POSTGRES_PORT REDIS_PORT RABBITMQ_PORT RABBITMQ_MANAGEMENT_PORT RABBITMQ_DIST_PORT ERL_EPMD_PORT KAFKA_PORT \
-  KAFKA_CONTROLLER_PORT JAEGER_OTLP_GRPC_PORT JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_PORT JAEGER_QUERY_GRPC_PORT PROVIDER_SIM_PORT ORDER_PORT)
+  KAFKA_CONTROLLER_PORT JAEGER_OTLP_GRPC_PORT JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_PORT JAEGER_QUERY_GRPC_PORT PROVIDER_SIM_PORT ORDER_PORT POINTS_PORT NOTIFICATION_PORT SEARCH_PORT)
 # shellcheck disable=SC2163,SC2086
 export $ports
 export RABBITMQ_NODENAME="demotest$$@localhost"
@@ -42,6 +43,17 @@ grep -q "http://127.0.0.1:$JAEGER_QUERY_PORT" <<<"$out" && grep -q "http://127.0
 check "provider-sim answers ready" answers "http://127.0.0.1:$PROVIDER_SIM_PORT/health/ready"
 order_up() { answers "http://127.0.0.1:$ORDER_PORT/health/ready" && answers "http://127.0.0.1:$ORDER_PORT/products"; }
 check "order answers ready (its database, Redis) and lists products" order_up
+check "points, notification and search answer ready" \
+  eval 'answers "http://127.0.0.1:$POINTS_PORT/health/ready" && answers "http://127.0.0.1:$NOTIFICATION_PORT/health/ready" && answers "http://127.0.0.1:$SEARCH_PORT/health/ready"'
+summary() { # the scenario's summary: every line the README promises, and an endpoint of each service
+  local line
+  for line in '^orders placed: [1-9]' '^reconciled: ' '^breaker transitions: ' '^points awarded: ' '^notifications: ' \
+    '^place an order ' '^search ' '^complete a lesson ' '^request a code \(SMS\) '; do
+    grep -Eq "$line" <<<"$out" || { echo "#   no line matching /$line/ in make demo's output"; return 1; }
+  done
+}
+check "make demo prints the scenario's summary: orders by status, reconciled, breaker transitions, points, notifications, p50/p95/p99 per endpoint" summary
+sed -n '/^summary$/,/^Conveyor is up:/p' <<<"$out" | sed '$d; s/^/#   /'
 status_of() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 check "without a token, the orders API answers 401" test "$(status_of "http://127.0.0.1:$ORDER_PORT/orders")" = 401
 token=$(make --no-print-directory -s token USER=demo-user 2>/dev/null)
@@ -58,8 +70,11 @@ check "after make down, services status shows every service stopped" \
   test "$(deploy/local/services status | grep -cw stopped)" -eq "$(($(deploy/local/services status | wc -l) - 1))"
 nothing_left() {
   # Every server's command line names its run dir; each service holds its port.
-  ! pgrep -f "$tmp" >/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$PROVIDER_SIM_PORT") 2>/dev/null &&
-    ! (exec 3<>"/dev/tcp/127.0.0.1/$ORDER_PORT") 2>/dev/null
+  ! pgrep -f "$tmp" >/dev/null || return 1
+  local port
+  for port in "$PROVIDER_SIM_PORT" "$ORDER_PORT" "$POINTS_PORT" "$NOTIFICATION_PORT" "$SEARCH_PORT"; do
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || return 1
+  done
 }
 check "after make down, no process of ours is left" nothing_left
 
