@@ -1,4 +1,15 @@
-import { ancestry, formatTraceTree, freePort, spanService, spanTag, waitForTrace, type JaegerSpan, type JaegerTrace } from '@conveyor/testing';
+import {
+  ancestry,
+  findTraces,
+  formatTraceTree,
+  freePort,
+  spanService,
+  spanTag,
+  waitForTrace,
+  type JaegerSpan,
+  type JaegerTrace,
+  type TraceQuery,
+} from '@conveyor/testing';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,6 +76,15 @@ describe('One order, one trace through every service', () => {
     );
   /** "service: operation" of the span and each of its ancestors, the root last. */
   const chain = (trace: JaegerTrace, s: JaegerSpan) => ancestry(trace, s).map((a) => `${spanService(trace, a)}: ${a.operationName}`);
+  /** waitForTrace, and when no trace matches in time, the trees of the ones that did come. */
+  const waitForComplete = async (predicate: (t: JaegerTrace) => boolean, timeoutMs: number, query: TraceQuery): Promise<JaegerTrace> => {
+    try {
+      return await waitForTrace('order', predicate, timeoutMs, query);
+    } catch (error) {
+      for (const t of await findTraces('order', 3, query)) process.stderr.write(`${formatTraceTree(t)}\n`);
+      throw error;
+    }
+  };
   const printOnFailure = async (trace: JaegerTrace, assertions: () => void | Promise<void>) => {
     try {
       await assertions();
@@ -88,7 +108,10 @@ describe('One order, one trace through every service', () => {
     const product = (await created.json()) as { id: string };
 
     // The product's trace: POST /products → publish catalog.events → search processes it.
-    const productTrace = await waitForTrace('order', (t) => has(t, 'search', 'process catalog.events'), 90_000, { operation: 'POST /products', startMicros });
+    // Complete once the indexing span hangs under the request (each process exports in its own batches).
+    const indexedUnderRequest = (t: JaegerTrace) =>
+      t.spans.some((s) => spanService(t, s) === 'search' && s.operationName === 'process catalog.events' && chain(t, s).at(-1) === 'order: POST /products');
+    const productTrace = await waitForComplete(indexedUnderRequest, 90_000, { operation: 'POST /products', startMicros });
     await printOnFailure(productTrace, () => {
       const indexed = span(productTrace, 'search', 'process catalog.events');
       expect(chain(productTrace, indexed)).toEqual(expect.arrayContaining(['order: publish catalog.events', 'order: POST /products']));
@@ -109,12 +132,16 @@ describe('One order, one trace through every service', () => {
     const order = (await placed.json()) as { id: string; status: string };
     expect(order.status).toBe('PAID');
 
-    // The order's trace is complete once the last hop, the push at provider-sim, is exported.
+    // The order's trace is complete once both pushes at provider-sim hang under notification's processing, each
+    // exporter having flushed its spans (each process exports in its own batches, so a later hop may show up first).
+    const pushChains = (t: JaegerTrace) =>
+      t.spans.filter((s) => spanService(t, s) === 'provider-sim' && s.operationName === 'POST /v1/push').map((s) => chain(t, s));
+    const viaNotification = (c: string[]) => c.some((hop) => hop.startsWith('notification: process '));
     const complete = (t: JaegerTrace) =>
-      has(t, 'points', 'process order.events') &&
       has(t, 'search', 'process order.events') &&
-      t.spans.filter((s) => spanService(t, s) === 'provider-sim' && s.operationName === 'POST /v1/push').length >= 2;
-    const trace = await waitForTrace('order', complete, 120_000, { tags: { 'order.id': order.id } });
+      pushChains(t).some((c) => viaNotification(c) && c.includes('points: process order.events')) &&
+      pushChains(t).some((c) => viaNotification(c) && !c.includes('points: process order.events') && c.at(-1) === 'order: POST /orders');
+    const trace = await waitForComplete(complete, 120_000, { tags: { 'order.id': order.id } });
     await printOnFailure(trace, () => {
       const request = span(trace, 'order', 'POST /orders');
       expect(chain(trace, request)).toEqual(['order: POST /orders']);
@@ -133,7 +160,7 @@ describe('One order, one trace through every service', () => {
       // points announces the award on points.events, under its processing of the OrderPaid
       expect(chain(trace, span(trace, 'points', 'publish points.events'))).toContain('points: process order.events');
       // points publishes a push command → notification processes it → provider-sim push
-      const pushes = trace.spans.filter((s) => spanService(trace, s) === 'provider-sim' && s.operationName === 'POST /v1/push').map((s) => chain(trace, s));
+      const pushes = pushChains(trace);
       const pointsPush = pushes.find((c) => c.includes('points: process order.events'));
       expect(pointsPush).toBeDefined();
       expect(pointsPush).toEqual(expect.arrayContaining([expect.stringMatching(/^points: publish /), expect.stringMatching(/^notification: process /)]));
