@@ -148,6 +148,13 @@ describe('notification delivery', () => {
     } finally {
       await channel.close();
     }
+    // Closing the channel puts the dead letter back; a quorum queue shows it ready a moment later.
+    const counter = await publisher.connection.createChannel();
+    try {
+      await eventually(async () => ((await counter.checkQueue(dlq)).messageCount >= 1 ? true : undefined), { what: 'the dead letter back in the DLQ' });
+    } finally {
+      await counter.close();
+    }
     await sim.clearFaults();
     const replayed = await replayRabbitmqDeadLetters({
       connection: publisher.connection,
