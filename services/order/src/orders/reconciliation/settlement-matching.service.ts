@@ -1,6 +1,8 @@
+import { APP_CONFIG } from '@conveyor/config';
 import { fencedWrite, type Lease } from '@conveyor/locks';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { ResilientHttpClient } from '@conveyor/resilience';
+import { clientOptionsFromEnv, worstCaseCallMs, type ResilientHttpClient } from '@conveyor/resilience';
+import type { OrderConfig } from '../../config';
 import type { OrderRow } from '../order.model';
 import { OrdersRepository } from '../orders.repository';
 import { PAYMENTS_CLIENT, PaymentGateway } from '../payments/payment-gateway';
@@ -12,7 +14,7 @@ export const SETTLEMENT_LOCK = 'order-settlement';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export type MismatchKind =
-  /** A live charge for an order that is not PAID by it (UNKNOWN, PENDING, CANCELLED, FAILED). Corrected: flagged for the reconciler. */
+  /** A live charge for an order that is not PAID by it (UNKNOWN, CANCELLED, FAILED, or PENDING past the worst-case call time: a younger one is still being placed). Corrected: flagged for the reconciler. */
   | 'charge_for_unsettled_order'
   /** A second live charge for a PAID order. Corrected: flagged, the reconciler refunds the extra one. */
   | 'duplicate_charge'
@@ -69,12 +71,17 @@ interface LiveCharge {
 @Injectable()
 export class SettlementMatchingService {
   private readonly logger = new Logger('Settlement');
+  /** How long a placing request may still be between its charge and its commit (the client's own bounds). */
+  private readonly inFlightMs: number;
 
   constructor(
     private readonly orders: OrdersRepository,
     @Inject(PAYMENTS_CLIENT) private readonly payments: ResilientHttpClient,
     private readonly gateway: PaymentGateway,
-  ) {}
+    @Inject(APP_CONFIG) config: OrderConfig,
+  ) {
+    this.inFlightMs = worstCaseCallMs(clientOptionsFromEnv('PAYMENTS', 'payments', config));
+  }
 
   /** Matches the settlement files of yesterday and today (UTC); run by the settlement job under its lease. */
   async matchRecentDays(lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<void> {
@@ -120,6 +127,10 @@ export class SettlementMatchingService {
         const extra = charges.filter((c) => c.paymentKey !== order.payment_key);
         for (const c of extra) mismatches.push({ kind: 'duplicate_charge', orderId, paymentKey: c.paymentKey });
         if (extra.length && !order.needs_reconciliation) toFlag.push(orderId);
+      } else if (order.status === 'PENDING' && Date.now() - new Date(order.created_at).getTime() < this.inFlightMs) {
+        // Its placing request is still between the charge and its commit: the request (or, past the
+        // worst-case call time, the reconciler) settles it. Reporting it would flag a healthy order.
+        continue;
       } else {
         for (const c of charges) mismatches.push({ kind: 'charge_for_unsettled_order', orderId, paymentKey: c.paymentKey });
         if (!order.needs_reconciliation) toFlag.push(orderId);
