@@ -10,9 +10,22 @@ export interface HttpLimitsConfig {
   RATE_LIMIT_KEY_PREFIX: string;
 }
 
-/** Fastify server options that are limits: the body size and the proxies whose X-Forwarded-For is believed. */
-export function fastifyServerOptions(config: HttpLimitsConfig): { bodyLimit: number; trustProxy: number | false } {
-  return { bodyLimit: config.HTTP_BODY_LIMIT_BYTES, trustProxy: config.HTTP_TRUST_PROXY_HOPS > 0 ? config.HTTP_TRUST_PROXY_HOPS : false };
+/**
+ * A path parameter this long still reaches the route, whose own validation
+ * answers it (400/404 problem+json, as documented). Fastify's default (100)
+ * answers a longer one itself, 414 in text, before any route runs: an answer
+ * no OpenAPI document lists. The URL as a whole stays bounded by Node's header
+ * size limit (16 KiB).
+ */
+export const MAX_PATH_PARAM_LENGTH = 8 * 1024;
+
+/** Fastify server options that are limits: the body size, path parameters, and the proxies whose X-Forwarded-For is believed. */
+export function fastifyServerOptions(config: HttpLimitsConfig): { bodyLimit: number; maxParamLength: number; trustProxy: number | false } {
+  return {
+    bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
+    maxParamLength: MAX_PATH_PARAM_LENGTH,
+    trustProxy: config.HTTP_TRUST_PROXY_HOPS > 0 ? config.HTTP_TRUST_PROXY_HOPS : false,
+  };
 }
 
 /**

@@ -58,6 +58,13 @@ describe('The service chassis', () => {
     expect((await Promise.all(holders)).map((r) => r.status)).toEqual([200, 200]);
   });
 
+  it('When a path parameter is longer than 100 characters, then the route answers it (problem+json), not the router with an undocumented 414', async () => {
+    const { url } = await start({ OUTBOX_RELAY_ENABLED: 'false' });
+    const res = await fetch(`${url}/hold/${'x'.repeat(300)}`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain(PROBLEM);
+  });
+
   describe('metrics', () => {
     it('When METRICS_PORT is 0, then /metrics is served on the API port', async () => {
       const { url } = await start({ OUTBOX_RELAY_ENABLED: 'false' });
