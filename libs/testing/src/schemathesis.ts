@@ -111,6 +111,22 @@ export async function fuzzOpenApi(
   };
 }
 
+/**
+ * The checks every fuzz suite makes on a run, with jest's `expect` (call it from
+ * a test only): logs `fuzz <label>: N operations, N requests generated, N passed`
+ * (and schemathesis's own output when it failed), then expects exit code 0,
+ * every documented operation exercised, and some requests generated. A
+ * `--mode negative` run, which need not reach every operation (there may be
+ * nothing to make invalid in one), passes `allOperations: false`.
+ */
+export function expectFuzzClean(run: FuzzRun, label: string, { allOperations = true }: { allOperations?: boolean } = {}): void {
+  console.log(`fuzz ${label}: ${run.operationsTested} operations, ${run.generated} requests generated, ${run.passed} passed`);
+  if (run.exitCode !== 0) console.log(run.output);
+  expect(run.exitCode).toBe(0);
+  if (allOperations) expect(run.operationsTested).toBe(run.operationsDocumented);
+  expect(run.generated).toBeGreaterThan(0);
+}
+
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
 
 async function documentedOperations(baseUrl: string, excludePathRegex?: string): Promise<number> {

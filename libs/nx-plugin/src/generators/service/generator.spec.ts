@@ -49,6 +49,8 @@ describe('service generator', () => {
     // Built on the chassis, like the hand-made services.
     expect(read('services/points-ledger/src/main.ts')).toContain('void bootstrapService(appModule(config, telemetry), config);');
     expect(read('services/points-ledger/src/app.module.ts')).toContain('features: [ExamplesModule]');
+    // Its fuzz suite makes the checks every fuzz suite makes, from libs/testing.
+    expect(read('services/points-ledger/test/points-ledger.int-spec.ts')).toContain('expectFuzzClean(run, `points-ledger as ${who}`);');
     // No database, outbox or consumer asked for: none is wired, and nothing is left from the templates.
     expect(tree.exists('services/points-ledger/src/database')).toBe(false);
     expect(tree.exists('services/points-ledger/src/migrate.ts')).toBe(false);
