@@ -73,3 +73,19 @@ export async function createTestTokens(): Promise<TestTokens> {
     asAdmin: async (id = 'admin-1') => ({ authorization: `Bearer ${await sign({ sub: id, roles: ['admin'] })}` }),
   };
 }
+
+let shared: Promise<TestTokens> | undefined;
+
+/**
+ * The key pair of this test file, made on first use: the service processes it
+ * starts trust its JWKS (`(await sharedTestTokens()).env`), and `asUser` and
+ * `asAdmin` below sign with it. Jest gives each test file a module registry of
+ * its own, so two files never share one.
+ */
+export const sharedTestTokens = (): Promise<TestTokens> => (shared ??= createTestTokens());
+
+/** `Authorization` for an ordinary user, signed with {@link sharedTestTokens}. */
+export const asUser = async (userId: string): Promise<{ authorization: string }> => (await sharedTestTokens()).asUser(userId);
+
+/** `Authorization` for an admin (`test-admin`), signed with {@link sharedTestTokens}. */
+export const asAdmin = async (): Promise<{ authorization: string }> => (await sharedTestTokens()).asAdmin('test-admin');

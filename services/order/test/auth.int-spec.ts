@@ -1,4 +1,4 @@
-import { findTraces, runServiceExpectingExit, startServiceProcess, waitForTrace, type ServiceProcess } from '@conveyor/testing';
+import { findTraces, runServiceExpectingExit, sharedTestTokens, startServiceProcess, waitForTrace, type ServiceProcess } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import {
   asAdmin,
@@ -9,7 +9,6 @@ import {
   placeOrder,
   PROBLEM,
   startOrderStack,
-  testTokens,
   type OrderBody,
   type OrderStack,
 } from './support/order-stack';
@@ -65,7 +64,7 @@ describe('order service: identity, authorization and abuse limits', () => {
   });
 
   it('When the token is expired, for another audience or signed by another key, then 401 AUTH.TOKEN_INVALID', async () => {
-    const tokens = await testTokens();
+    const tokens = await sharedTestTokens();
     const cases = [
       { token: await tokens.sign({ sub: 'u-1', expiresInS: -600 }), reason: 'expired' },
       { token: await tokens.sign({ sub: 'u-1', audience: 'another-api' }), reason: 'wrong-audience' },

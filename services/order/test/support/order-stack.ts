@@ -1,40 +1,30 @@
 import {
+  asAdmin,
+  asUser,
   createTestDatabase,
-  createTestTokens,
+  sharedTestTokens,
   startServiceProcess,
   uniqueName,
   type ServiceProcess,
   type TestDatabase,
-  type TestTokens,
 } from '@conveyor/testing';
 import { Client } from 'pg';
 
 export const PROBLEM = 'application/problem+json';
 export const ORDER_ENTRY = 'services/order/src/main.ts';
 
-let tokens: Promise<TestTokens> | undefined;
+/** Requests signed with the test file's key pair (libs/testing), which every order process started here trusts (`authEnv()`). */
+export { asAdmin, asUser };
 
-/**
- * The key pair of this test process: every order process it starts trusts its
- * JWKS (`authEnv()`), and the helpers below sign their requests with it.
- */
-export const testTokens = (): Promise<TestTokens> => (tokens ??= createTestTokens());
-
-/** What an order process needs to trust {@link testTokens}, with rate limits out of the way of tests that are not about them. */
+/** What an order process needs to trust `sharedTestTokens()`, with rate limits out of the way of tests that are not about them. */
 export async function authEnv(): Promise<Record<string, string>> {
   return {
-    ...(await testTokens()).env,
+    ...(await sharedTestTokens()).env,
     RATE_LIMIT_KEY_PREFIX: uniqueName('ratelimit'),
     ORDER_PLACEMENT_RATE_PER_USER: '1000000',
     ORDER_PLACEMENT_RATE_PER_IP: '1000000',
   };
 }
-
-/** `Authorization` for an ordinary user. */
-export const asUser = async (userId: string): Promise<{ authorization: string }> => (await testTokens()).asUser(userId);
-
-/** `Authorization` for an admin (catalog writes, export, any order). */
-export const asAdmin = async (): Promise<{ authorization: string }> => (await testTokens()).asAdmin('test-admin');
 
 /** provider-sim (admin on) and one order process on a database of its own: what one test file runs against. */
 export interface OrderStack {

@@ -1,14 +1,13 @@
 import type { EventEnvelope } from '@conveyor/contracts';
 import {
   createTestDatabase,
-  createTestTokens,
   createTestTopic,
+  sharedTestTokens,
   startServiceProcess,
   testKafka,
   uniqueName,
   type ServiceProcess,
   type TestDatabase,
-  type TestTokens,
 } from '@conveyor/testing';
 import type { Kafka, Producer } from 'kafkajs';
 import { Client } from 'pg';
@@ -16,16 +15,8 @@ import { Client } from 'pg';
 export const PROBLEM = 'application/problem+json';
 export const POINTS_ENTRY = 'services/points/src/main.ts';
 
-let tokens: Promise<TestTokens> | undefined;
-
-/** The key pair of this test process: every points process it starts trusts its JWKS. */
-export const testTokens = (): Promise<TestTokens> => (tokens ??= createTestTokens());
-
-/** `Authorization` for an ordinary user. */
-export const asUser = async (userId: string): Promise<{ authorization: string }> => (await testTokens()).asUser(userId);
-
-/** `Authorization` for an admin. */
-export const asAdmin = async (): Promise<{ authorization: string }> => (await testTokens()).asAdmin('test-admin');
+/** Requests signed with the test file's key pair (libs/testing), which every points process started here trusts. */
+export { asAdmin, asUser } from '@conveyor/testing';
 
 /** One points process on a database, topics, exchange and queue of its own: what one test file runs against. */
 export interface PointsStack {
@@ -58,7 +49,7 @@ export async function startPointsStack(env: Record<string, string> = {}): Promis
     NOTIFICATION_QUEUE: uniqueName('notification_send'),
     KAFKA_TOPIC_PARTITIONS: '1',
     KAFKA_CONSUMER_GROUP: uniqueName('points_group'),
-    ...(await testTokens()).env,
+    ...(await sharedTestTokens()).env,
     ...env,
   };
   const service = await startServiceProcess(POINTS_ENTRY, stackEnv);
