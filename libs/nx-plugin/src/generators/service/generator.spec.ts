@@ -82,6 +82,16 @@ describe('service generator', () => {
     expect(written).toMatch(/targetCPUUtilizationPercentage: 70\n\n# Probes of every service\.\nprobes: \{\}\n$/);
   });
 
+  it('When the chart has its unit tests, then the service joins the token verifiers their no-JWKS test switches off', async () => {
+    const file = 'helm/conveyor/tests/values/token-verifiers-off.yaml';
+    tree.write(file, readFileSync(path.join(workspaceRoot, file), 'utf8'));
+    await serviceGenerator(tree, { name: 'ledger', port: 3200 });
+
+    const services = (parse(read(file)) as { services: Record<string, unknown> }).services;
+    expect(services).toMatchObject({ order: { enabled: false }, ledger: { enabled: false } });
+    expect(read(file)).toMatch(/\n {2}ledger: \{ enabled: false \}\n$/);
+  });
+
   it('When docker/compose.yaml exists, then the service and its migrations one-shot join it, with the servers it uses and nothing else', async () => {
     tree.write('docker/compose.yaml', readFileSync(path.join(workspaceRoot, 'docker/compose.yaml'), 'utf8'));
     await serviceGenerator(tree, { name: 'ledger', port: 3200, database: true, rabbitmqConsumer: 'ledger.commands' });

@@ -8,6 +8,7 @@ export const WORKSPACE_FILES = {
   services: 'deploy/local/services',
   infra: 'deploy/local/infra',
   helmValues: 'helm/conveyor/values.yaml',
+  helmTokenVerifiersOff: 'helm/conveyor/tests/values/token-verifiers-off.yaml',
   compose: 'docker/compose.yaml',
 } as const;
 
@@ -121,6 +122,7 @@ export async function serviceGenerator(tree: Tree, schema: ServiceGeneratorSchem
   registerWithLocalServices(tree, options);
   if (options.database) addLocalDatabase(tree, options.dbName);
   addHelmValues(tree, options);
+  addToTokenVerifiersOff(tree, options.name);
   addComposeService(tree, options);
 
   if (!schema.skipFormat) await formatFiles(tree);
@@ -231,6 +233,20 @@ function addHelmValues(tree: Tree, options: NormalizedOptions): void {
   ];
   lines.splice(end, 0, ...stanza);
   tree.write(file, lines.join('\n'));
+}
+
+/**
+ * The chart's unit tests pick documents by kind and name, so a new stanza moves
+ * none of them; the one test that renders with no service verifying tokens
+ * switches off those listed in this file, and the new service verifies them
+ * (its stanza has no `auth: false`).
+ */
+function addToTokenVerifiersOff(tree: Tree, name: string): void {
+  const file = WORKSPACE_FILES.helmTokenVerifiersOff;
+  const source = tree.read(file, 'utf-8');
+  if (!source) return;
+  if (source.split('\n').some((line) => line.startsWith(`  ${name}:`))) return;
+  tree.write(file, `${source.trimEnd()}\n  ${name}: { enabled: false }\n`);
 }
 
 /**
