@@ -22,6 +22,13 @@ export const searchEnv = httpServerEnv(3004)
     ORDER_EVENTS_TOPIC: envField.string(Topics.orderEvents),
     /** statement_timeout of one search query: a pathological query is cut off (503 SEARCH.QUERY_TIMEOUT) instead of holding a connection. */
     SEARCH_STATEMENT_TIMEOUT_MS: envField.durationMs(1_000, { min: 10 }),
+    /**
+     * sort=relevance ranks at most this many matches: the first the index and the table yield.
+     * Ranking reads every candidate row, so this bounds a broad query's cost (docs/search-service.md
+     * "Bounded ranking"); a page says `capped: true` when its query matched more. popular and newest
+     * are never capped: their order is global (the best seller, the newest product must not be missed).
+     */
+    SEARCH_RANK_CANDIDATES: envField.int(1_000, { min: 1, max: 1_000_000 }),
     /** pg_trgm word_similarity a name needs to match a query that full-text search found nothing for (typos). */
     SEARCH_FUZZY_THRESHOLD: envField.ratio(0.5),
     /** Results cached per replica (in-process LRU); 0 turns the cache off. */

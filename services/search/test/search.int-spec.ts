@@ -138,6 +138,43 @@ describe('search service', () => {
     }
   });
 
+  it('When a query matches more than SEARCH_RANK_CANDIDATES products, then relevance ranks only that many and says capped; popular and newest still see all', async () => {
+    const teapots = Array.from({ length: 5 }, (_, i) =>
+      productEvent({ productId: id(), name: `Capped teapot ${i}` }, 'published', new Date(Date.UTC(2026, 1, 1 + i))),
+    );
+    await stack.publishProducts(teapots);
+    await searchUntil({ q: 'capped teapot', limit: '50' }, (p) => p.results.length === 5, 'all five teapots indexed');
+    // The service under test runs with the default cap (1,000): five matches are ranked, not capped.
+    expect((await search(service.url, { q: 'capped teapot' })).body.capped).toBe(false);
+
+    const dataSource = await stack.dataSource();
+    try {
+      const capped = stack.searchService(dataSource, { SEARCH_RANK_CANDIDATES: '3' });
+      const walk = async (sort: 'relevance' | 'popular' | 'newest') => {
+        const pages = [];
+        let cursor: string | undefined;
+        do {
+          const page = await capped.search({ q: 'capped teapot', sort, limit: 2, cursor });
+          pages.push(page);
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor);
+        return { ids: pages.flatMap((p) => p.results.map((r) => r.productId)), capped: pages.map((p) => p.capped) };
+      };
+      const relevance = await walk('relevance');
+      expect(new Set(relevance.ids).size).toBe(3);
+      expect(relevance.ids).toHaveLength(3);
+      expect(relevance.capped).toEqual([true, true]);
+      for (const sort of ['popular', 'newest'] as const) {
+        const all = await walk(sort);
+        expect(new Set(all.ids)).toEqual(new Set(teapots.map((t) => t.aggregateId)));
+        expect(all.capped.every((c) => !c)).toBe(true);
+        if (sort === 'newest') expect(all.ids[0]).toBe(teapots[4].aggregateId);
+      }
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+
   it('When the input is bad, then 400 problem+json with a stable code, for each case', async () => {
     const other = await search(service.url, { q: 'paging lamp', limit: '1' });
     const cases: [Record<string, string>, string][] = [

@@ -38,6 +38,13 @@ export const searchPage = z.object({
   /** `fulltext`, or `fuzzy` when full-text search found nothing and names similar to the query (typos) are shown. */
   match: z.enum(['fulltext', 'fuzzy']),
   results: z.array(searchHit),
+  /**
+   * sort=relevance only: the query matched more products than the service ranks
+   * (SEARCH_RANK_CANDIDATES, 1,000 by default), so these are the best of the first
+   * that many matches, and the pages end there. A narrower query ranks all its matches;
+   * sort=popular and sort=newest are never capped.
+   */
+  capped: z.boolean(),
   /** Pass as `cursor` for the next page; null on the last page. */
   nextCursor: z.string().nullable(),
 });

@@ -16,6 +16,9 @@ import type { Kafka, Producer } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { searchEnv, SERVICE_NAME, type SearchConfig } from '../../src/config';
 import { searchMigrations } from '../../src/database/migrations';
+import type { SearchResultCache } from '../../src/search/result-cache';
+import { SearchRepository } from '../../src/search/search.repository';
+import { SearchService } from '../../src/search/search.service';
 
 export const ENTRY = 'services/search/src/main.ts';
 export const PROBLEM = 'application/problem+json';
@@ -103,6 +106,12 @@ export class SearchStack {
     return parseEnv(SERVICE_NAME, searchEnv, { ...process.env, ...this.env, ...env });
   }
 
+  /** The service's own search (its SQL) on `dataSource`, without the result cache, under this stack's config and `env`. */
+  searchService(dataSource: DataSource, env: Record<string, string> = {}): SearchService {
+    const uncached = { get: (_key: string, loadPage: () => Promise<unknown>) => loadPage() } as unknown as SearchResultCache;
+    return new SearchService(new SearchRepository(dataSource, this.config(env)), uncached);
+  }
+
   /** A migrated TypeORM DataSource on the stack's database. */
   async dataSource(): Promise<DataSource> {
     const dataSource = createDataSource(this.config(), { serviceName: SERVICE_NAME, migrations: searchMigrations });
@@ -142,6 +151,7 @@ export interface SearchHitJson {
 export interface SearchPageJson {
   match: 'fulltext' | 'fuzzy';
   results: SearchHitJson[];
+  capped: boolean;
   nextCursor: string | null;
 }
 
