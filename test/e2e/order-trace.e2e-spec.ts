@@ -1,5 +1,6 @@
 import {
   ancestry,
+  eventually,
   findTraces,
   formatTraceTree,
   freePort,
@@ -106,6 +107,19 @@ describe('One order, one trace through every service', () => {
     });
     expect(created.status).toBe(201);
     const product = (await created.json()) as { id: string };
+    const answered = performance.now();
+
+    // Searchable: polled from the 201 on. The time is printed (the issue asks for 2 s); the suite
+    // asserts no time budget, as the machine is shared.
+    await eventually(
+      async () => {
+        const res = await fetch(`${url('search')}/search?q=${encodeURIComponent(name)}`);
+        if (res.status !== 200) return undefined;
+        return ((await res.json()) as { results: { productId: string }[] }).results.some((r) => r.productId === product.id) || undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 25, what: 'the new product in search results' },
+    );
+    console.log(`product searchable ${Math.round(performance.now() - answered)} ms after POST /products answered 201`);
 
     // The product's trace: POST /products → publish catalog.events → search processes it.
     // Complete once the indexing span hangs under the request (each process exports in its own batches).
@@ -117,10 +131,9 @@ describe('One order, one trace through every service', () => {
       expect(chain(productTrace, indexed)).toEqual(expect.arrayContaining(['order: publish catalog.events', 'order: POST /products']));
       expect(chain(productTrace, indexed).at(-1)).toBe('order: POST /products');
     });
-    // …and it is searchable.
-    const search = await fetch(`${url('search')}/search?q=${encodeURIComponent(name)}`);
-    expect(search.status).toBe(200);
-    expect(((await search.json()) as { results: { productId: string }[] }).results.map((r) => r.productId)).toContain(product.id);
+    const request = span(productTrace, 'order', 'POST /products');
+    const indexed = span(productTrace, 'search', 'process catalog.events');
+    console.log(`in the trace: indexed ${((indexed.startTime + indexed.duration - request.startTime) / 1000).toFixed(1)} ms after POST /products began`);
 
     const userId = `e2e-user-${Date.now()}`;
     const placed = await fetch(`${url('order')}/orders`, {
