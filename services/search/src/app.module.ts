@@ -5,6 +5,7 @@ import type { DynamicModule } from '@nestjs/common';
 import { SERVICE_NAME, type SearchConfig } from './config';
 import { searchMigrations } from './database/migrations';
 import { EngagementModule } from './engagement/engagement.module';
+import { searchRateLimits } from './engagement/rate-limits';
 import { SearchModule } from './search/search.module';
 
 /**
@@ -19,6 +20,7 @@ export const appModule = (config: SearchConfig, telemetry: Telemetry): DynamicMo
     telemetry,
     // Every route needs a bearer token unless marked @Public() (docs/patterns/auth.md).
     auth: config,
+    rateLimits: searchRateLimits(config),
     openApi: { title: 'Conveyor search service', description: 'Product search in Korean and English, likes and views (docs/search-service.md).' },
     features: [SearchModule, EngagementModule],
     database: { migrations: searchMigrations },

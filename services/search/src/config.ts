@@ -43,6 +43,12 @@ export const searchEnv = httpServerEnv(3004)
     SEARCH_INVALIDATE_CHANNEL: envField.string('search.invalidate'),
     /** Prefix of the service's Redis keys (pending view counts); tests give each run its own. */
     SEARCH_REDIS_PREFIX: envField.string('search'),
+    /**
+     * Views one address may count per minute (POST /products/{id}/views, public), across replicas;
+     * past it 429 RATE_LIMIT.EXCEEDED and the view is not counted. Views feed sort=popular, so an
+     * unlimited anonymous counter is a ranking anyone could buy with a loop.
+     */
+    SEARCH_VIEWS_PER_MINUTE_PER_IP: envField.int(1_200, { min: 1 }),
     /** How often pending views move from Redis to PostgreSQL; also what a Redis crash without persistence may lose. 0: off in this process. */
     SEARCH_VIEWS_FLUSH_INTERVAL_MS: envField.durationMs(5_000),
     /** How often the monthly partitions of daily view totals are maintained (created ahead, archived, dropped). 0: off in this process. */

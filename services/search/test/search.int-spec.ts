@@ -1,5 +1,6 @@
 import { OrderCancelled, OrderPaid, OrderPlaced } from '@conveyor/contracts';
-import { createTestDatabase, eventually, runServiceExpectingExit, type ServiceProcess } from '@conveyor/testing';
+import { createTestDatabase, eventually, localServers, runServiceExpectingExit, type ServiceProcess } from '@conveyor/testing';
+import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { ids, PROBLEM, productEvent, search, SearchStack, type SearchPageJson } from './support/search-stack';
@@ -288,6 +289,30 @@ describe('search service', () => {
       const res = await fetch(`${service.url}/products/${encodeURIComponent(product)}/likes`, { method: 'PUT', headers: auth });
       expect(res.status).toBe(404);
       await expect(res.json()).resolves.toMatchObject({ code: 'SEARCH.PRODUCT_NOT_FOUND' });
+    }
+  });
+
+  it('When one address sends more views per minute than SEARCH_VIEWS_PER_MINUTE_PER_IP, then the rest answer 429 problem+json with Retry-After and are not counted', async () => {
+    const product = id();
+    await stack.publishProducts([productEvent({ productId: product, name: 'Rate limited vase' })]);
+    await searchUntil({ q: 'rate limited vase' }, (p) => ids(p).includes(product), 'the vase indexed');
+    // A second replica, with a limit of 3.
+    const limited = await stack.start({ SEARCH_VIEWS_PER_MINUTE_PER_IP: '3' });
+    const pending = new Redis(localServers().REDIS_URL);
+    try {
+      const statuses = [];
+      for (let i = 0; i < 5; i += 1) statuses.push((await fetch(`${limited.url}/products/${product}/views`, { method: 'POST' })).status);
+      expect(statuses).toEqual([204, 204, 204, 429, 429]);
+      const refused = await fetch(`${limited.url}/products/${product}/views`, { method: 'POST' });
+      expect(refused.headers.get('content-type')).toContain(PROBLEM);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await refused.json()) as { code: string }).code).toBe('RATE_LIMIT.EXCEEDED');
+      // Only the three allowed views are pending in Redis (the flush job is off in this stack).
+      const key = `${stack.env['SEARCH_REDIS_PREFIX']}:{views}:pending`;
+      expect(await pending.hget(key, product)).toBe('3');
+    } finally {
+      pending.disconnect();
+      await limited.stop();
     }
   });
 

@@ -78,6 +78,7 @@ export class SearchStack {
       SEARCH_INVALIDATE_CHANNEL: uniqueName('search_invalidate'),
       SEARCH_REDIS_PREFIX: uniqueName('search'),
       LOCK_KEY_PREFIX: uniqueName('search_lock'),
+      RATE_LIMIT_KEY_PREFIX: uniqueName('search_ratelimit'),
       SEARCH_VIEWS_FLUSH_INTERVAL_MS: '0',
       SEARCH_PARTITIONS_INTERVAL_MS: '0',
       ...env,
