@@ -20,5 +20,5 @@ export { eventually } from './wait';
 export { overrideProviders } from './override-providers';
 export { freePort, runServiceExpectingExit, startServiceProcess, type ProcessExit, type ServiceProcess } from './service-process';
 export { asAdmin, asUser, createTestTokens, sharedTestTokens, TEST_AUDIENCE, TEST_ISSUER, type TestTokenClaims, type TestTokens } from './auth-tokens';
-export { ensureSchemathesis, expectFuzzClean, fuzzOpenApi, SCHEMATHESIS_VERSION, type FuzzRun } from './schemathesis';
+export { ensureSchemathesis, expectFuzzClean, fuzzOpenApi, itFuzzesEveryOperation, SCHEMATHESIS_VERSION, type FuzzOptions, type FuzzRun } from './schemathesis';
 export { startThrowawayRedis, type ThrowawayRedis, type ThrowawayRedisOptions } from './throwaway-redis';

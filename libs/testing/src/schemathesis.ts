@@ -66,15 +66,14 @@ export interface FuzzRun {
  * the checks "no 5xx", "the status is documented" and "the content type is
  * documented". `maxExamples` bounds each operation's share.
  */
-export async function fuzzOpenApi(
-  baseUrl: string,
-  {
-    headers = {},
-    maxExamples = 20,
-    mode = 'all',
-    excludePathRegex,
-  }: { headers?: Record<string, string>; maxExamples?: number; mode?: 'all' | 'positive' | 'negative'; excludePathRegex?: string } = {},
-): Promise<FuzzRun> {
+export interface FuzzOptions {
+  headers?: Record<string, string>;
+  maxExamples?: number;
+  mode?: 'all' | 'positive' | 'negative';
+  excludePathRegex?: string;
+}
+
+export async function fuzzOpenApi(baseUrl: string, { headers = {}, maxExamples = 20, mode = 'all', excludePathRegex }: FuzzOptions = {}): Promise<FuzzRun> {
   const args = [
     'run',
     `${baseUrl}/openapi.json`,
@@ -125,6 +124,27 @@ export function expectFuzzClean(run: FuzzRun, label: string, { allOperations = t
   expect(run.exitCode).toBe(0);
   if (allOperations) expect(run.operationsTested).toBe(run.operationsDocumented);
   expect(run.generated).toBeGreaterThan(0);
+}
+
+/**
+ * One jest test per caller: every operation of the service at `url()` fuzzed
+ * with that caller's headers, checked with {@link expectFuzzClean}. `callers`
+ * maps who (as the test names it, e.g. "no one", "a user") to their headers.
+ */
+export function itFuzzesEveryOperation(
+  service: string,
+  url: () => string,
+  callers: Record<string, () => Record<string, string> | Promise<Record<string, string>>>,
+  options: Omit<FuzzOptions, 'headers' | 'mode'> = {},
+): void {
+  it.each(Object.entries(callers))(
+    'When every operation is fuzzed as %s, then no answer is a 5xx and every answer is documented',
+    async (who, headers) => {
+      const run = await fuzzOpenApi(url(), { ...options, headers: await headers() });
+      expectFuzzClean(run, `${service} as ${who}`);
+    },
+    300_000,
+  );
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];

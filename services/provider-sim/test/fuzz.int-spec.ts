@@ -1,4 +1,4 @@
-import { expectFuzzClean, fuzzOpenApi, startServiceProcess, type ServiceProcess } from '@conveyor/testing';
+import { itFuzzesEveryOperation, startServiceProcess, type ServiceProcess } from '@conveyor/testing';
 
 /**
  * Issue #10's fuzz suite on provider-sim's partner API (its admin API is off,
@@ -13,8 +13,5 @@ describe('provider-sim: fuzzing from the OpenAPI document', () => {
   });
   afterAll(() => sim?.stop());
 
-  it('When every operation is fuzzed, then no answer is a 5xx and every answer is documented', async () => {
-    const run = await fuzzOpenApi(sim.url, { maxExamples: 20 });
-    expectFuzzClean(run, 'provider-sim');
-  }, 300_000);
+  itFuzzesEveryOperation('provider-sim', () => sim.url, { 'no one': () => ({}) }, { maxExamples: 20 });
 });

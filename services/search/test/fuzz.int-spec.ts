@@ -1,4 +1,4 @@
-import { expectFuzzClean, fuzzOpenApi, type ServiceProcess } from '@conveyor/testing';
+import { expectFuzzClean, fuzzOpenApi, itFuzzesEveryOperation, type ServiceProcess } from '@conveyor/testing';
 import { Client } from 'pg';
 import { productEvent, search, SearchStack } from './support/search-stack';
 
@@ -26,16 +26,11 @@ describe('search service: fuzzing from the OpenAPI document', () => {
     await stack?.stop();
   });
 
-  it.each([
-    ['no one', async () => ({})],
-    ['a user', () => stack.tokens.asUser('fuzz-user')],
-  ])(
-    'When every operation is fuzzed as %s, then no answer is a 5xx and every answer is documented',
-    async (who, headers) => {
-      const run = await fuzzOpenApi(service.url, { headers: (await headers()) as Record<string, string>, maxExamples: MAX_EXAMPLES });
-      expectFuzzClean(run, `search as ${who}`);
-    },
-    300_000,
+  itFuzzesEveryOperation(
+    'search',
+    () => service.url,
+    { 'no one': () => ({}), 'a user': () => stack.tokens.asUser('fuzz-user') },
+    { maxExamples: MAX_EXAMPLES },
   );
 
   it('When only invalid requests are sent, as a user, then nothing in the database changes', async () => {

@@ -50,7 +50,7 @@ describe('service generator', () => {
     expect(read('services/points-ledger/src/main.ts')).toContain('void bootstrapService(appModule(config, telemetry), config);');
     expect(read('services/points-ledger/src/app.module.ts')).toContain('features: [ExamplesModule]');
     // Its fuzz suite makes the checks every fuzz suite makes, from libs/testing.
-    expect(read('services/points-ledger/test/points-ledger.int-spec.ts')).toContain('expectFuzzClean(run, `points-ledger as ${who}`);');
+    expect(read('services/points-ledger/test/points-ledger.int-spec.ts')).toContain("itFuzzesEveryOperation('points-ledger', () => service.url,");
     // No database, outbox or consumer asked for: none is wired, and nothing is left from the templates.
     expect(tree.exists('services/points-ledger/src/database')).toBe(false);
     expect(tree.exists('services/points-ledger/src/migrate.ts')).toBe(false);
