@@ -1,44 +1,27 @@
-import { eventually, type ServiceProcess } from '@conveyor/testing';
+import { eventually } from '@conveyor/testing';
 import { mixedCommands, runSmsOutage, deliveredOnce } from './support/outage-scenario';
-import { commandPublisher, deliveryLogReader, notificationResources, startNotification, startSim, type NotificationResources, type Sim } from './support/stack';
-
-type Publisher = Awaited<ReturnType<typeof commandPublisher>>;
-type LogReader = Awaited<ReturnType<typeof deliveryLogReader>>;
+import { startDeliveryStack, startNotification, type DeliveryStack } from './support/stack';
 
 /** Long enough for the SMS breaker (5 calls, reset 1 s) to open and be tried again several times; the 30 s run is `make bench-notification`. */
 const OUTAGE_MS = 8_000;
 
 describe('notification delivery under faults', () => {
-  let sim: Sim;
-  let resources: NotificationResources;
-  let service: ServiceProcess;
-  let publisher: Publisher;
-  let log: LogReader;
+  let stack: DeliveryStack;
 
   beforeAll(async () => {
-    sim = await startSim();
-    resources = await notificationResources(sim);
-    service = await startNotification(resources);
-    publisher = await commandPublisher(resources);
-    log = await deliveryLogReader(resources.db);
+    stack = await startDeliveryStack();
   }, 90_000);
 
-  afterAll(async () => {
-    await publisher?.close();
-    await log?.close();
-    await service?.stop();
-    await sim?.process.stop();
-    await resources?.db.drop();
-  });
+  afterAll(() => stack?.stop());
 
   it('When the SMS gateway is down while 200 SMS and 200 push arrive, then push goes out meanwhile, the breaker opens and closes, and after recovery every command is delivered exactly once', async () => {
-    await sim.reset();
+    await stack.sim.reset();
     const run = await runSmsOutage({
-      sim,
-      publisher,
-      log,
-      serviceUrl: service.url,
-      queue: resources.queue,
+      sim: stack.sim,
+      publisher: stack.publisher,
+      log: stack.log,
+      serviceUrl: stack.service.url,
+      queue: stack.resources.queue,
       count: 200,
       outageMs: OUTAGE_MS,
       drainTimeoutMs: 90_000,
@@ -55,25 +38,25 @@ describe('notification delivery under faults', () => {
   }, 180_000);
 
   it('When the consumer is SIGKILLed mid-batch, then after a restart no command is lost and none is sent twice', async () => {
-    await sim.reset();
+    await stack.sim.reset();
     // Slow enough that the batch is mid-way when the process dies.
-    await sim.setFaults({ 'POST /v1/push': { latencyMs: 150 }, 'POST /v1/sms': { latencyMs: 150 } });
+    await stack.sim.setFaults({ 'POST /v1/push': { latencyMs: 150 }, 'POST /v1/sms': { latencyMs: 150 } });
     const commands = mixedCommands(60, 'sigkill');
     const ids = commands.all.map((c) => c.id);
-    await publisher.publish(commands.all);
-    await eventually(async () => ((await log.countByStatus(ids)).SENT ?? 0) >= 20 || undefined, { timeoutMs: 60_000, intervalMs: 100, what: '20 sent' });
-    service.child.kill('SIGKILL');
-    await new Promise((resolve) => service.child.once('close', resolve));
-    const sentBeforeKill = (await log.countByStatus(ids)).SENT ?? 0;
+    await stack.publisher.publish(commands.all);
+    await eventually(async () => ((await stack.log.countByStatus(ids)).SENT ?? 0) >= 20 || undefined, { timeoutMs: 60_000, intervalMs: 100, what: '20 sent' });
+    stack.service.child.kill('SIGKILL');
+    await new Promise((resolve) => stack.service.child.once('close', resolve));
+    const sentBeforeKill = (await stack.log.countByStatus(ids)).SENT ?? 0;
     expect(sentBeforeKill).toBeLessThan(ids.length);
 
-    service = await startNotification(resources);
-    await eventually(async () => ((await log.countByStatus(ids)).SENT === ids.length ? true : undefined), {
+    stack.service = await startNotification(stack.resources);
+    await eventually(async () => ((await stack.log.countByStatus(ids)).SENT === ids.length ? true : undefined), {
       timeoutMs: 90_000,
       intervalMs: 250,
       what: `${ids.length} notifications SENT after the restart`,
     });
-    await expect(deliveredOnce(sim, ids)).resolves.toEqual({ delivered: ids.length, duplicates: 0 });
-    await expect(publisher.queueDepth(`${resources.queue}.dlq`)).resolves.toBe(0);
+    await expect(deliveredOnce(stack.sim, ids)).resolves.toEqual({ delivered: ids.length, duplicates: 0 });
+    await expect(stack.publisher.queueDepth(`${stack.resources.queue}.dlq`)).resolves.toBe(0);
   }, 180_000);
 });

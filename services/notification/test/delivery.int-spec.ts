@@ -1,20 +1,8 @@
 import { SendPush, SendSms } from '@conveyor/contracts';
 import { DeadLetterHeaders, replayRabbitmqDeadLetters } from '@conveyor/messaging';
-import { eventually, type ServiceProcess } from '@conveyor/testing';
+import { eventually } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import {
-  commandPublisher,
-  deliveryLogReader,
-  metricValue,
-  notificationResources,
-  startNotification,
-  startSim,
-  type NotificationResources,
-  type Sim,
-} from './support/stack';
-
-type Publisher = Awaited<ReturnType<typeof commandPublisher>>;
-type LogReader = Awaited<ReturnType<typeof deliveryLogReader>>;
+import { metricValue, startDeliveryStack, type DeliveryStack } from './support/stack';
 
 const push = (recipientId: string, extra: Partial<Parameters<typeof SendPush.create>[1]> = {}) =>
   SendPush.create(recipientId, {
@@ -28,43 +16,29 @@ const sms = (recipientId: string, phoneNumber = `+8210${String(Math.floor(Math.r
   SendSms.create(recipientId, { recipientId, phoneNumber, template: 'points-earned', locale: 'ko', params: { points: '120' } });
 
 describe('notification delivery', () => {
-  let sim: Sim;
-  let resources: NotificationResources;
-  let service: ServiceProcess;
-  let publisher: Publisher;
-  let log: LogReader;
+  let stack: DeliveryStack;
 
   beforeAll(async () => {
-    sim = await startSim();
-    resources = await notificationResources(sim);
-    service = await startNotification(resources);
-    publisher = await commandPublisher(resources);
-    log = await deliveryLogReader(resources.db);
+    stack = await startDeliveryStack();
   }, 90_000);
 
-  afterAll(async () => {
-    await publisher?.close();
-    await log?.close();
-    await service?.stop();
-    await sim?.process.stop();
-    await resources?.db.drop();
-  });
+  afterAll(() => stack?.stop());
 
-  afterEach(() => sim.clearFaults());
+  afterEach(() => stack.sim.clearFaults());
 
   const statusOf = (id: string, status: string, timeoutMs = 20_000) =>
-    eventually(async () => ((await log.row(id))?.status === status ? log.row(id) : undefined), { timeoutMs, what: `notification ${id} ${status}` });
+    eventually(async () => ((await stack.log.row(id))?.status === status ? stack.log.row(id) : undefined), { timeoutMs, what: `notification ${id} ${status}` });
   const deliveriesByKey = async (channel: 'sms' | 'push') => {
     const counts = new Map<string, number>();
-    for (const d of await sim.deliveries(channel)) if (d.idempotencyKey) counts.set(d.idempotencyKey, (counts.get(d.idempotencyKey) ?? 0) + 1);
+    for (const d of await stack.sim.deliveries(channel)) if (d.idempotencyKey) counts.set(d.idempotencyKey, (counts.get(d.idempotencyKey) ?? 0) + 1);
     return counts;
   };
 
   it('When a templated push arrives, then the gateway gets its English text under the command id, and the log says SENT with the message id', async () => {
     const command = push(`seller-${randomUUID()}`);
-    await publisher.publish([command]);
+    await stack.publisher.publish([command]);
     const row = await statusOf(command.id, 'SENT');
-    const [delivered] = (await sim.deliveries('push')).filter((d) => d.idempotencyKey === command.id);
+    const [delivered] = (await stack.sim.deliveries('push')).filter((d) => d.idempotencyKey === command.id);
     expect(delivered.message).toMatchObject({
       token: `user:${command.payload.recipientId}`,
       title: 'New paid order',
@@ -75,41 +49,41 @@ describe('notification delivery', () => {
 
   it('When an SMS names no locale, then it is written in the default language (Korean)', async () => {
     const command = SendSms.create('u-ko', { recipientId: 'u-ko', phoneNumber: '+821055550000', template: 'points-earned', params: { points: '7' } });
-    await publisher.publish([command]);
+    await stack.publisher.publish([command]);
     await statusOf(command.id, 'SENT');
-    const [delivered] = (await sim.deliveries('sms')).filter((d) => d.idempotencyKey === command.id);
+    const [delivered] = (await stack.sim.deliveries('sms')).filter((d) => d.idempotencyKey === command.id);
     expect(delivered.message.text).toBe('7 포인트가 적립되었습니다');
   });
 
   it('When the same command is delivered three times, then the gateway sends it once and the log has one row', async () => {
     const command = push(`seller-${randomUUID()}`);
-    await publisher.publish([command, command, command]);
+    await stack.publisher.publish([command, command, command]);
     await statusOf(command.id, 'SENT');
     // The copies are handled after the first (same queue); wait until the queue is empty and nothing is in flight.
-    await eventually(async () => ((await publisher.queueDepth(resources.queue)) === 0 ? true : undefined), { what: 'an empty queue' });
+    await eventually(async () => ((await stack.publisher.queueDepth(stack.resources.queue)) === 0 ? true : undefined), { what: 'an empty queue' });
     expect((await deliveriesByKey('push')).get(command.id)).toBe(1);
-    await expect(log.countByStatus([command.id])).resolves.toEqual({ SENT: 1 });
+    await expect(stack.log.countByStatus([command.id])).resolves.toEqual({ SENT: 1 });
     // Counted once per notification, not per delivery: as many as the gateway holds (each push so far was sent once).
-    const pushAtGateway = (await sim.deliveries('push')).length;
-    await expect(metricValue(service.url, 'notifications_total', 'channel="push"', 'outcome="sent"')).resolves.toBe(pushAtGateway);
+    const pushAtGateway = (await stack.sim.deliveries('push')).length;
+    await expect(metricValue(stack.service.url, 'notifications_total', 'channel="push"', 'outcome="sent"')).resolves.toBe(pushAtGateway);
   });
 
   it('When a schema-invalid command arrives, then it goes to the DLQ at once and the next command is still delivered', async () => {
-    const dlq = `${resources.queue}.dlq`;
-    const before = await publisher.queueDepth(dlq);
+    const dlq = `${stack.resources.queue}.dlq`;
+    const before = await stack.publisher.queueDepth(dlq);
     const poison = { ...push('u-poison'), payload: { recipientId: 'u-poison', data: {}, params: {} } };
     const next = push(`after-poison-${randomUUID()}`);
-    await publisher.publish([poison, 'not json at all', next]);
+    await stack.publisher.publish([poison, 'not json at all', next]);
     await statusOf(next.id, 'SENT');
-    await eventually(async () => ((await publisher.queueDepth(dlq)) === before + 2 ? true : undefined), { what: 'two dead letters' });
-    await expect(log.row(poison.id)).resolves.toBeUndefined();
+    await eventually(async () => ((await stack.publisher.queueDepth(dlq)) === before + 2 ? true : undefined), { what: 'two dead letters' });
+    await expect(stack.log.row(poison.id)).resolves.toBeUndefined();
   });
 
   it('When the template is unknown, the number invalid or the device unknown, then the log says FAILED with the reason, after one attempt', async () => {
     const unknownTemplate = push(`u-${randomUUID()}`, { template: 'no-such-template' });
     const invalidNumber = sms(`u-${randomUUID()}`, '+9991234567');
     const unknownDevice = push(`u-${randomUUID()}`, { deviceToken: 'unregistered-phone-1' });
-    await publisher.publish([unknownTemplate, invalidNumber, unknownDevice]);
+    await stack.publisher.publish([unknownTemplate, invalidNumber, unknownDevice]);
     await expect(statusOf(unknownTemplate.id, 'FAILED')).resolves.toMatchObject({ failure_reason: 'TEMPLATE.UNKNOWN: no-such-template' });
     await expect(statusOf(invalidNumber.id, 'FAILED')).resolves.toMatchObject({ failure_reason: 'SMS.INVALID_NUMBER', attempts: 1 });
     await expect(statusOf(unknownDevice.id, 'FAILED')).resolves.toMatchObject({ failure_reason: 'PUSH.UNKNOWN_DEVICE', attempts: 1 });
@@ -118,21 +92,21 @@ describe('notification delivery', () => {
   });
 
   it('When the push gateway fails a command twice, then the delay queues retry it and it is sent once', async () => {
-    await sim.setFaults({ 'POST /v1/push': { failNext: 2, errorStatus: 503 } });
+    await stack.sim.setFaults({ 'POST /v1/push': { failNext: 2, errorStatus: 503 } });
     const command = push(`retry-${randomUUID()}`);
-    await publisher.publish([command]);
+    await stack.publisher.publish([command]);
     await expect(statusOf(command.id, 'SENT')).resolves.toMatchObject({ attempts: 3 });
     expect((await deliveriesByKey('push')).get(command.id)).toBe(1);
   });
 
   it('When a command fails every attempt, then it is DEAD and in the DLQ; replayed after the fix, it is SENT once', async () => {
-    await sim.setFaults({ 'POST /v1/push': { errorRate: 1, errorStatus: 500 } });
+    await stack.sim.setFaults({ 'POST /v1/push': { errorRate: 1, errorStatus: 500 } });
     const command = push(`dead-${randomUUID()}`);
-    await publisher.publish([command]);
+    await stack.publisher.publish([command]);
     await expect(statusOf(command.id, 'DEAD')).resolves.toMatchObject({ attempts: 4, failure_reason: expect.stringContaining('DOWNSTREAM.UPSTREAM_ERROR') });
-    await expect(metricValue(service.url, 'notifications_total', 'channel="push"', 'outcome="dead"')).resolves.toBe(1);
-    const dlq = `${resources.queue}.dlq`;
-    const channel = await publisher.connection.createChannel();
+    await expect(metricValue(stack.service.url, 'notifications_total', 'channel="push"', 'outcome="dead"')).resolves.toBe(1);
+    const dlq = `${stack.resources.queue}.dlq`;
+    const channel = await stack.publisher.connection.createChannel();
     try {
       // The dead letter says why (read unacked: closing the channel puts them all back).
       const dead = await eventually(
@@ -149,16 +123,16 @@ describe('notification delivery', () => {
       await channel.close();
     }
     // Closing the channel puts the dead letter back; a quorum queue shows it ready a moment later.
-    const counter = await publisher.connection.createChannel();
+    const counter = await stack.publisher.connection.createChannel();
     try {
       await eventually(async () => ((await counter.checkQueue(dlq)).messageCount >= 1 ? true : undefined), { what: 'the dead letter back in the DLQ' });
     } finally {
       await counter.close();
     }
-    await sim.clearFaults();
+    await stack.sim.clearFaults();
     const replayed = await replayRabbitmqDeadLetters({
-      connection: publisher.connection,
-      queue: resources.queue,
+      connection: stack.publisher.connection,
+      queue: stack.resources.queue,
       fix: (m) => (m.body.toString().includes(command.id) ? m : null),
     });
     expect(replayed.replayed).toBe(1);
@@ -168,21 +142,21 @@ describe('notification delivery', () => {
   });
 
   it('When the SMS gateway answers in 2 s, then never more than 5 SMS calls are in flight at once, and every SMS is sent once', async () => {
-    await sim.reset();
-    await sim.setFaults({ 'POST /v1/sms': { latencyMs: 2_000 } });
+    await stack.sim.reset();
+    await stack.sim.setFaults({ 'POST /v1/sms': { latencyMs: 2_000 } });
     const commands = Array.from({ length: 25 }, (_, i) => sms(`slow-${i}-${randomUUID()}`));
-    await publisher.publish(commands);
+    await stack.publisher.publish(commands);
     const ids = commands.map((c) => c.id);
-    await eventually(async () => ((await log.countByStatus(ids)).SENT === ids.length ? true : undefined), {
+    await eventually(async () => ((await stack.log.countByStatus(ids)).SENT === ids.length ? true : undefined), {
       timeoutMs: 90_000,
       intervalMs: 500,
       what: '25 SMS sent',
     });
-    const ledger = await sim.ledger();
+    const ledger = await stack.sim.ledger();
     // 5 at once, not 20 (the prefetch): the bulkhead held, and it was saturated.
     expect(ledger.maxInFlight['POST /v1/sms']).toBe(5);
     const keys = await deliveriesByKey('sms');
     expect(ids.every((id) => keys.get(id) === 1)).toBe(true);
-    expect(await metricValue(service.url, 'bulkhead_rejections_total', 'downstream="sms"')).toBeGreaterThan(0);
+    expect(await metricValue(stack.service.url, 'bulkhead_rejections_total', 'downstream="sms"')).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -161,3 +161,40 @@ export async function metricValue(url: string, name: string, ...labels: string[]
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)));
   return line === undefined ? undefined : Number(line.trim().split(/\s+/).pop());
 }
+
+/** provider-sim, a notification process on resources of its own, a command publisher and a delivery-log reader: one test file's world. */
+export interface DeliveryStack {
+  sim: Sim;
+  resources: NotificationResources;
+  service: ServiceProcess;
+  publisher: Awaited<ReturnType<typeof commandPublisher>>;
+  log: Awaited<ReturnType<typeof deliveryLogReader>>;
+  /** Everything closed and stopped in reverse order of start (the `service` of the moment), and the database dropped. */
+  stop(): Promise<void>;
+}
+
+export async function startDeliveryStack(): Promise<DeliveryStack> {
+  const undo: (() => Promise<unknown>)[] = [];
+  // Steps read the stack's fields when they run: a test that restarts `service` has the new one stopped.
+  const stack = {
+    stop: async () => {
+      for (const step of undo.reverse()) await step();
+    },
+  } as DeliveryStack;
+  try {
+    stack.sim = await startSim();
+    undo.push(() => stack.sim.process.stop());
+    stack.resources = await notificationResources(stack.sim);
+    undo.push(() => stack.resources.db.drop());
+    stack.service = await startNotification(stack.resources);
+    undo.push(() => stack.service.stop());
+    stack.publisher = await commandPublisher(stack.resources);
+    undo.push(() => stack.publisher.close());
+    stack.log = await deliveryLogReader(stack.resources.db);
+    undo.push(() => stack.log.close());
+    return stack;
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+}
