@@ -8,3 +8,4 @@ export { ZodValidationPipe, toValidationIssues, zodDto } from './zod-validation.
 export { ApiProblems, buildOpenApiDocument, OpenApiModule, type OpenApiOptions } from './openapi';
 export { IS_PUBLIC_ROUTE, Public } from './public-route';
 export { CREATED_AT_EXACT, decodeKeysetCursor, encodeKeysetCursor, type KeysetCursor } from './keyset-cursor';
+export { storedText } from './stored-text';

@@ -63,7 +63,7 @@ describe('points: redemptions and transfers under concurrency', () => {
     await expect(accountState(stack.sql, user)).resolves.toEqual({ balance: 70, debt: 0, ledgerSum: 70, lotsRemaining: 70 });
   });
 
-  it('When a redemption is bad (missing key, negative or fractional amount, unknown field, someone else account, more than the balance), then 4xx problem+json and the balance is unchanged', async () => {
+  it('When a redemption or transfer is bad (missing key, negative or fractional amount, unknown field, a NUL in its text, someone else account, more than the balance), then 4xx problem+json and the balance is unchanged', async () => {
     const user = uniqueName('careful');
     await seedAccount(stack.sql, user, 50);
     const cases: [Promise<Response>, number, string][] = [
@@ -72,6 +72,9 @@ describe('points: redemptions and transfers under concurrency', () => {
       [redeem(user, { amount: 0 }), 400, 'REQUEST.VALIDATION_FAILED'],
       [redeem(user, { amount: 1.5 }), 400, 'REQUEST.VALIDATION_FAILED'],
       [redeem(user, { amount: 5, extra: true }), 400, 'REQUEST.VALIDATION_FAILED'],
+      // PostgreSQL text holds no NUL: refused as 400, where it used to fail the ledger insert as a 500.
+      [redeem(user, { amount: 5, reason: 'gift\u0000card' }), 400, 'REQUEST.VALIDATION_FAILED'],
+      [transfer(user, { toUserId: uniqueName('friend'), amount: 5, note: 'thanks\u0000' }), 400, 'REQUEST.VALIDATION_FAILED'],
       [redeem(user, '{not json'), 400, 'REQUEST.MALFORMED_BODY'],
       [post(`/users/${user}/points/redemptions`, 'intruder', { amount: 5 }), 404, 'POINTS.ACCOUNT_NOT_FOUND'],
       [redeem(user, { amount: 51 }), 409, 'POINTS.INSUFFICIENT_BALANCE'],

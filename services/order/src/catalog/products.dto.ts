@@ -1,19 +1,10 @@
-import { zodDto } from '@conveyor/http';
+import { storedText, zodDto } from '@conveyor/http';
 import { z } from 'zod';
 
 const price = z.number().int().positive().max(1_000_000_000);
 
-/**
- * Text stored in PostgreSQL, which cannot hold a NUL character in text (the
- * insert would fail as a 500): refused here as 400, and documented as a pattern.
- */
-const text = (min: number, max: number) =>
-  z
-    .string()
-    .min(min)
-    .max(max)
-    // eslint-disable-next-line no-control-regex -- NUL is exactly the character refused
-    .regex(/^[^\u0000]*$/, 'must not contain NUL characters');
+/** Text stored in PostgreSQL (no NUL: libs/http's storedText). */
+const text = (min: number, max: number) => storedText({ min, max });
 
 export const createProductRequest = z
   .object({

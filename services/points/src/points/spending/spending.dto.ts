@@ -1,4 +1,4 @@
-import { zodDto } from '@conveyor/http';
+import { storedText, zodDto } from '@conveyor/http';
 import { z } from 'zod';
 
 const points = z.number().int().min(1).max(1_000_000_000).describe('Points, a positive whole number');
@@ -19,7 +19,7 @@ export const userIdParams = z.object({ id: userIdSchema.describe("The account's 
 export class UserIdParams extends zodDto(userIdParams) {}
 
 // No trim on these texts: a transform that shortens before the length check would accept what the published schema refuses.
-export const redemptionRequest = z.object({ amount: points, reason: z.string().min(1).max(200).default('redemption') }).strict();
+export const redemptionRequest = z.object({ amount: points, reason: storedText({ min: 1, max: 200 }).default('redemption') }).strict();
 export type RedemptionRequest = z.output<typeof redemptionRequest>;
 export class RedemptionBody extends zodDto(redemptionRequest) {}
 
@@ -33,7 +33,7 @@ export const redemptionView = z.object({
 export type RedemptionView = z.output<typeof redemptionView>;
 export class RedemptionResponse extends zodDto(redemptionView) {}
 
-export const transferRequest = z.object({ toUserId: userIdSchema, amount: points, note: z.string().max(200).optional() }).strict();
+export const transferRequest = z.object({ toUserId: userIdSchema, amount: points, note: storedText({ max: 200 }).optional() }).strict();
 export type TransferRequest = z.output<typeof transferRequest>;
 export class TransferBody extends zodDto(transferRequest) {}
 
