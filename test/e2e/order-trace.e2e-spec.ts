@@ -4,9 +4,11 @@ import {
   findTraces,
   formatTraceTree,
   freePort,
+  newTraceparent,
   spanService,
   spanTag,
   waitForTrace,
+  waitForTraceById,
   type JaegerSpan,
   type JaegerTrace,
   type TraceQuery,
@@ -99,10 +101,11 @@ describe('One order, one trace through every service', () => {
     const admin = await token('e2e-admin', 'admin');
     const sellerId = `e2e-seller-${Date.now()}`;
     const name = `E2E keyboard ${Date.now()}`;
-    const startMicros = Date.now() * 1000;
+    // The request starts a trace of the test's choosing: read back by its id, not found by a search.
+    const creating = newTraceparent();
     const created = await fetch(`${url('order')}/products`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: admin },
+      headers: { 'content-type': 'application/json', authorization: admin, traceparent: creating.traceparent },
       body: JSON.stringify({ sku: `e2e-${Date.now()}`, sellerId, name, priceAmount: 25_000 }),
     });
     expect(created.status).toBe(201);
@@ -125,7 +128,7 @@ describe('One order, one trace through every service', () => {
     // Complete once the indexing span hangs under the request (each process exports in its own batches).
     const indexedUnderRequest = (t: JaegerTrace) =>
       t.spans.some((s) => spanService(t, s) === 'search' && s.operationName === 'process catalog.events' && chain(t, s).at(-1) === 'order: POST /products');
-    const productTrace = await waitForComplete(indexedUnderRequest, 90_000, { operation: 'POST /products', startMicros });
+    const productTrace = await waitForTraceById(creating.traceId, indexedUnderRequest, 90_000);
     await printOnFailure(productTrace, () => {
       const indexed = span(productTrace, 'search', 'process catalog.events');
       expect(chain(productTrace, indexed)).toEqual(expect.arrayContaining(['order: publish catalog.events', 'order: POST /products']));

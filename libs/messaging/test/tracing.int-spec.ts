@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ChannelModel } from 'amqplib';
-import { connectTestRabbitmq, createTestTopic, localServers, parentSpan, testKafka, uniqueName, waitForTrace, type JaegerSpan } from '@conveyor/testing';
+import { connectTestRabbitmq, createTestTopic, localServers, parentSpan, testKafka, uniqueName, waitForTraceById, type JaegerSpan } from '@conveyor/testing';
 import { closeTestDataSource, openTestDataSource } from './support/harness';
 
 const run = promisify(execFile);
@@ -44,7 +44,8 @@ describe('Trace propagation through the outbox', () => {
       const traceId = stdout.trim().split('\n').at(-1) ?? '';
       expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
-      const found = await waitForTrace(serviceName, (t) => t.traceID === traceId && t.spans.filter((s) => s.operationName.startsWith('process ')).length >= 2);
+      // The fixture shut its SDK down (flushing the exporter) before printing the id.
+      const found = await waitForTraceById(traceId, (t) => t.spans.filter((s) => s.operationName.startsWith('process ')).length >= 2);
       const byName = (name: string) => {
         const span = found.spans.find((s) => s.operationName === name);
         if (!span) throw new Error(`no span "${name}" in ${found.spans.map((s) => s.operationName).join(', ')}`);

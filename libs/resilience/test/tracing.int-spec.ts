@@ -1,4 +1,4 @@
-import { localServers, uniqueName, waitForTrace, type JaegerTrace, type ServiceProcess } from '@conveyor/testing';
+import { localServers, uniqueName, waitForTraceById, type JaegerTrace, type ServiceProcess } from '@conveyor/testing';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -35,7 +35,8 @@ describe('Tracing of retried calls', () => {
     });
     const { traceId } = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { traceId: string };
 
-    const found = await waitForTrace(serviceName, (t) => t.traceID === traceId, 20_000);
+    // The caller flushed its exporter before printing the id.
+    const found = await waitForTraceById(traceId);
     const names = found.spans.map((s) => s.operationName);
     const checkout = found.spans.find((s) => s.operationName === 'checkout');
     const call = found.spans.find((s) => s.operationName === `payments ${ORDERS_ROUTE}`);

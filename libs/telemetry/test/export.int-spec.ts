@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { localServers, uniqueName, waitForTrace } from '@conveyor/testing';
+import { localServers, uniqueName, waitForTraceById } from '@conveyor/testing';
 
 const run = promisify(execFile);
 const workspaceRoot = path.resolve(__dirname, '../../..');
@@ -17,7 +17,8 @@ describe('startTelemetry', () => {
     const traceId = stdout.trim();
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
-    const found = await waitForTrace(serviceName, (t) => t.traceID === traceId);
+    // The fixture shut its SDK down (flushing the exporter) before printing the id.
+    const found = await waitForTraceById(traceId);
     expect(found.spans.map((s) => s.operationName)).toContain('probe-operation');
     expect(Object.values(found.processes).map((p) => p.serviceName)).toContain(serviceName);
   });

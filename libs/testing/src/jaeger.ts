@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { localServers } from './local-servers';
 
 type Tag = { key: string; value: unknown };
@@ -32,7 +33,15 @@ export interface TraceQuery {
   startMicros?: number;
 }
 
-/** Reads the traces Jaeger holds for a service (its HTTP query API, as the UI does). */
+/**
+ * Searches the traces Jaeger holds for a service (its HTTP query API, as the UI does).
+ *
+ * A search answers with the `limit` matching traces Jaeger stored LAST, and
+ * Jaeger stores the traces of one write (all it received within 200 ms) in no
+ * particular order: a trace with many of the same service stored after it
+ * (a backlog exported in one go, another process with the same service name)
+ * is not in the answer. To read one trace, use {@link getTrace} by its id.
+ */
 export async function findTraces(service: string, limit = 20, query: TraceQuery = {}): Promise<JaegerTrace[]> {
   const url = new URL('/api/traces', localServers().JAEGER_QUERY_URL);
   url.searchParams.set('service', service);
@@ -48,7 +57,11 @@ export async function findTraces(service: string, limit = 20, query: TraceQuery 
   return body.data ?? [];
 }
 
-/** Polls until `predicate` holds for some trace of `service`, or fails after `timeoutMs`. */
+/**
+ * Polls a search until `predicate` holds for one of its traces, or fails after
+ * `timeoutMs`. Narrow `query` by tags that only the trace looked for carries
+ * (see {@link findTraces}); when the trace id is known, use {@link waitForTraceById}.
+ */
 export async function waitForTrace(
   service: string,
   predicate: (trace: JaegerTrace) => boolean = () => true,
@@ -57,10 +70,53 @@ export async function waitForTrace(
 ): Promise<JaegerTrace> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const match = (await findTraces(service, 20, query)).find(predicate);
+    const traces = await findTraces(service, 20, query);
+    const match = traces.find(predicate);
     if (match) return match;
-    if (Date.now() > deadline) throw new Error(`no matching trace for service "${service}" in Jaeger after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `no matching trace for service "${service}" in Jaeger after ${timeoutMs} ms (query ${JSON.stringify(query)}; ${traces.length} traces searched)`,
+      );
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** A W3C `traceparent` that starts a new sampled trace, and its trace id: sent with a request, it names the trace the service exports for it. */
+export function newTraceparent(): { traceId: string; traceparent: string } {
+  const traceId = randomBytes(16).toString('hex');
+  return { traceId, traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` };
+}
+
+/** The trace with this id (`GET /api/traces/{id}`: no search, no limit), or undefined while Jaeger holds none of its spans. */
+export async function getTrace(traceId: string): Promise<JaegerTrace | undefined> {
+  const url = new URL(`/api/traces/${traceId}`, localServers().JAEGER_QUERY_URL);
+  const response = await fetch(url);
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw new Error(`Jaeger query ${url} answered ${response.status}: ${await response.text()}`);
+  const body = (await response.json()) as { data: JaegerTrace[] | null };
+  return body.data?.[0];
+}
+
+/**
+ * Waits until Jaeger holds trace `traceId` and `complete` holds for it, or
+ * fails after `timeoutMs` naming what did arrive. Spans of one trace come in
+ * several exports (a relay's publish, another service's consumer), hence
+ * `complete`. Call it once the spans were flushed (the process stopped: a
+ * service's shutdown flushes its exporter; or `forceFlush()`), or allow for
+ * the exporter's batch delay (1 s) in `timeoutMs`.
+ */
+export async function waitForTraceById(traceId: string, complete: (trace: JaegerTrace) => boolean = () => true, timeoutMs = 30_000): Promise<JaegerTrace> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const trace = await getTrace(traceId);
+    if (trace && complete(trace)) return trace;
+    if (Date.now() > deadline)
+      throw new Error(
+        trace
+          ? `trace ${traceId} is in Jaeger but still incomplete after ${timeoutMs} ms:\n${formatTraceTree(trace)}`
+          : `no span of trace ${traceId} in Jaeger after ${timeoutMs} ms`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -1,4 +1,4 @@
-import { eventually, findTraces, localServers, uniqueName, waitForTrace, type ServiceProcess } from '@conveyor/testing';
+import { eventually, findTraces, localServers, newTraceparent, uniqueName, waitForTrace, waitForTraceById, type ServiceProcess } from '@conveyor/testing';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { deliveryLogReader, notificationResources, startNotification, startSim, type NotificationResources, type Sim } from './support/stack';
@@ -158,42 +158,48 @@ describe('SMS verification', () => {
   });
 
   it('When a verification runs on a traced instance, then its exported spans (request, outbox, consumer, SMS call) hold no code', async () => {
-    // Its own queue, so its own consumer sends the SMS and the whole chain is in its traces.
+    // Its own queue, so its own consumer sends the SMS.
+    const since = Date.now() * 1000;
     const traced = await startNotification(resources, {
       OTEL_SDK_DISABLED: 'false',
-      OTEL_BSP_SCHEDULE_DELAY: '200',
       NOTIFICATION_RABBITMQ_EXCHANGE: uniqueName('traced_exchange'),
       NOTIFICATION_RABBITMQ_QUEUE: uniqueName('traced_queue'),
     });
+    const [starting, confirming] = [newTraceparent(), newTraceparent()];
+    let id: string, code: string, commandId: string;
     try {
       const to = phone();
       const res = await fetch(`${traced.url}/verifications`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...asUser },
+        headers: { 'content-type': 'application/json', traceparent: starting.traceparent, ...asUser },
         body: JSON.stringify({ phone: to }),
       });
       expect(res.status).toBe(201);
-      const { id } = (await res.json()) as { id: string };
-      const code = await codeSentTo(to);
-      const commandId = (await sim.deliveries('sms')).find((d) => d.message.to === to)?.idempotencyKey as string;
+      ({ id } = (await res.json()) as { id: string });
+      code = await codeSentTo(to);
+      commandId = (await sim.deliveries('sms')).find((d) => d.message.to === to)?.idempotencyKey as string;
       const ok = await fetch(`${traced.url}/verifications/${id}/confirm`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...asUser },
+        headers: { 'content-type': 'application/json', traceparent: confirming.traceparent, ...asUser },
         body: JSON.stringify({ code }),
       });
       expect(ok.status).toBe(200);
-      const has = (text: string) => (t: { spans: { tags: { value: unknown }[] }[] }) =>
-        t.spans.some((s) => s.tags.some((tag) => String(tag.value).includes(text)));
-      // The SMS's trace: the consumer span carries the command id, and the gateway call is in it.
-      // (amqplib's own instrumentation also exports a root span with the id: not the one looked for.)
-      const smsTrace = await waitForTrace('notification', (t) => has(commandId)(t) && has('/v1/sms')(t), 30_000);
-      expect(smsTrace.spans.length).toBeGreaterThan(2);
-      await waitForTrace('notification', has(`/verifications/${id}/confirm`), 30_000);
-      const spans = JSON.stringify(await findTraces('notification', 500));
-      expect(spans).toContain(commandId);
-      expect(spans).not.toContain(code);
     } finally {
-      await traced.stop();
+      // Stopping it flushes its exporter: after that every span it made is in Jaeger, or never will be.
+      await traced.stop(30_000);
     }
+    const has = (text: string) => (t: { spans: { tags: { value: unknown }[] }[] }) =>
+      t.spans.some((s) => s.tags.some((tag) => String(tag.value).includes(text)));
+    // The SMS's trace, by the command id its consumer span carries (a tag no other trace has): the gateway call is in it.
+    // It is the request's trace when this instance's relay published the command; when the file's untraced instance
+    // (same database, same outbox) got there first, the message carries no trace context and the consumer starts one.
+    const smsTrace = await waitForTrace('notification', has('/v1/sms'), 10_000, { tags: { 'messaging.message.id': commandId } });
+    expect(smsTrace.spans.length).toBeGreaterThan(2);
+    // The two requests' traces by their ids, then every notification trace since.
+    const startTrace = await waitForTraceById(starting.traceId, (t) => t.spans.some((s) => s.operationName === 'POST /verifications'), 10_000);
+    const confirmTrace = await waitForTraceById(confirming.traceId, has(`/verifications/${id}/confirm`), 10_000);
+    const spans = JSON.stringify([smsTrace, startTrace, confirmTrace, ...(await findTraces('notification', 500, { startMicros: since }))]);
+    expect(spans).toContain(commandId);
+    expect(spans).not.toContain(code);
   }, 90_000);
 });

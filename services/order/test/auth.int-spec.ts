@@ -1,4 +1,12 @@
-import { findTraces, runServiceExpectingExit, sharedTestTokens, startServiceProcess, waitForTrace, type ServiceProcess } from '@conveyor/testing';
+import {
+  findTraces,
+  newTraceparent,
+  runServiceExpectingExit,
+  sharedTestTokens,
+  startServiceProcess,
+  waitForTraceById,
+  type ServiceProcess,
+} from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import {
   asAdmin,
@@ -22,10 +30,9 @@ describe('order service: identity, authorization and abuse limits', () => {
   const cardToken = `tok_secret_${randomUUID()}`;
 
   beforeAll(async () => {
-    // Traces on and request logs at info: the secrets test reads both.
-    stack = await startOrderStack({ ORDER_PLACEMENT_RATE_PER_USER: String(PER_USER), OTEL_SDK_DISABLED: 'false', LOG_LEVEL: 'info' });
+    stack = await startOrderStack({ ORDER_PLACEMENT_RATE_PER_USER: String(PER_USER) });
     // A second replica on the same database and Redis: limits must hold across both.
-    replica = await startServiceProcess(ORDER_ENTRY, { ...stack.orderEnv, OTEL_SDK_DISABLED: 'true' });
+    replica = await startServiceProcess(ORDER_ENTRY, stack.orderEnv);
     product = await createProduct(stack.order, 10_000);
   }, 90_000);
   afterAll(async () => {
@@ -214,29 +221,38 @@ describe('order service: identity, authorization and abuse limits', () => {
   });
 
   it("When an order with a card token is placed and read, then neither the bearer token nor the card token appears in the service's logs or exported spans", async () => {
+    // A replica of its own with traces on and request logs at info. Stopping it flushes its exporter (the SDK's
+    // shutdown): after that every span it made is in Jaeger, or never will be.
+    const since = Date.now() * 1000;
+    const traced = await startServiceProcess(ORDER_ENTRY, { ...stack.orderEnv, OTEL_SDK_DISABLED: 'false', LOG_LEVEL: 'info' });
     const user = `u-secret-${randomUUID()}`;
     const headers = await asUser(user);
     const bearer = headers.authorization.slice('Bearer '.length);
-    const res = await fetch(url('/orders'), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...headers },
-      body: JSON.stringify({ items: [{ productId: product.id, quantity: 1 }], cardToken }),
-    });
-    const order = (await res.json()) as OrderBody;
-    expect(res.status).toBe(201);
-    await fetch(url(`/orders/${order.id}`), { headers });
+    const [placing, reading] = [newTraceparent(), newTraceparent()];
+    let order: OrderBody;
+    try {
+      const res = await fetch(`${traced.url}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), traceparent: placing.traceparent, ...headers },
+        body: JSON.stringify({ items: [{ productId: product.id, quantity: 1 }], cardToken }),
+      });
+      order = (await res.json()) as OrderBody;
+      expect(res.status).toBe(201);
+      expect((await fetch(`${traced.url}/orders/${order.id}`, { headers: { ...headers, traceparent: reading.traceparent } })).status).toBe(200);
+    } finally {
+      await traced.stop(30_000);
+    }
+    // Both requests' traces by id (no search window to fall out of), then every order trace since.
+    const placed = await waitForTraceById(placing.traceId, (t) => t.spans.some((s) => s.operationName === 'POST /orders'), 10_000);
+    const read = await waitForTraceById(reading.traceId, (t) => t.spans.some((s) => s.tags.some((tag) => tag.value === `/orders/${order.id}`)), 10_000);
+    const spans = JSON.stringify([placed, read, ...(await findTraces('order', 500, { startMicros: since }))]);
     // The request lines were logged (with their headers), so there was something to leak.
-    // The GET's trace shows the export has reached Jaeger; every recent trace of the service is then searched.
-    await waitForTrace('order', (t) => t.spans.some((s) => s.tags.some((tag) => String(tag.value).includes(`/orders/${order.id}`))));
-    const traces = await findTraces('order', 500);
-    const logs = JSON.stringify([...stack.order.logs(), ...stack.sim.logs()]);
+    const logs = JSON.stringify([...traced.logs(), ...stack.sim.logs()]);
     expect(logs).toContain(`/orders/${order.id}`);
     expect(logs).toContain('[Redacted]');
-    const spans = JSON.stringify(traces);
-    expect(spans).toContain('/orders');
     for (const secret of [bearer, cardToken]) {
       expect(logs).not.toContain(secret);
       expect(spans).not.toContain(secret);
     }
-  });
+  }, 90_000);
 });

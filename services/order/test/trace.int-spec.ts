@@ -1,4 +1,14 @@
-import { ancestry, formatTraceTree, spanService, spanTag, waitForTrace, type JaegerSpan, type JaegerTrace } from '@conveyor/testing';
+import {
+  ancestry,
+  formatTraceTree,
+  newTraceparent,
+  spanService,
+  spanTag,
+  waitForTrace,
+  waitForTraceById,
+  type JaegerSpan,
+  type JaegerTrace,
+} from '@conveyor/testing';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,11 +120,10 @@ describe('One order, one trace', () => {
     const placed = (await (
       await placeOrder(stack.order, { userId, items: [{ productId: product.id, quantity: 1 }] }, `read-${Date.now()}`)
     ).json()) as OrderBody;
-    const res = await fetch(`${stack.order.url}/orders/${placed.id}`, { headers: await asUser(userId) });
+    const reading = newTraceparent();
+    const res = await fetch(`${stack.order.url}/orders/${placed.id}`, { headers: { ...(await asUser(userId)), traceparent: reading.traceparent } });
     expect(res.status).toBe(200);
-    const trace = await waitForTrace('order', (t) => t.spans.some((s) => spanTag(s, 'url.path') === `/orders/${placed.id}`), 60_000, {
-      operation: 'GET /orders/:id',
-    });
+    const trace = await waitForTraceById(reading.traceId, (t) => t.spans.some((s) => spanTag(s, 'url.path') === `/orders/${placed.id}`), 60_000);
     const read = span(trace, 'order', 'GET /orders/:id');
     expect(spanTag(read, 'http.route')).toBe('/orders/:id');
   }, 120_000);

@@ -1,4 +1,4 @@
-import { eventually, runServiceExpectingExit, startServiceProcess, waitForTrace, type ServiceProcess } from '@conveyor/testing';
+import { eventually, runServiceExpectingExit, startServiceProcess, waitForTraceById, type ServiceProcess } from '@conveyor/testing';
 
 const ENTRY = 'services/provider-sim/src/main.ts';
 
@@ -47,7 +47,7 @@ describe('provider-sim process', () => {
     expect(line['trace_id']).toMatch(/^[0-9a-f]{32}$/);
     expect(line['span_id']).toMatch(/^[0-9a-f]{16}$/);
 
-    const trace = await waitForTrace('provider-sim', (t) => t.traceID === line['trace_id']);
+    const trace = await waitForTraceById(String(line['trace_id']));
     expect(trace.spans.length).toBeGreaterThan(0);
   }, 30_000);
 
