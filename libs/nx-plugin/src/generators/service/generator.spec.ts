@@ -13,7 +13,9 @@ const INFRA = `POSTGRES_DATABASES=(conveyor conveyor_order)\n`;
 describe('service generator', () => {
   let tree: Tree;
   beforeEach(() => {
-    tree = createTreeWithEmptyWorkspace();
+    // No formatter config: Nx's test tree would otherwise say oxfmt (not this workspace's formatter, not installed), and
+    // prettier cannot be imported under jest. tools/generator.test.sh checks the real `nx g` output with prettier --check.
+    tree = createTreeWithEmptyWorkspace({ formatter: 'none' });
     tree.write('eslint.config.mjs', ESLINT);
     tree.write('deploy/local/services', SERVICES);
     tree.write('deploy/local/infra', INFRA);
