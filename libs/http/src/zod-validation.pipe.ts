@@ -85,9 +85,44 @@ export class ZodValidationPipe<S extends z.ZodType = z.ZodType> implements PipeT
   transform(value: unknown, metadata: ArgumentMetadata): z.output<S> {
     const schema = this.schema ?? (isZodDto(metadata.metatype) ? metadata.metatype.schema : undefined);
     if (!schema) return value as z.output<S>;
+    const empty = metadata.type === 'query' ? emptyNumericParameters(schema, value) : [];
     const result = schema.safeParse(value);
-    if (result.success) return result.data as z.output<S>;
+    if (result.success && empty.length === 0) return result.data as z.output<S>;
+    const issues = [...empty, ...(result.success ? [] : toValidationIssues(result.error).filter((issue) => !empty.some((e) => e.path === issue.path)))];
     const where = metadata.type === 'custom' ? 'request' : metadata.data ? `${metadata.type} ${metadata.data}` : metadata.type;
-    throw new RequestValidationError(toValidationIssues(result.error), where);
+    throw new RequestValidationError(issues, where);
   }
+}
+
+/** Wrappers that leave the type of the value alone: a numeric field inside one is still numeric. */
+const WRAPPERS = new Set(['optional', 'nullable', 'default', 'prefault', 'nonoptional', 'readonly', 'catch']);
+
+interface WrappedDef {
+  type: string;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  shape?: Record<string, z.ZodType>;
+}
+
+/** The definition under the wrappers and transforms of a schema: what the input has to be. */
+function inputDef(schema: z.ZodType | undefined): WrappedDef | undefined {
+  let def = schema?.def as WrappedDef | undefined;
+  while (def && (WRAPPERS.has(def.type) || def.type === 'pipe')) def = (def.type === 'pipe' ? def.in : def.innerType)?.def as WrappedDef | undefined;
+  return def;
+}
+
+const isNumeric = (schema: z.ZodType | undefined): boolean => ['number', 'bigint'].includes(inputDef(schema)?.type ?? '');
+
+/**
+ * Query parameters given empty (`?offset=`, `?limit=%20`) whose schema is a
+ * number. `z.coerce.number()` reads `""` as 0, so `?offset=` would pass as
+ * offset 0 and `?limit=` fail as "too small" or, once defaulted, not at all:
+ * an empty value is no number, and the document says the parameter is one.
+ */
+function emptyNumericParameters(schema: z.ZodType, query: unknown): ValidationIssue[] {
+  const shape = inputDef(schema)?.shape;
+  if (!shape || typeof query !== 'object' || query === null) return [];
+  return Object.entries(query)
+    .filter(([name, given]) => typeof given === 'string' && given.trim() === '' && Object.hasOwn(shape, name) && isNumeric(shape[name]))
+    .map(([name]) => ({ path: name, message: 'must be a number; the parameter is empty' }));
 }
