@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiCreatedResponse, ApiOkResponse } from '@nestjs/swagger';
 import { z } from 'zod';
-import { ApiProblems, OpenApiModule, ProblemDetailsModule, zodDto } from './index';
+import { ApiProblems, buildOpenApiDocument, OpenApiModule, ProblemDetailsModule, zodDto } from './index';
 
 class CreateThing extends zodDto(z.object({ name: z.string().min(1), size: z.number().int().positive() }).strict()) {}
 
@@ -31,7 +31,7 @@ class ThingQuery extends zodDto(z.object({ label: z.union([z.string(), z.number(
 class ThingsController {
   @Post()
   @ApiCreatedResponse({ description: 'Created' })
-  @ApiProblems({ invalid: 'Invalid body', conflict: 'Name taken' })
+  @ApiProblems({ invalid: 'Invalid body', conflict: 'Name taken', rate_limited: 'Too many things' })
   create(@Body() body: CreateThing): { created: string } {
     return { created: body.name };
   }
@@ -85,7 +85,7 @@ describe('OpenApiModule', () => {
     const create = document.paths['/things'].post;
     expect(JSON.stringify(create.requestBody)).toContain('CreateThing');
     expect(JSON.stringify(document.components.schemas['CreateThing'])).toContain('"minLength":1');
-    expect(Object.keys(create.responses).sort()).toEqual(['201', '400', '409', '500']);
+    expect(Object.keys(create.responses).sort()).toEqual(['201', '400', '409', '429', '500']);
     expect(create.responses['409'].content).toHaveProperty(['application/problem+json']);
     expect(Object.keys(document.paths['/things/{id}'].get.responses)).toContain('404');
     expect(document.components.schemas).toHaveProperty('Problem');
@@ -125,6 +125,16 @@ describe('OpenApiModule', () => {
     };
     visit(document, '#');
     expect(typeArrays).toEqual([]);
+  });
+
+  it('When a response is a 429, or a 401 of the bearer scheme, then it documents its Retry-After or WWW-Authenticate as required', async () => {
+    const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<Document>();
+    const create = document.paths['/things'].post.responses as Record<string, { headers?: Record<string, { required: boolean }> }>;
+    expect(create['429'].headers?.['Retry-After']).toMatchObject({ required: true, schema: { type: 'string' } });
+    expect(create['409'].headers).toBeUndefined();
+    const withAuth = buildOpenApiDocument(app, { title: 'Things', description: 'A test API', bearerAuth: true });
+    const get = withAuth.paths['/things/{id}'].get?.responses['401'] as { headers?: Record<string, { required: boolean }> };
+    expect(get.headers?.['WWW-Authenticate']).toMatchObject({ required: true, schema: { type: 'string', pattern: '^Bearer ' } });
   });
 
   it('When a body typed with a zod DTO is invalid, then the app-wide pipe answers 400 with every failing field', async () => {

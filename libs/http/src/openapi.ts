@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Inject, Module, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
-import { ApiResponse, DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { ApiResponse, DocumentBuilder, SwaggerModule, type HeaderObject, type OpenAPIObject, type ResponseObject } from '@nestjs/swagger';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import type { ErrorKind } from './domain-error';
 import { statusOfKind } from './error-status';
@@ -20,6 +20,28 @@ export interface OpenApiOptions {
 }
 
 const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
+
+/**
+ * Headers every answer of a status carries, whatever the route (libs/auth's
+ * errors, the problem filter): documented on each such response, so that
+ * clients can rely on them and the fuzz runs check they are sent.
+ */
+const HEADERS_OF_STATUS: Record<string, Record<string, HeaderObject>> = {
+  '401': {
+    'WWW-Authenticate': {
+      description: 'RFC 6750 challenge: `Bearer realm="conveyor"`, with `error="invalid_token"` for a bad token',
+      required: true,
+      schema: { type: 'string', pattern: '^Bearer ' },
+    },
+  },
+  '429': {
+    'Retry-After': {
+      description: 'Seconds until the limit lets this caller through again',
+      required: true,
+      schema: { type: 'string', pattern: '^[1-9][0-9]*$' },
+    },
+  },
+};
 
 /** RFC 9457 problem details plus the stable `code` (libs/http/src/problem.ts). */
 const PROBLEM_SCHEMA = {
@@ -64,6 +86,7 @@ export function ApiProblems(problems: Partial<Record<ErrorKind, string>>): Metho
  * route can answer (`INTERNAL.UNEXPECTED`), and `Problem` is a component.
  * With `bearerAuth`, operations not marked `@Public()` require the bearer
  * scheme and document 401; those with required roles (`x-required-roles`, libs/auth `@Roles`) 403.
+ * A 401 documents its `WWW-Authenticate`, a 429 its `Retry-After`.
  */
 export function buildOpenApiDocument(app: INestApplication, options: OpenApiOptions): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -108,6 +131,10 @@ export function buildOpenApiDocument(app: INestApplication, options: OpenApiOpti
           description: `The token lacks the role ${roles.join(' or ')} (AUTH.FORBIDDEN)`,
           content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
         };
+      }
+      for (const [status, headers] of Object.entries(HEADERS_OF_STATUS)) {
+        const response = operation.responses[status] as ResponseObject | undefined;
+        if (response) response.headers = { ...headers, ...response.headers };
       }
       operation.responses['500'] ??= {
         description: 'Unexpected failure (INTERNAL.UNEXPECTED), logged',
