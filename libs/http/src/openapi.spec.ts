@@ -85,7 +85,7 @@ describe('OpenApiModule', () => {
     const create = document.paths['/things'].post;
     expect(JSON.stringify(create.requestBody)).toContain('CreateThing');
     expect(JSON.stringify(document.components.schemas['CreateThing'])).toContain('"minLength":1');
-    expect(Object.keys(create.responses).sort()).toEqual(['201', '400', '409', '429', '500']);
+    expect(Object.keys(create.responses).sort()).toEqual(['201', '400', '409', '413', '415', '429', '500']);
     expect(create.responses['409'].content).toHaveProperty(['application/problem+json']);
     expect(Object.keys(document.paths['/things/{id}'].get.responses)).toContain('404');
     expect(document.components.schemas).toHaveProperty('Problem');
@@ -135,6 +135,28 @@ describe('OpenApiModule', () => {
     const withAuth = buildOpenApiDocument(app, { title: 'Things', description: 'A test API', bearerAuth: true });
     const get = withAuth.paths['/things/{id}'].get?.responses['401'] as { headers?: Record<string, { required: boolean }> };
     expect(get.headers?.['WWW-Authenticate']).toMatchObject({ required: true, schema: { type: 'string', pattern: '^Bearer ' } });
+  });
+
+  it('When an operation takes a body, or a token, then it documents what the chassis answers before its code runs (413, 415; 503 of the token keys)', async () => {
+    const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<Document>();
+    expect(document.paths['/things'].post.responses['413'].content).toHaveProperty(['application/problem+json']);
+    expect(document.paths['/things'].post.responses['415'].content).toHaveProperty(['application/problem+json']);
+    expect(Object.keys(document.paths['/things/{id}'].get.responses).sort()).toEqual(['404', '500']);
+    const withAuth = buildOpenApiDocument(app, { title: 'Things', description: 'A test API', bearerAuth: true });
+    expect(withAuth.paths['/things/{id}'].get?.responses['503']).toMatchObject({ description: expect.stringContaining('AUTH.KEYS_UNAVAILABLE') });
+    // What they document is what the app answers.
+    const xml = await app.inject({ method: 'POST', url: '/things', headers: { 'content-type': 'application/xml' }, payload: '<thing/>' });
+    expect([xml.statusCode, xml.headers['content-type'], xml.json().code]).toEqual([
+      415,
+      expect.stringContaining('application/problem+json'),
+      'HTTP.UNSUPPORTED_MEDIA_TYPE',
+    ]);
+    const big = await app.inject({ method: 'POST', url: '/things', payload: { name: 'x'.repeat(1_100_000), size: 1 } });
+    expect([big.statusCode, big.headers['content-type'], big.json().code]).toEqual([
+      413,
+      expect.stringContaining('application/problem+json'),
+      'HTTP.PAYLOAD_TOO_LARGE',
+    ]);
   });
 
   it('When a body typed with a zod DTO is invalid, then the app-wide pipe answers 400 with every failing field', async () => {

@@ -86,6 +86,8 @@ export function ApiProblems(problems: Partial<Record<ErrorKind, string>>): Metho
  * route can answer (`INTERNAL.UNEXPECTED`), and `Problem` is a component.
  * With `bearerAuth`, operations not marked `@Public()` require the bearer
  * scheme and document 401; those with required roles (`x-required-roles`, libs/auth `@Roles`) 403.
+ * Those also document 503 (the token keys cannot be fetched). Operations that
+ * take a body document the 413 and 415 Fastify answers before any route code.
  * A 401 documents its `WWW-Authenticate`, a 429 its `Retry-After`.
  */
 export function buildOpenApiDocument(app: INestApplication, options: OpenApiOptions): OpenAPIObject {
@@ -116,6 +118,21 @@ export function buildOpenApiDocument(app: INestApplication, options: OpenApiOpti
         operation.security = [{ bearer: [] }];
         operation.responses['401'] ??= {
           description: 'No bearer token (AUTH.TOKEN_MISSING), or one that is expired, not ours or malformed (AUTH.TOKEN_INVALID)',
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
+        };
+        const keysUnavailable = 'the keys to check the token against cannot be fetched (AUTH.KEYS_UNAVAILABLE; Retry-After)';
+        const unavailable = operation.responses['503'] as ResponseObject | undefined;
+        if (unavailable) unavailable.description = `${unavailable.description}; or ${keysUnavailable}`;
+        else operation.responses['503'] = { description: `Try again: ${keysUnavailable}`, content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } } };
+      }
+      if (operation.requestBody) {
+        // Fastify answers these before any route code runs (its body limit, its content-type parsers).
+        operation.responses['413'] ??= {
+          description: 'The body is larger than the service takes (HTTP_BODY_LIMIT_BYTES) (HTTP.PAYLOAD_TOO_LARGE)',
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
+        };
+        operation.responses['415'] ??= {
+          description: 'The body has a Content-Type the operation does not take (HTTP.UNSUPPORTED_MEDIA_TYPE)',
           content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
         };
       }
