@@ -18,6 +18,8 @@ export type ErrorKind =
   | 'conflict'
   /** The resource existed and has expired for good (a verification past its TTL): 410. */
   | 'gone'
+  /** The path exists, but no route of it takes the request's method: 405 (with `Allow`). */
+  | 'method_not_allowed'
   /** The body's media type is not one the route takes: 415. */
   | 'unsupported_media_type'
   /** Well-formed and valid, but the domain refuses it (unknown product, key reused): 422. */
@@ -99,6 +101,18 @@ export class RequestValidationError extends DomainError {
       kind: 'invalid',
       detail: `${where} is invalid: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
       extensions: { errors: issues },
+    });
+  }
+}
+
+/** The path is one of the API's, but none of its routes takes the method: 405 listing those that do in `Allow`. */
+export class MethodNotAllowedError extends DomainError {
+  constructor(method: string, path: string, allow: string[]) {
+    super({
+      code: 'HTTP.METHOD_NOT_ALLOWED',
+      kind: 'method_not_allowed',
+      detail: `${method} is not allowed on ${path}; it takes ${allow.join(', ')}`,
+      headers: { allow: allow.join(', ') },
     });
   }
 }

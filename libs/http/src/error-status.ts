@@ -11,6 +11,7 @@ export const statusOfKind: Readonly<Record<ErrorKind, number>> = {
   payment_declined: 402,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   gone: 410,
   unsupported_media_type: 415,

@@ -1,9 +1,17 @@
 export { PROBLEM_CONTENT_TYPE, problemType, type ProblemDetails } from './problem';
-export { DomainError, MalformedBodyError, RequestValidationError, type DomainErrorOptions, type ErrorKind, type ValidationIssue } from './domain-error';
+export {
+  DomainError,
+  MalformedBodyError,
+  MethodNotAllowedError,
+  RequestValidationError,
+  type DomainErrorOptions,
+  type ErrorKind,
+  type ValidationIssue,
+} from './domain-error';
 export { statusOfKind } from './error-status';
 export { IdempotencyKeyRequired, IdempotencyKeyReused, idempotencyKeyHeader, requestFingerprint } from './idempotency';
 export { ProblemDetailsFilter, toProblem, type ProblemAnswer } from './problem-details.filter';
-export { JsonBodyErrors, ProblemDetailsModule } from './problem-details.module';
+export { JsonBodyErrors, MethodNotAllowed, ProblemDetailsModule } from './problem-details.module';
 export { ZodValidationPipe, toValidationIssues, zodDto } from './zod-validation.pipe';
 export { ApiProblems, buildOpenApiDocument, OpenApiModule, type OpenApiOptions } from './openapi';
 export { IS_PUBLIC_ROUTE, Public } from './public-route';

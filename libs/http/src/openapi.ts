@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Inject, Module, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
-import { ApiResponse, DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { ApiResponse, DocumentBuilder, SwaggerModule, type HeaderObject, type OpenAPIObject, type ResponseObject } from '@nestjs/swagger';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import type { ErrorKind } from './domain-error';
 import { statusOfKind } from './error-status';
@@ -20,6 +20,28 @@ export interface OpenApiOptions {
 }
 
 const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
+
+/**
+ * Headers every answer of a status carries, whatever the route (libs/auth's
+ * errors, the problem filter): documented on each such response, so that
+ * clients can rely on them and the fuzz runs check they are sent.
+ */
+const HEADERS_OF_STATUS: Record<string, Record<string, HeaderObject>> = {
+  '401': {
+    'WWW-Authenticate': {
+      description: 'RFC 6750 challenge: `Bearer realm="conveyor"`, with `error="invalid_token"` for a bad token',
+      required: true,
+      schema: { type: 'string', pattern: '^Bearer ' },
+    },
+  },
+  '429': {
+    'Retry-After': {
+      description: 'Seconds until the limit lets this caller through again',
+      required: true,
+      schema: { type: 'string', pattern: '^[1-9][0-9]*$' },
+    },
+  },
+};
 
 /** RFC 9457 problem details plus the stable `code` (libs/http/src/problem.ts). */
 const PROBLEM_SCHEMA = {
@@ -64,6 +86,9 @@ export function ApiProblems(problems: Partial<Record<ErrorKind, string>>): Metho
  * route can answer (`INTERNAL.UNEXPECTED`), and `Problem` is a component.
  * With `bearerAuth`, operations not marked `@Public()` require the bearer
  * scheme and document 401; those with required roles (`x-required-roles`, libs/auth `@Roles`) 403.
+ * Those also document 503 (the token keys cannot be fetched). Operations that
+ * take a body document the 413 and 415 Fastify answers before any route code.
+ * A 401 documents its `WWW-Authenticate`, a 429 its `Retry-After`.
  */
 export function buildOpenApiDocument(app: INestApplication, options: OpenApiOptions): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -95,6 +120,21 @@ export function buildOpenApiDocument(app: INestApplication, options: OpenApiOpti
           description: 'No bearer token (AUTH.TOKEN_MISSING), or one that is expired, not ours or malformed (AUTH.TOKEN_INVALID)',
           content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
         };
+        const keysUnavailable = 'the keys to check the token against cannot be fetched (AUTH.KEYS_UNAVAILABLE; Retry-After)';
+        const unavailable = operation.responses['503'] as ResponseObject | undefined;
+        if (unavailable) unavailable.description = `${unavailable.description}; or ${keysUnavailable}`;
+        else operation.responses['503'] = { description: `Try again: ${keysUnavailable}`, content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } } };
+      }
+      if (operation.requestBody) {
+        // Fastify answers these before any route code runs (its body limit, its content-type parsers).
+        operation.responses['413'] ??= {
+          description: 'The body is larger than the service takes (HTTP_BODY_LIMIT_BYTES) (HTTP.PAYLOAD_TOO_LARGE)',
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
+        };
+        operation.responses['415'] ??= {
+          description: 'The body has a Content-Type the operation does not take (HTTP.UNSUPPORTED_MEDIA_TYPE)',
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
+        };
       }
       if (typeof extensions['x-rate-limit'] === 'string') {
         operation.responses['429'] ??= {
@@ -108,6 +148,10 @@ export function buildOpenApiDocument(app: INestApplication, options: OpenApiOpti
           description: `The token lacks the role ${roles.join(' or ')} (AUTH.FORBIDDEN)`,
           content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
         };
+      }
+      for (const [status, headers] of Object.entries(HEADERS_OF_STATUS)) {
+        const response = operation.responses[status] as ResponseObject | undefined;
+        if (response) response.headers = { ...headers, ...response.headers };
       }
       operation.responses['500'] ??= {
         description: 'Unexpected failure (INTERNAL.UNEXPECTED), logged',

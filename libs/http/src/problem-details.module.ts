@@ -1,7 +1,7 @@
 import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE, HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { MalformedBodyError } from './domain-error';
+import { MalformedBodyError, MethodNotAllowedError } from './domain-error';
 import { ProblemDetailsFilter } from './problem-details.filter';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
@@ -36,12 +36,41 @@ export class JsonBodyErrors implements OnModuleInit {
 }
 
 /**
+ * Answers 405 `HTTP.METHOD_NOT_ALLOWED` with `Allow` to a request that matched
+ * no route while its path has routes for other methods (`DELETE /orders`),
+ * instead of 404: Fastify's router says which methods match the path. In an
+ * `onRequest` hook, before the body is read, so that an undeclared method is
+ * a 405 whatever it carries (Fastify would first refuse a `QUERY` without
+ * Content-Type as 400, or a body of a type no parser takes as 415). Requests
+ * that matched a route pay one property read.
+ */
+@Injectable()
+export class MethodNotAllowed implements OnModuleInit {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
+    if (typeof fastify?.findRoute !== 'function') return; // not a Fastify app
+    fastify.addHook('onRequest', async (request) => {
+      if (request.routeOptions.url !== undefined) return; // a route matched
+      const allow = fastify.supportedMethods.filter((method) => method !== request.method && fastify.findRoute({ method, url: request.url }) !== null);
+      if (allow.length > 0) throw new MethodNotAllowedError(request.method, request.url.split('?')[0], allow.sort());
+    });
+  }
+}
+
+/**
  * Registers {@link ProblemDetailsFilter} as the app's one global exception filter,
- * typed JSON parse errors, and the app-wide {@link ZodValidationPipe} that
+ * typed JSON parse errors, 405 for an undeclared method on a known path ({@link MethodNotAllowed}), and the app-wide {@link ZodValidationPipe} that
  * validates every parameter typed with a zod DTO: every bad request is a 400
  * problem with a stable code. Import it once, in the root module.
  */
 @Module({
-  providers: [{ provide: APP_FILTER, useClass: ProblemDetailsFilter }, { provide: APP_PIPE, useValue: new ZodValidationPipe() }, JsonBodyErrors],
+  providers: [
+    { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+    { provide: APP_PIPE, useValue: new ZodValidationPipe() },
+    JsonBodyErrors,
+    MethodNotAllowed,
+  ],
 })
 export class ProblemDetailsModule {}

@@ -2,8 +2,8 @@ import { itFuzzesEveryOperation, type ServiceProcess } from '@conveyor/testing';
 import { notificationResources, startNotification, startSim, type NotificationResources, type Sim } from './support/stack';
 
 /**
- * The fuzz suite on the notification API, as a user: no 5xx, every status and
- * content type documented. The live stream is left out: an accepted stream
+ * The fuzz suite on the notification API, as a user: no 5xx, every answer as
+ * documented (status, content type, headers, body). The live stream is left out: an accepted stream
  * never ends, which is what it is for (inbox.int-spec.ts tests it).
  */
 describe('notification: fuzzing from the OpenAPI document', () => {

@@ -4,8 +4,8 @@ import { accountState, asAdmin, asUser, seedAccount, startPointsStack, type Poin
 /**
  * schemathesis generates valid and invalid requests for every operation of
  * /openapi.json, as no one, as a user and as an admin, and checks that nothing
- * answers 5xx and every status and content type (problem+json for errors) is
- * documented. Then invalid requests only, after which every account still balances.
+ * answers 5xx and every answer is as documented (status, content type,
+ * problem+json for errors, headers, body). Then invalid requests only, after which every account still balances.
  */
 describe('points service: fuzzing from the OpenAPI document', () => {
   let stack: PointsStack;

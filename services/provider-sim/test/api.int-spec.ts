@@ -244,8 +244,8 @@ describe('provider-sim API', () => {
         ]),
       );
       const charge = document.paths['/v1/payments'].post.responses;
-      expect(Object.keys(charge).sort()).toEqual(['201', '400', '402', '422', '500']);
-      for (const status of ['400', '402', '422']) expect(charge[status].content).toHaveProperty([PROBLEM]);
+      expect(Object.keys(charge).sort()).toEqual(['201', '400', '402', '413', '415', '422', '500']);
+      for (const status of ['400', '402', '413', '415', '422']) expect(charge[status].content).toHaveProperty([PROBLEM]);
     });
   });
 });

@@ -3,7 +3,7 @@ import { itFuzzesEveryOperation, startServiceProcess, type ServiceProcess } from
 /**
  * Issue #10's fuzz suite on provider-sim's partner API (its admin API is off,
  * as in any deployment: it is a test-control API that can take the simulator
- * down on purpose): no 5xx, every status and content type documented.
+ * down on purpose): no 5xx, every answer as documented (status, content type, headers, body).
  */
 describe('provider-sim: fuzzing from the OpenAPI document', () => {
   let sim: ServiceProcess;

@@ -4,8 +4,8 @@ import { productEvent, search, SearchStack } from './support/search-stack';
 
 /**
  * schemathesis generates valid and invalid requests for every operation of
- * /openapi.json, as no one and as a user: nothing answers 5xx, every status and
- * content type is documented; invalid requests only change nothing.
+ * /openapi.json, as no one and as a user: nothing answers 5xx, every answer is as
+ * documented (status, content type, headers, body); invalid requests only change nothing.
  */
 describe('search service: fuzzing from the OpenAPI document', () => {
   let stack: SearchStack;

@@ -9,6 +9,9 @@ import { PlaceOrderService } from './place-order.service';
 import { ORDER_PLACEMENT_LIMIT } from '../../rate-limits';
 import { PlaceOrderBody } from './place-order.request.dto';
 
+/** Where the order can be read again (`GET /orders/{id}`), on a 201 and a 202 alike. */
+const ORDER_LOCATION = { Location: { description: 'The order: `/orders/{id}`', required: true, schema: { type: 'string', pattern: '^/orders/[0-9a-f-]+$' } } };
+
 @ApiTags('orders')
 @Controller('orders')
 export class PlaceOrderHttpController {
@@ -25,8 +28,12 @@ export class PlaceOrderHttpController {
   @Post()
   @RateLimit(ORDER_PLACEMENT_LIMIT)
   @ApiHeader({ name: 'Idempotency-Key', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } })
-  @ApiCreatedResponse({ type: OrderResponse, description: 'PAID or FAILED' })
-  @ApiAcceptedResponse({ type: OrderResponse, description: 'Outcome not known yet (UNKNOWN); the reconciler settles it; Location is the status URL' })
+  @ApiCreatedResponse({ type: OrderResponse, description: 'PAID or FAILED', headers: ORDER_LOCATION })
+  @ApiAcceptedResponse({
+    type: OrderResponse,
+    description: 'Outcome not known yet (UNKNOWN); the reconciler settles it; Location is the status URL',
+    headers: ORDER_LOCATION,
+  })
   @ApiProblems({
     invalid: 'Invalid body or missing Idempotency-Key',
     conflict: 'The first request with this Idempotency-Key is still in progress',
