@@ -145,6 +145,18 @@ describe('One order, one trace through every service', () => {
     const order = (await placed.json()) as { id: string; status: string };
     expect(order.status).toBe('PAID');
 
+    // The sale reaches search's public API: the product's sales count (what sort=popular weighs) is the quantity paid.
+    const sales = await eventually(
+      async () => {
+        const res = await fetch(`${url('search')}/search?q=${encodeURIComponent(name)}`);
+        if (res.status !== 200) return undefined;
+        const hit = ((await res.json()) as { results: { productId: string; sales: number }[] }).results.find((r) => r.productId === product.id);
+        return hit && hit.sales > 0 ? hit.sales : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 50, what: "the paid order in the product's sales in search" },
+    );
+    expect(sales).toBe(2);
+
     // The order's trace is complete once both pushes at provider-sim hang under notification's processing, each
     // exporter having flushed its spans (each process exports in its own batches, so a later hop may show up first).
     const pushChains = (t: JaegerTrace) =>
