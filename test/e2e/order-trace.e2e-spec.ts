@@ -11,6 +11,7 @@ import {
   type JaegerTrace,
   type TraceQuery,
 } from '@conveyor/testing';
+import { serviceAsyncApi } from '@conveyor/contracts';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -204,5 +205,17 @@ describe('One order, one trace through every service', () => {
       }
     });
     console.log(`e2e: order ${order.id}, trace ${trace.traceID}, ${trace.spans.length} spans:\n${formatTraceTree(trace)}`);
+  });
+
+  it('When each service is asked for /asyncapi.json, then it serves its part of the generated AsyncAPI document: the channels it sends and handles', async () => {
+    for (const service of SERVICES) {
+      const res = await fetch(`${url(service)}/asyncapi.json`);
+      expect(res.status).toBe(200);
+      const served = (await res.json()) as { asyncapi: string; operations: Record<string, unknown> };
+      expect(served.asyncapi).toBe('3.0.0');
+      expect(served).toEqual(serviceAsyncApi(service));
+    }
+    const order = (await (await fetch(`${url('order')}/asyncapi.json`)).json()) as { operations: Record<string, unknown> };
+    expect(Object.keys(order.operations)).toEqual(expect.arrayContaining(['order_send_orderEvents', 'order_send_catalogEvents']));
   });
 });
