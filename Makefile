@@ -22,7 +22,7 @@ WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),user-1)
 TOKEN_ROLE := $(if $(ROLE),$(ROLE),user)
 
-.PHONY: token audit build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag test-e2e
+.PHONY: contracts token audit build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag test-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -85,6 +85,12 @@ format: setup ## rewrite every file Prettier checks
 typecheck: setup ## tsc --noEmit, every project
 	npx nx run-many -t typecheck --outputStyle=static
 
+# Which service produces and consumes each message, read from services/ (test/contracts), against libs/contracts.
+CONTRACTS := node -r @swc-node/register test/contracts/check.ts
+
+contracts: setup ## producers and consumers of every message (read from the code) against libs/contracts, and the AsyncAPI document (WRITE=1 rewrites it); fails on an orphan or a stale or invalid document
+	$(CONTRACTS) $(if $(WRITE),--write)
+
 # Every service from deploy/local/services, one order's trace read back from Jaeger (test/e2e).
 E2E := $(WITH_INFRA_ENV) npx jest -c test/e2e/jest.config.cjs
 
@@ -98,6 +104,7 @@ test: setup infra-up ## every test, against the real local servers
 	npx nx run-many -t lint typecheck --outputStyle=static || status=1; \
 	$(WITH_INFRA_ENV) npx nx run-many -t test --outputStyle=static || status=1; \
 	$(E2E) --json --outputFile=.run/test-results/e2e.json || status=1; \
+	$(CONTRACTS) | tee .run/test-results/contracts.txt || status=1; \
 	tools/check-boundaries.test.sh | tee .run/test-results/boundaries.txt || status=1; \
 	tools/check-tags.test.sh | tee .run/test-results/tags.txt || status=1; \
 	$(INFRA).test.sh | tee .run/test-results/infra.txt || status=1; \

@@ -4,6 +4,8 @@
 //   jest:  <project>.json  (jest --json --outputFile)
 //   shell: <name>.txt      (a script's output, ending "N passed, M failed", or
 //          "not checked" for a check that could not run here: listed, not counted)
+//   contracts.txt          (`make contracts`, ending "contracts: … orphans=N asyncapi=…"):
+//          1 passed when clean; otherwise each ORPHAN/PROBLEM/ASYNCAPI line is a failure
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -29,6 +31,15 @@ for (const file of readdirSync(dir).sort()) {
     const text = readFileSync(full, 'utf8');
     if (/^not checked\s*$/m.test(text.split('\n').filter(Boolean).at(-1) ?? '')) {
       console.log(`  ${file.replace(/\.txt$/, '')}: not checked (its output says why)`);
+      continue;
+    }
+    const lines = text.split('\n').filter(Boolean);
+    if (/^contracts: /.test(lines.at(-1) ?? '')) {
+      const findings = lines.filter((l) => /^(ORPHAN|PROBLEM|ASYNCAPI): /.test(l)).length;
+      const clean = findings === 0 && / orphans=0 asyncapi=ok$/.test(lines.at(-1));
+      passed += clean ? 1 : 0;
+      failed += clean ? 0 : Math.max(findings, 1);
+      console.log(`  ${file.replace(/\.txt$/, '')}: ${clean ? 1 : 0} passed, ${clean ? 0 : Math.max(findings, 1)} failed (${lines.at(-1)})`);
       continue;
     }
     const m = /(\d+) passed, (\d+) failed\s*$/.exec(text);

@@ -13,6 +13,7 @@ import {
   type JaegerTrace,
   type TraceQuery,
 } from '@conveyor/testing';
+import { serviceAsyncApi } from '@conveyor/contracts';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,6 +149,18 @@ describe('One order, one trace through every service', () => {
     const order = (await placed.json()) as { id: string; status: string };
     expect(order.status).toBe('PAID');
 
+    // The sale reaches search's public API: the product's sales count (what sort=popular weighs) is the quantity paid.
+    const sales = await eventually(
+      async () => {
+        const res = await fetch(`${url('search')}/search?q=${encodeURIComponent(name)}`);
+        if (res.status !== 200) return undefined;
+        const hit = ((await res.json()) as { results: { productId: string; sales: number }[] }).results.find((r) => r.productId === product.id);
+        return hit && hit.sales > 0 ? hit.sales : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 50, what: "the paid order in the product's sales in search" },
+    );
+    expect(sales).toBe(2);
+
     // The order's trace is complete once both pushes at provider-sim hang under notification's processing, each
     // exporter having flushed its spans (each process exports in its own batches, so a later hop may show up first).
     const pushChains = (t: JaegerTrace) =>
@@ -195,5 +208,17 @@ describe('One order, one trace through every service', () => {
       }
     });
     console.log(`e2e: order ${order.id}, trace ${trace.traceID}, ${trace.spans.length} spans:\n${formatTraceTree(trace)}`);
+  });
+
+  it('When each service is asked for /asyncapi.json, then it serves its part of the generated AsyncAPI document: the channels it sends and handles', async () => {
+    for (const service of SERVICES) {
+      const res = await fetch(`${url(service)}/asyncapi.json`);
+      expect(res.status).toBe(200);
+      const served = (await res.json()) as { asyncapi: string; operations: Record<string, unknown> };
+      expect(served.asyncapi).toBe('3.0.0');
+      expect(served).toEqual(serviceAsyncApi(service));
+    }
+    const order = (await (await fetch(`${url('order')}/asyncapi.json`)).json()) as { operations: Record<string, unknown> };
+    expect(Object.keys(order.operations)).toEqual(expect.arrayContaining(['order_send_orderEvents', 'order_send_catalogEvents']));
   });
 });

@@ -20,6 +20,7 @@ import { DynamicModule, Module, type Provider } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
+import { AsyncApiController, asyncApiDocumentProvider } from './asyncapi/asyncapi.controller';
 import { HealthController } from './health/health.controller';
 import { READINESS_PROBES, type ReadinessProbe } from './health/readiness';
 import { ShutdownSignal } from './shutdown-signal';
@@ -81,7 +82,7 @@ export interface ChassisOptions {
 /**
  * Everything a Conveyor service is built on, in one import: validated config,
  * logs, traces and `/metrics`, problem+json errors, `/health/live` and
- * `/health/ready`, bearer-token auth closed by default and rate limits, and the optional database, Redis, locks, outbox and
+ * `/health/ready`, `/asyncapi.json` (its messages, next to `/openapi.json`), bearer-token auth closed by default and rate limits, and the optional database, Redis, locks, outbox and
  * consumers, with the service's feature modules. It is the service's root
  module: `bootstrapService(ChassisModule.forRoot({ … }), config)`.
  */
@@ -113,8 +114,8 @@ export class ChassisModule {
       module: ChassisModule,
       global: true,
       imports: [...imports, ...options.features],
-      controllers: [HealthController],
-      providers: [ShutdownSignal, readinessProbes(options), messageConsumers(), rateLimitStore()],
+      controllers: [HealthController, AsyncApiController],
+      providers: [ShutdownSignal, readinessProbes(options), messageConsumers(), rateLimitStore(), asyncApiDocumentProvider(serviceName)],
       exports: [ShutdownSignal, MESSAGE_CONSUMERS, RATE_LIMIT_REDIS],
     };
   }

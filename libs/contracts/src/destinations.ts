@@ -2,7 +2,7 @@
 export const Topics = {
   /** ProductPublished, ProductUpdated; key = product id. */
   catalogEvents: 'catalog.events',
-  /** OrderPlaced, OrderPaid, OrderPaymentFailed, OrderCancelled; key = order id. */
+  /** OrderPaid, OrderPaymentFailed, OrderCancelled; key = order id. */
   orderEvents: 'order.events',
   /** PointsAwarded, PointsExpired; key = customer (user) id. */
   pointsEvents: 'points.events',

@@ -38,9 +38,9 @@ describe('order service: the outbox relay publishes to Kafka and RabbitMQ', () =
     await stack?.stop();
   });
 
-  it('When an order is paid, then OrderPaid keyed by the order id arrives on the order-events topic and the seller push command on RabbitMQ', async () => {
+  it('When an order is paid, then OrderPaid keyed by the order id, with the lines sold, arrives on the order-events topic and the seller push command on RabbitMQ', async () => {
     const product = await createProduct(stack.order, 4_200, 'seller-msg');
-    const res = await placeOrder(stack.order, { userId: `u-${randomUUID()}`, items: [{ productId: product.id, quantity: 1 }] }, randomUUID());
+    const res = await placeOrder(stack.order, { userId: `u-${randomUUID()}`, items: [{ productId: product.id, quantity: 2 }] }, randomUUID());
     expect(res.status).toBe(201);
     const order = (await res.json()) as OrderBody;
     expect(order.status).toBe('PAID');
@@ -50,7 +50,13 @@ describe('order service: the outbox relay publishes to Kafka and RabbitMQ', () =
     expect(event).toMatchObject({
       type: 'OrderPaid',
       aggregateId: order.id,
-      payload: { orderId: order.id, sellerId: 'seller-msg', amountMinor: 4_200, paymentId: order.paymentKey },
+      payload: {
+        orderId: order.id,
+        sellerId: 'seller-msg',
+        amountMinor: 8_400,
+        paymentId: order.paymentKey,
+        items: [{ productId: product.id, quantity: 2, unitPriceMinor: 4_200 }],
+      },
     });
 
     const command = await eventually(() => commands.find((m) => m.content.toString().includes(order.id)), { timeoutMs: 20_000, what: 'SendPush on RabbitMQ' });

@@ -18,7 +18,7 @@ export const searchEnv = httpServerEnv(3004)
     POSTGRES_DB: envField.string('conveyor_search'),
     /** Kafka topic of ProductPublished / ProductUpdated (tests give each run its own). */
     CATALOG_EVENTS_TOPIC: envField.string(Topics.catalogEvents),
-    /** Kafka topic of OrderPlaced / OrderPaid / OrderCancelled: the sales counts (tests give each run its own). */
+    /** Kafka topic of OrderPaid / OrderCancelled: the sales counts (tests give each run its own). */
     ORDER_EVENTS_TOPIC: envField.string(Topics.orderEvents),
     /** statement_timeout of one search query: a pathological query is cut off (503 SEARCH.QUERY_TIMEOUT) instead of holding a connection. */
     SEARCH_STATEMENT_TIMEOUT_MS: envField.durationMs(1_000, { min: 10 }),

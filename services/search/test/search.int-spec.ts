@@ -1,4 +1,4 @@
-import { OrderCancelled, OrderPaid, OrderPlaced } from '@conveyor/contracts';
+import { OrderCancelled, OrderPaid } from '@conveyor/contracts';
 import { createTestDatabase, eventually, localServers, runServiceExpectingExit, type ServiceProcess } from '@conveyor/testing';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -217,14 +217,18 @@ describe('search service', () => {
     }
   });
 
-  it('When an order with the product is paid, then its sales count rises; cancelled, it falls back', async () => {
+  it('When an order with the product is paid (OrderPaid, as the order service writes it), then its sales count rises; cancelled, it falls back', async () => {
     const orderId = id();
     const customer = { orderId, customerId: 'c-1' };
-    await stack.publish(stack.topics.orders, [
-      OrderPlaced.create(orderId, { ...customer, items: [{ productId: P.monitor, quantity: 2, unitPriceMinor: 100 }], totalMinor: 200, currency: 'KRW' }),
-      OrderPaid.create(orderId, { ...customer, sellerId: 'seller-1', amountMinor: 200, currency: 'KRW', paymentId: 'pay-1' }),
-    ]);
-    await searchUntil({ q: '모니터' }, (p) => p.results.find((r) => r.productId === P.monitor)?.sales === 2, 'sales = 2');
+    const paid = { ...customer, sellerId: 'seller-1', amountMinor: 300, currency: 'KRW', paymentId: 'pay-1' };
+    const lines = [
+      { productId: P.monitor, quantity: 2, unitPriceMinor: 100 },
+      { productId: P.monitor, quantity: 1, unitPriceMinor: 100 },
+    ];
+    // The same OrderPaid delivered twice (a relay re-send) counts once.
+    const event = OrderPaid.create(orderId, { ...paid, items: lines });
+    await stack.publish(stack.topics.orders, [event, event]);
+    await searchUntil({ q: '모니터' }, (p) => p.results.find((r) => r.productId === P.monitor)?.sales === 3, 'sales = 3');
     await stack.publish(stack.topics.orders, [OrderCancelled.create(orderId, { ...customer, refundedMinor: 200, currency: 'KRW' })]);
     await searchUntil({ q: '모니터' }, (p) => p.results.find((r) => r.productId === P.monitor)?.sales === 0, 'sales back to 0');
   });

@@ -40,7 +40,7 @@ export class DocumentsRepository {
     return rows.length > 0;
   }
 
-  /** Keeps an order's lines until it is paid: OrderPaid does not carry them. */
+  /** Keeps a paid order's lines (summed per product), so a cancellation later takes back exactly what was counted. */
   async recordOrderLines(manager: EntityManager, orderId: string, items: { productId: string; quantity: number }[]): Promise<void> {
     const quantities = new Map<string, number>();
     for (const item of items) quantities.set(item.productId, (quantities.get(item.productId) ?? 0) + item.quantity);
@@ -70,10 +70,5 @@ export class DocumentsRepository {
        UPDATE documents d SET sales_count = totals.sales_count FROM totals WHERE d.product_id = totals.product_id`,
       [orderId, sign === 1, sign],
     );
-  }
-
-  /** A failed order will never be paid: its lines are forgotten. */
-  async forgetOrder(manager: EntityManager, orderId: string): Promise<void> {
-    await manager.query('DELETE FROM order_lines WHERE order_id = $1 AND NOT paid', [orderId]);
   }
 }

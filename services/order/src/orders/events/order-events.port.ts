@@ -13,7 +13,7 @@ import type { OrderView } from '../order.model';
  * "Outbox").
  */
 export interface OrderEvents {
-  /** Kafka `order.events` OrderPaid, and the seller push command on RabbitMQ `notification.commands`. */
+  /** Kafka `order.events` OrderPaid (with the lines sold), and the seller push command on RabbitMQ `notification.commands`. */
   orderPaid(manager: EntityManager, order: OrderView): Promise<void>;
   /** Kafka `order.events` OrderPaymentFailed. */
   orderPaymentFailed(manager: EntityManager, order: OrderView): Promise<void>;
@@ -43,6 +43,8 @@ export class OutboxOrderEvents implements OrderEvents {
       amountMinor: order.totalAmount,
       currency: order.currency,
       paymentId: order.paymentKey ?? '',
+      // What was sold: search counts it as the products' sales.
+      items: order.items.map((item) => ({ productId: item.productId, quantity: item.quantity, unitPriceMinor: item.unitPrice })),
     });
     // The text is the notification service's template, in the seller's language.
     const tellSeller = SendPush.create(order.sellerId, {

@@ -1,0 +1,12 @@
+// The system-tests project's unit tests (`nx test system-tests`, in `make test`):
+// the contract inventory and the AsyncAPI document (test/contracts). The
+// suites that start the whole system have their own configs (e2e/, chaos/).
+const path = require('node:path');
+
+module.exports = {
+  ...require('../jest.preset.cjs'),
+  displayName: 'system-tests',
+  rootDir: path.resolve(__dirname, '..'),
+  roots: ['<rootDir>/test/contracts'],
+  testMatch: ['**/*.spec.ts'],
+};
