@@ -15,7 +15,7 @@ import {
   type RabbitmqConsumerModuleOptions,
 } from '@conveyor/messaging';
 import { DatabaseModule, REDIS, RedisModule, type DatabaseModuleOptions } from '@conveyor/persistence';
-import { ObservabilityModule, type Telemetry } from '@conveyor/telemetry';
+import { EventLoopDelay, ObservabilityModule, type Telemetry } from '@conveyor/telemetry';
 import { DynamicModule, Module, type Provider } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import type Redis from 'ioredis';
@@ -31,6 +31,10 @@ export interface ChassisConfig {
   HOST: string;
   /** `/metrics` on this port, apart from the API (0: on the API's port). */
   METRICS_PORT: number;
+  /** Readiness fails while the event loop's recent delay is above this; 0: not checked. */
+  EVENT_LOOP_READY_MAX_DELAY_MS: number;
+  /** Window of the event-loop delay histogram and of that check. */
+  EVENT_LOOP_DELAY_WINDOW_MS: number;
 }
 
 /** What a service is made of; everything but the name, config and telemetry is optional. */
@@ -97,6 +101,7 @@ export class ChassisModule {
         logLevel: options.config.LOG_LEVEL,
         telemetry: options.telemetry,
         metrics: { host: options.config.HOST, port: options.config.METRICS_PORT },
+        eventLoopDelayWindowMs: options.config.EVENT_LOOP_DELAY_WINDOW_MS,
       }),
       ProblemDetailsModule,
       OpenApiModule.forRoot({ ...options.openApi, bearerAuth: options.auth !== 'none' }),
@@ -146,12 +151,13 @@ function messageConsumers(): Provider {
 function readinessProbes(options: ChassisOptions): Provider {
   return {
     provide: READINESS_PROBES,
-    inject: [
-      { token: DataSource, optional: true },
-      { token: REDIS, optional: true },
-      { token: BrokerHealth, optional: true },
-    ],
-    useFactory: (dataSource?: DataSource, redis?: Redis, brokers?: BrokerHealth): ReadinessProbe[] => {
+    inject: [{ token: DataSource, optional: true }, { token: REDIS, optional: true }, { token: BrokerHealth, optional: true }, EventLoopDelay],
+    useFactory: (
+      dataSource: DataSource | undefined,
+      redis: Redis | undefined,
+      brokers: BrokerHealth | undefined,
+      eventLoop: EventLoopDelay,
+    ): ReadinessProbe[] => {
       const probes: ReadinessProbe[] = [];
       if (dataSource) probes.push({ name: 'postgres', critical: true, check: () => dataSource.query('SELECT 1') });
       if (redis) probes.push({ name: 'redis', critical: options.redis?.critical ?? false, check: () => redis.ping() });
@@ -159,6 +165,18 @@ function readinessProbes(options: ChassisOptions): Provider {
         const exchanges = options.outbox.rabbitmqExchanges ?? [];
         if ((options.outbox.kafkaTopics ?? []).length > 0) probes.push({ name: 'kafka', critical: false, check: () => brokers.kafka() });
         if (exchanges.length > 0) probes.push({ name: 'rabbitmq', critical: false, check: () => brokers.rabbitmq(exchanges) });
+      }
+      const maxDelayMs = options.config.EVENT_LOOP_READY_MAX_DELAY_MS;
+      if (maxDelayMs > 0) {
+        // A loop that stalls answers everything late: shed it until it has been healthy for a window or two.
+        probes.push({
+          name: 'event-loop',
+          critical: true,
+          check: async () => {
+            const delayMs = eventLoop.recentMaxMs();
+            if (delayMs > maxDelayMs) throw new Error(`event-loop delay ${Math.round(delayMs)} ms is over ${maxDelayMs} ms`);
+          },
+        });
       }
       const heapLimit = options.heapLimitBytes;
       if (heapLimit) {

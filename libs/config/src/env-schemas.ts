@@ -36,6 +36,15 @@ export const httpServerEnv = (defaultPort: number) =>
      * NodePort) never serves it; 0 serves it on PORT, as a local run does.
      */
     METRICS_PORT: envField.int(0, { min: 0, max: 65535 }),
+    /**
+     * Readiness fails (503, the load balancer sheds the replica) while the
+     * longest event-loop delay of the last one to two windows is above this;
+     * 0 turns the check off (the default: a CI box under load stalls loops
+     * for its own reasons). The chart sets it for deployments.
+     */
+    EVENT_LOOP_READY_MAX_DELAY_MS: envField.durationMs(0, { max: 60_000 }),
+    /** Window of the event-loop delay histogram (`nodejs_eventloop_delay_seconds`) and of the readiness check above. */
+    EVENT_LOOP_DELAY_WINDOW_MS: envField.durationMs(5_000, { min: 100, max: 60_000 }),
   });
 
 /** OpenTelemetry tracing (names follow the OpenTelemetry spec where one exists). */

@@ -13,6 +13,8 @@ export interface ObservabilityOptions {
   telemetry: Telemetry;
   /** `/metrics` on a listener of its own (port > 0) instead of the API's port. */
   metrics?: MetricsListen;
+  /** Window of the event-loop delay histogram and of what readiness reads of it. */
+  eventLoopDelayWindowMs?: number;
 }
 
 /** Tracing shutdown, JSON logs with trace ids, and `/metrics`: the observability every service imports. */
@@ -22,7 +24,7 @@ export class ObservabilityModule {
     const modules = [
       TelemetryModule.register(options.telemetry),
       LoggingModule.forRoot({ serviceName: options.serviceName, level: options.logLevel }),
-      MetricsModule.forRoot({ serviceName: options.serviceName, listen: options.metrics }),
+      MetricsModule.forRoot({ serviceName: options.serviceName, listen: options.metrics, eventLoopDelayWindowMs: options.eventLoopDelayWindowMs }),
     ];
     return { module: ObservabilityModule, imports: modules, exports: modules };
   }

@@ -52,8 +52,18 @@ export const orderEnv = httpServerEnv(3001)
     ORDER_RECONCILE_INTERVAL_MS: envField.durationMs(30_000),
     /** A PENDING order older than this is presumed abandoned mid-payment and is reconciled. */
     ORDER_RECONCILE_PENDING_AFTER_MS: envField.durationMs(60_000, { min: 1 }),
-    /** Orders settled per reconciler run, oldest first. */
+    /** Orders taken per reconciler run, earliest due first. */
     ORDER_RECONCILE_BATCH_SIZE: envField.int(100, { min: 1, max: 10_000 }),
+    /**
+     * Failed attempts after which the reconciler gives an order up to an
+     * operator (status REQUIRES_ATTENTION). With the default back-off, ten
+     * attempts span about two hours.
+     */
+    ORDER_RECONCILE_MAX_ATTEMPTS: envField.int(10, { min: 1, max: 1_000 }),
+    /** Wait before an order's second attempt after a failure; it doubles with each failure after that. */
+    ORDER_RECONCILE_BACKOFF_INITIAL_MS: envField.durationMs(30_000, { min: 1 }),
+    /** The longest wait between two attempts on one order. */
+    ORDER_RECONCILE_BACKOFF_MAX_MS: envField.durationMs(30 * 60_000, { min: 1 }),
     /**
      * How often the provider's settlement files of yesterday and today (UTC) are
      * matched against the orders; 0 turns it off in this process.

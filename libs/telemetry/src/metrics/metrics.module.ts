@@ -1,4 +1,5 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
+import { EventLoopDelay } from './event-loop-delay';
 import { HttpMetrics } from './http-metrics';
 import { MetricsController } from './metrics.controller';
 import { MetricsRegistry } from './metrics.registry';
@@ -11,6 +12,8 @@ export interface MetricsModuleOptions {
    * on a listener of its own, so the API's public route never serves it.
    */
   listen?: MetricsListen;
+  /** The event-loop delay histogram's window (see {@link EventLoopDelay}); 5 s when omitted. */
+  eventLoopDelayWindowMs?: number;
 }
 
 /** `/metrics` in Prometheus text format, HTTP latency, and the registry other libs add to. */
@@ -24,10 +27,15 @@ export class MetricsModule {
       controllers: ownPort ? [] : [MetricsController],
       providers: [
         { provide: MetricsRegistry, useValue: new MetricsRegistry(options.serviceName) },
+        {
+          provide: EventLoopDelay,
+          inject: [MetricsRegistry],
+          useFactory: (registry: MetricsRegistry) => new EventLoopDelay(registry, { windowMs: options.eventLoopDelayWindowMs ?? 5_000 }),
+        },
         HttpMetrics,
         ...(ownPort ? [{ provide: METRICS_LISTEN, useValue: options.listen }, MetricsServer] : []),
       ],
-      exports: [MetricsRegistry],
+      exports: [MetricsRegistry, EventLoopDelay],
     };
   }
 }

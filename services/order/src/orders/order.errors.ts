@@ -79,3 +79,15 @@ export class ExportsBusy extends DomainError {
     });
   }
 }
+
+/** An admin's retry of reconciliation on an order that is not in the operations queue. */
+export class OrderNotRequiringAttention extends DomainError {
+  constructor(orderId: string, status: string) {
+    super({
+      code: 'ORDER.NOT_REQUIRING_ATTENTION',
+      kind: 'conflict',
+      detail: `Order ${orderId} is ${status}, not REQUIRES_ATTENTION: there is nothing to retry.`,
+      extensions: { orderId, orderStatus: status },
+    });
+  }
+}

@@ -4,9 +4,11 @@ import { z } from 'zod';
 /**
  * The states of DESIGN.md's order flow. CANCELLING: a PAID order being
  * cancelled, its refund under way (the reconciler finishes it if the cancel
- * request cannot).
+ * request cannot). REQUIRES_ATTENTION: the reconciler failed on it
+ * ORDER_RECONCILE_MAX_ATTEMPTS times and gave it to an operator (the status
+ * it had is kept in `attention_from_status`; an admin's retry restores it).
  */
-export const ORDER_STATUSES = ['PENDING', 'PAID', 'FAILED', 'UNKNOWN', 'CANCELLING', 'CANCELLED'] as const;
+export const ORDER_STATUSES = ['PENDING', 'PAID', 'FAILED', 'UNKNOWN', 'CANCELLING', 'CANCELLED', 'REQUIRES_ATTENTION'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export interface OrderItemView {
@@ -58,6 +60,14 @@ export interface OrderRow {
   payment_key: string | null;
   failure_reason: string | null;
   needs_reconciliation: boolean;
+  /** Failed reconciliation attempts since the order last changed state. */
+  reconcile_attempts: number;
+  /** The reconciler takes the order again no earlier than this (the back-off after a failure). */
+  reconcile_next_attempt_at: Date;
+  reconcile_last_error: string | null;
+  /** The status it had when it was moved to REQUIRES_ATTENTION. */
+  attention_from_status: OrderStatus | null;
+  attention_since: Date | null;
   created_at: Date;
   updated_at: Date;
 }

@@ -7,6 +7,9 @@ import { CancelOrderHttpController } from './commands/cancel-order/cancel-order.
 import { CancelOrderService } from './commands/cancel-order/cancel-order.service';
 import { PlaceOrderHttpController } from './commands/place-order/place-order.http.controller';
 import { PlaceOrderService } from './commands/place-order/place-order.service';
+import { RetryReconciliationHttpController } from './commands/retry-reconciliation/retry-reconciliation.http.controller';
+import { RetryReconciliationService } from './commands/retry-reconciliation/retry-reconciliation.service';
+import { CLOCK, systemClock } from './clock';
 import { ORDER_EVENTS, OutboxOrderEvents } from './events/order-events.port';
 import { IDEMPOTENCY_PRUNE_LOCK, PruneIdempotencyKeysService } from './idempotency/prune-idempotency-keys.service';
 import { OrdersRepository } from './orders.repository';
@@ -15,6 +18,7 @@ import { ExportOrdersHttpController } from './queries/export-orders/export-order
 import { ExportOrdersService } from './queries/export-orders/export-orders.service';
 import { GetOrderHttpController } from './queries/get-order/get-order.http.controller';
 import { ListOrdersHttpController } from './queries/list-orders/list-orders.http.controller';
+import { ListOrdersRequiringAttentionHttpController } from './queries/list-orders-requiring-attention/list-orders-requiring-attention.http.controller';
 import { RECONCILER_LOCK, ReconcilePaymentsService } from './reconciliation/reconcile-payments.service';
 import { SETTLEMENT_LOCK, SettlementMatchingService } from './reconciliation/settlement-matching.service';
 
@@ -28,14 +32,24 @@ import { SETTLEMENT_LOCK, SettlementMatchingService } from './reconciliation/set
       },
     ]),
   ],
-  // Export before get: `/orders/export.csv` must not be read as an order id.
-  controllers: [PlaceOrderHttpController, ListOrdersHttpController, ExportOrdersHttpController, GetOrderHttpController, CancelOrderHttpController],
+  // Export and the operations queue before get: `/orders/export.csv` and `/orders/requiring-attention` must not be read as order ids.
+  controllers: [
+    PlaceOrderHttpController,
+    ListOrdersHttpController,
+    ExportOrdersHttpController,
+    ListOrdersRequiringAttentionHttpController,
+    GetOrderHttpController,
+    CancelOrderHttpController,
+    RetryReconciliationHttpController,
+  ],
   providers: [
     OrdersRepository,
     PaymentGateway,
     PlaceOrderService,
     ExportOrdersService,
     CancelOrderService,
+    RetryReconciliationService,
+    { provide: CLOCK, useValue: systemClock },
     ReconcilePaymentsService,
     // Singleton jobs: every replica schedules them, the lease lets one run at a time.
     leaseScheduledJob({

@@ -17,10 +17,27 @@ export class OrdersRepository {
     return toOrderView(order, items);
   }
 
+  /** The views of a page of orders, in its order, with one query for all their items. */
+  async views(manager: EntityManager, orders: OrderRow[]): Promise<OrderView[]> {
+    const items: (OrderItemRow & { order_id: string })[] = orders.length
+      ? await manager.query('SELECT order_id, product_id, quantity, unit_price FROM order_items WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line', [
+          orders.map((o) => o.id),
+        ])
+      : [];
+    return orders.map((o) =>
+      toOrderView(
+        o,
+        items.filter((i) => i.order_id === o.id),
+      ),
+    );
+  }
+
   /**
    * Moves an order to `to` only if it is still in one of `from`: the
    * conditional update is what keeps two deciders (the request, the
    * reconciler, a cancel) from overwriting each other. Undefined when it was not.
+   * A new state is new work for the reconciler: its failed attempts are
+   * forgotten and it is due from now (behind what was due before it).
    */
   async transition(
     manager: EntityManager,
@@ -34,6 +51,9 @@ export class OrdersRepository {
          payment_key = COALESCE($4, payment_key),
          failure_reason = COALESCE($5, failure_reason),
          needs_reconciliation = COALESCE($6, needs_reconciliation),
+         reconcile_attempts = 0,
+         reconcile_next_attempt_at = now(),
+         reconcile_last_error = NULL,
          updated_at = now()
        WHERE id = $1 AND status = ANY($2::text[])
        RETURNING *`,
@@ -69,5 +89,9 @@ export interface StoredResponse {
   body: OrderView;
 }
 
-/** The HTTP status an order's current state answers a placement with: 202 while its payment is UNKNOWN, 201 once decided. */
-export const placementStatus = (status: OrderStatus): 201 | 202 => (status === 'UNKNOWN' ? 202 : 201);
+/**
+ * The HTTP status an order's current state answers a placement with: 202
+ * while its payment is UNKNOWN (or was, when the reconciler gave it to an
+ * operator: REQUIRES_ATTENTION), 201 once decided.
+ */
+export const placementStatus = (status: OrderStatus): 201 | 202 => (status === 'UNKNOWN' || status === 'REQUIRES_ATTENTION' ? 202 : 201);

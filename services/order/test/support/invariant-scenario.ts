@@ -179,6 +179,10 @@ export async function runOrderInvariant(options: InvariantRunOptions): Promise<I
       PAYMENTS_BREAKER_RESET_TIMEOUT_MS: '1000',
       ORDER_RECONCILE_INTERVAL_MS: '300',
       ORDER_RECONCILE_PENDING_AFTER_MS: '3000',
+      // Orders failed under the faults are due again soon after they stop; none is given up on (the invariant is about money, not the queue).
+      ORDER_RECONCILE_BACKOFF_INITIAL_MS: '50',
+      ORDER_RECONCILE_BACKOFF_MAX_MS: '500',
+      ORDER_RECONCILE_MAX_ATTEMPTS: '1000',
       ORDER_SETTLEMENT_INTERVAL_MS: '0',
       // The outbox relay publishes to topics and an exchange of this run only.
       ORDER_EVENTS_TOPIC: orderEventsTopic,

@@ -70,6 +70,10 @@ export async function startOrderStack(env: Record<string, string> = {}, simEnv: 
     PAYMENTS_RETRY_BASE_DELAY_MS: '20',
     PAYMENTS_RETRY_MAX_DELAY_MS: '50',
     ORDER_RECONCILE_INTERVAL_MS: '300',
+    // No back-off and no giving up, unless a test is about them (reconciler-starvation): a failed order is due again at the next run.
+    ORDER_RECONCILE_BACKOFF_INITIAL_MS: '1',
+    ORDER_RECONCILE_BACKOFF_MAX_MS: '1',
+    ORDER_RECONCILE_MAX_ATTEMPTS: '1000',
     ORDER_SETTLEMENT_INTERVAL_MS: '0',
     // The outbox relay runs (Kafka and RabbitMQ from the local servers' defaults) on topics and an exchange of this stack only.
     ...brokerNamesEnv(),

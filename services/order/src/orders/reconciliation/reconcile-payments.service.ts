@@ -1,9 +1,13 @@
 import { APP_CONFIG } from '@conveyor/config';
+import { DomainError } from '@conveyor/http';
 import { fencedWrite, StaleFencingTokenError, type Lease } from '@conveyor/locks';
-import { clientOptionsFromEnv, DownstreamUnavailableError, worstCaseCallMs } from '@conveyor/resilience';
+import { backoffDelayMs, clientOptionsFromEnv, DownstreamUnavailableError, worstCaseCallMs } from '@conveyor/resilience';
+import { MetricsRegistry } from '@conveyor/telemetry';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Counter, Gauge } from 'prom-client';
 import type { EntityManager } from 'typeorm';
 import type { OrderConfig } from '../../config';
+import { CLOCK, type Clock } from '../clock';
 import { ORDER_EVENTS, type OrderEvents } from '../events/order-events.port';
 import type { OrderRow } from '../order.model';
 import { OrdersRepository } from '../orders.repository';
@@ -11,6 +15,23 @@ import { PaymentGateway } from '../payments/payment-gateway';
 
 /** The lock, and the fencing resource, of the reconciler. */
 export const RECONCILER_LOCK = 'order-reconciler';
+
+/**
+ * The orders the reconciler has work on, but those an operator holds.
+ * Word for word the predicate of `orders_reconcile_due_idx` (migration
+ * 1764000000620), so that index serves the due-query.
+ */
+export const RECONCILE_CANDIDATE = `(needs_reconciliation OR status IN ('UNKNOWN', 'PENDING')) AND status <> 'REQUIRES_ATTENTION'`;
+
+/**
+ * Wait after an order's `attempt`-th failed attempt: the initial wait,
+ * doubled for each failure after the first, capped. No jitter: one job
+ * (under a lease) makes the attempts, there is no herd to spread.
+ */
+export const reconcileBackoffMs = (
+  attempt: number,
+  config: Pick<OrderConfig, 'ORDER_RECONCILE_BACKOFF_INITIAL_MS' | 'ORDER_RECONCILE_BACKOFF_MAX_MS'>,
+): number => backoffDelayMs(attempt, { baseDelayMs: config.ORDER_RECONCILE_BACKOFF_INITIAL_MS, maxDelayMs: config.ORDER_RECONCILE_BACKOFF_MAX_MS }, () => 1);
 
 /** What one run did, for its log line and for tests. */
 export interface ReconcileReport {
@@ -21,6 +42,8 @@ export interface ReconcileReport {
   /** Not charged as far as the provider says, but younger than the worst-case call time: asked again next run. */
   deferred: number;
   errors: number;
+  /** Orders out of attempts this run, moved to REQUIRES_ATTENTION. */
+  givenUp: number;
 }
 
 /** A candidate, and whether it is older than the payments client's worst-case call time. */
@@ -41,6 +64,15 @@ type Candidate = OrderRow & { past_worst_case: boolean };
  *   again only past the worst-case call time (a charge may still land).
  * Every write is fenced with the lease's token: a reconciler whose lease ran
  * out cannot overwrite what its successor decided.
+ *
+ * Fairness (issue #21 item 5): a run takes the orders that are due, earliest
+ * `reconcile_next_attempt_at` first. A failed attempt pushes the order's next
+ * one back (doubling from ORDER_RECONCILE_BACKOFF_INITIAL_MS), so orders the
+ * provider refuses for good queue behind fresh work instead of filling every
+ * batch; after ORDER_RECONCILE_MAX_ATTEMPTS failures the order goes to the
+ * operations queue (REQUIRES_ATTENTION), which the reconciler never takes.
+ * A call refused before sending (breaker open, bulkhead full) is not the
+ * order's failure: the run stops and nothing is counted.
  */
 @Injectable()
 export class ReconcilePaymentsService {
@@ -48,26 +80,59 @@ export class ReconcilePaymentsService {
   /** How long a charge call may leave the provider in doubt (derived from the client's own bounds). */
   readonly worstCaseCallMs: number;
 
+  private readonly givenUp: Counter;
+  private readonly failedAttempts: Counter;
+
   constructor(
     private readonly orders: OrdersRepository,
     private readonly payments: PaymentGateway,
     @Inject(ORDER_EVENTS) private readonly events: OrderEvents,
     @Inject(APP_CONFIG) private readonly config: OrderConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    metrics: MetricsRegistry,
   ) {
     this.worstCaseCallMs = worstCaseCallMs(clientOptionsFromEnv('PAYMENTS', 'payments', config));
+    this.givenUp = new Counter({
+      name: 'order_reconcile_attention_total',
+      help: 'Orders the reconciler gave up on after ORDER_RECONCILE_MAX_ATTEMPTS failed attempts (moved to REQUIRES_ATTENTION).',
+      registers: [metrics],
+    });
+    this.failedAttempts = new Counter({
+      name: 'order_reconcile_failed_attempts_total',
+      help: 'Reconciliation attempts that failed on an order (each pushes its next attempt back).',
+      registers: [metrics],
+    });
+    const dataSource = orders.dataSource;
+    const logger = this.logger;
+    new Gauge({
+      name: 'orders_requiring_attention',
+      help: 'Orders in the operations queue (status REQUIRES_ATTENTION): the reconciler gave up on them; an operator resolves them.',
+      registers: [metrics],
+      async collect() {
+        try {
+          const rows: { n: number }[] = await dataSource.query(`SELECT count(*)::int AS n FROM orders WHERE status = 'REQUIRES_ATTENTION'`);
+          this.set(rows[0].n);
+        } catch (error) {
+          // A scrape must not fail for one gauge: it keeps its last value.
+          logger.warn({ err: error }, 'orders_requiring_attention not counted');
+        }
+      },
+    });
   }
 
   async reconcileUnsettledPayments(lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<ReconcileReport> {
     // Timed inside the lease, so the log shows that runs of different replicas never overlap.
     const startedAt = new Date().toISOString();
-    const report: ReconcileReport = { examined: 0, paid: 0, failed: 0, refunded: 0, deferred: 0, errors: 0 };
+    const now = this.clock.now();
+    const report: ReconcileReport = { examined: 0, paid: 0, failed: 0, refunded: 0, deferred: 0, errors: 0, givenUp: 0 };
+    // Due first, by next attempt time: an order that keeps failing waits its back-off behind newer work.
     const candidates: Candidate[] = await this.orders.dataSource.query(
-      `SELECT *, created_at < now() - make_interval(secs => $3::double precision / 1000) AS past_worst_case FROM orders
-       WHERE needs_reconciliation
-          OR status = 'UNKNOWN'
-          OR (status = 'PENDING' AND created_at < now() - make_interval(secs => $1::double precision / 1000))
-       ORDER BY created_at LIMIT $2`,
-      [this.config.ORDER_RECONCILE_PENDING_AFTER_MS, this.config.ORDER_RECONCILE_BATCH_SIZE, this.worstCaseCallMs],
+      `SELECT *, created_at < $1::timestamptz - make_interval(secs => $4::double precision / 1000) AS past_worst_case FROM orders
+       WHERE ${RECONCILE_CANDIDATE}
+         AND reconcile_next_attempt_at <= $1::timestamptz
+         AND (status <> 'PENDING' OR created_at < $1::timestamptz - make_interval(secs => $2::double precision / 1000))
+       ORDER BY reconcile_next_attempt_at, id LIMIT $3`,
+      [now, this.config.ORDER_RECONCILE_PENDING_AFTER_MS, this.config.ORDER_RECONCILE_BATCH_SIZE, this.worstCaseCallMs],
     );
     for (const order of candidates) {
       if (lease.signal.aborted) break; // lease lost: the next holder takes over
@@ -81,7 +146,14 @@ export class ReconcilePaymentsService {
         }
         report.errors += 1;
         this.logger.warn({ err: error, orderId: order.id }, 'order not reconciled this run');
-        if (error instanceof DownstreamUnavailableError) break; // the partner is down: no point asking for the rest
+        // The partner refused before anything was sent: not this order's failure, and no point asking for the rest.
+        if (error instanceof DownstreamUnavailableError) break;
+        try {
+          await this.recordFailure(order, error, lease.fencingToken, report);
+        } catch (recordError) {
+          if (recordError instanceof StaleFencingTokenError) break;
+          this.logger.warn({ err: recordError, orderId: order.id }, 'failed attempt not recorded; the order is due again');
+        }
       }
     }
     if (report.examined > 0) {
@@ -90,7 +162,42 @@ export class ReconcilePaymentsService {
     return report;
   }
 
+  /**
+   * One more failed attempt on the order: its next one waits the back-off;
+   * the last one allowed moves it to REQUIRES_ATTENTION (keeping the status it
+   * had, and the flag). Conditional on the state it was read in: an order
+   * that moved meanwhile (a cancel, an admin's retry) is new work, not a failure.
+   */
+  private async recordFailure(order: Candidate, error: unknown, fencingToken: number, report: ReconcileReport): Promise<void> {
+    const now = this.clock.now();
+    const attempts = order.reconcile_attempts + 1;
+    const givenUp = attempts >= this.config.ORDER_RECONCILE_MAX_ATTEMPTS;
+    const nextAttemptAt = new Date(now.getTime() + reconcileBackoffMs(attempts, this.config));
+    const lastError = describeFailure(error);
+    const updated: [unknown[], number] = await this.fenced(fencingToken, (manager) =>
+      manager.query(
+        `UPDATE orders SET reconcile_attempts = $4, reconcile_next_attempt_at = $5, reconcile_last_error = $6,
+           status = CASE WHEN $7 THEN 'REQUIRES_ATTENTION' ELSE status END,
+           attention_from_status = CASE WHEN $7 THEN status ELSE attention_from_status END,
+           attention_since = CASE WHEN $7 THEN $8::timestamptz ELSE attention_since END,
+           updated_at = CASE WHEN $7 THEN now() ELSE updated_at END
+         WHERE id = $1 AND status = $2 AND reconcile_attempts = $3
+         RETURNING id`,
+        [order.id, order.status, order.reconcile_attempts, attempts, nextAttemptAt, lastError, givenUp, now],
+      ),
+    );
+    if (updated[1] === 0) return;
+    this.failedAttempts.inc();
+    if (!givenUp) return;
+    report.givenUp += 1;
+    this.givenUp.inc();
+    // For the alert: an operator has an order to resolve (docs/order-service.md "Operations queue").
+    this.logger.error({ orderId: order.id, fromStatus: order.status, attempts, lastError }, 'order requires attention: reconciliation gave up');
+  }
+
   private async reconcile(order: Candidate, fencingToken: number, report: ReconcileReport): Promise<void> {
+    // Never a candidate (RECONCILE_CANDIDATE); said again here because the last branch below refunds whatever it is given.
+    if (order.status === 'REQUIRES_ATTENTION') return;
     const live = (await this.payments.chargesOf(order.id)).filter((p) => p.status === 'APPROVED');
 
     if (order.status === 'PENDING' || order.status === 'UNKNOWN') {
@@ -143,7 +250,11 @@ export class ReconcilePaymentsService {
       return;
     }
     await this.fenced(fencingToken, (manager) =>
-      manager.query('UPDATE orders SET needs_reconciliation = false, updated_at = now() WHERE id = $1 AND status = $2', [order.id, order.status]),
+      manager.query(
+        `UPDATE orders SET needs_reconciliation = false, reconcile_attempts = 0, reconcile_last_error = NULL, updated_at = now()
+         WHERE id = $1 AND status = $2`,
+        [order.id, order.status],
+      ),
     );
   }
 
@@ -153,4 +264,11 @@ export class ReconcilePaymentsService {
       return write(manager);
     });
   }
+}
+
+/** What the order keeps of its last failure, for the operator: the stable code and the message (the partner's status), never a body. */
+function describeFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const described = error instanceof DomainError ? `${error.code}: ${message}` : message;
+  return described.slice(0, 500);
 }

@@ -16,6 +16,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export type MismatchKind =
   /** A live charge for an order that is not PAID by it (UNKNOWN, CANCELLED, FAILED, or PENDING past the worst-case call time: a younger one is still being placed). Corrected: flagged for the reconciler. */
   | 'charge_for_unsettled_order'
+  /** A live charge for an order in the operations queue (REQUIRES_ATTENTION). Reported only: the operator resolving the order sees it. */
+  | 'charge_for_order_requiring_attention'
   /** A second live charge for a PAID order. Corrected: flagged, the reconciler refunds the extra one. */
   | 'duplicate_charge'
   /** A live charge for an order this service does not have. Escalated: nobody here may refund a stranger's charge. */
@@ -127,6 +129,9 @@ export class SettlementMatchingService {
         const extra = charges.filter((c) => c.paymentKey !== order.payment_key);
         for (const c of extra) mismatches.push({ kind: 'duplicate_charge', orderId, paymentKey: c.paymentKey });
         if (extra.length && !order.needs_reconciliation) toFlag.push(orderId);
+      } else if (order.status === 'REQUIRES_ATTENTION') {
+        // In the operations queue: reported, never flagged (the reconciler gave up on it; an operator decides).
+        for (const c of charges) mismatches.push({ kind: 'charge_for_order_requiring_attention', orderId, paymentKey: c.paymentKey });
       } else if (order.status === 'PENDING' && Date.now() - new Date(order.created_at).getTime() < this.inFlightMs) {
         // Its placing request is still between the charge and its commit: the request (or, past the
         // worst-case call time, the reconciler) settles it. Reporting it would flag a healthy order.

@@ -15,7 +15,8 @@ import { PaymentGateway } from '../../payments/payment-gateway';
  * reconciler finishes both halves (the refund is idempotent): never a PAID
  * order whose money was given back. An order whose payment is not settled
  * (PENDING, UNKNOWN) is CANCELLED at once and flagged: if a charge turns up,
- * the reconciler refunds it.
+ * the reconciler refunds it. An order the reconciler gave up on
+ * (REQUIRES_ATTENTION) is not cancellable until an operator has resolved it.
  */
 @Injectable()
 export class CancelOrderService {
@@ -36,6 +37,8 @@ export class CancelOrderService {
         case 'CANCELLED':
           return { refund: undefined, view: await this.orders.view(manager, order) };
         case 'FAILED':
+        case 'REQUIRES_ATTENTION':
+          // REQUIRES_ATTENTION: in the operations queue, an operator resolves its payment first (a retry puts it back as it was).
           throw new OrderNotCancellable(orderId, order.status);
         case 'PENDING':
         case 'UNKNOWN': {

@@ -3,7 +3,7 @@ import { ApiProblems, CREATED_AT_EXACT, decodeKeysetCursor, encodeKeysetCursor, 
 import { Controller, Get, Header, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { OrderResponse, toOrderView, type OrderItemRow, type OrderRow, type OrderView } from '../../order.model';
+import { OrderResponse, type OrderRow, type OrderView } from '../../order.model';
 import { OrdersRepository } from '../../orders.repository';
 
 export const listOrdersQuery = z
@@ -42,20 +42,9 @@ export class ListOrdersHttpController {
       [user.id, after?.createdAt ?? null, after?.id ?? null, query.limit + 1],
     );
     const page = rows.slice(0, query.limit);
-    const items: (OrderItemRow & { order_id: string })[] = page.length
-      ? await this.orders.dataSource.query(
-          'SELECT order_id, product_id, quantity, unit_price FROM order_items WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line',
-          [page.map((o) => o.id)],
-        )
-      : [];
     const last = page.at(-1);
     return {
-      orders: page.map((o) =>
-        toOrderView(
-          o,
-          items.filter((i) => i.order_id === o.id),
-        ),
-      ),
+      orders: await this.orders.views(this.orders.dataSource.manager, page),
       nextCursor: rows.length > query.limit && last ? encodeKeysetCursor({ createdAt: last.created_at_exact, id: last.id }) : null,
     };
   }
