@@ -122,6 +122,13 @@ export const outboxEnv = z.object({
 export const kafkaConsumerEnv = z.object({
   KAFKA_CONSUMER_GROUP: z.string().min(1).optional(),
   KAFKA_CONSUMER_MAX_ATTEMPTS: envField.int(5, { min: 1, max: 100 }),
+  /**
+   * Tries of one message that end in a statement or lock timeout while the
+   * database answers a probe before it is dead-lettered (reason `timed-out`);
+   * outages never count. 10 tries of back-off (capped at
+   * KAFKA_CONSUMER_BACKOFF_MAX_MS) and lock waits stall a partition about a minute at most.
+   */
+  KAFKA_CONSUMER_MAX_TIMEOUT_ATTEMPTS: envField.int(10, { min: 1, max: 1_000 }),
   KAFKA_CONSUMER_BACKOFF_INITIAL_MS: envField.durationMs(100, { min: 1 }),
   KAFKA_CONSUMER_BACKOFF_MAX_MS: envField.durationMs(5_000, { min: 1 }),
   KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: envField.int(3, { min: 1, max: 64 }),
@@ -136,6 +143,12 @@ export const rabbitmqConsumerEnv = z.object({
     .default('1000,10000,60000')
     .transform((v) => v.split(',').map((s) => Number(s.trim())))
     .refine((v) => v.length > 0 && v.every((n) => Number.isInteger(n) && n > 0), { message: 'expected comma-separated positive milliseconds' }),
+  /**
+   * Delay-queue rounds of one message that end in a statement or lock timeout
+   * while the database answers a probe before it is dead-lettered (reason
+   * `timed-out`); outages never count.
+   */
+  RABBITMQ_MAX_TIMEOUT_ATTEMPTS: envField.int(10, { min: 1, max: 1_000 }),
   RABBITMQ_RECONNECT_INITIAL_MS: envField.durationMs(500, { min: 1 }),
   RABBITMQ_RECONNECT_MAX_MS: envField.durationMs(10_000, { min: 1 }),
 });

@@ -19,6 +19,7 @@ export type ConsumerStrategy = CustomTransportStrategy;
 interface KafkaConsumerConfig extends KafkaClientConfig {
   KAFKA_CONSUMER_GROUP?: string;
   KAFKA_CONSUMER_MAX_ATTEMPTS: number;
+  KAFKA_CONSUMER_MAX_TIMEOUT_ATTEMPTS: number;
   KAFKA_CONSUMER_BACKOFF_INITIAL_MS: number;
   KAFKA_CONSUMER_BACKOFF_MAX_MS: number;
   KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: number;
@@ -29,6 +30,7 @@ interface RabbitmqConsumerConfig {
   RABBITMQ_URL: string;
   RABBITMQ_PREFETCH: number;
   RABBITMQ_RETRY_DELAYS_MS: number[];
+  RABBITMQ_MAX_TIMEOUT_ATTEMPTS: number;
   RABBITMQ_RECONNECT_INITIAL_MS: number;
   RABBITMQ_RECONNECT_MAX_MS: number;
 }
@@ -76,6 +78,7 @@ export class KafkaConsumerModule {
               dataSource,
               schemas: options.schemas,
               maxAttempts: config.KAFKA_CONSUMER_MAX_ATTEMPTS,
+              maxTimeoutAttempts: config.KAFKA_CONSUMER_MAX_TIMEOUT_ATTEMPTS,
               backoffInitialMs: config.KAFKA_CONSUMER_BACKOFF_INITIAL_MS,
               backoffMaxMs: config.KAFKA_CONSUMER_BACKOFF_MAX_MS,
               partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY,
@@ -121,6 +124,7 @@ export class RabbitmqConsumerModule {
               dataSource,
               prefetch: config.RABBITMQ_PREFETCH,
               retryDelaysMs: config.RABBITMQ_RETRY_DELAYS_MS,
+              maxTimeoutAttempts: config.RABBITMQ_MAX_TIMEOUT_ATTEMPTS,
               reconnectInitialMs: config.RABBITMQ_RECONNECT_INITIAL_MS,
               reconnectMaxMs: config.RABBITMQ_RECONNECT_MAX_MS,
             }),
