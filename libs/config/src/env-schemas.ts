@@ -118,6 +118,23 @@ export const outboxEnv = z.object({
   OUTBOX_MAX_PUBLISH_ATTEMPTS: envField.int(5, { min: 1, max: 1_000 }),
 });
 
+/**
+ * Retention of the consumer's `inbox` rows (libs/messaging `InboxRetentionJob`,
+ * lease-scheduled). The retention must cover the longest window in which an
+ * applied message can be delivered again (docs/patterns/idempotent-consumer.md):
+ * Kafka's topic retention (7 days by default: a group reset to the earliest
+ * offset re-reads all of it) is the longest; RabbitMQ's delay queues (60 s a
+ * round) and an ack lost with its connection are far shorter.
+ */
+const inboxRetentionFields = {
+  /** Inbox rows older than this are deleted: Kafka's default 7-day topic retention and a day's margin. */
+  INBOX_RETENTION_MS: envField.durationMs(8 * 24 * 60 * 60_000, { min: 60_000, max: 365 * 24 * 60 * 60_000 }),
+  /** From the end of one retention run to the next; 0 turns the job off in this process. */
+  INBOX_RETENTION_INTERVAL_MS: envField.durationMs(10 * 60_000),
+  /** Rows per DELETE (each its own short transaction). */
+  INBOX_RETENTION_BATCH_SIZE: envField.int(5_000, { min: 1, max: 100_000 }),
+};
+
 /** Kafka consumers (libs/messaging): in-place retries before the dead-letter topic. */
 export const kafkaConsumerEnv = z.object({
   KAFKA_CONSUMER_GROUP: z.string().min(1).optional(),
@@ -132,6 +149,7 @@ export const kafkaConsumerEnv = z.object({
   KAFKA_CONSUMER_BACKOFF_INITIAL_MS: envField.durationMs(100, { min: 1 }),
   KAFKA_CONSUMER_BACKOFF_MAX_MS: envField.durationMs(5_000, { min: 1 }),
   KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: envField.int(3, { min: 1, max: 64 }),
+  ...inboxRetentionFields,
 });
 
 /** RabbitMQ consumers (libs/messaging): prefetch and the delay queues a failed message goes through. */
@@ -151,6 +169,7 @@ export const rabbitmqConsumerEnv = z.object({
   RABBITMQ_MAX_TIMEOUT_ATTEMPTS: envField.int(10, { min: 1, max: 1_000 }),
   RABBITMQ_RECONNECT_INITIAL_MS: envField.durationMs(500, { min: 1 }),
   RABBITMQ_RECONNECT_MAX_MS: envField.durationMs(10_000, { min: 1 }),
+  ...inboxRetentionFields,
 });
 
 /**

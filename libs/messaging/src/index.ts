@@ -1,5 +1,6 @@
 export { OutboxRecord } from './outbox/outbox.entity';
 export { InboxRecord } from './inbox/inbox.entity';
+export { InboxRetention, InboxRetentionJob, inboxRetentionLock, type InboxRetentionOptions } from './inbox/inbox-retention';
 export {
   CreateInboxTable1764000000001,
   CreateOutboxTable1764000000000,
