@@ -68,3 +68,16 @@ export class RateLimitedError extends DomainError {
     });
   }
 }
+
+/** A limit's `total` budget for the window is spent, by everyone together: not this caller's fault, so 503 and when to retry. */
+export class RateLimitBudgetSpentError extends DomainError {
+  constructor(limit: string, retryAfterSeconds: number) {
+    super({
+      code: 'RATE_LIMIT.BUDGET_SPENT',
+      kind: 'unavailable',
+      detail: `The budget of ${limit} for this window is spent; retry in ${retryAfterSeconds} s.`,
+      retryAfterSeconds,
+      extensions: { limit, by: 'total' },
+    });
+  }
+}

@@ -9,7 +9,11 @@ export interface AuthUser {
   readonly roles: readonly Role[];
 }
 
-/** One rate limit: at most `perUser` requests per user and `perIp` per client address in each window. */
+/**
+ * One rate limit: at most `perUser` requests per user and `perIp` per client
+ * address in each window; `perKey` per key the service names; `total` across
+ * every caller (a budget).
+ */
 export interface RateLimitRule {
   windowMs: number;
   /** Per token subject; requests without a verified user are counted per address instead. */
@@ -20,4 +24,11 @@ export interface RateLimitRule {
    * by `RateLimiter.consumeKey` from its own code, not by the `@RateLimit` guard.
    */
   perKey?: number;
+  /**
+   * Across every caller and replica: a budget of something that costs money
+   * (SMS sent per minute), counted by `RateLimiter.consumeBudget`. Spent, it
+   * answers 503 with Retry-After: the caller did nothing wrong, the service
+   * cannot afford more in this window.
+   */
+  total?: number;
 }

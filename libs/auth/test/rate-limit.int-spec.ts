@@ -20,6 +20,13 @@ class OrdersController {
     return { sent: true };
   }
 
+  /** A budget every caller shares (the service's SMS per minute). */
+  @Post('sms')
+  async sendSms(@Req() request: FastifyRequest) {
+    await this.limiter.consumeBudget('sms-budget', request);
+    return { sent: true };
+  }
+
   @RateLimit('order-placement')
   @Post('orders')
   place(@CurrentUser() user: AuthUser, @Body() body: unknown) {
@@ -44,6 +51,7 @@ const limits = {
   'order-placement': { windowMs: 60_000, perUser: 3, perIp: 5 },
   verification: { windowMs: 60_000, perIp: 2 },
   'code-per-phone': { windowMs: 60_000, perKey: 2 },
+  'sms-budget': { windowMs: 60_000, total: 3 },
 };
 
 /** One replica: its own Nest app and Redis connection, counting in the shared Redis under `keyPrefix`. */
@@ -135,6 +143,18 @@ describe('Rate limits, body limit and security headers (real Redis, two replicas
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(limited.json()).toMatchObject({ code: 'RATE_LIMIT.EXCEEDED', limit: 'code-per-phone', by: 'key' });
     expect((await send(1, uniqueName('phone'))).statusCode).toBe(201);
+  });
+
+  it('When a budget is spent by many users from many addresses through both replicas, then every further request is 503 with Retry-After', async () => {
+    const send = async (n: number) =>
+      replicas[n % 2].inject({ method: 'POST', url: '/sms', headers: await tokens.asUser(uniqueName('user')), remoteAddress: `10.0.2.${n}` });
+    const statuses: number[] = [];
+    for (let n = 0; n < 5; n += 1) statuses.push((await send(n)).statusCode);
+    expect(statuses).toEqual([201, 201, 201, 503, 503]);
+    const spent = await send(5);
+    expect(spent.headers['content-type']).toContain(PROBLEM_CONTENT_TYPE);
+    expect(Number(spent.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(spent.json()).toMatchObject({ status: 503, code: 'RATE_LIMIT.BUDGET_SPENT', limit: 'sms-budget', by: 'total' });
   });
 
   it('When the token is missing, then the answer is 401 and nothing is counted for the route', async () => {

@@ -127,13 +127,38 @@ export const outboxEnv = z.object({
   OUTBOX_MAX_PUBLISH_ATTEMPTS: envField.int(5, { min: 1, max: 1_000 }),
 });
 
+/**
+ * Retention of the consumer's `inbox` rows (libs/messaging `InboxRetentionJob`,
+ * lease-scheduled). The retention must cover the longest window in which an
+ * applied message can be delivered again (docs/patterns/idempotent-consumer.md):
+ * Kafka's topic retention (7 days by default: a group reset to the earliest
+ * offset re-reads all of it) is the longest; RabbitMQ's delay queues (60 s a
+ * round) and an ack lost with its connection are far shorter.
+ */
+const inboxRetentionFields = {
+  /** Inbox rows older than this are deleted: Kafka's default 7-day topic retention and a day's margin. */
+  INBOX_RETENTION_MS: envField.durationMs(8 * 24 * 60 * 60_000, { min: 60_000, max: 365 * 24 * 60 * 60_000 }),
+  /** From the end of one retention run to the next; 0 turns the job off in this process. */
+  INBOX_RETENTION_INTERVAL_MS: envField.durationMs(10 * 60_000),
+  /** Rows per DELETE (each its own short transaction). */
+  INBOX_RETENTION_BATCH_SIZE: envField.int(5_000, { min: 1, max: 100_000 }),
+};
+
 /** Kafka consumers (libs/messaging): in-place retries before the dead-letter topic. */
 export const kafkaConsumerEnv = z.object({
   KAFKA_CONSUMER_GROUP: z.string().min(1).optional(),
   KAFKA_CONSUMER_MAX_ATTEMPTS: envField.int(5, { min: 1, max: 100 }),
+  /**
+   * Tries of one message that end in a statement or lock timeout while the
+   * database answers a probe before it is dead-lettered (reason `timed-out`);
+   * outages never count. 10 tries of back-off (capped at
+   * KAFKA_CONSUMER_BACKOFF_MAX_MS) and lock waits stall a partition about a minute at most.
+   */
+  KAFKA_CONSUMER_MAX_TIMEOUT_ATTEMPTS: envField.int(10, { min: 1, max: 1_000 }),
   KAFKA_CONSUMER_BACKOFF_INITIAL_MS: envField.durationMs(100, { min: 1 }),
   KAFKA_CONSUMER_BACKOFF_MAX_MS: envField.durationMs(5_000, { min: 1 }),
   KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: envField.int(3, { min: 1, max: 64 }),
+  ...inboxRetentionFields,
 });
 
 /** RabbitMQ consumers (libs/messaging): prefetch and the delay queues a failed message goes through. */
@@ -145,8 +170,15 @@ export const rabbitmqConsumerEnv = z.object({
     .default('1000,10000,60000')
     .transform((v) => v.split(',').map((s) => Number(s.trim())))
     .refine((v) => v.length > 0 && v.every((n) => Number.isInteger(n) && n > 0), { message: 'expected comma-separated positive milliseconds' }),
+  /**
+   * Delay-queue rounds of one message that end in a statement or lock timeout
+   * while the database answers a probe before it is dead-lettered (reason
+   * `timed-out`); outages never count.
+   */
+  RABBITMQ_MAX_TIMEOUT_ATTEMPTS: envField.int(10, { min: 1, max: 1_000 }),
   RABBITMQ_RECONNECT_INITIAL_MS: envField.durationMs(500, { min: 1 }),
   RABBITMQ_RECONNECT_MAX_MS: envField.durationMs(10_000, { min: 1 }),
+  ...inboxRetentionFields,
 });
 
 /**

@@ -19,9 +19,32 @@ export class InvalidMessageError extends PermanentMessageError {
   }
 }
 
+/**
+ * A message whose handler kept running out of time in the database (statement
+ * or lock timeout) while the database answered other work: the message, not
+ * an outage, is the cause, so it is dead-lettered after a bounded number of
+ * tries instead of stalling its partition forever. `cause` is the last failure.
+ */
+export class MessageTimedOutError extends PermanentMessageError {
+  override readonly code = 'MESSAGE.TIMED_OUT';
+  constructor(
+    readonly sqlState: string,
+    readonly tries: number,
+    cause: unknown,
+  ) {
+    const what = sqlState === '55P03' ? 'lock timeout' : 'statement timeout';
+    super(`${what} (SQLSTATE ${sqlState}) on ${tries} tries while the database answered a probe: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'MessageTimedOutError';
+  }
+}
+
 /** Header names of dead-lettered messages (Kafka and RabbitMQ alike). */
 export const DeadLetterHeaders = {
-  /** `invalid` (parse/schema) or `failed` (handler still failing after the last attempt). */
+  /**
+   * `invalid` (parse/schema), `timed-out` (statement or lock timeout on every
+   * try while the database was up: {@link MessageTimedOutError}) or `failed`
+   * (handler still failing after the last attempt).
+   */
   reason: 'x-dlq-reason',
   errorCode: 'x-dlq-error-code',
   errorMessage: 'x-dlq-error-message',

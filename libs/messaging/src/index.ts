@@ -1,5 +1,6 @@
 export { OutboxRecord } from './outbox/outbox.entity';
 export { InboxRecord } from './inbox/inbox.entity';
+export { InboxRetention, InboxRetentionJob, inboxRetentionLock, type InboxRetentionOptions } from './inbox/inbox-retention';
 export {
   CreateInboxTable1764000000001,
   CreateOutboxTable1764000000000,
@@ -13,7 +14,7 @@ export type { OutboxPublisher, PendingOutboxMessage } from './outbox/outbox-publ
 export { KafkaOutboxPublisher, type KafkaOutboxPublisherOptions } from './outbox/kafka-outbox-publisher';
 export { RabbitmqOutboxPublisher, type RabbitmqOutboxPublisherOptions } from './outbox/rabbitmq-outbox-publisher';
 export { OutboxRelay, outboxStats, unparkOutboxRows, type OutboxRelayOptions } from './outbox/outbox-relay';
-export { DeadLetterHeaders, InvalidMessageError, PermanentMessageError, UnpublishableMessageError } from './errors';
+export { DeadLetterHeaders, InvalidMessageError, MessageTimedOutError, PermanentMessageError, UnpublishableMessageError } from './errors';
 export { MessageContext } from './message-context';
 export { classifyFailure, type FailureKind } from './internal/failure-policy';
 export { MessageConsumer, RethrowToConsumerFilter } from './handler-invocation';

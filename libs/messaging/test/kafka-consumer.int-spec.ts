@@ -11,7 +11,17 @@ import {
   PermanentMessageError,
   replayKafkaDeadLetters,
 } from '../src';
-import { closeTestDataSource, effectsSummary, ItemRecorded, openTestDataSource, startConsumerApp, writeEvents, type Behaviour } from './support/harness';
+import {
+  closeTestDataSource,
+  effectsSummary,
+  holdRowLock,
+  ItemRecorded,
+  lockRow,
+  openTestDataSource,
+  startConsumerApp,
+  writeEvents,
+  type Behaviour,
+} from './support/harness';
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
 
@@ -212,6 +222,118 @@ describe('Kafka consumer strategy', () => {
       await closeTestDataSource(own);
     }
   }, 120_000);
+
+  it('When one message hits the lock timeout on every try while the database answers, then it is dead-lettered after maxTimeoutAttempts and the next message is processed', async () => {
+    const topic = await createTestTopic(kafka, 'consume_lock_timeout', 1);
+    const groupId = uniqueName('group');
+    const lock = await holdRowLock(handle.db, `row-${topic}`);
+    let lockedTries = 0;
+    try {
+      const server = new KafkaConsumerServer({
+        kafka,
+        groupId,
+        topics: [topic],
+        dataSource: handle.dataSource,
+        schemas: { [topic]: ItemRecorded.schema },
+        maxAttempts: 3,
+        maxTimeoutAttempts: 3,
+        backoffInitialMs: 20,
+        backoffMaxMs: 100,
+      });
+      apps.push(
+        await startConsumerApp(server, topic, async (event, ctx) => {
+          if (event.key !== 'locked') return;
+          lockedTries += 1;
+          await lockRow(ctx.manager, `row-${topic}`);
+        }),
+      );
+      const locked = ItemRecorded.create('locked', { key: 'locked', seq: 0 });
+      const next = ItemRecorded.create('next', { key: 'next', seq: 0 });
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: [
+          { key: 'locked', value: JSON.stringify(locked) },
+          { key: 'next', value: JSON.stringify(next) },
+        ],
+      });
+      await eventually(async () => ((await handle.dataSource.query(`SELECT 1 FROM effects WHERE event_id = $1`, [next.id])).length === 1 ? true : undefined), {
+        timeoutMs: 30_000,
+        what: 'the message behind the locked one',
+      });
+      const [dead] = await readTopic(kafka, kafkaDeadLetterTopic(topic, groupId), 1);
+      expect(dead.headers[DeadLetterHeaders.reason]).toBe('timed-out');
+      expect(dead.headers[DeadLetterHeaders.errorCode]).toBe('MESSAGE.TIMED_OUT');
+      expect(dead.headers[DeadLetterHeaders.errorMessage]).toMatch(/^lock timeout \(SQLSTATE 55P03\) on 3 tries/);
+      expect(dead.headers[DeadLetterHeaders.attempts]).toBe('3');
+      expect(JSON.parse(dead.value)).toMatchObject({ id: locked.id });
+      expect(lockedTries).toBe(3);
+      await expect(handle.dataSource.query(`SELECT count(*)::int AS n FROM effects WHERE event_id = $1`, [locked.id])).resolves.toEqual([{ n: 0 }]);
+    } finally {
+      await lock.release();
+    }
+  }, 60_000);
+
+  it('When a message that hit a lock timeout then meets a real database outage longer than maxTimeoutAttempts tries, then it is not dead-lettered and is applied once the database is back', async () => {
+    const topic = await createTestTopic(kafka, 'consume_timeout_outage', 1);
+    const groupId = uniqueName('group');
+    const own = await openTestDataSource('kafka_timeout_outage');
+    const s = localServers();
+    const admin = new Client({ host: s.POSTGRES_HOST, port: s.POSTGRES_PORT, user: s.POSTGRES_USER, password: s.POSTGRES_PASSWORD, database: 'postgres' });
+    await admin.connect();
+    const setAvailable = async (available: boolean): Promise<void> => {
+      await admin.query(`ALTER DATABASE "${own.db.database}" ALLOW_CONNECTIONS ${available}`);
+      // Ends every session, the test's lock holder too: once back, the row is free.
+      if (!available) await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [own.db.database]);
+    };
+    const lock = await holdRowLock(own.db, 'row');
+    let tries = 0;
+    try {
+      const server = new KafkaConsumerServer({
+        kafka,
+        groupId,
+        topics: [topic],
+        dataSource: own.dataSource,
+        schemas: { [topic]: ItemRecorded.schema },
+        maxAttempts: 3,
+        maxTimeoutAttempts: 2,
+        backoffInitialMs: 20,
+        backoffMaxMs: 200,
+      });
+      apps.push(
+        await startConsumerApp(server, topic, async (_event, ctx) => {
+          tries += 1;
+          // A 2 s wait: the outage below starts while the second try waits, so it ends as a lost connection, not a timeout.
+          await lockRow(ctx.manager, 'row', 2_000);
+        }),
+      );
+      const event = ItemRecorded.create('slow', { key: 'slow', seq: 0 });
+      await producer.send({ topic, acks: -1, messages: [{ key: 'slow', value: JSON.stringify(event) }] });
+      // The first try timed out (charged to the message: 1 of 2), the second waits on the lock.
+      await eventually(() => (tries >= 2 ? true : undefined), { timeoutMs: 20_000, intervalMs: 20, what: 'the second try' });
+      await setAvailable(false);
+      // The outage: the consumer's pool cannot connect; with back-off capped at 200 ms that is
+      // many more tries than maxTimeoutAttempts, none of which may count against the message.
+      await new Promise((r) => setTimeout(r, 3_000));
+      await setAvailable(true);
+      await eventually(async () => ((await effectsSummary(own.dataSource)).total === 1 ? true : undefined), { timeoutMs: 30_000, what: 'the effect' });
+      const kafkaAdmin = kafka.admin();
+      await kafkaAdmin.connect();
+      try {
+        const offsets = await kafkaAdmin.fetchTopicOffsets(kafkaDeadLetterTopic(topic, groupId));
+        expect(offsets.map((p) => p.high)).toEqual(['0']);
+      } finally {
+        await kafkaAdmin.disconnect();
+      }
+      await expect(effectsSummary(own.dataSource)).resolves.toEqual({ total: 1, distinct: 1, outOfOrder: 0 });
+    } finally {
+      await Promise.all(apps.splice(0).map((a) => a.close()));
+      await lock.release();
+      await setAvailable(true).catch(() => undefined);
+      await admin.end();
+      await closeTestDataSource(own);
+    }
+  }, 90_000);
 
   it('When one partition fails with an infrastructure error, then that partition is paused uncommitted while the other partitions keep flowing and the consumer keeps its group membership', async () => {
     const topic = await createTestTopic(kafka, 'consume_pause', 2);

@@ -14,7 +14,16 @@ import {
   replayRabbitmqDeadLetters,
 } from '../src';
 import { Client } from 'pg';
-import { closeTestDataSource, effectsSummary, ItemRecorded, openTestDataSource, startConsumerApp, type Behaviour } from './support/harness';
+import {
+  closeTestDataSource,
+  effectsSummary,
+  holdRowLock,
+  ItemRecorded,
+  lockRow,
+  openTestDataSource,
+  startConsumerApp,
+  type Behaviour,
+} from './support/harness';
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
 const run = promisify(execFile);
@@ -159,6 +168,8 @@ describe('RabbitMQ consumer strategy', () => {
         schema: ItemRecorded.schema,
         prefetch: 5,
         retryDelaysMs: DELAYS,
+        // The tightest bound: rounds lost to the outage must not count against the messages.
+        maxTimeoutAttempts: 1,
       });
       apps.push(await startConsumerApp(server, queue));
       await setAvailable(false);
@@ -181,6 +192,51 @@ describe('RabbitMQ consumer strategy', () => {
       await closeTestDataSource(own);
     }
   }, 60_000);
+
+  it('When one message hits the lock timeout on every round while the database answers, then it is dead-lettered after maxTimeoutAttempts and the next message is applied', async () => {
+    const row = uniqueName('row');
+    const lock = await holdRowLock(handle.db, row);
+    let lockedTries = 0;
+    try {
+      const { queue, exchange } = await startConsumer(
+        async (event, ctx) => {
+          if (event.key !== 'locked') return;
+          lockedTries += 1;
+          await lockRow(ctx.manager, row);
+        },
+        undefined,
+        { maxTimeoutAttempts: 3 },
+      );
+      const locked = ItemRecorded.create('locked', { key: 'locked', seq: 0 });
+      const next = ItemRecorded.create('next', { key: 'next', seq: 0 });
+      await publish(exchange, JSON.stringify(locked));
+      const channel = await connection.createChannel();
+      try {
+        const dead = await eventually(async () => (await channel.get(`${queue}.dlq`, { noAck: false })) || undefined, {
+          timeoutMs: 20_000,
+          what: 'the dead letter',
+        });
+        expect(JSON.parse(dead.content.toString())).toMatchObject({ id: locked.id });
+        expect(dead.properties.headers?.[DeadLetterHeaders.reason]).toBe('timed-out');
+        expect(dead.properties.headers?.[DeadLetterHeaders.errorCode]).toBe('MESSAGE.TIMED_OUT');
+        expect(String(dead.properties.headers?.[DeadLetterHeaders.errorMessage])).toMatch(/^lock timeout \(SQLSTATE 55P03\) on 3 tries/);
+        expect(dead.properties.headers?.[DeadLetterHeaders.attempts]).toBe('3');
+        expect(lockedTries).toBe(3);
+        channel.nack(dead, false, true); // left for the replay below
+      } finally {
+        await channel.close();
+      }
+      await publish(exchange, JSON.stringify(next));
+      await eventually(async () => ((await effects(next.id)) === 1 ? true : undefined), { timeoutMs: 10_000, what: 'the next message' });
+      await expect(effects(locked.id)).resolves.toBe(0);
+      // Once the row is free, a replay (its counts reset) applies it.
+      await lock.release();
+      await expect(replayRabbitmqDeadLetters({ connection, queue })).resolves.toEqual({ replayed: 1, skipped: 0 });
+      await eventually(async () => ((await effects(locked.id)) === 1 ? true : undefined), { timeoutMs: 10_000, what: 'the replayed message' });
+    } finally {
+      await lock.release();
+    }
+  });
 
   it('When a handler always fails, then after the last delay the message is in the DLQ with the error, and replay brings it back once fixed', async () => {
     let broken = true;

@@ -48,6 +48,21 @@ export const notificationEnv = httpServerEnv(3003)
     /** At most NOTIFICATION_VERIFICATION_PER_HOUR codes per phone per this window. */
     NOTIFICATION_VERIFICATION_HOUR_WINDOW_MS: envField.durationMs(60 * 60_000, { min: 1_000 }),
     NOTIFICATION_VERIFICATION_PER_HOUR: envField.int(5, { min: 1 }),
+    /**
+     * The window of the per-caller limits below. Per phone alone, one account
+     * could send paid SMS to any number of phones (docs/patterns/abuse-limits.md).
+     */
+    NOTIFICATION_VERIFICATION_CALLER_WINDOW_MS: envField.durationMs(60 * 60_000, { min: 1_000 }),
+    /** Codes one user (token subject) may ask for per window, whatever the phones: one number, with typos and resends. */
+    NOTIFICATION_VERIFICATION_PER_USER: envField.int(10, { min: 1 }),
+    /** Codes one client address may ask for per window, whatever the accounts: several users behind one NAT, not a farm of accounts. */
+    NOTIFICATION_VERIFICATION_PER_ADDRESS: envField.int(30, { min: 1 }),
+    /**
+     * Verification SMS the whole service (every replica) sends per minute;
+     * past it 503 with Retry-After. The ceiling of what a flood of accounts and
+     * addresses can cost: about 3x the busiest minute of real sign-ups.
+     */
+    NOTIFICATION_SMS_BUDGET_PER_MINUTE: envField.int(300, { min: 1 }),
     /** HMAC key of the stored code hashes (and of the phone numbers in rate-limit keys); the same on every replica. */
     NOTIFICATION_VERIFICATION_KEY: envField.secret(envField.string('conveyor-dev-verification-key')),
     /** Language of a notification whose command names none. */

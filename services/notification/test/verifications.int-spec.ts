@@ -22,6 +22,9 @@ describe('SMS verification', () => {
       NOTIFICATION_VERIFICATION_TTL_MS: String(TTL_MS),
       NOTIFICATION_VERIFICATION_PHONE_WINDOW_MS: '1000',
       NOTIFICATION_VERIFICATION_PER_HOUR: '3',
+      // This file is about the per-phone limits and the codes; the per-caller ones have their own (verification-limits).
+      NOTIFICATION_VERIFICATION_PER_USER: '1000',
+      NOTIFICATION_VERIFICATION_PER_ADDRESS: '1000',
       LOG_LEVEL: 'debug',
     });
     asUser = await resources.tokens.asUser(`user-${randomUUID()}`);

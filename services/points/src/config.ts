@@ -53,6 +53,16 @@ export const pointsEnv = httpServerEnv(3002)
     POINTS_EXPIRY_INTERVAL_MS: envField.durationMs(60_000),
     /** Lots expired per transaction of the expiry job (FIFO: oldest expiry first). */
     POINTS_EXPIRY_BATCH_SIZE: envField.int(500, { min: 1, max: 10_000 }),
+    /**
+     * How long the idempotency key of a redemption or transfer (and the answer
+     * stored under it) is kept; a repeat after that is a new request, so
+     * clients must not retry a key longer (a day, as the order service).
+     */
+    POINTS_IDEMPOTENCY_RETENTION_MS: envField.durationMs(24 * 60 * 60_000, { min: 60_000, max: 30 * 24 * 60 * 60_000 }),
+    /** How often expired idempotency keys are pruned (a singleton job under a lease); 0 turns it off in this process. */
+    POINTS_IDEMPOTENCY_PRUNE_INTERVAL_MS: envField.durationMs(10 * 60_000),
+    /** Keys deleted per statement by the pruning job (short transactions, however many expired). */
+    POINTS_IDEMPOTENCY_PRUNE_BATCH_SIZE: envField.int(1_000, { min: 1, max: 100_000 }),
   });
 
 export type PointsConfig = z.output<typeof pointsEnv>;

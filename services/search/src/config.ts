@@ -59,6 +59,15 @@ export const searchEnv = httpServerEnv(3004)
     SEARCH_VIEWS_RETENTION_MONTHS: envField.int(13, { min: 1, max: 120 }),
     /** Where archived months go, one gzip CSV per month (a volume in Kubernetes). */
     SEARCH_ARCHIVE_DIR: envField.string('.run/search/archive'),
+    /**
+     * How long an order's lines are kept to turn its events into sales (OrderPaid counts them, OrderCancelled
+     * uncounts them): a cancellation later than this no longer uncounts the sale. Longer than INBOX_RETENTION_MS.
+     */
+    SEARCH_ORDER_LINES_RETENTION_MS: envField.durationMs(90 * 24 * 60 * 60_000, { min: 60_000, max: 10 * 365 * 24 * 60 * 60_000 }),
+    /** How often order lines past the retention are deleted (a singleton job under a lease); 0: off in this process. */
+    SEARCH_ORDER_LINES_RETENTION_INTERVAL_MS: envField.durationMs(60 * 60_000),
+    /** Lines deleted per statement (short transactions). */
+    SEARCH_ORDER_LINES_RETENTION_BATCH_SIZE: envField.int(5_000, { min: 1, max: 100_000 }),
   });
 
 export type SearchConfig = z.output<typeof searchEnv>;

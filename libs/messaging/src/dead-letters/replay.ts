@@ -2,7 +2,10 @@ import { type Channel, type ChannelModel } from 'amqplib';
 import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { DeadLetterHeaders } from '../errors';
 import { headersToStrings, withoutInstrumentation } from '../internal/tracing';
-import { RETRY_COUNT_HEADER } from '../rabbitmq/rabbitmq-consumer.server';
+import { OUTAGE_RETRY_COUNT_HEADER, RETRY_COUNT_HEADER, TIMEOUT_RETRY_COUNT_HEADER } from '../rabbitmq/rabbitmq-consumer.server';
+
+/** The counts a replay starts again from zero: a replayed message gets every attempt anew. */
+const RETRY_COUNTS = new Set([RETRY_COUNT_HEADER, OUTAGE_RETRY_COUNT_HEADER, TIMEOUT_RETRY_COUNT_HEADER]);
 
 /** A dead-lettered message as replay sees it; return a changed copy to fix it on the way back. */
 export interface DeadLetter {
@@ -22,7 +25,7 @@ type Fix = (message: DeadLetter) => DeadLetter | null | Promise<DeadLetter | nul
 
 const stripDeadLetterHeaders = (headers: Record<string, string>): Record<string, string> => {
   const replays = Number(headers[DeadLetterHeaders.replays] ?? 0) + 1;
-  const kept = Object.fromEntries(Object.entries(headers).filter(([k]) => !k.startsWith('x-dlq-') && k !== RETRY_COUNT_HEADER));
+  const kept = Object.fromEntries(Object.entries(headers).filter(([k]) => !k.startsWith('x-dlq-') && !RETRY_COUNTS.has(k)));
   // The replay count survives, so a message that keeps failing is visible as such.
   return { ...kept, [DeadLetterHeaders.replays]: String(replays) };
 };

@@ -1,4 +1,5 @@
-import { DeadLetterHeaders, InvalidMessageError, PermanentMessageError } from '../errors';
+import type { DataSource } from 'typeorm';
+import { DeadLetterHeaders, InvalidMessageError, MessageTimedOutError, PermanentMessageError } from '../errors';
 import { errorMessage } from './backoff';
 
 /**
@@ -10,7 +11,10 @@ import { errorMessage } from './backoff';
  *   serialization timeout, a partner call refused before sending by its
  *   breaker or bulkhead): retried with capped back-off for as long as it
  *   lasts, never dead-lettered, offset not committed. A short outage must not
- *   fill the dead-letter queue with good messages.
+ *   fill the dead-letter queue with good messages. One exception: a statement
+ *   or lock timeout while the database answers a probe
+ *   ({@link timeoutOfTheMessage}) is the message's own; after a bounded
+ *   number of those it is dead-lettered ({@link MessageTimedOutError}).
  * - `handler`: anything else: retried until the attempts run out, then
  *   dead-lettered.
  */
@@ -64,11 +68,50 @@ function isInfrastructureFailure(error: unknown): boolean {
   return false;
 }
 
+/*
+ * statement_timeout (57014) and lock_timeout (55P03): infrastructure failures
+ * while the database is down or overloaded, but also what one message causes
+ * on every try when its handler's query is too slow or waits on a row some
+ * other transaction holds for good. Only these are ever charged to the message.
+ */
+const PG_TIMED_OUT = new Set(['57014', '55P03']);
+
+/** The SQLSTATE when `error` is (or wraps) a statement or lock timeout; else undefined. */
+export function timeoutSqlState(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  for (let current = error; current && typeof current === 'object' && !seen.has(current);) {
+    seen.add(current);
+    const { code, driverError, cause } = current as { code?: unknown; driverError?: unknown; cause?: unknown };
+    if (typeof code === 'string' && PG_TIMED_OUT.has(code)) return code;
+    current = driverError ?? cause;
+  }
+  return undefined;
+}
+
+/**
+ * Whether an infrastructure failure is the message's own doing: a statement
+ * or lock timeout while the database answers a probe query (a pooled
+ * connection and `SELECT 1`, bounded by the pool's wait and the statement
+ * timeout). A timeout while the probe fails too, and every connection-level
+ * failure, is an outage: never charged to the message. Returns the SQLSTATE
+ * to charge, or undefined.
+ */
+export async function timeoutOfTheMessage(error: unknown, dataSource: DataSource): Promise<string | undefined> {
+  const sqlState = timeoutSqlState(error);
+  if (sqlState === undefined) return undefined;
+  try {
+    await dataSource.query('SELECT 1');
+    return sqlState;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The headers a dead letter carries about its failure (plus the source's own, added by each consumer). */
 export function deadLetterHeaders(error: unknown, attempts: number, consumer: string): Record<string, string> {
   const code = error instanceof PermanentMessageError ? error.code : ((error as { code?: unknown })?.code?.toString() ?? 'MESSAGE.HANDLER_FAILED');
   return {
-    [DeadLetterHeaders.reason]: error instanceof InvalidMessageError ? 'invalid' : 'failed',
+    [DeadLetterHeaders.reason]: error instanceof InvalidMessageError ? 'invalid' : error instanceof MessageTimedOutError ? 'timed-out' : 'failed',
     [DeadLetterHeaders.errorCode]: code,
     [DeadLetterHeaders.errorMessage]: errorMessage(error).slice(0, 2_000),
     [DeadLetterHeaders.attempts]: String(attempts),

@@ -4,8 +4,8 @@ import { SpanKind, context as otelContext, trace } from '@opentelemetry/api';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import type { z } from 'zod';
-import { DeadLetterHeaders } from '../errors';
-import { classifyFailure, deadLetterHeaders } from '../internal/failure-policy';
+import { DeadLetterHeaders, MessageTimedOutError } from '../errors';
+import { classifyFailure, deadLetterHeaders, timeoutOfTheMessage } from '../internal/failure-policy';
 import { invokeHandler } from '../handler-invocation';
 import { applyOnce, parseEnvelope } from '../internal/apply-message';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
@@ -23,6 +23,12 @@ export interface KafkaConsumerOptions {
   schemas?: Record<string, z.ZodType>;
   /** Handler attempts per message before it is dead-lettered [5]. */
   maxAttempts?: number;
+  /**
+   * Tries of one message that end in a statement or lock timeout while the
+   * database answers a probe, before it is dead-lettered as the cause
+   * (`MessageTimedOutError`) [10]. Outages never count.
+   */
+  maxTimeoutAttempts?: number;
   /**
    * Back-off between in-place attempts of a failing handler, and how long a
    * partition is paused after an infrastructure failure [100 ms, doubling up
@@ -47,6 +53,8 @@ type MessageOutcome = { held: false } | { held: true; delayMs: number };
 interface PartitionOutage {
   offset: string;
   tries: number;
+  /** Of those, tries that timed out while the database answered a probe: charged to the message. */
+  timeouts: number;
 }
 
 /** The dead-letter topic of a topic for one consumer group. */
@@ -246,7 +254,9 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     // Infrastructure failures (database down, lock timeout, connection reset)
     // do not count: the partition is paused with capped back-off (growing
     // across the pauses of one message) for as long as the outage lasts,
-    // its offset unresolved and uncommitted, and never dead-lettered.
+    // its offset unresolved and uncommitted, and never dead-lettered. Except
+    // a statement or lock timeout while the database answers a probe: the
+    // message's own, dead-lettered after maxTimeoutAttempts of those.
     let attempt = 1;
     for (let tries = 1; ; tries += 1) {
       try {
@@ -269,7 +279,16 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         }
         // Stopping or no longer ours: leave it uncommitted, it is delivered again.
         if (this.stopping.signal.aborted || lost()) throw error;
-        if (kind === 'infrastructure') return this.holdPartition(partitionKey, topic, partition, message.offset, envelope, error, backoff);
+        if (kind === 'infrastructure') {
+          const timedOut = await timeoutOfTheMessage(error, this.options.dataSource);
+          const outage = this.countOutage(partitionKey, message.offset, timedOut !== undefined);
+          if (timedOut !== undefined && outage.timeouts >= (this.options.maxTimeoutAttempts ?? 10)) {
+            await this.deadLetter(topic, partition, message, headers, new MessageTimedOutError(timedOut, outage.timeouts, error), outage.timeouts);
+            this.endOutage(partitionKey, topic, partition, message.offset);
+            return done;
+          }
+          return this.holdPartition(outage, topic, partition, message.offset, envelope, error, backoff);
+        }
         if (attempt >= maxAttempts) {
           await this.deadLetter(topic, partition, message, headers, error, attempt);
           this.endOutage(partitionKey, topic, partition, message.offset);
@@ -287,9 +306,18 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     }
   }
 
-  /** Counts one more infrastructure failure of the partition's current message and says how long to pause it. */
+  /** Counts one more infrastructure failure of the partition's current message (and whether it was the message's own timeout). */
+  private countOutage(partitionKey: string, offset: string, timedOut: boolean): PartitionOutage {
+    const previous = this.outages.get(partitionKey);
+    const same = previous?.offset === offset;
+    const outage = { offset, tries: same ? previous.tries + 1 : 1, timeouts: (same ? previous.timeouts : 0) + (timedOut ? 1 : 0) };
+    this.outages.set(partitionKey, outage);
+    return outage;
+  }
+
+  /** Says how long to pause the partition held by `outage`. */
   private holdPartition(
-    partitionKey: string,
+    { tries }: PartitionOutage,
     topic: string,
     partition: number,
     offset: string,
@@ -297,9 +325,6 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     error: unknown,
     backoff: { baseDelayMs: number; maxDelayMs: number },
   ): MessageOutcome {
-    const previous = this.outages.get(partitionKey);
-    const tries = previous?.offset === offset ? previous.tries + 1 : 1;
-    this.outages.set(partitionKey, { offset, tries });
     const delayMs = backoffDelay(tries, backoff);
     // An outage is logged on its first try and every tenth, not per message per try.
     if (tries === 1 || tries % 10 === 0) {

@@ -1,9 +1,11 @@
 import { APP_CONFIG } from '@conveyor/config';
 import { MetricsRegistry } from '@conveyor/telemetry';
-import { DynamicModule, Global, Module } from '@nestjs/common';
+import { LeaseLocks } from '@conveyor/locks';
+import { DynamicModule, Global, Logger, Module, type Provider } from '@nestjs/common';
 import type { CustomTransportStrategy } from '@nestjs/microservices';
 import { DataSource } from 'typeorm';
 import type { z } from 'zod';
+import { InboxRetention, InboxRetentionJob } from '../inbox/inbox-retention';
 import { KafkaConsumerServer } from '../kafka/kafka-consumer.server';
 import { RabbitmqConsumerServer } from '../rabbitmq/rabbitmq-consumer.server';
 import { KafkaConsumerMetrics, RabbitmqConsumerMetrics } from './consumer-metrics';
@@ -15,20 +17,55 @@ export const RABBITMQ_CONSUMER = Symbol('RABBITMQ_CONSUMER');
 export const CONSUMER_TOKENS: readonly symbol[] = [KAFKA_CONSUMER, RABBITMQ_CONSUMER];
 export type ConsumerStrategy = CustomTransportStrategy;
 
+/** The inbox retention fields of `kafkaConsumerEnv` and `rabbitmqConsumerEnv`. */
+interface InboxRetentionConfig {
+  INBOX_RETENTION_MS: number;
+  INBOX_RETENTION_INTERVAL_MS: number;
+  INBOX_RETENTION_BATCH_SIZE: number;
+}
+
+/**
+ * The lease-scheduled job that deletes a consumer's inbox rows past
+ * INBOX_RETENTION_MS (one per consumer, lock `inbox-retention:<consumer>`).
+ * It needs the service's lease locks (ChassisOptions.locks); without them it
+ * is not scheduled, and says so once at start.
+ */
+function inboxRetentionJob<C extends InboxRetentionConfig>(consumerOf: (config: C) => string): Provider {
+  return {
+    provide: InboxRetentionJob,
+    inject: [APP_CONFIG, DataSource, MetricsRegistry, { token: LeaseLocks, optional: true }],
+    useFactory: (config: C, dataSource: DataSource, metrics: MetricsRegistry, locks?: LeaseLocks): InboxRetentionJob | null => {
+      const consumer = consumerOf(config);
+      if (!locks) {
+        new Logger('InboxRetention').warn(`no lease locks in this service (ChassisOptions.locks): the inbox rows of ${consumer} are never deleted`);
+        return null;
+      }
+      const retention = new InboxRetention(
+        dataSource,
+        { consumer, retentionMs: config.INBOX_RETENTION_MS, batchSize: config.INBOX_RETENTION_BATCH_SIZE },
+        metrics,
+      );
+      return new InboxRetentionJob(locks, retention, { consumer, intervalMs: config.INBOX_RETENTION_INTERVAL_MS });
+    },
+  };
+}
+
 /** The config fields a Kafka consumer reads (`kafkaEnv` + `kafkaConsumerEnv` of @conveyor/config). */
-interface KafkaConsumerConfig extends KafkaClientConfig {
+interface KafkaConsumerConfig extends KafkaClientConfig, InboxRetentionConfig {
   KAFKA_CONSUMER_GROUP?: string;
   KAFKA_CONSUMER_MAX_ATTEMPTS: number;
+  KAFKA_CONSUMER_MAX_TIMEOUT_ATTEMPTS: number;
   KAFKA_CONSUMER_BACKOFF_INITIAL_MS: number;
   KAFKA_CONSUMER_BACKOFF_MAX_MS: number;
   KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: number;
 }
 
 /** The config fields a RabbitMQ consumer reads (`rabbitmqEnv` + `rabbitmqConsumerEnv`). */
-interface RabbitmqConsumerConfig {
+interface RabbitmqConsumerConfig extends InboxRetentionConfig {
   RABBITMQ_URL: string;
   RABBITMQ_PREFETCH: number;
   RABBITMQ_RETRY_DELAYS_MS: number[];
+  RABBITMQ_MAX_TIMEOUT_ATTEMPTS: number;
   RABBITMQ_RECONNECT_INITIAL_MS: number;
   RABBITMQ_RECONNECT_MAX_MS: number;
 }
@@ -55,7 +92,8 @@ export interface RabbitmqConsumerModuleOptions {
  * A Kafka consumer group (KAFKA_CONSUMER_GROUP, default the service name)
  * feeding `@EventPattern` handlers, each message applied once through the
  * inbox in the service's database; failures are retried in place, then
- * dead-lettered (see KafkaConsumerServer). Its lag per partition and its
+ * dead-lettered (see KafkaConsumerServer). The group's inbox rows past
+ * INBOX_RETENTION_MS are deleted by a lease-scheduled job (InboxRetentionJob). Its lag per partition and its
  * dead-letter depth are on /metrics (KafkaConsumerMetrics).
  */
 @Global()
@@ -76,6 +114,7 @@ export class KafkaConsumerModule {
               dataSource,
               schemas: options.schemas,
               maxAttempts: config.KAFKA_CONSUMER_MAX_ATTEMPTS,
+              maxTimeoutAttempts: config.KAFKA_CONSUMER_MAX_TIMEOUT_ATTEMPTS,
               backoffInitialMs: config.KAFKA_CONSUMER_BACKOFF_INITIAL_MS,
               backoffMaxMs: config.KAFKA_CONSUMER_BACKOFF_MAX_MS,
               partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY,
@@ -92,6 +131,7 @@ export class KafkaConsumerModule {
               metrics,
             ),
         },
+        inboxRetentionJob((config: KafkaConsumerConfig) => config.KAFKA_CONSUMER_GROUP ?? options.serviceName),
       ],
       exports: [KAFKA_CONSUMER],
     };
@@ -121,6 +161,7 @@ export class RabbitmqConsumerModule {
               dataSource,
               prefetch: config.RABBITMQ_PREFETCH,
               retryDelaysMs: config.RABBITMQ_RETRY_DELAYS_MS,
+              maxTimeoutAttempts: config.RABBITMQ_MAX_TIMEOUT_ATTEMPTS,
               reconnectInitialMs: config.RABBITMQ_RECONNECT_INITIAL_MS,
               reconnectMaxMs: config.RABBITMQ_RECONNECT_MAX_MS,
             }),
@@ -130,6 +171,8 @@ export class RabbitmqConsumerModule {
           inject: [APP_CONFIG, MetricsRegistry],
           useFactory: (config: RabbitmqConsumerConfig, metrics: MetricsRegistry) => new RabbitmqConsumerMetrics(config.RABBITMQ_URL, options.queue, metrics),
         },
+        // A consumer without an inbox (its handler keeps its own idempotency) has no rows to delete.
+        ...(options.inbox === false ? [] : [inboxRetentionJob<RabbitmqConsumerConfig>(() => options.queue)]),
       ],
       exports: [RABBITMQ_CONSUMER],
     };

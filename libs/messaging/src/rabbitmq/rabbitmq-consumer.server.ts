@@ -4,8 +4,8 @@ import { SpanKind, context as otelContext, trace } from '@opentelemetry/api';
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { z } from 'zod';
-import { DeadLetterHeaders } from '../errors';
-import { classifyFailure, deadLetterHeaders } from '../internal/failure-policy';
+import { DeadLetterHeaders, MessageTimedOutError } from '../errors';
+import { classifyFailure, deadLetterHeaders, timeoutOfTheMessage } from '../internal/failure-policy';
 import { invokeHandler } from '../handler-invocation';
 import { applyOnce, parseEnvelope } from '../internal/apply-message';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
@@ -38,6 +38,12 @@ export interface RabbitmqConsumerOptions {
   prefetch?: number;
   /** One delay queue per retry, in order; then `<queue>.dlq` [1 s, 10 s, 60 s]. */
   retryDelaysMs?: number[];
+  /**
+   * Rounds of one message that end in a statement or lock timeout while the
+   * database answers a probe, before it is dead-lettered as the cause
+   * (`MessageTimedOutError`) [10]. Outages never count.
+   */
+  maxTimeoutAttempts?: number;
   /** Reconnect back-off after the connection is lost [500 ms, doubling up to 10 s]. */
   reconnectInitialMs?: number;
   reconnectMaxMs?: number;
@@ -49,6 +55,8 @@ export interface RabbitmqConsumerOptions {
 export const RETRY_COUNT_HEADER = 'x-retry-count';
 /** Rounds through the delay queues caused by infrastructure failures (they do not count as attempts). */
 export const OUTAGE_RETRY_COUNT_HEADER = 'x-outage-retry-count';
+/** Of those rounds, the ones that timed out while the database answered a probe: charged to the message. */
+export const TIMEOUT_RETRY_COUNT_HEADER = 'x-timeout-retry-count';
 
 /** Names of the queues around a consumer queue. */
 export const rabbitmqQueues = (queue: string, retryDelaysMs: number[]) => ({
@@ -277,25 +285,42 @@ export class RabbitmqConsumerServer extends Server implements CustomTransportStr
   ): Promise<void> {
     const names = rabbitmqQueues(this.options.queue, this.delays);
     const kind = classifyFailure(error);
-    const permanent = kind === 'message';
+    let permanent = kind === 'message';
+    let failure = error;
+    let attempts = failures;
     const properties = { ...msg.properties, persistent: true };
     if (kind === 'infrastructure' && names.delays.length > 0) {
       // Database down, lock timeout, connection reset: not the message's
       // fault. Through the delay queues (longer each round, capped at the
       // longest) without using up an attempt, for as long as it lasts.
+      // Except a statement or lock timeout while the database answers a
+      // probe: the message's own, dead-lettered after maxTimeoutAttempts.
       const rounds = Number(headers[OUTAGE_RETRY_COUNT_HEADER] ?? 0);
-      const delay = names.delays[Math.min(rounds, names.delays.length - 1)];
-      if (rounds === 0 || rounds % 10 === 9)
-        this.log.warn(`${this.options.queue}: infrastructure failure (${errorMessage(error)}); retrying in ${delay.ms} ms`);
-      trace.getActiveSpan()?.addEvent('retry', { attempt: failures, kind, delayMs: delay.ms, error: errorMessage(error) });
-      await withoutInstrumentation(async () => {
-        publisher.sendToQueue(delay.queue, msg.content, {
-          ...properties,
-          headers: { ...headers, [RETRY_COUNT_HEADER]: String(failures - 1), [OUTAGE_RETRY_COUNT_HEADER]: String(rounds + 1) },
+      const timedOut = await timeoutOfTheMessage(error, this.options.dataSource);
+      const timeouts = Number(headers[TIMEOUT_RETRY_COUNT_HEADER] ?? 0) + (timedOut === undefined ? 0 : 1);
+      if (timedOut !== undefined && timeouts >= (this.options.maxTimeoutAttempts ?? 10)) {
+        failure = new MessageTimedOutError(timedOut, timeouts, error);
+        attempts = timeouts;
+        permanent = true;
+      } else {
+        const delay = names.delays[Math.min(rounds, names.delays.length - 1)];
+        if (rounds === 0 || rounds % 10 === 9)
+          this.log.warn(`${this.options.queue}: infrastructure failure (${errorMessage(error)}); retrying in ${delay.ms} ms`);
+        trace.getActiveSpan()?.addEvent('retry', { attempt: failures, kind, delayMs: delay.ms, error: errorMessage(error) });
+        await withoutInstrumentation(async () => {
+          publisher.sendToQueue(delay.queue, msg.content, {
+            ...properties,
+            headers: {
+              ...headers,
+              [RETRY_COUNT_HEADER]: String(failures - 1),
+              [OUTAGE_RETRY_COUNT_HEADER]: String(rounds + 1),
+              [TIMEOUT_RETRY_COUNT_HEADER]: String(timeouts),
+            },
+          });
+          await publisher.waitForConfirms();
         });
-        await publisher.waitForConfirms();
-      });
-      return;
+        return;
+      }
     }
     const next = names.delays[failures - 1];
     if (!permanent && next) {
@@ -307,15 +332,15 @@ export class RabbitmqConsumerServer extends Server implements CustomTransportStr
       });
       return;
     }
-    this.log.error(`${this.options.queue}: dead-lettered after ${failures} attempts: ${errorMessage(error)}`);
-    trace.getActiveSpan()?.addEvent('dead-lettered', { queue: names.deadLetter, error: errorMessage(error) });
+    this.log.error(`${this.options.queue}: dead-lettered after ${attempts} attempts: ${errorMessage(failure)}`);
+    trace.getActiveSpan()?.addEvent('dead-lettered', { queue: names.deadLetter, error: errorMessage(failure) });
     await withoutInstrumentation(async () => {
       publisher.sendToQueue(names.deadLetter, msg.content, {
         ...properties,
         headers: {
           ...headers,
           [RETRY_COUNT_HEADER]: String(failures),
-          ...deadLetterHeaders(error, failures, this.options.queue),
+          ...deadLetterHeaders(failure, attempts, this.options.queue),
           [DeadLetterHeaders.sourceQueue]: this.options.queue,
         },
       });

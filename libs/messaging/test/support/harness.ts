@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Ctx, EventPattern, Payload, type CustomTransportStrategy } from '@nestjs/microservices';
 import { defineEvent } from '@conveyor/contracts';
 import { createTestDatabase, localServers, type TestDatabase } from '@conveyor/testing';
+import { Client } from 'pg';
 import { DataSource, type EntityManager, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { z } from 'zod';
 import { addToOutbox, eventMessage, MessageConsumer, MessageContext, messagingMigrations, type OutboxDestination } from '../../src';
@@ -133,4 +134,27 @@ export async function startConsumerApp(strategy: CustomTransportStrategy, source
   const app = await NestFactory.createMicroservice(module, { strategy, logger: ['error', 'warn'], bufferLogs: false });
   await app.listen();
   return app;
+}
+
+/**
+ * Holds the row `id` of a `locked_rows` table FOR UPDATE in a transaction of
+ * its own connection until `release()`: a handler that locks the same row
+ * ({@link lockRow}) runs into its lock timeout on every try, while the
+ * database answers everything else.
+ */
+export async function holdRowLock(db: TestDatabase, id: string): Promise<{ release(): Promise<void> }> {
+  const client = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
+  client.on('error', () => undefined); // terminated by an outage test: released either way
+  await client.connect();
+  await client.query(`CREATE TABLE IF NOT EXISTS locked_rows (id text PRIMARY KEY)`);
+  await client.query(`INSERT INTO locked_rows (id) VALUES ($1) ON CONFLICT DO NOTHING`, [id]);
+  await client.query('BEGIN');
+  await client.query(`SELECT 1 FROM locked_rows WHERE id = $1 FOR UPDATE`, [id]);
+  return { release: () => client.end().catch(() => undefined) };
+}
+
+/** In a handler's transaction: locks the row `id` of `locked_rows`, waiting at most `lockTimeoutMs` (SQLSTATE 55P03 past it). */
+export async function lockRow(manager: EntityManager, id: string, lockTimeoutMs = 100): Promise<void> {
+  await manager.query(`SET LOCAL lock_timeout = '${lockTimeoutMs}ms'`);
+  await manager.query(`SELECT 1 FROM locked_rows WHERE id = $1 FOR UPDATE`, [id]);
 }

@@ -9,7 +9,7 @@ import { createHmac, randomInt, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import type { NotificationConfig } from '../config';
-import { VERIFICATION_PER_HOUR_LIMIT, VERIFICATION_PER_PHONE_LIMIT } from './verification-limits';
+import { SMS_BUDGET_LIMIT, VERIFICATION_PER_HOUR_LIMIT, VERIFICATION_PER_PHONE_LIMIT } from './verification-limits';
 import { VerificationStore } from './verification-store';
 import type { VerificationView } from './verifications.dto';
 import { VerificationAlreadyVerified, VerificationCodeMismatch, VerificationExpired, VerificationLocked, VerificationNotFound } from './verifications.errors';
@@ -39,6 +39,9 @@ export class VerificationsService {
     const phoneKey = this.hash('phone', phone);
     await this.limiter.consumeKey(VERIFICATION_PER_PHONE_LIMIT, request, phoneKey);
     await this.limiter.consumeKey(VERIFICATION_PER_HOUR_LIMIT, request, phoneKey);
+    // Per user and per address: the @RateLimit guard of the route, before this. Last, the
+    // budget of every caller together: only a request every other limit let through spends it.
+    await this.limiter.consumeBudget(SMS_BUDGET_LIMIT, request);
     const id = randomUUID();
     const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
     const ttlMs = this.config.NOTIFICATION_VERIFICATION_TTL_MS;

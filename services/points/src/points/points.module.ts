@@ -9,6 +9,7 @@ import { OrderEventsConsumer } from './earning/order-events.consumer';
 import { EXPIRY_LOCK, ExpirePointsService } from './expiry/expire-points.service';
 import { PointsEvents } from './points-events.port';
 import { PointsHttpController } from './queries/points.http.controller';
+import { IDEMPOTENCY_PRUNE_LOCK, PruneIdempotencyKeysService } from './spending/prune-idempotency-keys.service';
 import { RedemptionsService } from './spending/redemptions.service';
 import { SpendingHttpController } from './spending/spending.http.controller';
 import { TransfersService } from './spending/transfers.service';
@@ -29,6 +30,13 @@ import { TransfersService } from './spending/transfers.service';
       use: ExpirePointsService,
       intervalMs: (config: PointsConfig) => config.POINTS_EXPIRY_INTERVAL_MS,
       run: (expiry, lease) => expiry.expireDue(lease),
+    }),
+    PruneIdempotencyKeysService,
+    leaseScheduledJob({
+      lockName: IDEMPOTENCY_PRUNE_LOCK,
+      use: PruneIdempotencyKeysService,
+      intervalMs: (config: PointsConfig) => config.POINTS_IDEMPOTENCY_PRUNE_INTERVAL_MS,
+      run: (keys, lease) => keys.prune(lease),
     }),
   ],
 })

@@ -53,8 +53,9 @@ export async function idempotentRequest<T>(
     'SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
     [request.userId, request.key],
   );
-  // Gone between the conflict and this read cannot happen (keys are never deleted while the service runs); a
-  // different body or operation under the same key is the caller's mistake.
-  if (!stored || stored.request_hash !== requestHash) throw new IdempotencyKeyReused('POINTS', request.key);
+  // Gone between the conflict and this read: pruned at that instant, past its retention (a day old): a new request.
+  if (!stored) return idempotentRequest(dataSource, request, work);
+  // A different body or operation under the same key is the caller's mistake.
+  if (stored.request_hash !== requestHash) throw new IdempotencyKeyReused('POINTS', request.key);
   return { status: stored.response_status, body: stored.response_body, replayed: true };
 }
