@@ -1,5 +1,6 @@
 import { messagingMigrations } from '@conveyor/messaging';
 import { InitialSchema1796077810625 } from './migrations/1796077810625-initial-schema';
+import { ActivityReporters1796400000000 } from './migrations/1796400000000-activity-reporters';
 
 /** The points database's migrations in order: libs/messaging's outbox and inbox tables first, then the service's schema. */
-export const pointsMigrations = [...messagingMigrations, InitialSchema1796077810625];
+export const pointsMigrations = [...messagingMigrations, InitialSchema1796077810625, ActivityReporters1796400000000];

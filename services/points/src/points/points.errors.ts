@@ -31,3 +31,16 @@ export class UnknownRecipient extends DomainError {
     super({ code: 'POINTS.UNKNOWN_RECIPIENT', kind: 'rejected', detail: `No points account ${userId} to transfer to.`, extensions: { toUserId: userId } });
   }
 }
+
+/** The user has had POINTS_ACTIVITY_DAILY_CAP activity awards this UTC day: nothing was recorded; the next day counts anew. */
+export class ActivityDailyCapReached extends DomainError {
+  constructor(userId: string, cap: number, retryAfterSeconds: number) {
+    super({
+      code: 'POINTS.ACTIVITY_DAILY_CAP_REACHED',
+      kind: 'rate_limited',
+      detail: `${userId} has had ${cap} activity awards today (UTC), the most a day; nothing was recorded.`,
+      retryAfterSeconds,
+      extensions: { userId, cap },
+    });
+  }
+}

@@ -16,7 +16,7 @@ export const PROBLEM = 'application/problem+json';
 export const POINTS_ENTRY = 'services/points/src/main.ts';
 
 /** Requests signed with the test file's key pair (libs/testing), which every points process started here trusts. */
-export { asAdmin, asUser } from '@conveyor/testing';
+export { asAdmin, asService, asUser } from '@conveyor/testing';
 
 /** One points process on a database, topics, exchange and queue of its own: what one test file runs against. */
 export interface PointsStack {
