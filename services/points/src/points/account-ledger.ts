@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { Clock } from './clock';
+import { InsufficientPoints } from './points.errors';
 
 /** What a ledger row says about a change: its kind, why, and what caused it (an order, an activity, a transfer, a lot). */
 export interface LedgerEntry {
@@ -24,6 +26,9 @@ export interface Credited {
 
 export interface Debited {
   ledgerId: string;
+  /** The account's balance after the debit, as the ledger has it (lots past expiry the job has not taken yet included). */
+  accountBalance: number;
+  /** What the user holds after the debit: the points of lots not past their expiry. */
   balance: number;
   /** The lots' parts taken, first-expiring first (a transfer hands them on with their expiry). */
   pieces: LotPiece[];
@@ -45,13 +50,18 @@ interface OpenLot {
  * The one place balances change. Every method runs inside the caller's
  * transaction and keeps three things equal for each user: `accounts.balance`,
  * the sum of the user's `ledger.amount`, and the sum of the user's
- * `lots.remaining`. The balance moves by one atomic UPDATE, which also holds
- * the account's row lock until commit: the lots are then read and spent
- * under that lock, so two spends of one user never pick the same lot, and
- * every writer takes the account before its lots (no lock-order inversion).
+ * `lots.remaining`. A lot past its `expires_at` (by the injected {@link Clock})
+ * is dead from that instant: no spend takes it and no balance shown counts
+ * it, though it stays in those sums until the expiry job writes it off. The
+ * balance moves by one atomic UPDATE, which also holds the account's row lock
+ * until commit: the lots are then read and spent under that lock, so two
+ * spends of one user never pick the same lot, and every writer takes the
+ * account before its lots (no lock-order inversion).
  */
 @Injectable()
 export class AccountLedger {
+  constructor(private readonly clock: Clock) {}
+
   /** Creates the account if it does not exist yet (a first earning). */
   async ensureAccount(manager: EntityManager, userId: string): Promise<void> {
     await manager.query('INSERT INTO accounts (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING', [userId]);
@@ -78,7 +88,7 @@ export class AccountLedger {
     );
     const debt = Number(account.debt);
     if (debt === 0) return { ledgerId, balance: Number(account.balance), settledDebt: 0 };
-    // Debt only exists while the balance is 0, so what this credit brought is what can pay it.
+    // Debt only exists while no live lot is left, so what this credit brought is what can pay it.
     const settle = Math.min(debt, amount);
     const settled = await this.debit(
       manager,
@@ -87,58 +97,67 @@ export class AccountLedger {
       { kind: 'debt_settlement', reason: 'debt_settlement', sourceId: entry.sourceId },
       { debtPaid: settle },
     );
-    if (!settled) throw new Error(`account ${userId} could not settle its debt`);
-    return { ledgerId, balance: settled.balance, settledDebt: settle };
+    return { ledgerId, balance: settled.accountBalance, settledDebt: settle };
   }
 
   /**
-   * Takes `amount` if the balance covers it, in one atomic conditional update
-   * (`balance = balance - $1 WHERE balance >= $1`), and spends the lots that
-   * expire first. Undefined when the balance is short (or there is no
-   * account): nothing changed.
+   * Takes `amount` from the lots that are spendable now, first-expiring first.
+   * The conditional update (`balance = balance - $1 WHERE balance >= $1`)
+   * refuses at once what even the whole balance does not cover, and takes the
+   * account's row lock; under it the live lots must cover the amount too
+   * (the balance may still hold expired lots). Short: throws
+   * {@link InsufficientPoints}, which rolls the caller's transaction back,
+   * so nothing changed.
    */
-  async debit(manager: EntityManager, userId: string, amount: number, entry: LedgerEntry, options: { debtPaid?: number } = {}): Promise<Debited | undefined> {
+  async debit(manager: EntityManager, userId: string, amount: number, entry: LedgerEntry, options: { debtPaid?: number } = {}): Promise<Debited> {
     const [account] = await updateReturning<{ balance: string }>(
       manager,
       `UPDATE accounts SET balance = balance - $2, debt = debt - $3, version = version + 1, updated_at = now()
        WHERE user_id = $1 AND balance >= $2 RETURNING balance`,
       [userId, amount, options.debtPaid ?? 0],
     );
-    if (!account) return undefined;
-    const pieces = await this.spendLots(manager, userId, amount);
+    if (!account) {
+      // No row lock was taken: the lots are summed for the answer only, unlocked (locking them first would invert the lock order).
+      const [unlocked]: { live: string }[] = await manager.query(
+        'SELECT coalesce(sum(remaining), 0) AS live FROM lots WHERE user_id = $1 AND remaining > 0 AND expires_at > $2',
+        [userId, this.clock.now()],
+      );
+      throw new InsufficientPoints(amount, Number(unlocked.live));
+    }
+    const lots = await this.liveLots(manager, userId);
+    const live = lots.reduce((sum, lot) => sum + Number(lot.remaining), 0);
+    if (live < amount) throw new InsufficientPoints(amount, live);
+    const pieces = await this.spendLots(manager, lots, amount);
     const ledgerId = await this.append(manager, userId, entry, -amount, Number(account.balance), null);
-    return { ledgerId, balance: Number(account.balance), pieces };
+    return { ledgerId, accountBalance: Number(account.balance), balance: live - amount, pieces };
   }
 
   /**
-   * Takes back up to `amount` (a cancelled order's award): what the balance
-   * covers is debited, the rest becomes debt. Locks the account first, so the
+   * Takes back up to `amount` (a cancelled order's award): what the live lots
+   * cover is debited, the rest becomes debt. Locks the account first, so the
    * split between taken and owed holds until commit.
    */
-  async takeBack(manager: EntityManager, userId: string, amount: number, entry: LedgerEntry): Promise<{ taken: number; owed: number; balance: number }> {
+  async takeBack(manager: EntityManager, userId: string, amount: number, entry: LedgerEntry): Promise<{ taken: number; owed: number }> {
     await this.ensureAccount(manager, userId);
-    const [account]: { balance: string }[] = await manager.query('SELECT balance FROM accounts WHERE user_id = $1 FOR UPDATE', [userId]);
-    const taken = Math.min(Number(account.balance), amount);
+    await manager.query('SELECT 1 FROM accounts WHERE user_id = $1 FOR UPDATE', [userId]);
+    const live = (await this.liveLots(manager, userId)).reduce((sum, lot) => sum + Number(lot.remaining), 0);
+    const taken = Math.min(live, amount);
     const owed = amount - taken;
-    let balance = Number(account.balance);
-    if (taken > 0) {
-      const debited = await this.debit(manager, userId, taken, entry);
-      if (!debited) throw new Error(`account ${userId} changed under its lock`);
-      balance = debited.balance;
-    }
+    if (taken > 0) await this.debit(manager, userId, taken, entry);
     if (owed > 0) await manager.query('UPDATE accounts SET debt = debt + $2, version = version + 1, updated_at = now() WHERE user_id = $1', [userId, owed]);
-    return { taken, owed, balance };
+    return { taken, owed };
   }
 
-  /**
-   * Sets the remaining of the user's open lots, first-expiring first, until
-   * `amount` is spent. The caller holds the account's row lock.
-   */
-  private async spendLots(manager: EntityManager, userId: string, amount: number): Promise<LotPiece[]> {
-    const lots: OpenLot[] = await manager.query(
-      'SELECT id, remaining, expires_at FROM lots WHERE user_id = $1 AND remaining > 0 ORDER BY expires_at, id FOR UPDATE',
-      [userId],
+  /** The user's lots with points left and not past their expiry, first-expiring first, locked. The caller holds the account's row lock. */
+  private liveLots(manager: EntityManager, userId: string): Promise<OpenLot[]> {
+    return manager.query(
+      'SELECT id, remaining, expires_at FROM lots WHERE user_id = $1 AND remaining > 0 AND expires_at > $2 ORDER BY expires_at, id FOR UPDATE',
+      [userId, this.clock.now()],
     );
+  }
+
+  /** Sets the remaining of `lots`, in their order, until `amount` is spent; they cover it. */
+  private async spendLots(manager: EntityManager, lots: OpenLot[], amount: number): Promise<LotPiece[]> {
     const pieces: LotPiece[] = [];
     const spent: { id: string; remaining: number }[] = [];
     let left = amount;
@@ -149,7 +168,6 @@ export class AccountLedger {
       pieces.push({ amount: take, expiresAt: lot.expires_at });
       spent.push({ id: lot.id, remaining: Number(lot.remaining) - take });
     }
-    if (left > 0) throw new Error(`account ${userId}: lots hold ${amount - left} of the ${amount} its balance covered`);
     await manager.query('UPDATE lots SET remaining = s.remaining FROM unnest($1::bigint[], $2::bigint[]) AS s(id, remaining) WHERE lots.id = s.id', [
       spent.map((s) => s.id),
       spent.map((s) => s.remaining),

@@ -7,14 +7,14 @@ export class AccountNotFound extends DomainError {
   }
 }
 
-/** The balance does not cover the amount: nothing was taken. */
+/** The points spendable now (lots not past their expiry) do not cover the amount: nothing was taken. */
 export class InsufficientPoints extends DomainError {
-  constructor(requested: number, balance: number) {
+  constructor(requested: number, available: number) {
     super({
       code: 'POINTS.INSUFFICIENT_BALANCE',
       kind: 'conflict',
-      detail: `The balance (${balance}) does not cover ${requested} points; nothing was taken.`,
-      extensions: { requested, balance },
+      detail: `The points available now (${available}) do not cover ${requested}; nothing was taken.`,
+      extensions: { requested, available },
     });
   }
 }

@@ -121,3 +121,26 @@ export async function seedAccount(sql: Client, userId: string, points: number, e
     throw error;
   }
 }
+
+/** Adds a lot of `points` expiring at `expiresAt` to an existing account (the way a credit would), straight in the database. */
+export async function addLot(sql: Client, userId: string, points: number, expiresAt: Date): Promise<void> {
+  await sql.query('BEGIN');
+  try {
+    await sql.query('UPDATE accounts SET balance = balance + $2 WHERE user_id = $1', [userId, points]);
+    const { rows } = await sql.query<{ id: string }>(
+      `INSERT INTO ledger (user_id, kind, reason, source_id, amount, balance_after, expires_at)
+       SELECT $1, 'earn', 'seed', 'seed', $2, balance, $3 FROM accounts WHERE user_id = $1 RETURNING id`,
+      [userId, points, expiresAt],
+    );
+    await sql.query('INSERT INTO lots (user_id, ledger_id, amount, remaining, expires_at) VALUES ($1, $2, $3, $3, $4)', [
+      userId,
+      rows[0].id,
+      points,
+      expiresAt,
+    ]);
+    await sql.query('COMMIT');
+  } catch (error) {
+    await sql.query('ROLLBACK');
+    throw error;
+  }
+}

@@ -4,6 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { PointsConfig } from '../../config';
 import { AccountLedger, updateReturning } from '../account-ledger';
+import { Clock } from '../clock';
 import { PointsEvents } from '../points-events.port';
 
 /** floor(amount × rate), in integers: BigInt, so no total is too large to round exactly. */
@@ -24,6 +25,7 @@ export class OrderEarningsService {
   constructor(
     private readonly ledger: AccountLedger,
     private readonly events: PointsEvents,
+    private readonly clock: Clock,
     @InjectConfig() private readonly config: PointsConfig,
   ) {}
 
@@ -39,7 +41,7 @@ export class OrderEarningsService {
     }
     await this.ledger.ensureAccount(manager, paid.customerId);
     if (points === 0) return;
-    const expiresAt = new Date(Date.now() + this.config.POINTS_LOT_LIFETIME_S * 1000);
+    const expiresAt = new Date(this.clock.now().getTime() + this.config.POINTS_LOT_LIFETIME_S * 1000);
     const credited = await this.ledger.credit(manager, paid.customerId, [{ amount: points, expiresAt }], {
       kind: 'earn',
       reason: 'order_paid',

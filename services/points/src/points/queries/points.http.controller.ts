@@ -7,11 +7,13 @@ import { z } from 'zod';
 import { InjectConfig } from '@conveyor/config';
 import type { PointsConfig } from '../../config';
 import { assertMayRead } from '../access';
+import { Clock } from '../clock';
 import { AccountNotFound } from '../points.errors';
 import { UserIdParams } from '../spending/spending.dto';
 
 const pointsView = z.object({
   userId: z.string(),
+  /** The points of lots not past their expiry: a lot is out of it from the instant it expires, before the expiry job writes it off. */
   balance: z.number().int(),
   /** Taken back after it was spent (a cancelled order's points); paid off by the next earnings first. */
   debt: z.number().int(),
@@ -69,6 +71,7 @@ interface LedgerRow {
 export class PointsHttpController {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly clock: Clock,
     @InjectConfig() private readonly config: PointsConfig,
   ) {}
 
@@ -79,13 +82,15 @@ export class PointsHttpController {
   @ApiProblems({ not_found: "No such account (or not the caller's)", invalid: 'Invalid user id' })
   async get(@CurrentUser() user: AuthUser, @Param() params: UserIdParams): Promise<PointsView> {
     assertMayRead(user, params.id);
-    const before = new Date(Date.now() + this.config.POINTS_EXPIRING_SOON_S * 1000);
+    const now = this.clock.now();
+    const before = new Date(now.getTime() + this.config.POINTS_EXPIRING_SOON_S * 1000);
+    // Only live lots: one past its expiry is gone for the user, whether or not the expiry job has written it off yet.
     const [row]: { balance: string; debt: string; version: string; soon: string; next_expiry: Date | null }[] = await this.dataSource.query(
-      `SELECT a.balance, a.debt, a.version,
-              coalesce(sum(l.remaining) FILTER (WHERE l.expires_at <= $2), 0) AS soon, min(l.expires_at) AS next_expiry
-       FROM accounts a LEFT JOIN lots l ON l.user_id = a.user_id AND l.remaining > 0
+      `SELECT coalesce(sum(l.remaining), 0) AS balance, a.debt, a.version,
+              coalesce(sum(l.remaining) FILTER (WHERE l.expires_at <= $3), 0) AS soon, min(l.expires_at) AS next_expiry
+       FROM accounts a LEFT JOIN lots l ON l.user_id = a.user_id AND l.remaining > 0 AND l.expires_at > $2
        WHERE a.user_id = $1 GROUP BY a.user_id`,
-      [params.id, before.toISOString()],
+      [params.id, now, before],
     );
     if (!row && params.id !== user.id) throw new AccountNotFound(params.id);
     return {
