@@ -112,11 +112,13 @@ describe('points: earning from order events', () => {
     await expect(accountState(stack.sql, user)).resolves.toEqual({ balance: 20, debt: 0, ledgerSum: 20, lotsRemaining: 20 });
   });
 
-  it('When a paid order is cancelled after its points were partly spent, then the rest is debt, paid off by the next earning first', async () => {
+  it('When a paid order is cancelled after its hold ended and its points were partly spent, then the rest is debt, paid off by the next earning first', async () => {
     const user = uniqueName('debtor');
     const order = paid(user, 40_000); // 400 points
     await stack.publishOrderEvents([order]);
     await awardOf(order.aggregateId);
+    // As if POINTS_ORDER_HOLD_S had passed (test/lots.int-spec.ts moves a clock instead): the points are spendable.
+    await stack.sql.query("UPDATE lots SET available_at = now() - interval '1 second' WHERE user_id = $1", [user]);
     const spent = await fetch(`${stack.service.url}/users/${user}/points/redemptions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...(await asUser(user)) },

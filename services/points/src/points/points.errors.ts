@@ -7,14 +7,21 @@ export class AccountNotFound extends DomainError {
   }
 }
 
-/** The points spendable now (lots not past their expiry) do not cover the amount: nothing was taken. */
+/**
+ * The points spendable now do not cover the amount: nothing was taken.
+ * `available` is what could be spent; `held` what is there but not yet
+ * spendable (an order's points until it can no longer be cancelled).
+ */
 export class InsufficientPoints extends DomainError {
-  constructor(requested: number, available: number) {
+  constructor(requested: number, available: number, held: number) {
     super({
       code: 'POINTS.INSUFFICIENT_BALANCE',
       kind: 'conflict',
-      detail: `The points available now (${available}) do not cover ${requested}; nothing was taken.`,
-      extensions: { requested, available },
+      detail:
+        held > 0
+          ? `The points available now (${available}) do not cover ${requested}; ${held} more are held until their orders can no longer be cancelled. Nothing was taken.`
+          : `The points available now (${available}) do not cover ${requested}; nothing was taken.`,
+      extensions: { requested, available, held },
     });
   }
 }
