@@ -72,8 +72,8 @@ down: services-down infra-down ## stop the services and the servers
 audit: setup ## npm audit --omit=dev: fails on a high or critical advisory not accepted in tools/audit-allowlist.json
 	node tools/audit.mjs
 
-token: setup ## print a bearer token for the local services: make token [USER=alice] [ROLE=user|admin] (keys made on first use)
-	@node deploy/local/keys.mjs token --user "$(TOKEN_USER)" --role "$(TOKEN_ROLE)"
+token: setup ## print a bearer token for the local services: make token [USER=alice] [ROLE=user|admin], or a service's: make token CLIENT=lessons SCOPE=points:activities (keys made on first use)
+	@node deploy/local/keys.mjs token $(if $(CLIENT),--client "$(CLIENT)" --scope "$(SCOPE)",--user "$(TOKEN_USER)" --role "$(TOKEN_ROLE)")
 
 lint: setup ## Prettier (check only) and ESLint with module boundaries and project tags, every project
 	npx prettier --check --log-level warn .

@@ -59,6 +59,16 @@ check "without a token, the orders API answers 401" test "$(status_of "http://12
 token=$(make --no-print-directory -s token USER=demo-user 2>/dev/null)
 check "with a token from make token, the orders API answers 200" \
   test "$(status_of -H "Authorization: Bearer $token" "http://127.0.0.1:$ORDER_PORT/orders")" = 200
+# Lesson completions come from the lessons service's identity (client credentials, scope points:activities), never from a user.
+lessons=$(make --no-print-directory -s token CLIENT=lessons SCOPE=points:activities 2>/dev/null)
+learner="demo-learner-$$"
+complete_lesson() { # the bearer token to report with
+  status_of -X POST -H 'content-type: application/json' -H "Authorization: Bearer $1" -d "{\"userId\":\"$learner\"}" \
+    "http://127.0.0.1:$POINTS_PORT/activities/demo-lesson-1/completions"
+}
+check "a user's own token cannot report a lesson completion (403)" test "$(complete_lesson "$token")" = 403
+check "the lessons service's token (make token CLIENT=lessons SCOPE=points:activities) can, once per user and lesson: 201, then 200" \
+  eval '[ "$(complete_lesson "$lessons")" = 201 ] && [ "$(complete_lesson "$lessons")" = 200 ]'
 check "Jaeger's query API answers" answers "http://127.0.0.1:$JAEGER_QUERY_PORT/api/services"
 check "RabbitMQ's management API answers" curl -fsS -o /dev/null --max-time 5 -u conveyor:conveyor \
   "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview"

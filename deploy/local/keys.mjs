@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Local token keys: `node deploy/local/keys.mjs ensure|token [--user U] [--role user|admin] [--ttl SECONDS]`.
+// Local token keys: `node deploy/local/keys.mjs ensure|token [--user U] [--role user|admin] [--ttl SECONDS]`,
+// or a service identity's token: `token --client C --scope 'S1 S2'` (client credentials: sub = client_id = C,
+// the scopes in `scope`, no roles; RFC 9068).
 //
 // `ensure` writes, once, an ES256 key pair into .run/auth (git-ignored):
 // private.jwk.json (mode 600, only this script reads it) and jwks.json (the
@@ -34,14 +36,28 @@ async function ensureKeys() {
   return privateJwk;
 }
 
-async function token({ user, role, ttl }) {
-  if (!['user', 'admin'].includes(role)) throw new Error(`--role must be user or admin, not ${role}`);
-  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(user)) throw new Error('--user must be 1 to 64 letters, digits or ._@-');
+/** The claims of a user token (`--user`, `--role`) or, with `--client`, of a service identity (`--scope`). */
+function claimsOf({ user, role, client, scope }) {
+  if (client === undefined || client === '') {
+    if (scope) throw new Error('--scope is for a service identity: give --client too');
+    if (!['user', 'admin'].includes(role)) throw new Error(`--role must be user or admin, not ${role}`);
+    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(user)) throw new Error('--user must be 1 to 64 letters, digits or ._@-');
+    return { subject: user, payload: { roles: [role] } };
+  }
+  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(client)) throw new Error('--client must be 1 to 64 letters, digits or ._@-');
+  const scopes = (scope ?? '').split(' ').filter(Boolean);
+  if (scopes.length === 0 || scopes.some((s) => !/^[A-Za-z0-9._:-]+$/.test(s)))
+    throw new Error('--scope must be one or more scopes (letters, digits, ._:-), space-separated');
+  return { subject: client, payload: { client_id: client, scope: scopes.join(' ') } };
+}
+
+async function token({ ttl, ...who }) {
+  const { subject, payload } = claimsOf(who);
   const privateJwk = await ensureKeys();
   const key = await importJWK(privateJwk, 'ES256');
-  return new SignJWT({ roles: [role] })
+  return new SignJWT(payload)
     .setProtectedHeader({ alg: 'ES256', kid: privateJwk.kid, typ: 'JWT' })
-    .setSubject(user)
+    .setSubject(subject)
     .setIssuer(process.env.AUTH_ISSUER || 'conveyor-local')
     .setAudience(process.env.AUTH_AUDIENCE || 'conveyor')
     .setIssuedAt()
@@ -51,7 +67,13 @@ async function token({ user, role, ttl }) {
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { user: { type: 'string', default: 'user-1' }, role: { type: 'string', default: 'user' }, ttl: { type: 'string', default: '3600' } },
+  options: {
+    user: { type: 'string', default: 'user-1' },
+    role: { type: 'string', default: 'user' },
+    client: { type: 'string' },
+    scope: { type: 'string' },
+    ttl: { type: 'string', default: '3600' },
+  },
 });
 try {
   switch (positionals[0] ?? 'ensure') {

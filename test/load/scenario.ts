@@ -41,6 +41,8 @@ interface RunState {
   userIds: string[];
   userHeaders: Record<string, string>[];
   adminHeaders: Record<string, string>;
+  /** The lessons service's identity (client credentials, scope points:activities): lesson completions come from it, not from the user. */
+  lessonsHeaders: Record<string, string>;
   productIds: string[];
   /** Orders placed, by index of the user who placed them (a user cancels only their own). */
   ordersByUser: Map<number, string[]>;
@@ -159,10 +161,12 @@ export const ENDPOINTS: Endpoint[] = [
     service: 'points',
     method: 'POST',
     route: '/activities/:activityId/completions',
+    // Reported by the lessons service for the user (a user's own token is refused: docs/points-service.md).
     request: (state, user) => ({
       method: 'POST',
       path: `/activities/lesson-${1 + Math.floor(Math.random() * 20)}/completions`,
-      headers: state.userHeaders[user],
+      headers: { ...json, ...state.lessonsHeaders },
+      body: JSON.stringify({ userId: state.userIds[user] }),
     }),
   },
   {
@@ -259,6 +263,12 @@ async function localToken(user: string, role: 'user' | 'admin'): Promise<Record<
   return { authorization: `Bearer ${stdout.trim()}` };
 }
 
+/** A service identity's token signed with the local keys (what `make token CLIENT=… SCOPE=…` prints). */
+async function localServiceToken(client: string, scope: string): Promise<Record<string, string>> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['deploy/local/keys.mjs', 'token', '--client', client, '--scope', scope, '--ttl', '7200']);
+  return { authorization: `Bearer ${stdout.trim()}` };
+}
+
 async function setFaults(simUrl: string, faults: Record<string, unknown>): Promise<boolean> {
   const res = await fetch(`${simUrl}/_admin/faults`, { method: 'PUT', headers: json, body: JSON.stringify(faults) }).catch(() => undefined);
   return res?.ok ?? false;
@@ -270,6 +280,7 @@ interface Stack {
   /** Where each service answers; a service the stack does not run is left out, and so are its endpoints. */
   urls: Partial<Record<ServiceName, string>>;
   headers: (user: string, role: 'user' | 'admin') => Promise<Record<string, string>>;
+  serviceHeaders: (client: string, scope: string) => Promise<Record<string, string>>;
   stop(): Promise<void>;
 }
 
@@ -299,6 +310,7 @@ async function ownStack(): Promise<Stack> {
     simUrl: sim.url,
     urls: { order: order.url },
     headers: (user, role) => (role === 'admin' ? tokens.asAdmin(user) : tokens.asUser(user)),
+    serviceHeaders: (client, scope) => tokens.asService(client, scope),
     stop: async () => {
       for (const p of running.reverse()) await p.stop();
       await db.drop();
@@ -314,6 +326,7 @@ async function runningStack(): Promise<Stack> {
     orderUrl: url('order', 3001),
     simUrl: process.env['PROVIDER_SIM_URL'] ?? `http://127.0.0.1:${process.env['PROVIDER_SIM_PORT'] ?? 3100}`,
     headers: localToken,
+    serviceHeaders: localServiceToken,
     stop: async () => undefined,
   };
 }
@@ -438,6 +451,7 @@ async function main(): Promise<void> {
       userIds,
       userHeaders: await Promise.all(userIds.map((id) => stack.headers(id, 'user'))),
       adminHeaders,
+      lessonsHeaders: await stack.serviceHeaders('lessons', 'points:activities'),
       productIds: await seedProducts(stack, adminHeaders),
       ordersByUser: new Map(),
       placed: new Map(),

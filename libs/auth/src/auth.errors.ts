@@ -35,7 +35,7 @@ export class TokenInvalidError extends DomainError {
   }
 }
 
-/** The user is known but lacks the role the route requires. */
+/** The user is known but lacks the role the route requires (a service identity has no role: it opens only `@RequireScope` routes). */
 export class ForbiddenError extends DomainError {
   constructor(required: readonly string[]) {
     super({
@@ -44,6 +44,22 @@ export class ForbiddenError extends DomainError {
       detail: `This route requires the role ${required.join(' or ')}.`,
       extensions: { requiredRoles: required },
       headers: { 'www-authenticate': `Bearer realm="${REALM}", error="insufficient_scope"` },
+    });
+  }
+}
+
+/**
+ * The route is for a service identity granted `scopes` (`@RequireScope`), and
+ * the token is not one: an end user's token, or a service without the scope.
+ */
+export class InsufficientScopeError extends DomainError {
+  constructor(required: readonly string[]) {
+    super({
+      code: 'AUTH.INSUFFICIENT_SCOPE',
+      kind: 'forbidden',
+      detail: `This route is for a service identity (a client-credentials token) granted the scope ${required.join(' and ')}; an end user's token never opens it.`,
+      extensions: { requiredScopes: required },
+      headers: { 'www-authenticate': `Bearer realm="${REALM}", error="insufficient_scope", scope="${required.join(' ')}"` },
     });
   }
 }

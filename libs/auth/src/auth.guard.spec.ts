@@ -8,7 +8,7 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { AuthModule, CurrentUser, Public, Roles, TokenVerifier, type AuthUser } from './index';
+import { AuthModule, CurrentUser, Public, RequireScope, Roles, TokenVerifier, type AuthUser } from './index';
 
 @Controller()
 class ThingsController {
@@ -27,6 +27,12 @@ class ThingsController {
   @Post('prices')
   changePrices(@CurrentUser() user: AuthUser) {
     return { changedBy: user.id };
+  }
+
+  @RequireScope('points:activities')
+  @Post('completions')
+  complete(@CurrentUser() caller: AuthUser) {
+    return { by: caller.id, kind: caller.kind };
   }
 }
 
@@ -75,7 +81,7 @@ describe('AuthGuard', () => {
     for (const alg of ['ES256', 'RS256'] as const) {
       const res = await get('/me', bearer(await tokens.sign({ sub: 'u-42', alg })));
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ id: 'u-42', roles: ['user'] });
+      expect(res.json()).toEqual({ id: 'u-42', kind: 'user', roles: ['user'], scopes: [] });
     }
   });
 
@@ -146,6 +152,42 @@ describe('AuthGuard', () => {
     expect(res.statusCode).toBe(403);
   });
 
+  it('When a service identity with the scope calls a @RequireScope route, then it passes as that client', async () => {
+    const res = await app.inject({ method: 'POST', url: '/completions', headers: await tokens.asService('lessons', 'other:scope', 'points:activities') });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toEqual({ by: 'lessons', kind: 'service' });
+  });
+
+  it('When a user token calls a @RequireScope route, even an admin or one carrying the scope, then 403 AUTH.INSUFFICIENT_SCOPE', async () => {
+    const userWithScope = bearer(await tokens.sign({ sub: 'u-1', scope: 'points:activities' }));
+    const userOfAnotherClient = bearer(await tokens.sign({ sub: 'u-1', clientId: 'web-app', scope: 'points:activities' }));
+    for (const headers of [await tokens.asUser('u-1'), await tokens.asAdmin('ops-1'), userWithScope, userOfAnotherClient]) {
+      const res = await app.inject({ method: 'POST', url: '/completions', headers });
+      expect(res.statusCode).toBe(403);
+      expect(res.headers['content-type']).toContain(PROBLEM_CONTENT_TYPE);
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="conveyor", error="insufficient_scope", scope="points:activities"');
+      expect(res.json()).toMatchObject({ status: 403, code: 'AUTH.INSUFFICIENT_SCOPE', requiredScopes: ['points:activities'] });
+    }
+  });
+
+  it('When a service identity lacks the scope, then 403 AUTH.INSUFFICIENT_SCOPE; without a token it is 401', async () => {
+    const res = await app.inject({ method: 'POST', url: '/completions', headers: await tokens.asService('lessons', 'points:read') });
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ code: 'AUTH.INSUFFICIENT_SCOPE' });
+    expect((await app.inject({ method: 'POST', url: '/completions' })).statusCode).toBe(401);
+  });
+
+  it('When a service identity calls a user route or an admin route, then 403 AUTH.FORBIDDEN: it is no user, whatever roles it claims', async () => {
+    const service = await tokens.asService('lessons', 'points:activities');
+    const me = await get('/me', service);
+    expect(me.statusCode).toBe(403);
+    expect(me.json()).toMatchObject({ code: 'AUTH.FORBIDDEN', requiredRoles: ['user'] });
+    const claimingAdmin = bearer(await tokens.sign({ sub: 'lessons', clientId: 'lessons', roles: ['admin'] }));
+    const prices = await app.inject({ method: 'POST', url: '/prices', headers: claimingAdmin });
+    expect(prices.statusCode).toBe(403);
+    expect(prices.json()).toMatchObject({ code: 'AUTH.FORBIDDEN', requiredRoles: ['admin'] });
+  });
+
   it('When a route is public, then it answers without a token, and a bad token does not matter there', async () => {
     expect((await get('/catalog')).statusCode).toBe(200);
     expect((await get('/catalog', bearer('garbage'))).statusCode).toBe(200);
@@ -175,7 +217,12 @@ describe('TokenVerifier key sources', () => {
 
   it('When the JWKS comes from a URL, then tokens are verified against the keys served there', async () => {
     servedStatus = 200;
-    await expect(verifierFor({ AUTH_JWKS_URL: jwksUrl }).verify(await tokens.sign({ sub: 'u-7' }))).resolves.toEqual({ id: 'u-7', roles: ['user'] });
+    await expect(verifierFor({ AUTH_JWKS_URL: jwksUrl }).verify(await tokens.sign({ sub: 'u-7' }))).resolves.toEqual({
+      id: 'u-7',
+      kind: 'user',
+      roles: ['user'],
+      scopes: [],
+    });
   });
 
   it('When the JWKS URL fails, then the answer is 503 AUTH.KEYS_UNAVAILABLE, not a rejected token', async () => {

@@ -1,7 +1,8 @@
-export { ROLES, type AuthUser, type RateLimitRule, type Role } from './types';
+export { ROLES, type AuthUser, type CallerKind, type RateLimitRule, type Role } from './types';
 export {
   AuthKeysUnavailableError,
   ForbiddenError,
+  InsufficientScopeError,
   RateLimitBudgetSpentError,
   RateLimitedError,
   TokenInvalidError,
@@ -9,7 +10,7 @@ export {
   type TokenRejection,
 } from './auth.errors';
 export { TOKEN_ALGORITHMS, TokenVerifier, type AuthConfig, type RequestWithHeaders } from './token-verifier';
-export { CurrentUser, Roles, type AuthenticatedRequest } from './auth.decorators';
+export { CurrentUser, RequireScope, Roles, type AuthenticatedRequest } from './auth.decorators';
 /** Re-exported: the decorator lives in libs/http so that libs serving open routes can use it. */
 export { Public } from '@conveyor/http';
 export { AuthGuard } from './auth.guard';

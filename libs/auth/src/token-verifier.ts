@@ -4,7 +4,7 @@ import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebK
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AuthKeysUnavailableError, TokenInvalidError, TokenMissingError } from './auth.errors';
-import { ROLES, type AuthUser } from './types';
+import { ROLES, type AuthUser, type Role } from './types';
 
 /** The `AUTH_*` settings (libs/config `authEnv`). */
 export type AuthConfig = z.output<typeof authEnv>;
@@ -20,12 +20,21 @@ const tokenClaims = z.object({
     .min(1)
     .max(64)
     .regex(/^\P{Cc}*$/u),
-  /** Unknown roles are ignored; a token without the claim is an ordinary user. */
-  roles: z
-    .array(z.string())
-    .optional()
-    .transform((roles) => (roles ?? ['user']).filter((role): role is AuthUser['roles'][number] => (ROLES as readonly string[]).includes(role))),
+  /** Unknown roles are ignored; a user token without the claim is an ordinary user. */
+  roles: z.array(z.string()).optional(),
+  /** RFC 9068: the client the token was issued to; equal to `sub` when no user is involved (client credentials). */
+  client_id: z.string().optional(),
+  /** RFC 9068 / RFC 8693: space-separated scopes. */
+  scope: z.string().max(4_096).optional(),
 });
+
+/** The caller a token's claims describe: a service identity (sub = client_id) gets its scopes and no roles. */
+function callerOf(claims: z.output<typeof tokenClaims>): AuthUser {
+  const scopes = (claims.scope ?? '').split(' ').filter((scope) => scope.length > 0);
+  if (claims.client_id !== undefined && claims.client_id === claims.sub) return { id: claims.sub, kind: 'service', roles: [], scopes };
+  const roles = (claims.roles ?? ['user']).filter((role): role is Role => (ROLES as readonly string[]).includes(role));
+  return { id: claims.sub, kind: 'user', roles, scopes };
+}
 
 /** A request as far as authentication cares: its headers. */
 export interface RequestWithHeaders {
@@ -90,7 +99,7 @@ export class TokenVerifier {
     this.keySet = readKeySet(config);
   }
 
-  /** Verifies one compact JWS and returns the user it names. */
+  /** Verifies one compact JWS and returns the caller it names (a user, or a service identity with its scopes). */
   async verify(token: string): Promise<AuthUser> {
     let payload: unknown;
     try {
@@ -107,8 +116,8 @@ export class TokenVerifier {
       throw refused;
     }
     const claims = tokenClaims.safeParse(payload);
-    if (!claims.success) throw new TokenInvalidError('bad-claims', 'The token has no usable subject or roles.');
-    return { id: claims.data.sub, roles: claims.data.roles };
+    if (!claims.success) throw new TokenInvalidError('bad-claims', 'The token has no usable subject, roles or scopes.');
+    return callerOf(claims.data);
   }
 
   /**

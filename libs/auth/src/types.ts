@@ -2,11 +2,23 @@
 export const ROLES = ['user', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
+/**
+ * Who a token speaks for: an end `user`, or a `service` acting for itself
+ * (an OAuth 2.0 client-credentials token: RFC 9068 gives it a `sub` equal to
+ * its `client_id`). A service identity opens only the routes that name one of
+ * its scopes (`@RequireScope`); a user token never opens those.
+ */
+export type CallerKind = 'user' | 'service';
+
 /** The caller, as a verified token names them. */
 export interface AuthUser {
-  /** The token's subject: the user id every user-scoped resource is keyed by. */
+  /** The token's subject: the user id every user-scoped resource is keyed by (for a service identity, its client id). */
   readonly id: string;
+  readonly kind: CallerKind;
+  /** A user's roles; a service identity has none. */
   readonly roles: readonly Role[];
+  /** The `scope` claim, split at spaces (RFC 9068): what a service identity was granted. */
+  readonly scopes: readonly string[];
 }
 
 /**

@@ -20,7 +20,7 @@ describe('deploy/local/keys.mjs (make token)', () => {
     const token = keys('token', '--user', 'alice', '--role', 'admin');
     // The services' defaults: AUTH_JWKS_FILE=.run/auth/jwks.json, issuer conveyor-local, audience conveyor.
     const verifier = new TokenVerifier(parseEnv('test', authEnv, { AUTH_JWKS_FILE: path.join(dir, 'jwks.json') }));
-    await expect(verifier.verify(token)).resolves.toEqual({ id: 'alice', roles: ['admin'] });
+    await expect(verifier.verify(token)).resolves.toEqual({ id: 'alice', kind: 'user', roles: ['admin'], scopes: [] });
   });
 
   it('When keys exist, then they are kept: later tokens verify against the same JWKS, and the private key is private', async () => {
@@ -31,6 +31,13 @@ describe('deploy/local/keys.mjs (make token)', () => {
     expect(jwks).not.toContain('"d"');
     expect(statSync(path.join(dir, 'private.jwk.json')).mode & 0o077).toBe(0);
     const verifier = new TokenVerifier(parseEnv('test', authEnv, { AUTH_JWKS_FILE: path.join(dir, 'jwks.json') }));
-    await expect(verifier.verify(token)).resolves.toEqual({ id: 'user-1', roles: ['user'] });
+    await expect(verifier.verify(token)).resolves.toEqual({ id: 'user-1', kind: 'user', roles: ['user'], scopes: [] });
+  });
+
+  it('When a service token is asked for (make token CLIENT=… SCOPE=…), then it verifies as that service identity with its scopes', async () => {
+    const token = keys('token', '--client', 'lessons', '--scope', 'points:activities');
+    const verifier = new TokenVerifier(parseEnv('test', authEnv, { AUTH_JWKS_FILE: path.join(dir, 'jwks.json') }));
+    await expect(verifier.verify(token)).resolves.toEqual({ id: 'lessons', kind: 'service', roles: [], scopes: ['points:activities'] });
+    expect(() => keys('token', '--client', 'lessons')).toThrow(/--scope must be/);
   });
 });

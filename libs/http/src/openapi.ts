@@ -85,7 +85,10 @@ export function ApiProblems(problems: Partial<Record<ErrorKind, string>>): Metho
  * and its zod DTOs (nestjs-zod). Every operation also gets the 500 every
  * route can answer (`INTERNAL.UNEXPECTED`), and `Problem` is a component.
  * With `bearerAuth`, operations not marked `@Public()` require the bearer
- * scheme and document 401; those with required roles (`x-required-roles`, libs/auth `@Roles`) 403.
+ * scheme (with the scopes of libs/auth `@RequireScope`, `x-required-scopes`)
+ * and document 401 and 403: the roles of `@Roles` (`x-required-roles`), the
+ * scopes, or for any other route a service identity's token, which opens only
+ * routes that name its scope.
  * Those also document 503 (the token keys cannot be fetched). Operations that
  * take a body document the 413 and 415 Fastify answers before any route code.
  * A 401 documents its `WWW-Authenticate`, a 429 its `Retry-After`.
@@ -115,9 +118,20 @@ export function buildOpenApiDocument(app: INestApplication, options: OpenApiOpti
       } else if (extensions['x-public'] === true) {
         operation.security = [];
       } else {
-        operation.security = [{ bearer: [] }];
+        const scopes = extensions['x-required-scopes'];
+        const roles = extensions['x-required-roles'];
+        // OpenAPI 3.1 lets any scheme list what it requires: here the scopes of a service identity.
+        operation.security = [{ bearer: Array.isArray(scopes) ? (scopes as string[]) : [] }];
         operation.responses['401'] ??= {
           description: 'No bearer token (AUTH.TOKEN_MISSING), or one that is expired, not ours or malformed (AUTH.TOKEN_INVALID)',
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
+        };
+        operation.responses['403'] ??= {
+          description: Array.isArray(scopes)
+            ? `For service identities (client-credentials tokens) granted ${scopes.join(' and ')}: any other token, an end user's included (AUTH.INSUFFICIENT_SCOPE)`
+            : Array.isArray(roles)
+              ? `The token lacks the role ${roles.join(' or ')}, or is a service identity's (AUTH.FORBIDDEN)`
+              : "A service identity's token: this route is for users (AUTH.FORBIDDEN)",
           content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
         };
         const keysUnavailable = 'the keys to check the token against cannot be fetched (AUTH.KEYS_UNAVAILABLE; Retry-After)';
@@ -139,13 +153,6 @@ export function buildOpenApiDocument(app: INestApplication, options: OpenApiOpti
       if (typeof extensions['x-rate-limit'] === 'string') {
         operation.responses['429'] ??= {
           description: `Past the rate limit ${extensions['x-rate-limit']} for this user or address (RATE_LIMIT.EXCEEDED); Retry-After says when to try again`,
-          content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
-        };
-      }
-      const roles = extensions['x-required-roles'];
-      if (Array.isArray(roles)) {
-        operation.responses['403'] ??= {
-          description: `The token lacks the role ${roles.join(' or ')} (AUTH.FORBIDDEN)`,
           content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
         };
       }

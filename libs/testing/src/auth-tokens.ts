@@ -7,6 +7,10 @@ import path from 'node:path';
 export interface TestTokenClaims {
   sub?: string;
   roles?: string[];
+  /** The `scope` claim (space-separated), as an identity provider grants it. */
+  scope?: string;
+  /** The `client_id` claim; equal to `sub`, the token is a service identity's (client credentials, RFC 9068). */
+  clientId?: string;
   issuer?: string;
   audience?: string;
   /** Seconds from now; negative for an expired token. */
@@ -29,6 +33,8 @@ export interface TestTokens {
   asUser(id: string): Promise<{ authorization: string }>;
   /** `{ authorization: 'Bearer …' }` for an admin. */
   asAdmin(id?: string): Promise<{ authorization: string }>;
+  /** `{ authorization: 'Bearer …' }` for a service identity: a client-credentials token of `clientId` granted `scopes`. */
+  asService(clientId: string, ...scopes: string[]): Promise<{ authorization: string }>;
 }
 
 export const TEST_ISSUER = 'conveyor-test';
@@ -53,7 +59,12 @@ export async function createTestTokens(): Promise<TestTokens> {
     const alg = claims.alg ?? 'ES256';
     const now = Math.floor(Date.now() / 1000);
     const key: KeyLike = (claims.foreignKey ? foreign : pairs)[alg].privateKey;
-    const jwt = new SignJWT({ roles: claims.roles ?? ['user'] })
+    const service = claims.clientId !== undefined && claims.clientId === claims.sub;
+    const jwt = new SignJWT({
+      ...(claims.roles !== undefined || !service ? { roles: claims.roles ?? ['user'] } : {}),
+      ...(claims.clientId !== undefined ? { client_id: claims.clientId } : {}),
+      ...(claims.scope !== undefined ? { scope: claims.scope } : {}),
+    })
       .setProtectedHeader({ alg, kid: `test-${alg.toLowerCase()}`, typ: 'JWT' })
       .setIssuer(claims.issuer ?? TEST_ISSUER)
       .setAudience(claims.audience ?? TEST_AUDIENCE)
@@ -71,6 +82,7 @@ export async function createTestTokens(): Promise<TestTokens> {
     sign,
     asUser: async (id) => ({ authorization: `Bearer ${await sign({ sub: id, roles: ['user'] })}` }),
     asAdmin: async (id = 'admin-1') => ({ authorization: `Bearer ${await sign({ sub: id, roles: ['admin'] })}` }),
+    asService: async (clientId, ...scopes) => ({ authorization: `Bearer ${await sign({ sub: clientId, clientId, scope: scopes.join(' ') })}` }),
   };
 }
 
@@ -89,3 +101,7 @@ export const asUser = async (userId: string): Promise<{ authorization: string }>
 
 /** `Authorization` for an admin (`test-admin`), signed with {@link sharedTestTokens}. */
 export const asAdmin = async (): Promise<{ authorization: string }> => (await sharedTestTokens()).asAdmin('test-admin');
+
+/** `Authorization` for a service identity (client credentials of `clientId`, granted `scopes`), signed with {@link sharedTestTokens}. */
+export const asService = async (clientId: string, ...scopes: string[]): Promise<{ authorization: string }> =>
+  (await sharedTestTokens()).asService(clientId, ...scopes);

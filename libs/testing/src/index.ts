@@ -22,6 +22,16 @@ export {
 export { eventually } from './wait';
 export { overrideProviders } from './override-providers';
 export { freePort, runServiceExpectingExit, startServiceProcess, type ProcessExit, type ServiceProcess } from './service-process';
-export { asAdmin, asUser, createTestTokens, sharedTestTokens, TEST_AUDIENCE, TEST_ISSUER, type TestTokenClaims, type TestTokens } from './auth-tokens';
+export {
+  asAdmin,
+  asService,
+  asUser,
+  createTestTokens,
+  sharedTestTokens,
+  TEST_AUDIENCE,
+  TEST_ISSUER,
+  type TestTokenClaims,
+  type TestTokens,
+} from './auth-tokens';
 export { ensureSchemathesis, expectFuzzClean, fuzzOpenApi, itFuzzesEveryOperation, SCHEMATHESIS_VERSION, type FuzzOptions, type FuzzRun } from './schemathesis';
 export { startThrowawayRedis, type ThrowawayRedis, type ThrowawayRedisOptions } from './throwaway-redis';

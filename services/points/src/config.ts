@@ -45,6 +45,17 @@ export const pointsEnv = httpServerEnv(3002)
     POINTS_EARN_RATE_BPS: envField.int(100, { min: 0, max: 10_000 }),
     /** Points for completing an activity (a lesson), once per user and activity. */
     POINTS_ACTIVITY_AWARD: envField.int(10, { min: 1, max: 1_000_000 }),
+    /**
+     * Activity awards per user per UTC day; past it a completion is refused (429, nothing recorded). The
+     * second line behind the scope: a reporting service that misbehaves cannot mint more than this a day.
+     */
+    POINTS_ACTIVITY_DAILY_CAP: envField.int(20, { min: 1, max: 10_000 }),
+    /**
+     * How long points earned on an order are held (shown, but neither redeemable nor transferable) after its
+     * OrderPaid, in seconds (default 14 days): at least as long as the order can still be cancelled, so a cancel
+     * finds them whole (docs/patterns/abuse-limits.md, "Points"). 0: spendable at once.
+     */
+    POINTS_ORDER_HOLD_S: envField.int(14 * DAY_S, { min: 0, max: 365 * DAY_S }),
     /** How long an earned lot lives before the expiry job takes what is left of it, in seconds (default 365 days). */
     POINTS_LOT_LIFETIME_S: envField.int(365 * DAY_S, { min: 1, max: 10 * 365 * DAY_S }),
     /** `GET /users/{id}/points` reports as "expiring soon" the points whose lots expire within this many seconds (default 30 days). */

@@ -4,7 +4,7 @@ import { connectTestRabbitmq, eventually, uniqueName } from '@conveyor/testing';
 import type { ChannelModel } from 'amqplib';
 import type { Consumer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
-import { accountState, asAdmin, asUser, PROBLEM, startPointsStack, type PointsStack } from './support/points-stack';
+import { accountState, asAdmin, asService, asUser, PROBLEM, startPointsStack, type PointsStack } from './support/points-stack';
 
 const paid = (customerId: string, amountMinor: number, orderId: string = randomUUID()) =>
   OrderPaid.create(orderId, { orderId, customerId, sellerId: 'seller-1', amountMinor, currency: 'KRW', paymentId: `pay-${orderId}` });
@@ -21,8 +21,8 @@ describe('points: earning from order events', () => {
   const pushes: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
-    // 1 % of the total, rounded down (the default rate, stated here so the test does not depend on it).
-    stack = await startPointsStack({ POINTS_EARN_RATE_BPS: '100' });
+    // 1 % of the total, rounded down, and 10 points a lesson (the defaults, stated here so the test does not depend on them); 3 lessons a day.
+    stack = await startPointsStack({ POINTS_EARN_RATE_BPS: '100', POINTS_ACTIVITY_AWARD: '10', POINTS_ACTIVITY_DAILY_CAP: '3' });
     eventsReader = stack.kafka.consumer({ groupId: uniqueName('points_reader') });
     await eventsReader.connect();
     await eventsReader.subscribe({ topic: stack.env.POINTS_EVENTS_TOPIC, fromBeginning: true });
@@ -112,11 +112,13 @@ describe('points: earning from order events', () => {
     await expect(accountState(stack.sql, user)).resolves.toEqual({ balance: 20, debt: 0, ledgerSum: 20, lotsRemaining: 20 });
   });
 
-  it('When a paid order is cancelled after its points were partly spent, then the rest is debt, paid off by the next earning first', async () => {
+  it('When a paid order is cancelled after its hold ended and its points were partly spent, then the rest is debt, paid off by the next earning first', async () => {
     const user = uniqueName('debtor');
     const order = paid(user, 40_000); // 400 points
     await stack.publishOrderEvents([order]);
     await awardOf(order.aggregateId);
+    // As if POINTS_ORDER_HOLD_S had passed (test/lots.int-spec.ts moves a clock instead): the points are spendable.
+    await stack.sql.query("UPDATE lots SET available_at = now() - interval '1 second' WHERE user_id = $1", [user]);
     const spent = await fetch(`${stack.service.url}/users/${user}/points/redemptions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...(await asUser(user)) },
@@ -215,28 +217,71 @@ describe('points: earning from order events', () => {
     }
   });
 
-  it('When a lesson completion is posted 20 times at once, then it is awarded once: one 201, nineteen 200 with the same completion', async () => {
+  const complete = async (activityId: string, body: unknown, headers: Record<string, string>) => {
+    const res = await fetch(`${stack.service.url}/activities/${encodeURIComponent(activityId)}/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  it('When a user reports a lesson completion with their own token, then 403 AUTH.INSUFFICIENT_SCOPE and no points, whatever the body names', async () => {
+    const user = uniqueName('minter');
+    for (const body of [{ userId: user }, {}]) {
+      const res = await complete(`made-up-${randomUUID()}`, body, await asUser(user));
+      expect(res.status).toBe(403);
+      expect(res.headers.get('content-type')).toContain(PROBLEM);
+      expect(res.body).toMatchObject({ code: 'AUTH.INSUFFICIENT_SCOPE', requiredScopes: ['points:activities'] });
+    }
+    const admin = await complete('lesson-1', { userId: user }, await asAdmin());
+    expect(admin.status).toBe(403);
+    const withoutScope = await complete('lesson-1', { userId: user }, await asService('lessons', 'points:read'));
+    expect(withoutScope.status).toBe(403);
+    await expect(accountState(stack.sql, user)).resolves.toEqual({ balance: 0, debt: 0, ledgerSum: 0, lotsRemaining: 0 });
+    const { rows } = await stack.sql.query('SELECT count(*)::int AS n FROM activity_completions WHERE user_id = $1', [user]);
+    expect(rows[0]).toEqual({ n: 0 });
+  });
+
+  it('When the lessons service reports a completion 20 times at once, then the user it names is awarded once: one 201, nineteen 200 with the same completion', async () => {
     const user = uniqueName('learner');
-    const headers = { ...(await asUser(user)) };
-    const answers = await Promise.all(
-      Array.from({ length: 20 }, () =>
-        fetch(`${stack.service.url}/activities/lesson-42/completions`, { method: 'POST', headers }).then(async (r) => ({
-          status: r.status,
-          body: (await r.json()) as unknown,
-        })),
-      ),
-    );
+    const lessons = await asService('lessons', 'points:activities');
+    const answers = await Promise.all(Array.from({ length: 20 }, () => complete('lesson-42', { userId: user }, lessons)));
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
     expect(answers.filter((a) => a.status === 200)).toHaveLength(19);
     expect(new Set(answers.map((a) => JSON.stringify(a.body))).size).toBe(1);
-    const state = await accountState(stack.sql, user);
-    expect(state.balance).toBeGreaterThan(0);
-    expect(state).toEqual({ balance: state.ledgerSum, debt: 0, ledgerSum: state.lotsRemaining, lotsRemaining: state.balance });
+    expect(answers[0].body).toMatchObject({ activityId: 'lesson-42', userId: user, points: 10 });
+    await expect(accountState(stack.sql, user)).resolves.toEqual({ balance: 10, debt: 0, ledgerSum: 10, lotsRemaining: 10 });
     const { rows } = await stack.sql.query(`SELECT count(*)::int AS n FROM ledger WHERE user_id = $1`, [user]);
     expect(rows[0]).toEqual({ n: 1 });
+    await expect(accountState(stack.sql, 'lessons')).resolves.toMatchObject({ balance: 0, ledgerSum: 0 });
 
-    const bad = await fetch(`${stack.service.url}/activities/${encodeURIComponent('bad id!')}/completions`, { method: 'POST', headers });
+    const bad = await fetch(`${stack.service.url}/activities/${encodeURIComponent('bad id!')}/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...lessons },
+      body: JSON.stringify({ userId: user }),
+    });
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toContain(PROBLEM);
+    for (const body of [{}, { userId: '' }, { userId: user, points: 1_000 }]) {
+      await expect(complete('lesson-43', body, lessons)).resolves.toMatchObject({ status: 400, body: { code: 'REQUEST.VALIDATION_FAILED' } });
+    }
+    await expect(accountState(stack.sql, user)).resolves.toMatchObject({ balance: 10 });
+  });
+
+  it('When one user is reported past the daily cap of activity awards, then 429 POINTS.ACTIVITY_DAILY_CAP_REACHED with Retry-After, nothing recorded; repeats still answer 200', async () => {
+    const user = uniqueName('grinder');
+    const lessons = await asService('lessons', 'points:activities');
+    for (let i = 1; i <= 3; i += 1) await expect(complete(`lesson-${i}`, { userId: user }, lessons)).resolves.toMatchObject({ status: 201 });
+    const past = await complete('lesson-4', { userId: user }, lessons);
+    expect(past.status).toBe(429);
+    expect(past.headers.get('content-type')).toContain(PROBLEM);
+    expect(Number(past.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(past.headers.get('retry-after'))).toBeLessThanOrEqual(24 * 3600);
+    expect(past.body).toMatchObject({ code: 'POINTS.ACTIVITY_DAILY_CAP_REACHED', userId: user, cap: 3 });
+    await expect(complete('lesson-2', { userId: user }, lessons)).resolves.toMatchObject({ status: 200 });
+    await expect(accountState(stack.sql, user)).resolves.toEqual({ balance: 30, debt: 0, ledgerSum: 30, lotsRemaining: 30 });
+    const { rows } = await stack.sql.query('SELECT activity_id FROM activity_completions WHERE user_id = $1 ORDER BY activity_id', [user]);
+    expect(rows.map((r: { activity_id: string }) => r.activity_id)).toEqual(['lesson-1', 'lesson-2', 'lesson-3']);
   });
 });

@@ -5,30 +5,14 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PointsConfig } from '../src/config';
 import { pointsMigrations } from '../src/database/migrations';
+import { Clock } from '../src/points/clock';
 import { EXPIRY_LOCK, ExpirePointsService } from '../src/points/expiry/expire-points.service';
 import { PointsEvents } from '../src/points/points-events.port';
-import { accountState, asUser, POINTS_ENTRY, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
+import { accountState, addLot, asUser, POINTS_ENTRY, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
 
 jest.setTimeout(120_000);
 
 const past = () => new Date(Date.now() - 60_000);
-
-async function addLot(stack: { sql: PointsStack['sql'] }, userId: string, points: number, expiresAt: Date): Promise<void> {
-  await stack.sql.query('BEGIN');
-  await stack.sql.query('UPDATE accounts SET balance = balance + $2 WHERE user_id = $1', [userId, points]);
-  const { rows } = await stack.sql.query<{ id: string; balance: string }>(
-    `INSERT INTO ledger (user_id, kind, reason, source_id, amount, balance_after, expires_at)
-     SELECT $1, 'earn', 'seed', 'seed', $2, balance, $3 FROM accounts WHERE user_id = $1 RETURNING id`,
-    [userId, points, expiresAt],
-  );
-  await stack.sql.query('INSERT INTO lots (user_id, ledger_id, amount, remaining, expires_at) VALUES ($1, $2, $3, $3, $4)', [
-    userId,
-    rows[0].id,
-    points,
-    expiresAt,
-  ]);
-  await stack.sql.query('COMMIT');
-}
 
 describe('points: expiry', () => {
   let stack: PointsStack;
@@ -50,8 +34,8 @@ describe('points: expiry', () => {
     const future = new Date(Date.now() + 365 * 24 * 3600 * 1000);
     for (const user of users) {
       await seedAccount(stack.sql, user, 10, future); // stays
-      await addLot(stack, user, 5, past());
-      await addLot(stack, user, 7, past());
+      await addLot(stack.sql, user, 5, past());
+      await addLot(stack.sql, user, 7, past());
     }
     await eventually(
       async () => {
@@ -81,7 +65,7 @@ describe('points: expiry', () => {
   it('When points are spent, then the lot that expires first is spent first, and expiry takes only what is left of it', async () => {
     const user = uniqueName('fifo');
     await seedAccount(stack.sql, user, 100, new Date(Date.now() + 365 * 24 * 3600 * 1000));
-    await addLot(stack, user, 40, new Date(Date.now() + 3_000)); // expires first: spent first
+    await addLot(stack.sql, user, 40, new Date(Date.now() + 3_000)); // expires first: spent first
     const res = await fetch(`${stack.service.url}/users/${user}/points/redemptions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...(await asUser(user)) },
@@ -123,7 +107,7 @@ describe('points: expiry fencing', () => {
     await dataSource.runMigrations();
     await sql.connect();
     const config = { POINTS_EVENTS_TOPIC: 'points.events', NOTIFICATION_EXCHANGE: 'notification.commands', POINTS_EXPIRY_BATCH_SIZE: 100 } as PointsConfig;
-    expiry = new ExpirePointsService(dataSource, new PointsEvents(config), config);
+    expiry = new ExpirePointsService(dataSource, new PointsEvents(config), new Clock(), config);
   });
 
   afterAll(async () => {
@@ -137,7 +121,7 @@ describe('points: expiry fencing', () => {
     const stale = await issueFencingToken(dataSource, EXPIRY_LOCK);
     const current = await issueFencingToken(dataSource, EXPIRY_LOCK);
     await expiry.expireBatch(current); // the new holder writes first
-    await addLot({ sql }, 'fenced-user', 5, past());
+    await addLot(sql, 'fenced-user', 5, past());
 
     await expect(expiry.expireBatch(stale)).rejects.toBeInstanceOf(StaleFencingTokenError);
     const [due] = await dataSource.query(`SELECT count(*)::int AS n FROM lots WHERE remaining > 0 AND expires_at <= now()`);

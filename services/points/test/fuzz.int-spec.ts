@@ -1,11 +1,12 @@
 import { expectFuzzClean, fuzzOpenApi, itFuzzesEveryOperation } from '@conveyor/testing';
-import { accountState, asAdmin, asUser, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
+import { accountState, asAdmin, asService, asUser, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
 
 /**
  * schemathesis generates valid and invalid requests for every operation of
- * /openapi.json, as no one, as a user and as an admin, and checks that nothing
- * answers 5xx and every answer is as documented (status, content type,
- * problem+json for errors, headers, body). Then invalid requests only, after which every account still balances.
+ * /openapi.json, as no one, as a user, as an admin and as the lessons service
+ * (the one caller completions take), and checks that nothing answers 5xx and
+ * every answer is as documented (status, content type, problem+json for
+ * errors, headers, body). Then invalid requests only, after which every account still balances.
  */
 describe('points service: fuzzing from the OpenAPI document', () => {
   let stack: PointsStack;
@@ -20,7 +21,12 @@ describe('points service: fuzzing from the OpenAPI document', () => {
   itFuzzesEveryOperation(
     'points',
     () => stack.service.url,
-    { 'no one': () => ({}), 'a user': () => asUser('fuzz-user'), 'an admin': () => asAdmin() },
+    {
+      'no one': () => ({}),
+      'a user': () => asUser('fuzz-user'),
+      'an admin': () => asAdmin(),
+      'the lessons service': () => asService('lessons', 'points:activities'),
+    },
     { maxExamples: MAX_EXAMPLES },
   );
 

@@ -53,6 +53,15 @@ describe('points service', () => {
     expect(redeem.parameters?.map((p) => p.name)).toContain('Idempotency-Key');
     expect(Object.keys(redeem.responses)).toEqual(expect.arrayContaining(['201', '400', '404', '409', '422']));
     expect(Object.keys(document.paths['/users/{id}/points/transfers'].post.responses)).toEqual(expect.arrayContaining(['201', '409', '422']));
+    // Completions are a service identity's: the bearer scheme with its scope, 401, 403 (a user's token) and the daily cap's 429.
+    const completions = document.paths['/activities/{activityId}/completions'].post as {
+      security?: unknown;
+      responses: Record<string, { description?: string }>;
+    };
+    expect(completions.security).toEqual([{ bearer: ['points:activities'] }]);
+    expect(Object.keys(completions.responses)).toEqual(expect.arrayContaining(['200', '201', '400', '401', '403', '429']));
+    expect(completions.responses['403'].description).toContain('AUTH.INSUFFICIENT_SCOPE');
+    expect(redeem.responses['403']).toMatchObject({ description: expect.stringContaining('AUTH.FORBIDDEN') });
   });
 
   it('When a user id in the path is too long, then 400 REQUEST.VALIDATION_FAILED', async () => {

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { Clock } from './clock';
+import { InsufficientPoints } from './points.errors';
 
 /** What a ledger row says about a change: its kind, why, and what caused it (an order, an activity, a transfer, a lot). */
 export interface LedgerEntry {
@@ -12,6 +14,8 @@ export interface LedgerEntry {
 export interface LotPiece {
   amount: number;
   expiresAt: Date;
+  /** Held until then (an order's points, until the order can no longer be cancelled); absent: spendable at once. */
+  availableAt?: Date;
 }
 
 export interface Credited {
@@ -24,6 +28,9 @@ export interface Credited {
 
 export interface Debited {
   ledgerId: string;
+  /** The account's balance after the debit, as the ledger has it (lots past expiry the job has not taken yet included). */
+  accountBalance: number;
+  /** What the user holds after the debit: the points of lots not past their expiry, held ones included. */
   balance: number;
   /** The lots' parts taken, first-expiring first (a transfer hands them on with their expiry). */
   pieces: LotPiece[];
@@ -39,19 +46,40 @@ interface OpenLot {
   id: string;
   remaining: string;
   expires_at: Date;
+  available_at: Date;
 }
+
+/** Which of the live lots a debit may take, and which first. */
+export interface DebitOptions {
+  /** Debt this debit pays off (a settlement). */
+  debtPaid?: number;
+  /** Take held lots too (a debt settlement, a cancelled order's take-back: not the user spending). */
+  includeHeld?: boolean;
+  /** Take this ledger entry's lots before the others (a cancelled order's own points). */
+  firstFromLedgerId?: string;
+}
+
+const sumOf = (lots: OpenLot[]): number => lots.reduce((sum, lot) => sum + Number(lot.remaining), 0);
 
 /**
  * The one place balances change. Every method runs inside the caller's
  * transaction and keeps three things equal for each user: `accounts.balance`,
  * the sum of the user's `ledger.amount`, and the sum of the user's
- * `lots.remaining`. The balance moves by one atomic UPDATE, which also holds
- * the account's row lock until commit: the lots are then read and spent
- * under that lock, so two spends of one user never pick the same lot, and
- * every writer takes the account before its lots (no lock-order inversion).
+ * `lots.remaining`. A lot past its `expires_at` (by the injected {@link Clock})
+ * is dead from that instant: no spend takes it and no balance shown counts
+ * it, though it stays in those sums until the expiry job writes it off. A
+ * lot before its `available_at` is held: shown, but the user cannot spend or
+ * give it away (an order's points, until the order can no longer be
+ * cancelled: docs/patterns/abuse-limits.md "Points"). The
+ * balance moves by one atomic UPDATE, which also holds the account's row lock
+ * until commit: the lots are then read and spent under that lock, so two
+ * spends of one user never pick the same lot, and every writer takes the
+ * account before its lots (no lock-order inversion).
  */
 @Injectable()
 export class AccountLedger {
+  constructor(private readonly clock: Clock) {}
+
   /** Creates the account if it does not exist yet (a first earning). */
   async ensureAccount(manager: EntityManager, userId: string): Promise<void> {
     await manager.query('INSERT INTO accounts (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING', [userId]);
@@ -71,74 +99,95 @@ export class AccountLedger {
     if (!account) throw new Error(`no account ${userId} to credit`);
     const firstExpiry = lots.map((l) => l.expiresAt).sort((a, b) => a.getTime() - b.getTime())[0];
     const ledgerId = await this.append(manager, userId, entry, amount, Number(account.balance), firstExpiry);
+    const now = this.clock.now();
     await manager.query(
-      `INSERT INTO lots (user_id, ledger_id, amount, remaining, expires_at)
-       SELECT $1, $2, a, a, e FROM unnest($3::bigint[], $4::timestamptz[]) AS l(a, e)`,
-      [userId, ledgerId, lots.map((l) => l.amount), lots.map((l) => l.expiresAt.toISOString())],
+      `INSERT INTO lots (user_id, ledger_id, amount, remaining, expires_at, available_at)
+       SELECT $1, $2, a, a, e, v FROM unnest($3::bigint[], $4::timestamptz[], $5::timestamptz[]) AS l(a, e, v)`,
+      [userId, ledgerId, lots.map((l) => l.amount), lots.map((l) => l.expiresAt.toISOString()), lots.map((l) => (l.availableAt ?? now).toISOString())],
     );
     const debt = Number(account.debt);
     if (debt === 0) return { ledgerId, balance: Number(account.balance), settledDebt: 0 };
-    // Debt only exists while the balance is 0, so what this credit brought is what can pay it.
+    // Debt only exists while no live lot is left, so what this credit brought is what can pay it, held or not:
+    // settling is not the user spending (and if a held order is cancelled later, its take-back owes the rest again).
     const settle = Math.min(debt, amount);
     const settled = await this.debit(
       manager,
       userId,
       settle,
       { kind: 'debt_settlement', reason: 'debt_settlement', sourceId: entry.sourceId },
-      { debtPaid: settle },
+      { debtPaid: settle, includeHeld: true },
     );
-    if (!settled) throw new Error(`account ${userId} could not settle its debt`);
-    return { ledgerId, balance: settled.balance, settledDebt: settle };
+    return { ledgerId, balance: settled.accountBalance, settledDebt: settle };
   }
 
   /**
-   * Takes `amount` if the balance covers it, in one atomic conditional update
-   * (`balance = balance - $1 WHERE balance >= $1`), and spends the lots that
-   * expire first. Undefined when the balance is short (or there is no
-   * account): nothing changed.
+   * Takes `amount` from the lots that are spendable now (live and not held),
+   * first-expiring first. The conditional update (`balance = balance - $1
+   * WHERE balance >= $1`) refuses at once what even the whole balance does
+   * not cover, and takes the account's row lock; under it the spendable lots
+   * must cover the amount too (the balance may hold expired or held lots).
+   * Short: throws {@link InsufficientPoints}, which rolls the caller's
+   * transaction back, so nothing changed.
    */
-  async debit(manager: EntityManager, userId: string, amount: number, entry: LedgerEntry, options: { debtPaid?: number } = {}): Promise<Debited | undefined> {
+  async debit(manager: EntityManager, userId: string, amount: number, entry: LedgerEntry, options: DebitOptions = {}): Promise<Debited> {
     const [account] = await updateReturning<{ balance: string }>(
       manager,
       `UPDATE accounts SET balance = balance - $2, debt = debt - $3, version = version + 1, updated_at = now()
        WHERE user_id = $1 AND balance >= $2 RETURNING balance`,
       [userId, amount, options.debtPaid ?? 0],
     );
-    if (!account) return undefined;
-    const pieces = await this.spendLots(manager, userId, amount);
-    const ledgerId = await this.append(manager, userId, entry, -amount, Number(account.balance), null);
-    return { ledgerId, balance: Number(account.balance), pieces };
-  }
-
-  /**
-   * Takes back up to `amount` (a cancelled order's award): what the balance
-   * covers is debited, the rest becomes debt. Locks the account first, so the
-   * split between taken and owed holds until commit.
-   */
-  async takeBack(manager: EntityManager, userId: string, amount: number, entry: LedgerEntry): Promise<{ taken: number; owed: number; balance: number }> {
-    await this.ensureAccount(manager, userId);
-    const [account]: { balance: string }[] = await manager.query('SELECT balance FROM accounts WHERE user_id = $1 FOR UPDATE', [userId]);
-    const taken = Math.min(Number(account.balance), amount);
-    const owed = amount - taken;
-    let balance = Number(account.balance);
-    if (taken > 0) {
-      const debited = await this.debit(manager, userId, taken, entry);
-      if (!debited) throw new Error(`account ${userId} changed under its lock`);
-      balance = debited.balance;
+    const now = this.clock.now();
+    if (!account) {
+      // No row lock was taken: the lots are summed for the answer only, unlocked (locking them first would invert the lock order).
+      const [unlocked]: { available: string; held: string }[] = await manager.query(
+        `SELECT coalesce(sum(remaining) FILTER (WHERE available_at <= $2), 0) AS available, coalesce(sum(remaining) FILTER (WHERE available_at > $2), 0) AS held
+         FROM lots WHERE user_id = $1 AND remaining > 0 AND expires_at > $2`,
+        [userId, now],
+      );
+      throw new InsufficientPoints(amount, Number(unlocked.available), Number(unlocked.held));
     }
-    if (owed > 0) await manager.query('UPDATE accounts SET debt = debt + $2, version = version + 1, updated_at = now() WHERE user_id = $1', [userId, owed]);
-    return { taken, owed, balance };
+    const live = await this.liveLots(manager, userId, options.firstFromLedgerId);
+    const takeable = options.includeHeld ? live : live.filter((lot) => lot.available_at <= now);
+    const covered = sumOf(takeable);
+    if (covered < amount) throw new InsufficientPoints(amount, covered, sumOf(live) - covered);
+    const pieces = await this.spendLots(manager, takeable, amount);
+    const ledgerId = await this.append(manager, userId, entry, -amount, Number(account.balance), null);
+    return { ledgerId, accountBalance: Number(account.balance), balance: sumOf(live) - amount, pieces };
   }
 
   /**
-   * Sets the remaining of the user's open lots, first-expiring first, until
-   * `amount` is spent. The caller holds the account's row lock.
+   * Takes back up to `amount` (a cancelled order's award), first from the
+   * lots of `ledgerId` (the award's own: still whole while held), then from
+   * any other live lot, held ones included (left to become spendable later,
+   * they would pay for a debt that nothing else settles); the rest becomes
+   * debt. Locks the account first, so the split between taken and owed holds
+   * until commit.
    */
-  private async spendLots(manager: EntityManager, userId: string, amount: number): Promise<LotPiece[]> {
-    const lots: OpenLot[] = await manager.query(
-      'SELECT id, remaining, expires_at FROM lots WHERE user_id = $1 AND remaining > 0 ORDER BY expires_at, id FOR UPDATE',
-      [userId],
+  async takeBack(manager: EntityManager, userId: string, amount: number, entry: LedgerEntry, ledgerId?: string): Promise<{ taken: number; owed: number }> {
+    await this.ensureAccount(manager, userId);
+    await manager.query('SELECT 1 FROM accounts WHERE user_id = $1 FOR UPDATE', [userId]);
+    const taken = Math.min(sumOf(await this.liveLots(manager, userId)), amount);
+    const owed = amount - taken;
+    if (taken > 0) await this.debit(manager, userId, taken, entry, { includeHeld: true, firstFromLedgerId: ledgerId });
+    if (owed > 0) await manager.query('UPDATE accounts SET debt = debt + $2, version = version + 1, updated_at = now() WHERE user_id = $1', [userId, owed]);
+    return { taken, owed };
+  }
+
+  /**
+   * The user's lots with points left and not past their expiry, held ones
+   * included, locked: `ledgerId`'s first if given, then first-expiring first.
+   * The caller holds the account's row lock.
+   */
+  private liveLots(manager: EntityManager, userId: string, ledgerId?: string): Promise<OpenLot[]> {
+    return manager.query(
+      `SELECT id, remaining, expires_at, available_at FROM lots WHERE user_id = $1 AND remaining > 0 AND expires_at > $2
+       ORDER BY (ledger_id = $3) IS TRUE DESC, expires_at, id FOR UPDATE`,
+      [userId, this.clock.now(), ledgerId ?? null],
     );
+  }
+
+  /** Sets the remaining of `lots`, in their order, until `amount` is spent; they cover it. */
+  private async spendLots(manager: EntityManager, lots: OpenLot[], amount: number): Promise<LotPiece[]> {
     const pieces: LotPiece[] = [];
     const spent: { id: string; remaining: number }[] = [];
     let left = amount;
@@ -149,7 +198,6 @@ export class AccountLedger {
       pieces.push({ amount: take, expiresAt: lot.expires_at });
       spent.push({ id: lot.id, remaining: Number(lot.remaining) - take });
     }
-    if (left > 0) throw new Error(`account ${userId}: lots hold ${amount - left} of the ${amount} its balance covered`);
     await manager.query('UPDATE lots SET remaining = s.remaining FROM unnest($1::bigint[], $2::bigint[]) AS s(id, remaining) WHERE lots.id = s.id', [
       spent.map((s) => s.id),
       spent.map((s) => s.remaining),

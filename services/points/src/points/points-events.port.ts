@@ -13,6 +13,8 @@ export interface Award {
   /** The order id or the activity id. */
   sourceId: string;
   expiresAt: Date;
+  /** Held until then (an order's points); absent: spendable at once. */
+  availableAt?: Date;
 }
 
 export interface Expiry {
@@ -52,10 +54,18 @@ export class PointsEvents {
     const push = SendPush.create(award.userId, {
       recipientId: award.userId,
       title: 'Points earned',
-      body: `You earned ${award.points} points. Your balance is ${award.balance}.`,
+      body: award.availableAt
+        ? `You earned ${award.points} points. Your balance is ${award.balance}; these points can be spent from ${award.availableAt.toISOString().slice(0, 10)}.`
+        : `You earned ${award.points} points. Your balance is ${award.balance}.`,
       template: NotificationTemplates.pointsEarned,
       params: { points: String(award.points) },
-      data: { points: String(award.points), balance: String(award.balance), reason: award.reason, sourceId: award.sourceId },
+      data: {
+        points: String(award.points),
+        balance: String(award.balance),
+        reason: award.reason,
+        sourceId: award.sourceId,
+        ...(award.availableAt ? { availableAt: award.availableAt.toISOString() } : {}),
+      },
     });
     await addToOutbox(manager, [eventMessage(this.events, event), eventMessage(this.pushes, push)]);
   }

@@ -7,14 +7,21 @@ export class AccountNotFound extends DomainError {
   }
 }
 
-/** The balance does not cover the amount: nothing was taken. */
+/**
+ * The points spendable now do not cover the amount: nothing was taken.
+ * `available` is what could be spent; `held` what is there but not yet
+ * spendable (an order's points until it can no longer be cancelled).
+ */
 export class InsufficientPoints extends DomainError {
-  constructor(requested: number, balance: number) {
+  constructor(requested: number, available: number, held: number) {
     super({
       code: 'POINTS.INSUFFICIENT_BALANCE',
       kind: 'conflict',
-      detail: `The balance (${balance}) does not cover ${requested} points; nothing was taken.`,
-      extensions: { requested, balance },
+      detail:
+        held > 0
+          ? `The points available now (${available}) do not cover ${requested}; ${held} more are held until their orders can no longer be cancelled. Nothing was taken.`
+          : `The points available now (${available}) do not cover ${requested}; nothing was taken.`,
+      extensions: { requested, available, held },
     });
   }
 }
@@ -29,5 +36,18 @@ export class TransferToSelf extends DomainError {
 export class UnknownRecipient extends DomainError {
   constructor(userId: string) {
     super({ code: 'POINTS.UNKNOWN_RECIPIENT', kind: 'rejected', detail: `No points account ${userId} to transfer to.`, extensions: { toUserId: userId } });
+  }
+}
+
+/** The user has had POINTS_ACTIVITY_DAILY_CAP activity awards this UTC day: nothing was recorded; the next day counts anew. */
+export class ActivityDailyCapReached extends DomainError {
+  constructor(userId: string, cap: number, retryAfterSeconds: number) {
+    super({
+      code: 'POINTS.ACTIVITY_DAILY_CAP_REACHED',
+      kind: 'rate_limited',
+      detail: `${userId} has had ${cap} activity awards today (UTC), the most a day; nothing was recorded.`,
+      retryAfterSeconds,
+      extensions: { userId, cap },
+    });
   }
 }

@@ -2,6 +2,7 @@ import { leaseScheduledJob } from '@conveyor/locks';
 import { Module } from '@nestjs/common';
 import type { PointsConfig } from '../config';
 import { AccountLedger } from './account-ledger';
+import { Clock } from './clock';
 import { ActivityCompletionsHttpController } from './earning/activity-completions.http.controller';
 import { ActivityCompletionsService } from './earning/activity-completions.service';
 import { OrderEarningsService } from './earning/order-earnings.service';
@@ -17,6 +18,7 @@ import { TransfersService } from './spending/transfers.service';
 @Module({
   controllers: [PointsHttpController, SpendingHttpController, ActivityCompletionsHttpController, OrderEventsConsumer],
   providers: [
+    Clock,
     AccountLedger,
     PointsEvents,
     OrderEarningsService,

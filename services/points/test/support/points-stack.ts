@@ -16,7 +16,7 @@ export const PROBLEM = 'application/problem+json';
 export const POINTS_ENTRY = 'services/points/src/main.ts';
 
 /** Requests signed with the test file's key pair (libs/testing), which every points process started here trusts. */
-export { asAdmin, asUser } from '@conveyor/testing';
+export { asAdmin, asService, asUser } from '@conveyor/testing';
 
 /** One points process on a database, topics, exchange and queue of its own: what one test file runs against. */
 export interface PointsStack {
@@ -107,6 +107,29 @@ export async function seedAccount(sql: Client, userId: string, points: number, e
     await sql.query('INSERT INTO accounts (user_id, balance) VALUES ($1, $2)', [userId, points]);
     const { rows } = await sql.query<{ id: string }>(
       `INSERT INTO ledger (user_id, kind, reason, source_id, amount, balance_after, expires_at) VALUES ($1, 'earn', 'seed', 'seed', $2, $2, $3) RETURNING id`,
+      [userId, points, expiresAt],
+    );
+    await sql.query('INSERT INTO lots (user_id, ledger_id, amount, remaining, expires_at) VALUES ($1, $2, $3, $3, $4)', [
+      userId,
+      rows[0].id,
+      points,
+      expiresAt,
+    ]);
+    await sql.query('COMMIT');
+  } catch (error) {
+    await sql.query('ROLLBACK');
+    throw error;
+  }
+}
+
+/** Adds a lot of `points` expiring at `expiresAt` to an existing account (the way a credit would), straight in the database. */
+export async function addLot(sql: Client, userId: string, points: number, expiresAt: Date): Promise<void> {
+  await sql.query('BEGIN');
+  try {
+    await sql.query('UPDATE accounts SET balance = balance + $2 WHERE user_id = $1', [userId, points]);
+    const { rows } = await sql.query<{ id: string }>(
+      `INSERT INTO ledger (user_id, kind, reason, source_id, amount, balance_after, expires_at)
+       SELECT $1, 'earn', 'seed', 'seed', $2, balance, $3 FROM accounts WHERE user_id = $1 RETURNING id`,
       [userId, points, expiresAt],
     );
     await sql.query('INSERT INTO lots (user_id, ledger_id, amount, remaining, expires_at) VALUES ($1, $2, $3, $3, $4)', [

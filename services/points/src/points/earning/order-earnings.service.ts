@@ -4,6 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { PointsConfig } from '../../config';
 import { AccountLedger, updateReturning } from '../account-ledger';
+import { Clock } from '../clock';
 import { PointsEvents } from '../points-events.port';
 
 /** floor(amount × rate), in integers: BigInt, so no total is too large to round exactly. */
@@ -24,6 +25,7 @@ export class OrderEarningsService {
   constructor(
     private readonly ledger: AccountLedger,
     private readonly events: PointsEvents,
+    private readonly clock: Clock,
     @InjectConfig() private readonly config: PointsConfig,
   ) {}
 
@@ -39,13 +41,25 @@ export class OrderEarningsService {
     }
     await this.ledger.ensureAccount(manager, paid.customerId);
     if (points === 0) return;
-    const expiresAt = new Date(Date.now() + this.config.POINTS_LOT_LIFETIME_S * 1000);
-    const credited = await this.ledger.credit(manager, paid.customerId, [{ amount: points, expiresAt }], {
+    const now = this.clock.now().getTime();
+    const expiresAt = new Date(now + this.config.POINTS_LOT_LIFETIME_S * 1000);
+    // Held until the order can no longer be cancelled: a cancel then finds them whole, never spent or given away.
+    const availableAt = new Date(now + this.config.POINTS_ORDER_HOLD_S * 1000);
+    const credited = await this.ledger.credit(manager, paid.customerId, [{ amount: points, expiresAt, availableAt }], {
       kind: 'earn',
       reason: 'order_paid',
       sourceId: paid.orderId,
     });
-    await this.events.awarded(manager, { userId: paid.customerId, points, balance: credited.balance, reason: 'order_paid', sourceId: paid.orderId, expiresAt });
+    await manager.query('UPDATE order_awards SET ledger_id = $2 WHERE order_id = $1', [paid.orderId, credited.ledgerId]);
+    await this.events.awarded(manager, {
+      userId: paid.customerId,
+      points,
+      balance: credited.balance,
+      reason: 'order_paid',
+      sourceId: paid.orderId,
+      expiresAt,
+      availableAt,
+    });
   }
 
   async orderCancelled(manager: EntityManager, cancelled: OrderCancelled['payload']): Promise<void> {
@@ -55,17 +69,24 @@ export class OrderEarningsService {
       [cancelled.orderId, cancelled.customerId],
     );
     if (tombstone.length > 0) return;
-    const [award] = await updateReturning<{ user_id: string; points: string }>(
+    const [award] = await updateReturning<{ user_id: string; points: string; ledger_id: string | null }>(
       manager,
-      `UPDATE order_awards SET status = 'reversed', updated_at = now() WHERE order_id = $1 AND status = 'awarded' RETURNING user_id, points`,
+      `UPDATE order_awards SET status = 'reversed', updated_at = now() WHERE order_id = $1 AND status = 'awarded' RETURNING user_id, points, ledger_id`,
       [cancelled.orderId],
     );
     if (!award || Number(award.points) === 0) return; // already reversed or cancelled, or nothing was awarded
-    const { owed } = await this.ledger.takeBack(manager, award.user_id, Number(award.points), {
-      kind: 'reversal',
-      reason: 'order_cancelled',
-      sourceId: cancelled.orderId,
-    });
-    if (owed > 0) this.logger.log({ orderId: cancelled.orderId, userId: award.user_id, owed }, 'points already spent; the shortfall is owed as debt');
+    // The award's own lot first: while it is held (the order still cancellable) it is whole, and nothing is owed.
+    const { owed } = await this.ledger.takeBack(
+      manager,
+      award.user_id,
+      Number(award.points),
+      { kind: 'reversal', reason: 'order_cancelled', sourceId: cancelled.orderId },
+      award.ledger_id ?? undefined,
+    );
+    if (owed > 0)
+      this.logger.warn(
+        { orderId: cancelled.orderId, userId: award.user_id, owed },
+        'order cancelled after its points were spent; the shortfall is owed as debt',
+      );
   }
 }

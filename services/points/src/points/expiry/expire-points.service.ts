@@ -4,6 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { PointsConfig } from '../../config';
 import { updateReturning } from '../account-ledger';
+import { Clock } from '../clock';
 import { PointsEvents } from '../points-events.port';
 
 /** The expiry job's lock, and the fenced resource its writes are admitted under. */
@@ -16,7 +17,8 @@ interface DueLot {
 }
 
 /**
- * Takes what is left of lots past their `expires_at` off the balances, in
+ * Takes what is left of lots past their `expires_at` (by the {@link Clock}
+ * spending decides by, so a lot is never spendable and expired at once) off the balances, in
  * batches, oldest expiry first (the same first-expiring-first order spending
  * uses). Runs as a singleton job (leaseScheduledJob): every batch's
  * transaction is fenced with the lease's token, so a holder that lost its
@@ -31,6 +33,7 @@ export class ExpirePointsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly events: PointsEvents,
+    private readonly clock: Clock,
     @InjectConfig() private readonly config: Pick<PointsConfig, 'POINTS_EXPIRY_BATCH_SIZE'>,
   ) {}
 
@@ -49,22 +52,23 @@ export class ExpirePointsService {
 
   /** One batch in one fenced transaction; the number of lots it expired. */
   async expireBatch(fencingToken: number): Promise<number> {
+    const now = this.clock.now();
     return this.dataSource.transaction(async (manager) => {
       await fencedWrite(manager, EXPIRY_LOCK, fencingToken);
       // Candidates without locks first: the accounts must be locked before their
       // lots (every writer's order), and in account-id order (the transfers').
       const candidates: { user_id: string }[] = await manager.query(
-        `SELECT DISTINCT user_id FROM (SELECT user_id FROM lots WHERE remaining > 0 AND expires_at <= now() ORDER BY expires_at, id LIMIT $1) due`,
-        [this.config.POINTS_EXPIRY_BATCH_SIZE],
+        `SELECT DISTINCT user_id FROM (SELECT user_id FROM lots WHERE remaining > 0 AND expires_at <= $2 ORDER BY expires_at, id LIMIT $1) due`,
+        [this.config.POINTS_EXPIRY_BATCH_SIZE, now],
       );
       if (candidates.length === 0) return 0;
       const users = candidates.map((c) => c.user_id);
       await manager.query('SELECT user_id FROM accounts WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE', [users]);
       // Re-read under the account locks: a spend may have emptied a lot meanwhile.
       const lots: DueLot[] = await manager.query(
-        `SELECT id, user_id, remaining FROM lots WHERE user_id = ANY($1::text[]) AND remaining > 0 AND expires_at <= now()
+        `SELECT id, user_id, remaining FROM lots WHERE user_id = ANY($1::text[]) AND remaining > 0 AND expires_at <= $3
          ORDER BY expires_at, id LIMIT $2 FOR UPDATE`,
-        [users, this.config.POINTS_EXPIRY_BATCH_SIZE],
+        [users, this.config.POINTS_EXPIRY_BATCH_SIZE, now],
       );
       const byUser = new Map<string, DueLot[]>();
       for (const lot of lots) byUser.set(lot.user_id, [...(byUser.get(lot.user_id) ?? []), lot]);
@@ -84,7 +88,7 @@ export class ExpirePointsService {
            SELECT $1, 'expiry', 'lot_expired', 'lot:' || id, -remaining, balance_after FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS l(id, remaining, balance_after)`,
           [userId, userLots.map((l) => l.id), userLots.map((l) => l.remaining), after],
         );
-        await manager.query('UPDATE lots SET remaining = 0, expired_at = now() WHERE id = ANY($1::bigint[])', [userLots.map((l) => l.id)]);
+        await manager.query('UPDATE lots SET remaining = 0, expired_at = $2 WHERE id = ANY($1::bigint[])', [userLots.map((l) => l.id), now]);
         await this.events.expired(manager, { userId, points, balance: Number(account.balance), lots: userLots.length });
       }
       return lots.length;

@@ -7,12 +7,18 @@ import { z } from 'zod';
 import { InjectConfig } from '@conveyor/config';
 import type { PointsConfig } from '../../config';
 import { assertMayRead } from '../access';
+import { Clock } from '../clock';
 import { AccountNotFound } from '../points.errors';
 import { UserIdParams } from '../spending/spending.dto';
 
 const pointsView = z.object({
   userId: z.string(),
+  /** The points of lots not past their expiry, held ones included: a lot is out of it from the instant it expires, before the expiry job writes it off. */
   balance: z.number().int(),
+  /** What can be redeemed or transferred now: the balance less what is held. */
+  available: z.number().int(),
+  /** Points earned on orders that can still be cancelled: shown, not spendable until `nextAvailableAt` (the first of them). */
+  held: z.object({ points: z.number().int(), nextAvailableAt: z.iso.datetime().nullable() }),
   /** Taken back after it was spent (a cancelled order's points); paid off by the next earnings first. */
   debt: z.number().int(),
   expiringSoon: z.object({
@@ -63,34 +69,51 @@ interface LedgerRow {
   created_at: Date;
 }
 
+interface PointsRow {
+  balance: string;
+  held: string;
+  next_available: Date | null;
+  debt: string;
+  version: string;
+  soon: string;
+  next_expiry: Date | null;
+}
+
 /** Reading an account: its owner's, or any for an admin; anyone else's is 404. */
 @ApiTags('points')
 @Controller('users/:id/points')
 export class PointsHttpController {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly clock: Clock,
     @InjectConfig() private readonly config: PointsConfig,
   ) {}
 
-  /** Balance, debt and the points expiring within POINTS_EXPIRING_SOON_S. The caller's own account reads as 0 before its first earning. */
+  /** Balance (what is available now and what is held), debt and the points expiring within POINTS_EXPIRING_SOON_S. The caller's own account reads as 0 before its first earning. */
   @Get()
   @Header('cache-control', 'no-store')
   @ApiOkResponse({ type: PointsResponse, description: 'The account' })
   @ApiProblems({ not_found: "No such account (or not the caller's)", invalid: 'Invalid user id' })
   async get(@CurrentUser() user: AuthUser, @Param() params: UserIdParams): Promise<PointsView> {
     assertMayRead(user, params.id);
-    const before = new Date(Date.now() + this.config.POINTS_EXPIRING_SOON_S * 1000);
-    const [row]: { balance: string; debt: string; version: string; soon: string; next_expiry: Date | null }[] = await this.dataSource.query(
-      `SELECT a.balance, a.debt, a.version,
-              coalesce(sum(l.remaining) FILTER (WHERE l.expires_at <= $2), 0) AS soon, min(l.expires_at) AS next_expiry
-       FROM accounts a LEFT JOIN lots l ON l.user_id = a.user_id AND l.remaining > 0
+    const now = this.clock.now();
+    const before = new Date(now.getTime() + this.config.POINTS_EXPIRING_SOON_S * 1000);
+    // Only live lots: one past its expiry is gone for the user, whether or not the expiry job has written it off yet.
+    const [row]: PointsRow[] = await this.dataSource.query(
+      `SELECT coalesce(sum(l.remaining), 0) AS balance,
+              coalesce(sum(l.remaining) FILTER (WHERE l.available_at > $2), 0) AS held, min(l.available_at) FILTER (WHERE l.available_at > $2) AS next_available,
+              a.debt, a.version,
+              coalesce(sum(l.remaining) FILTER (WHERE l.expires_at <= $3), 0) AS soon, min(l.expires_at) AS next_expiry
+       FROM accounts a LEFT JOIN lots l ON l.user_id = a.user_id AND l.remaining > 0 AND l.expires_at > $2
        WHERE a.user_id = $1 GROUP BY a.user_id`,
-      [params.id, before.toISOString()],
+      [params.id, now, before],
     );
     if (!row && params.id !== user.id) throw new AccountNotFound(params.id);
     return {
       userId: params.id,
       balance: Number(row?.balance ?? 0),
+      available: Number(row?.balance ?? 0) - Number(row?.held ?? 0),
+      held: { points: Number(row?.held ?? 0), nextAvailableAt: row?.next_available?.toISOString() ?? null },
       debt: Number(row?.debt ?? 0),
       expiringSoon: { points: Number(row?.soon ?? 0), before: before.toISOString(), nextExpiry: row?.next_expiry?.toISOString() ?? null },
       version: Number(row?.version ?? 0),

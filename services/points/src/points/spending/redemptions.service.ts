@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AccountLedger } from '../account-ledger';
-import { InsufficientPoints } from '../points.errors';
 import { idempotentRequest, type IdempotentAnswer } from './idempotent-request';
 import type { RedemptionRequest, RedemptionView } from './spending.dto';
 
-/** Spending points: one atomic conditional update; short → 409 and nothing changes. */
+/** Spending points: one atomic conditional update, then the live lots; short → 409 and nothing changes. */
 @Injectable()
 export class RedemptionsService {
   constructor(
@@ -16,10 +15,6 @@ export class RedemptionsService {
   redeem(userId: string, key: string, request: RedemptionRequest): Promise<IdempotentAnswer<RedemptionView>> {
     return idempotentRequest(this.dataSource, { userId, key, operation: 'redemption', body: request }, async (manager) => {
       const debited = await this.ledger.debit(manager, userId, request.amount, { kind: 'redemption', reason: request.reason, sourceId: key });
-      if (!debited) {
-        const [account]: { balance: string }[] = await manager.query('SELECT balance FROM accounts WHERE user_id = $1', [userId]);
-        throw new InsufficientPoints(request.amount, Number(account?.balance ?? 0));
-      }
       return { status: 201, body: { redemptionId: debited.ledgerId, userId, amount: request.amount, reason: request.reason, balance: debited.balance } };
     });
   }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AccountLedger } from '../account-ledger';
-import { InsufficientPoints, TransferToSelf, UnknownRecipient } from '../points.errors';
+import { TransferToSelf, UnknownRecipient } from '../points.errors';
 import { idempotentRequest, type IdempotentAnswer } from './idempotent-request';
 import type { TransferRequest, TransferView } from './spending.dto';
 
@@ -30,7 +30,6 @@ export class TransfersService {
     if (request.toUserId === fromUserId) throw new TransferToSelf();
     return idempotentRequest(this.dataSource, { userId: fromUserId, key, operation: 'transfer', body: request }, async (manager) => {
       const locked = await this.lockAccounts(manager, fromUserId, request.toUserId);
-      const from = locked.find((a) => a.user_id === fromUserId);
       if (!locked.some((a) => a.user_id === request.toUserId)) throw new UnknownRecipient(request.toUserId);
       const transferId = randomUUID();
       const debited = await this.ledger.debit(manager, fromUserId, request.amount, {
@@ -38,7 +37,6 @@ export class TransfersService {
         reason: `transfer to ${request.toUserId}`,
         sourceId: transferId,
       });
-      if (!debited) throw new InsufficientPoints(request.amount, Number(from?.balance ?? 0));
       // The points keep the expiry of the lots they came from: a gift does not extend a lot's life.
       await this.ledger.credit(manager, request.toUserId, debited.pieces, { kind: 'transfer_in', reason: `transfer from ${fromUserId}`, sourceId: transferId });
       return { status: 201, body: { transferId, fromUserId, toUserId: request.toUserId, amount: request.amount, balance: debited.balance } };
