@@ -5,6 +5,7 @@ export {
   CreateOutboxTable1764000000000,
   messagingMigrations,
   outboxMigrations,
+  ParkOutboxKeysPerDestination1764000000004,
   ParkOutboxRows1764000000003,
   SplitPublishedOutbox1764000000002,
 } from './migrations';

@@ -37,8 +37,9 @@ export interface OutboxRelayOptions {
   /**
    * Times a row may be refused by the broker for good (too large, unknown
    * exchange, unroutable: an {@link UnpublishableMessageError}) before it is
-   * parked [5]. Parked rows stay in `outbox`; later rows of their key wait
-   * behind them, other keys go on; `unparkOutboxRows` releases them.
+   * parked [5]. Parked rows stay in `outbox`; later rows of their key to the
+   * same destination wait behind them, other keys (and the key's rows to the
+   * other broker) go on; `unparkOutboxRows` releases them.
    */
   maxPublishAttempts?: number;
 }
@@ -112,27 +113,34 @@ type ClaimedRow = [
  * the planner never takes the filter for a selective one) are neither
  * claimed nor waited for.
  *
+ * Order is kept per (destination, key): a key's Kafka events and its
+ * RabbitMQ commands are separate streams (OutboxModule runs one relay per
+ * broker, so one broker's outage never holds up the other's rows), and one
+ * must not wait for the other.
+ *
  * Keys with a parked row (one the broker refused for good, see
- * maxPublishAttempts) are not claimed at all: not the parked row, and not the
- * rows after it, which must not overtake it (in_order alone would keep them
- * back too, but they would fill the batch). The parked keys are read once per
- * claim (an InitPlan, no join) from `outbox_parked_keys`, a table empty unless
- * something is parked, so any plan reads it for free; written as an
- * exclusion like `$2`.
+ * maxPublishAttempts) are not claimed at all for that row's destination: not
+ * the parked row, and not the rows after it, which must not overtake it
+ * (in_order alone would keep them back too, but they would fill the batch).
+ * The same key's rows to the other destination flow on. The parked
+ * (destination, key) pairs are read once per claim (an InitPlan, no join)
+ * from `outbox_parked_keys`, a table empty unless something is parked, so any
+ * plan reads it for free; written as an exclusion like `$2`, on
+ * `destination || ' ' || message_key` (a destination has no space).
  */
 const CLAIM_BATCH_SQL = `
   WITH claimed AS MATERIALIZED (
     SELECT id FROM outbox
     WHERE destination <> ALL($2::text[])
-      AND message_key <> ALL(ARRAY(SELECT message_key FROM outbox_parked_keys))
+      AND destination || ' ' || message_key <> ALL(ARRAY(SELECT destination || ' ' || message_key FROM outbox_parked_keys))
     ORDER BY id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
   ), publishable AS MATERIALIZED (
     SELECT id FROM (
-      SELECT id, mine, bool_and(mine) OVER (PARTITION BY message_key ORDER BY id) AS in_order
+      SELECT id, mine, bool_and(mine) OVER (PARTITION BY destination, message_key ORDER BY id) AS in_order
       FROM (
-        SELECT id, message_key, id IN (SELECT id FROM claimed) AS mine
+        SELECT id, destination, message_key, id IN (SELECT id FROM claimed) AS mine
         FROM outbox
         WHERE id <= (SELECT max(id) FROM claimed) AND destination <> ALL($2::text[])
       ) pending
@@ -521,13 +529,13 @@ export class OutboxRelay {
 
   private async recordRefusal(row: PendingOutboxMessage, error: UnpublishableMessageError): Promise<void> {
     const reason = errorMessage(error).slice(0, 2_000);
-    // Parking the row and its key is one statement: the claim skips the key from then on.
+    // Parking the row and its key is one statement: the claim skips the key (for this destination) from then on.
     const [result]: { attempts: number; parked: boolean }[] = await this.options.dataSource.query(
       `WITH refused AS (
          UPDATE outbox SET attempts = attempts + 1, park_reason = $2, parked_at = CASE WHEN attempts + 1 >= $3 THEN clock_timestamp() END
-         WHERE id = $1 RETURNING message_key, attempts, parked_at IS NOT NULL AS parked
+         WHERE id = $1 RETURNING destination, message_key, attempts, parked_at IS NOT NULL AS parked
        ), parked_key AS (
-         INSERT INTO outbox_parked_keys (message_key) SELECT message_key FROM refused WHERE parked ON CONFLICT DO NOTHING
+         INSERT INTO outbox_parked_keys (destination, message_key) SELECT destination, message_key FROM refused WHERE parked ON CONFLICT DO NOTHING
        )
        SELECT attempts, parked FROM refused`,
       [row.id, reason, this.maxPublishAttempts],
@@ -537,7 +545,7 @@ export class OutboxRelay {
     if (result.parked) {
       this.parked?.inc();
       this.options.logger?.error(
-        `outbox relay: parked row ${row.id} of key ${row.key} to ${where} after ${result.attempts} refusals: ${reason}. Later rows of this key wait; fix the cause, then unpark it (unparkOutboxRows, or the unpark-outbox CLI).`,
+        `outbox relay: parked row ${row.id} of key ${row.key} to ${where} after ${result.attempts} refusals: ${reason}. Later ${row.destination} rows of this key wait; fix the cause, then unpark it (unparkOutboxRows, or the unpark-outbox CLI).`,
       );
     } else {
       this.options.logger?.warn(
@@ -580,18 +588,22 @@ async function parkedCount(db: DataSource | EntityManager): Promise<number> {
  * next claim. Fix the cause first (topic limit, missing exchange or queue), or
  * they are parked again. Returns how many rows were released.
  */
-export async function unparkOutboxRows(db: DataSource | EntityManager, which: { key?: string; ids?: string[] } = {}): Promise<number> {
-  // A key has one parked row at most (the claim skips the key once one is), so releasing it releases the key.
+export async function unparkOutboxRows(
+  db: DataSource | EntityManager,
+  which: { key?: string; destination?: 'kafka' | 'rabbitmq'; ids?: string[] } = {},
+): Promise<number> {
+  // A (destination, key) has one parked row at most (the claim skips it once one is), so releasing the row releases the pair.
   const [row]: { released: number }[] = await db.query(
     `WITH released AS (
        UPDATE outbox SET parked_at = NULL, attempts = 0, park_reason = NULL
-       WHERE parked_at IS NOT NULL AND ($1::text IS NULL OR message_key = $1) AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
-       RETURNING message_key
+       WHERE parked_at IS NOT NULL AND ($1::text IS NULL OR message_key = $1) AND ($2::text IS NULL OR destination = $2)
+         AND ($3::bigint[] IS NULL OR id = ANY($3::bigint[]))
+       RETURNING destination, message_key
      ), keys AS (
-       DELETE FROM outbox_parked_keys WHERE message_key IN (SELECT message_key FROM released)
+       DELETE FROM outbox_parked_keys p USING released r WHERE p.destination = r.destination AND p.message_key = r.message_key
      )
      SELECT count(*)::int AS released FROM released`,
-    [which.key ?? null, which.ids ?? null],
+    [which.key ?? null, which.destination ?? null, which.ids ?? null],
   );
   return row.released;
 }
