@@ -13,7 +13,9 @@ export { addToOutbox, eventMessage, MessageHeaders, OutboxOutsideTransactionErro
 export type { OutboxPublisher, PendingOutboxMessage } from './outbox/outbox-publisher';
 export { KafkaOutboxPublisher, type KafkaOutboxPublisherOptions } from './outbox/kafka-outbox-publisher';
 export { RabbitmqOutboxPublisher, type RabbitmqOutboxPublisherOptions } from './outbox/rabbitmq-outbox-publisher';
-export { OutboxRelay, outboxStats, unparkOutboxRows, type OutboxRelayOptions } from './outbox/outbox-relay';
+export { OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay';
+export { outboxStats } from './outbox/relay/metrics';
+export { unparkOutboxRows } from './outbox/relay/parking';
 export { DeadLetterHeaders, InvalidMessageError, PermanentMessageError, UnpublishableMessageError } from './errors';
 export { MessageContext } from './message-context';
 export { classifyFailure, type FailureKind } from './internal/failure-policy';

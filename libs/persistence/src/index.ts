@@ -5,3 +5,4 @@ export { DatabaseUnavailable, isDatabaseUnavailable } from './database.errors';
 export { reportIfSlow, SlowQueryLogger } from './slow-query-logger';
 export { inTransaction, type TransactionOptions } from './transaction';
 export { InjectRedis, REDIS, RedisModule } from './redis.module';
+export { RawPostgres, type RawSession } from './raw-postgres';

@@ -9,7 +9,7 @@
 // did as one JSON line; exit 64 on bad usage.
 import { loadConfig, postgresEnv } from '@conveyor/config';
 import { DataSource } from 'typeorm';
-import { unparkOutboxRows } from '../outbox/outbox-relay';
+import { unparkOutboxRows } from '../outbox/relay/parking';
 
 function usage(): never {
   process.stderr.write('usage: unpark-outbox <database> [--key <message key>] [--destination kafka|rabbitmq] [--id <row id>]...\n');
