@@ -9,11 +9,19 @@ export {
   ParkOutboxRows1764000000003,
   SplitPublishedOutbox1764000000002,
 } from './migrations';
-export { addToOutbox, eventMessage, MessageHeaders, OutboxOutsideTransactionError, type OutboxDestination, type OutboxMessage } from './outbox/outbox';
+export {
+  addToOutbox,
+  eventMessage,
+  MessageHeaders,
+  OUTBOX_CHANNEL,
+  OutboxOutsideTransactionError,
+  type OutboxDestination,
+  type OutboxMessage,
+} from './outbox/outbox';
 export type { OutboxPublisher, PendingOutboxMessage } from './outbox/outbox-publisher';
 export { KafkaOutboxPublisher, type KafkaOutboxPublisherOptions } from './outbox/kafka-outbox-publisher';
 export { RabbitmqOutboxPublisher, type RabbitmqOutboxPublisherOptions } from './outbox/rabbitmq-outbox-publisher';
-export { OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay';
+export { OutboxRelay, type OutboxRelayMode, type OutboxRelayOptions } from './outbox/outbox-relay';
 export { outboxStats } from './outbox/relay/metrics';
 export { unparkOutboxRows } from './outbox/relay/parking';
 export { DeadLetterHeaders, InvalidMessageError, PermanentMessageError, UnpublishableMessageError } from './errors';

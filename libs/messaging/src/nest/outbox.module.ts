@@ -7,7 +7,7 @@ import { DataSource } from 'typeorm';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
 import { KafkaOutboxPublisher } from '../outbox/kafka-outbox-publisher';
 import type { OutboxPublisher } from '../outbox/outbox-publisher';
-import { OutboxRelay } from '../outbox/outbox-relay';
+import { OutboxRelay, type OutboxRelayMode } from '../outbox/outbox-relay';
 import { RabbitmqOutboxPublisher } from '../outbox/rabbitmq-outbox-publisher';
 import { declareRabbitmqQueue, type RabbitmqQueueBinding } from '../rabbitmq/rabbitmq-consumer.server';
 import { BrokerHealth } from './broker-health';
@@ -37,7 +37,9 @@ export interface OutboxConfig extends KafkaClientConfig {
   OUTBOX_RELAY_ENABLED: boolean;
   OUTBOX_BATCH_SIZE: number;
   OUTBOX_RELAY_CONCURRENCY: number;
+  OUTBOX_RELAY: OutboxRelayMode;
   OUTBOX_POLL_INTERVAL_MS: number;
+  OUTBOX_LISTEN_HEARTBEAT_MS: number;
   OUTBOX_PUBLISH_TIMEOUT_MS: number;
   OUTBOX_BACKOFF_INITIAL_MS: number;
   OUTBOX_BACKOFF_MAX_MS: number;
@@ -84,7 +86,9 @@ export class OutboxRelays implements OnApplicationBootstrap, BeforeApplicationSh
         logger: this.log,
         batchSize: config.OUTBOX_BATCH_SIZE,
         concurrency: config.OUTBOX_RELAY_CONCURRENCY,
+        mode: config.OUTBOX_RELAY,
         pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+        listenHeartbeatMs: config.OUTBOX_LISTEN_HEARTBEAT_MS,
         publishTimeoutMs: config.OUTBOX_PUBLISH_TIMEOUT_MS,
         backoffInitialMs: config.OUTBOX_BACKOFF_INITIAL_MS,
         backoffMaxMs: config.OUTBOX_BACKOFF_MAX_MS,

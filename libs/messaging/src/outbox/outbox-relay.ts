@@ -10,6 +10,10 @@ import { OutboxCleanup } from './relay/cleanup';
 import { OutboxMetrics } from './relay/metrics';
 import { Parking } from './relay/parking';
 import { PublishPipeline } from './relay/publish-pipeline';
+import { NotifyWakeup } from './relay/wakeup';
+
+/** How an idle relay learns of new rows: `OUTBOX_RELAY` (the CDC relay is a class of its own). */
+export type OutboxRelayMode = 'poll' | 'notify';
 
 /** Knobs of {@link OutboxRelay}; defaults in brackets match `outboxEnv` in @conveyor/config. */
 export interface OutboxRelayOptions {
@@ -27,8 +31,17 @@ export interface OutboxRelayOptions {
    * order exactly as two relays do (see relay/claim.ts).
    */
   concurrency?: number;
-  /** Wait after a batch that was not full [100 ms]. */
+  /**
+   * How an idle relay learns of new rows [notify]: `poll` looks every
+   * pollIntervalMs; `notify` LISTENs on a dedicated connection and claims as
+   * soon as a writing transaction commits (see relay/wakeup.ts), polling
+   * still as the safety net for a notification that never came.
+   */
+  mode?: OutboxRelayMode;
+  /** Wait after a batch that was not full [100 ms]; in `notify` mode, the longest wait without a notification. */
   pollIntervalMs?: number;
+  /** `notify` mode: how often the LISTEN connection is checked with a query [10 s]. */
+  listenHeartbeatMs?: number;
   /** Bound on one batch's broker round-trip; the transaction holds its row locks that long at most [10 s]. */
   publishTimeoutMs?: number;
   /** Back-off while a broker is down: first wait and ceiling [200 ms, 10 s]. */
@@ -73,6 +86,8 @@ export class OutboxRelay {
   private readonly pipeline: PublishPipeline;
   private readonly parking: Parking;
   private readonly cleanup: OutboxCleanup;
+  /** The LISTEN connection in `notify` mode. */
+  private readonly wakeup?: NotifyWakeup;
   private stopping = new AbortController();
   private loops: Promise<void>[] = [];
 
@@ -90,7 +105,18 @@ export class OutboxRelay {
       throw new RangeError(`outbox relay: concurrency must be a positive integer, got ${this.concurrency}`);
     this.metrics = new OutboxMetrics(options.metrics, options.dataSource);
     this.pipeline = new PublishPipeline(options.publishers, publishTimeoutMs, this.metrics);
-    this.claim = new OutboxClaim(new RawPostgres(options.dataSource), {
+    const postgres = new RawPostgres(options.dataSource);
+    if ((options.mode ?? 'notify') === 'notify') {
+      this.wakeup = new NotifyWakeup(postgres, {
+        destinations: (['kafka', 'rabbitmq'] as const).filter((kind) => options.publishers[kind]),
+        heartbeatMs: options.listenHeartbeatMs ?? 10_000,
+        backoffInitialMs: this.backoffInitialMs,
+        backoffMaxMs: this.backoffMaxMs,
+        metrics: this.metrics,
+        logger: options.logger,
+      });
+    }
+    this.claim = new OutboxClaim(postgres, {
       batchSize: this.batchSize,
       unhandled: this.pipeline.unhandled(),
       idleInTransactionTimeoutMs: this.concurrency * publishTimeoutMs + 5_000,
@@ -114,14 +140,30 @@ export class OutboxRelay {
     if (this.loops.length > 0) return;
     this.stopping = new AbortController();
     const signal = this.stopping.signal;
+    this.wakeup?.start();
     this.loops = [this.publishLoop(), ...(this.cleanupIntervalMs > 0 ? [this.cleanup.loop(signal)] : [])];
   }
 
   /** Stops both loops after the batches in flight have committed or rolled back. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    await Promise.all(this.loops);
+    await Promise.all([...this.loops, this.wakeup?.stop()]);
     this.loops = [];
+  }
+
+  /** `notify` mode: the server process id of the LISTEN connection now, if it is open (for operators and tests). */
+  get listenerPid(): number | undefined {
+    return this.wakeup?.listenerPid;
+  }
+
+  /** Waits, when there was nothing to publish, for a notification or the poll interval. */
+  private async idle(signal: AbortSignal): Promise<void> {
+    if (!this.wakeup) {
+      await sleep(this.pollIntervalMs, signal);
+      this.metrics.wokeUp('poll');
+      return;
+    }
+    this.metrics.wokeUp(await this.wakeup.wait(this.pollIntervalMs, signal));
   }
 
   /** Publishes one batch; returns how many rows were published. */
@@ -191,7 +233,7 @@ export class OutboxRelay {
         else await endBatch(batch, 'COMMIT');
         if (failures > 0) this.options.logger?.log(`outbox relay: publishing again after ${failures} failed attempts`);
         failures = 0;
-        if (!more && ahead.length === 0) await sleep(this.pollIntervalMs, signal);
+        if (!more && ahead.length === 0) await this.idle(signal);
       } catch (caught) {
         let error = caught;
         await giveBack();

@@ -11,6 +11,8 @@ export class OutboxMetrics {
   private readonly publishedTotal?: Counter<'destination'>;
   private readonly parkedTotal?: Counter;
   private readonly failuresTotal?: Counter;
+  private readonly wakeupsTotal?: Counter<'reason'>;
+  private readonly listenReconnectsTotal?: Counter;
 
   constructor(registry: Registry | undefined, dataSource: DataSource) {
     if (!registry) return;
@@ -58,6 +60,27 @@ export class OutboxMetrics {
           registers: [registry],
         }),
     );
+    this.wakeupsTotal = reuse(
+      registry,
+      'outbox_relay_wakeups_total',
+      () =>
+        new Counter({
+          name: 'outbox_relay_wakeups_total',
+          help: 'Times an idle relay looked at the outbox again: on a notification (notify) or when the poll interval ran out (poll).',
+          labelNames: ['reason'],
+          registers: [registry],
+        }),
+    );
+    this.listenReconnectsTotal = reuse(
+      registry,
+      'outbox_listen_reconnects_total',
+      () =>
+        new Counter({
+          name: 'outbox_listen_reconnects_total',
+          help: 'LISTEN connections of the notify relay that dropped (or could not be opened) and are opened again.',
+          registers: [registry],
+        }),
+    );
     const stats = () => outboxStats(dataSource);
     reuse(
       registry,
@@ -97,6 +120,14 @@ export class OutboxMetrics {
 
   failed(): void {
     this.failuresTotal?.inc();
+  }
+
+  wokeUp(reason: 'notify' | 'poll'): void {
+    this.wakeupsTotal?.inc({ reason });
+  }
+
+  listenReconnect(): void {
+    this.listenReconnectsTotal?.inc();
   }
 }
 
