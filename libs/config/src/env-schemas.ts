@@ -108,10 +108,12 @@ export const outboxEnv = z.object({
   /** Batches open per relay: one being sent while the next is claimed (each its own transaction; per-key order holds). */
   OUTBOX_RELAY_CONCURRENCY: envField.int(2, { min: 1, max: 16 }),
   /**
-   * How the relay learns of new rows: `notify` (LISTEN/NOTIFY wake-up, the poll
-   * as safety net) or `poll` (every OUTBOX_POLL_INTERVAL_MS). docs/patterns/outbox.md compares them.
+   * How the relay finds new rows: `notify` (LISTEN/NOTIFY wake-up, the poll as
+   * safety net), `poll` (every OUTBOX_POLL_INTERVAL_MS) or `cdc` (a logical
+   * replication slot per broker; needs wal_level=logical and a role with
+   * REPLICATION). docs/patterns/outbox.md compares them.
    */
-  OUTBOX_RELAY: z.enum(['poll', 'notify']).default('notify'),
+  OUTBOX_RELAY: z.enum(['poll', 'notify', 'cdc']).default('notify'),
   /** Idle wait between looks at the outbox; in `notify` mode the safety net for a lost notification. */
   OUTBOX_POLL_INTERVAL_MS: envField.durationMs(100, { min: 1 }),
   /** `notify` mode: how often the LISTEN connection is checked with a query (a dead one is opened again). */

@@ -22,6 +22,7 @@ export type { OutboxPublisher, PendingOutboxMessage } from './outbox/outbox-publ
 export { KafkaOutboxPublisher, type KafkaOutboxPublisherOptions } from './outbox/kafka-outbox-publisher';
 export { RabbitmqOutboxPublisher, type RabbitmqOutboxPublisherOptions } from './outbox/rabbitmq-outbox-publisher';
 export { OutboxRelay, type OutboxRelayMode, type OutboxRelayOptions } from './outbox/outbox-relay';
+export { OutboxCdcRelay, type OutboxCdcRelayOptions } from './outbox/outbox-cdc-relay';
 export { outboxStats } from './outbox/relay/metrics';
 export { unparkOutboxRows } from './outbox/relay/parking';
 export { DeadLetterHeaders, InvalidMessageError, PermanentMessageError, UnpublishableMessageError } from './errors';

@@ -83,8 +83,9 @@ export class Parking {
  */
 export async function unparkOutboxRows(
   db: DataSource | EntityManager,
-  which: { key?: string; destination?: 'kafka' | 'rabbitmq'; ids?: string[] } = {},
+  which: { key?: string; destination?: 'kafka' | 'rabbitmq'; ids?: string[]; rewrite?: boolean } = {},
 ): Promise<number> {
+  if (which.rewrite) return rewriteParkedRows(db, which);
   // A (destination, key) has one parked row at most (the claim skips it once one is), so releasing the row releases the pair.
   const [row]: { released: number }[] = await db.query(
     `WITH released AS (
@@ -96,6 +97,35 @@ export async function unparkOutboxRows(
        DELETE FROM outbox_parked_keys p USING released r WHERE p.destination = r.destination AND p.message_key = r.message_key
      )
      SELECT count(*)::int AS released FROM released`,
+    [which.key ?? null, which.destination ?? null, which.ids ?? null],
+  );
+  return row.released;
+}
+
+/*
+ * Unparking for the CDC relay (OUTBOX_RELAY=cdc), which reads rows from the
+ * WAL once: the parked rows and the rows held behind them are deleted and
+ * inserted again, in id order (new ids, same content and message ids), so
+ * the stream sees them as new inserts. A writer of the same key that commits
+ * while this runs may see its row go out before them: unpark when that key
+ * is quiet.
+ */
+async function rewriteParkedRows(db: DataSource | EntityManager, which: { key?: string; destination?: 'kafka' | 'rabbitmq'; ids?: string[] }): Promise<number> {
+  const [row]: { released: number }[] = await db.query(
+    `WITH pairs AS (
+       SELECT DISTINCT destination, message_key FROM outbox
+       WHERE parked_at IS NOT NULL AND ($1::text IS NULL OR message_key = $1) AND ($2::text IS NULL OR destination = $2)
+         AND ($3::bigint[] IS NULL OR id = ANY($3::bigint[]))
+     ), moved AS (
+       DELETE FROM outbox o USING pairs p WHERE o.destination = p.destination AND o.message_key = p.message_key
+       RETURNING o.id, o.destination, o.topic, o.routing_key, o.message_key, o.payload, o.headers, o.created_at, o.parked_at IS NOT NULL AS was_parked
+     ), keys AS (
+       DELETE FROM outbox_parked_keys k USING pairs p WHERE k.destination = p.destination AND k.message_key = p.message_key
+     ), again AS (
+       INSERT INTO outbox (destination, topic, routing_key, message_key, payload, headers, created_at)
+       SELECT destination, topic, routing_key, message_key, payload, headers, created_at FROM moved ORDER BY id
+     )
+     SELECT count(*) FILTER (WHERE was_parked)::int AS released FROM moved`,
     [which.key ?? null, which.destination ?? null, which.ids ?? null],
   );
   return row.released;
