@@ -152,6 +152,25 @@ describe('Outbox CDC relay (logical replication)', () => {
     }
   }, 60_000);
 
+  it('When the outbox is idle while other tables are written, then the slot still moves on (no WAL pinned by an idle relay)', async () => {
+    const publisher = new KafkaOutboxPublisher({ kafka });
+    const relay = new OutboxCdcRelay({ dataSource: handle.dataSource, publishers: { kafka: publisher }, heartbeatMs: 200 });
+    slots.push(relay.slotName);
+    try {
+      relay.start();
+      await eventually(() => (relay.streaming ? true : undefined), { what: 'the relay streaming' });
+      // WAL that the publication does not cover: the slot decodes past it but has nothing to confirm.
+      await handle.dataSource.query(`INSERT INTO effects (event_id, key, seq) SELECT 'filler', 'filler', n FROM generate_series(1, 1000) n`);
+      const [{ at: written }]: { at: string }[] = await handle.dataSource.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS at`);
+      await eventually(async () => ((await confirmedLsn(handle, relay.slotName)) >= Number(written) ? true : undefined), {
+        what: 'the slot confirmed past the other writes',
+      });
+    } finally {
+      await relay.stop();
+      await publisher.close();
+    }
+  });
+
   it('When the relay is down while rows are written, then they are published once it is back, in order', async () => {
     const topic = await createTestTopic(kafka, 'outbox_cdc_down');
     const { consumer, received } = await collectTopic(kafka, topic);

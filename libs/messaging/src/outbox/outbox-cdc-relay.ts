@@ -34,12 +34,21 @@ export interface OutboxCdcRelayOptions {
   cleanupIntervalMs?: number;
   cleanupBatchSize?: number;
   /**
+   * How long the stream may stay idle before the relay writes a heartbeat
+   * (a logical message) through it to confirm the slot past other databases'
+   * WAL [10 s].
+   */
+  heartbeatMs?: number;
+  /**
    * A lease (libs/locks) per slot: the replica that holds it streams, the
    * others wait as standbys and take over when it lapses. Without one, the
    * slot itself admits one reader and the others retry with back-off.
    */
   lease?: { locks: LeaseLocks; name?: string };
 }
+
+/** Prefix of the logical message an idle CDC relay writes to move its slot on (see stream). */
+const HEARTBEAT_PREFIX = 'conveyor-outbox-cdc-heartbeat';
 
 /** An outbox row decoded from the WAL, with the end of its transaction's commit record. */
 interface StreamedRow extends PendingOutboxMessage {
@@ -72,6 +81,7 @@ export class OutboxCdcRelay {
   private readonly cleanup: OutboxCleanup;
   private readonly cleanupIntervalMs: number;
   private readonly destinations: Set<string>;
+  private readonly heartbeatMs: number;
   private stopping = new AbortController();
   private loops: Promise<void>[] = [];
   /** True while this relay holds the slot and streams from it. */
@@ -87,6 +97,7 @@ export class OutboxCdcRelay {
     this.backoffInitialMs = options.backoffInitialMs ?? 200;
     this.backoffMaxMs = options.backoffMaxMs ?? 10_000;
     this.cleanupIntervalMs = options.cleanupIntervalMs ?? 60_000;
+    this.heartbeatMs = options.heartbeatMs ?? 10_000;
     this.postgres = new RawPostgres(options.dataSource);
     this.metrics = new OutboxMetrics(options.metrics, options.dataSource);
     this.pipeline = new PublishPipeline(options.publishers, options.publishTimeoutMs ?? 10_000, this.metrics);
@@ -240,6 +251,15 @@ export class OutboxCdcRelay {
             payload: String(row.payload),
             headers: (typeof row.headers === 'string' ? JSON.parse(row.headers) : row.headers) as Record<string, string>,
           });
+      } else if (message.tag === 'message' && message.prefix === HEARTBEAT_PREFIX) {
+        // Our own heartbeat came through the stream: everything before it has
+        // been handled (the stream is handled in order). With nothing waiting,
+        // the slot may move up to it, so an idle outbox on a busy server does
+        // not pin the WAL of every other database's writes.
+        if (buffer.length === 0 && open.length === 0 && !sending && message.messageLsn) {
+          confirmed = message.messageLsn;
+          await service.acknowledge(message.messageLsn);
+        }
       } else if (message.tag === 'commit') {
         const end = message.commitEndLsn ?? undefined;
         if (open.length === 0) {
@@ -259,13 +279,20 @@ export class OutboxCdcRelay {
       }
     });
 
+    let sending = false;
+    let idleSince = performance.now();
     const sender = async (): Promise<void> => {
       while (!signal.aborted) {
         if (buffer.length === 0) {
+          if (performance.now() - idleSince >= this.heartbeatMs) {
+            idleSince = performance.now();
+            await this.options.dataSource.query(`SELECT pg_logical_emit_message(false, '${HEARTBEAT_PREFIX}', '')`);
+          }
           await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(1_000, signal), failure]);
           wake = undefined;
           continue;
         }
+        idleSince = performance.now();
         // A batch ends at a transaction boundary, so its last commit LSN covers all of it.
         let end = Math.min(this.batchSize, buffer.length);
         while (end < buffer.length && !buffer[end - 1].commitEndLsn) end += 1;
@@ -274,7 +301,12 @@ export class OutboxCdcRelay {
           continue;
         }
         const batch = buffer.slice(0, end);
-        await this.publishBatch(batch, signal);
+        sending = true;
+        try {
+          await this.publishBatch(batch, signal);
+        } finally {
+          sending = false;
+        }
         buffer.splice(0, end);
         const lsn = batch[batch.length - 1].commitEndLsn as string;
         confirmed = lsn;
@@ -286,7 +318,7 @@ export class OutboxCdcRelay {
       }
     };
 
-    const subscribed = service.subscribe(new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.publicationName] }), this.slotName);
+    const subscribed = service.subscribe(new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.publicationName], messages: true }), this.slotName);
     subscribed.catch((error: unknown) => failed(error instanceof Error ? error : new Error(String(error))));
     await new Promise<void>((resolve, reject) => {
       service.once('start', () => resolve());
