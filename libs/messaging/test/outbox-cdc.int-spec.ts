@@ -7,8 +7,17 @@ import { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Consumer, Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { LeaseLocks } from '@conveyor/locks';
-import { createTestTopic, eventually, testKafka, testRedis, uniqueName } from '@conveyor/testing';
-import { addToOutbox, eventMessage, KafkaOutboxPublisher, OutboxCdcRelay, type OutboxPublisher, type PendingOutboxMessage } from '../src';
+import { connectTestRabbitmq, createTestTopic, eventually, localServers, testKafka, testRedis, uniqueName } from '@conveyor/testing';
+import {
+  addToOutbox,
+  eventMessage,
+  KafkaOutboxPublisher,
+  OutboxCdcRelay,
+  RabbitmqOutboxPublisher,
+  unparkOutboxRows,
+  type OutboxPublisher,
+  type PendingOutboxMessage,
+} from '../src';
 import { closeTestDataSource, ItemRecorded, openTestDataSource, writeEvents } from './support/harness';
 
 /*
@@ -136,7 +145,7 @@ describe('Outbox CDC relay (logical replication)', () => {
       await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 500, keys: 10, perTransaction: 7 });
       await eventually(() => (distinct(received) >= 501 ? true : undefined), { timeoutMs: 30_000, what: '501 messages' });
       expect(outOfOrder(received)).toBe(0);
-      await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { what: 'an empty outbox' });
+      await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'an empty outbox' });
       await expect(count(handle, 'outbox_published')).resolves.toBe(501);
       // The relay's publish span is a child in the writer's trace: same trace id, new span id.
       const sent = received.find((m) => m.key === 'traced')?.traceparent ?? '';
@@ -171,6 +180,79 @@ describe('Outbox CDC relay (logical replication)', () => {
     }
   });
 
+  it('When the broker refuses a key for good, then CDC parks it, holds its later rows, lets other keys through, and a rewrite unpark publishes them in order', async () => {
+    const rabbit = await connectTestRabbitmq();
+    const channel = await rabbit.createChannel();
+    const exchange = uniqueName('cdc_park');
+    await channel.assertExchange(exchange, 'topic', { durable: false });
+    // Only the healthy key is routable at first.
+    const queue = uniqueName('cdc_park');
+    await channel.assertQueue(queue, { durable: false });
+    await channel.bindQueue(queue, exchange, 'healthy');
+    const publisher = new RabbitmqOutboxPublisher({ url: localServers().RABBITMQ_URL });
+    const relay = new OutboxCdcRelay({
+      dataSource: handle.dataSource,
+      publishers: { rabbitmq: publisher },
+      backoffInitialMs: 20,
+      backoffMaxMs: 50,
+      maxPublishAttempts: 2,
+    });
+    slots.push(relay.slotName);
+    const command = (routingKey: string, seq: number) =>
+      eventMessage({ kind: 'rabbitmq', exchange, routingKey }, ItemRecorded.create(routingKey, { key: routingKey, seq }));
+    const drain = async (): Promise<{ key: string; seq: number }[]> => {
+      const out: { key: string; seq: number }[] = [];
+      for (let m = await channel.get(queue, { noAck: true }); m; m = await channel.get(queue, { noAck: true })) {
+        out.push((JSON.parse(m.content.toString()) as { payload: { key: string; seq: number } }).payload);
+      }
+      return out;
+    };
+    try {
+      relay.start();
+      await eventually(() => (relay.streaming ? true : undefined), { what: 'the relay streaming' });
+      await handle.dataSource.transaction((manager) => addToOutbox(manager, [command('poisoned', 0), command('healthy', 0)]));
+      await eventually(async () => ((await handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox_parked_keys`))[0].n === 1 ? true : undefined), {
+        timeoutMs: 20_000,
+        what: 'the key parked',
+      });
+      await handle.dataSource.transaction((manager) => addToOutbox(manager, [command('poisoned', 1), command('healthy', 1)]));
+      // A batch the broker refused in part is sent again (at least once): first arrivals count.
+      const firsts = (list: { key: string; seq: number }[]) => [...new Map(list.map((m) => [`${m.key}:${m.seq}`, m])).values()];
+      const delivered: { key: string; seq: number }[] = [];
+      await eventually(async () => (delivered.push(...(await drain())), firsts(delivered).length >= 2 ? true : undefined), {
+        what: 'the healthy commands',
+      });
+      expect(firsts(delivered)).toEqual([
+        { key: 'healthy', seq: 0 },
+        { key: 'healthy', seq: 1 },
+      ]);
+      // The refused row and the one behind it wait in the outbox.
+      await eventually(async () => ((await handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox`))[0].n === 2 ? true : undefined), {
+        what: 'only the poisoned rows left',
+      });
+      await expect(handle.dataSource.query(`SELECT message_key, parked_at IS NOT NULL AS parked FROM outbox ORDER BY id`)).resolves.toEqual([
+        { message_key: 'poisoned', parked: true },
+        { message_key: 'poisoned', parked: false },
+      ]);
+
+      // Fixed (the key routed now), unparked by writing the rows again: the stream sees them, in order.
+      await channel.bindQueue(queue, exchange, 'poisoned');
+      await expect(unparkOutboxRows(handle.dataSource, { key: 'poisoned', rewrite: true })).resolves.toBe(1);
+      const after: { key: string; seq: number }[] = [];
+      await eventually(async () => (after.push(...(await drain())), firsts(after).length >= 2 ? true : undefined), { what: 'the unparked commands' });
+      expect(firsts(after)).toEqual([
+        { key: 'poisoned', seq: 0 },
+        { key: 'poisoned', seq: 1 },
+      ]);
+    } finally {
+      await relay.stop();
+      await publisher.close();
+      await channel.deleteQueue(queue).catch(() => undefined);
+      await channel.deleteExchange(exchange).catch(() => undefined);
+      await rabbit.close();
+    }
+  }, 60_000);
+
   it('When the relay is down while rows are written, then they are published once it is back, in order', async () => {
     const topic = await createTestTopic(kafka, 'outbox_cdc_down');
     const { consumer, received } = await collectTopic(kafka, topic);
@@ -185,7 +267,7 @@ describe('Outbox CDC relay (logical replication)', () => {
       relay.start();
       await eventually(() => (distinct(received) >= 1_000 ? true : undefined), { timeoutMs: 60_000, what: '1,000 messages' });
       expect(outOfOrder(received)).toBe(0);
-      await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { what: 'an empty outbox' });
+      await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'an empty outbox' });
     } finally {
       await relay.stop();
       await publisher.close();
@@ -212,7 +294,7 @@ describe('Outbox CDC relay (logical replication)', () => {
       broker.down = false;
       await eventually(() => (distinct(received) >= 300 ? true : undefined), { timeoutMs: 30_000, what: '300 messages' });
       expect(outOfOrder(received)).toBe(0);
-      await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { what: 'an empty outbox' });
+      await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'an empty outbox' });
     } finally {
       await relay.stop();
       await broker.close();
@@ -254,7 +336,7 @@ describe('Outbox CDC relay (logical replication)', () => {
       await restarted.streaming;
       await eventually(() => (distinct(received) >= 2_000 ? true : undefined), { timeoutMs: 60_000, what: '2,000 distinct messages' });
       expect(outOfOrder(received)).toBe(0);
-      await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { what: 'an empty outbox' });
+      await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'an empty outbox' });
       await expect(count(handle, 'outbox_published')).resolves.toBe(2_000);
       // Re-sent copies are only of rows sent before the kill and not yet confirmed: fewer than were sent by then.
       expect(received.length - 2_000).toBeLessThanOrEqual(atKill);

@@ -353,15 +353,20 @@ export class OutboxCdcRelay {
         return;
       } catch (error) {
         if (error instanceof UnpublishableMessageError) {
-          // One at a time, up to the refused row: the rows before it are sent and archived.
+          // One at a time: a refused row counts an attempt and holds back the
+          // rest of its (destination, key) in this round; other keys go out.
+          const blocked = new Set<string>();
           for (const row of sendable) {
+            const pair = `${row.destination} ${row.key}`;
+            if (blocked.has(pair)) continue;
             try {
               await this.pipeline.publish([row]);
               await this.archive([row]);
               rows = rows.filter((r) => r !== row);
             } catch (single) {
-              if (single instanceof UnpublishableMessageError) await this.parking.recordRefusal(row, single);
-              break;
+              if (!(single instanceof UnpublishableMessageError)) break; // the broker is down: back off
+              blocked.add(pair);
+              await this.parking.recordRefusal(row, single);
             }
           }
         }
