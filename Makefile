@@ -134,7 +134,7 @@ BENCH := $(WITH_INFRA_ENV) node -r @swc-node/register
 test-chaos: setup infra-up ## long fault scenarios (broker outages, SIGKILLed consumers, invariant runs)
 	$(WITH_INFRA_ENV) npx jest -c test/chaos/jest.config.cjs
 
-bench-outbox: setup infra-up ## outbox relay vs raw kafkajs producer, and commit-to-consumer lag
+bench-outbox: setup infra-up ## outbox relay in each mode (poll, notify, cdc) vs raw kafkajs: throughput, commit-to-ack and commit-to-consumer lag, burst drain
 	$(BENCH) test/bench/outbox.bench.ts
 
 bench-resilience: setup infra-up ## full resilient client vs raw undici, and breaker-open fail-fast latency

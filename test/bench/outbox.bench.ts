@@ -1,20 +1,30 @@
 /**
- * What the transactional outbox costs. `make bench-outbox`; knobs:
- * BENCH_MESSAGES (160000), BENCH_BATCH (500), BENCH_ROUNDS (16), BENCH_RELAY_CONCURRENCY (2), BENCH_RATE (500/s),
- * BENCH_LAG_SECONDS (20).
+ * What the transactional outbox costs, in each relay mode (poll, notify,
+ * cdc), in one run. `make bench-outbox`; knobs: BENCH_MODES (poll,notify,cdc),
+ * BENCH_MESSAGES (60000 per mode), BENCH_BATCH (500), BENCH_ROUNDS (6),
+ * BENCH_RELAY_CONCURRENCY (2), BENCH_RATE (1000/s), BENCH_LAG_SECONDS (10),
+ * BENCH_BURST (100000).
  *
+ * Per mode, on a database of its own (a CDC slot streams every insert of its
+ * database):
  * - throughput: the same messages (key, 300-byte JSON body, headers), once
- *   through OutboxRelay as a service runs it (claim with FOR UPDATE SKIP
- *   LOCKED and move the rows to outbox_published, publish, commit; the next
- *   batch claimed while one is sent) and once through a raw kafkajs producer
- *   with the same settings (idempotent, acks=all, one request in flight) and
- *   the same batch size; alternating rounds, same process, one warmed topic
- *   each (3 partitions). Each figure is the median of the rounds' rates.
- * - lag: events committed one transaction each at a steady rate, relay and
- *   KafkaConsumerServer running as a service would run them (default poll
- *   interval); lag = consumer handler start - writer's commit.
- * Last line: outbox-relay: relay_per_s=N raw_per_s=N ratio=R lag_p50_ms=N lag_p99_ms=N
+ *   through the relay as a service runs it and once through a raw kafkajs
+ *   producer with the same settings (idempotent, acks=all, one request in
+ *   flight) and the same batch size; alternating rounds, same process, one
+ *   warmed topic each (3 partitions). Each figure is the median of the
+ *   rounds' rates. The relay starts on a full outbox, so this is the backlog
+ *   case, where the modes differ only in how rows are found.
+ * - lag at a steady BENCH_RATE: one event per transaction, the relay and a
+ *   KafkaConsumerServer running as a service runs them (service defaults);
+ *   lag = broker ack - writer's commit (lag_p50_ms, lag_p99_ms) and consumer
+ *   handler start - writer's commit (consumer_p50_ms, consumer_p99_ms).
+ * - burst: BENCH_BURST rows written as fast as one writer can (1,000 per
+ *   transaction) with the relay running: seconds until the last ack.
+ * One line per mode:
+ *   outbox-relay: mode=M relay_per_s=N raw_per_s=N ratio=R lag_p50_ms=N lag_p99_ms=N consumer_p50_ms=N consumer_p99_ms=N burst_rows=N burst_drain_s=N
+ * CDC needs wal_level=logical; on a server without it the cdc line says so.
  */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, EventPattern } from '@nestjs/microservices';
@@ -26,20 +36,25 @@ import {
   KafkaOutboxPublisher,
   MessageContext,
   messagingMigrations,
+  OutboxCdcRelay,
   OutboxRelay,
   type OutboxPublisher,
 } from '@conveyor/messaging';
-import { createTestDatabase, createTestTopic, testKafka, uniqueName } from '@conveyor/testing';
-import type { Message } from 'kafkajs';
+import { createTestDatabase, createTestTopic, testKafka, uniqueName, type TestDatabase } from '@conveyor/testing';
+import type { Kafka, Message, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 
-const MESSAGES = Number(process.env['BENCH_MESSAGES'] ?? 160_000);
+const MODES = (process.env['BENCH_MODES'] ?? 'poll,notify,cdc').split(',') as Mode[];
+const MESSAGES = Number(process.env['BENCH_MESSAGES'] ?? 60_000);
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 500);
-const RATE = Number(process.env['BENCH_RATE'] ?? 500);
-const LAG_SECONDS = Number(process.env['BENCH_LAG_SECONDS'] ?? 20);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 16);
+const RATE = Number(process.env['BENCH_RATE'] ?? 1_000);
+const LAG_SECONDS = Number(process.env['BENCH_LAG_SECONDS'] ?? 10);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
 const CONCURRENCY = Number(process.env['BENCH_RELAY_CONCURRENCY'] ?? 2);
+const BURST = Number(process.env['BENCH_BURST'] ?? 100_000);
+
+type Mode = 'poll' | 'notify' | 'cdc';
 
 const BenchEvent = defineEvent('BenchRecorded', 1, z.object({ n: z.number().int(), note: z.string() }));
 const note = 'x'.repeat(160); // ~300-byte envelopes, the size of an OrderPaid
@@ -51,11 +66,14 @@ const percentile = (samples: number[], p: number): number => {
 
 const received = new Map<string, number>();
 
+/** Milliseconds on a clock shared by the main thread and the writer's worker thread. */
+const now = (): number => performance.timeOrigin + performance.now();
+
 @Controller()
 class LagProbe {
   @EventPattern(BenchEvent.type)
   onEvent(_payload: unknown, @Ctx() ctx: MessageContext): void {
-    if (!received.has(ctx.envelope.id)) received.set(ctx.envelope.id, performance.now());
+    if (!received.has(ctx.envelope.id)) received.set(ctx.envelope.id, now());
   }
 }
 
@@ -77,32 +95,46 @@ async function fillOutbox(dataSource: DataSource, topic: string, count: number):
   return messages;
 }
 
+/** A relay of `mode` as a service runs it (service defaults, the bench's batch size and concurrency). */
+function makeRelay(mode: Mode, dataSource: DataSource, publisher: OutboxPublisher, slotName: string): { start(): void; stop(): Promise<void> } {
+  if (mode === 'cdc') return new OutboxCdcRelay({ dataSource, publishers: { kafka: publisher }, batchSize: BATCH, slotName, cleanupIntervalMs: 0 });
+  return new OutboxRelay({ dataSource, publishers: { kafka: publisher }, mode, batchSize: BATCH, concurrency: CONCURRENCY, cleanupIntervalMs: 0 });
+}
+
 /**
- * Runs an OutboxRelay as a service runs it (start, default poll interval, the
- * bench's batch size and concurrency) until `count` messages are confirmed,
- * then stops it. Confirmations are counted as they come back, so the run ends
+ * Wraps the publisher: records each message's ack time (by message id) and
+ * resolves `until(n)` once n messages in all are confirmed, so a run ends
  * without a polling loop taking CPU from the relay it measures.
  */
-async function relayAll(dataSource: DataSource, publisher: OutboxPublisher, count: number): Promise<void> {
-  let confirmed = 0;
-  let allConfirmed: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (allConfirmed = resolve));
-  const counting: OutboxPublisher = {
-    publish: async (batch) => {
-      await publisher.publish(batch);
-      confirmed += batch.length;
-      if (confirmed >= count) allConfirmed();
+function counting(publisher: OutboxPublisher): OutboxPublisher & { acked: Map<string, number>; until(n: number): Promise<void>; total: number } {
+  let waiting: { n: number; resolve: () => void } | undefined;
+  const self = {
+    acked: new Map<string, number>(),
+    total: 0,
+    until(n: number): Promise<void> {
+      if (self.total >= n) return Promise.resolve();
+      return new Promise<void>((resolve) => (waiting = { n, resolve }));
+    },
+    publish: async (batch: Parameters<OutboxPublisher['publish']>[0], signal?: AbortSignal) => {
+      await publisher.publish(batch, signal);
+      const at = now();
+      for (const m of batch) {
+        const id = m.headers['message-id'];
+        if (id && !self.acked.has(id)) self.acked.set(id, at);
+      }
+      self.total += batch.length;
+      if (waiting && self.total >= waiting.n) {
+        waiting.resolve();
+        waiting = undefined;
+      }
     },
     close: async () => undefined,
   };
-  const relay = new OutboxRelay({ dataSource, publishers: { kafka: counting }, batchSize: BATCH, concurrency: CONCURRENCY });
-  relay.start();
-  await done;
-  await relay.stop();
+  return self;
 }
 
-async function main(): Promise<void> {
-  const db = await createTestDatabase('bench_outbox');
+async function openDatabase(mode: Mode): Promise<{ db: TestDatabase; dataSource: DataSource }> {
+  const db = await createTestDatabase(`bench_outbox_${mode}`);
   const dataSource = new DataSource({
     type: 'postgres',
     host: db.host,
@@ -115,32 +147,40 @@ async function main(): Promise<void> {
   });
   await dataSource.initialize();
   await dataSource.runMigrations();
-  const kafka = testKafka();
-  const raw = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await raw.connect();
-  const publisher = new KafkaOutboxPublisher({ kafka });
+  return { db, dataSource };
+}
+
+async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: KafkaOutboxPublisher): Promise<string> {
+  const { db, dataSource } = await openDatabase(mode);
+  const slotName = `bench_${db.database}`.slice(0, 63);
   try {
-    // --- throughput ---------------------------------------------------------
+    if (mode === 'cdc') {
+      const [{ wal_level: level }]: { wal_level: string }[] = await dataSource.query(`SHOW wal_level`);
+      if (level !== 'logical') return `outbox-relay: mode=cdc skipped (wal_level=${level}; needs logical and a restart)`;
+      await new OutboxCdcRelay({ dataSource, publishers: { kafka: publisher }, slotName }).ensureSlot();
+    }
+    // --- throughput: the relay starts on a full outbox --------------------------
     const rates: Record<'relay' | 'raw', number[]> = { relay: [], raw: [] };
     // One topic each for all rounds, warmed first: a new topic's first sends
     // wait for its metadata and leaders, which is not what is measured here.
     const relayTopic = await createTestTopic(kafka, 'bench_relay');
     const rawTopic = await createTestTopic(kafka, 'bench_raw');
+    const relayRun = async (count: number): Promise<void> => {
+      const probe = counting(publisher);
+      const relay = makeRelay(mode, dataSource, probe, slotName);
+      relay.start();
+      await probe.until(count);
+      await relay.stop();
+    };
     const warmMessages = await fillOutbox(dataSource, relayTopic, 4 * BATCH * CONCURRENCY);
-    await relayAll(dataSource, publisher, warmMessages.length);
+    await relayRun(warmMessages.length);
     for (let i = 0; i < warmMessages.length; i += BATCH) {
       await raw.sendBatch({ acks: -1, topicMessages: [{ topic: rawTopic, messages: warmMessages.slice(i, i + BATCH) }] });
     }
     for (let round = 0; round < ROUNDS; round += 1) {
       const messages = await fillOutbox(dataSource, relayTopic, MESSAGES / ROUNDS);
       const runs: [string, () => Promise<void>][] = [
-        [
-          'relay',
-          async () => {
-            // Running as in a service (start/stop, default concurrency), until every row is confirmed.
-            await relayAll(dataSource, publisher, messages.length);
-          },
-        ],
+        ['relay', () => relayRun(messages.length)],
         [
           'raw',
           async () => {
@@ -156,7 +196,7 @@ async function main(): Promise<void> {
         await run();
         const elapsed = performance.now() - started;
         rates[name as 'relay' | 'raw'].push(messages.length / (elapsed / 1_000));
-        process.stdout.write(`round ${round + 1} ${name}: ${messages.length} messages in ${elapsed.toFixed(0)} ms\n`);
+        process.stdout.write(`${mode} round ${round + 1} ${name}: ${messages.length} messages in ${elapsed.toFixed(0)} ms\n`);
       }
     }
     // Medians over the rounds: one stalled round on either side (a broker or
@@ -164,7 +204,8 @@ async function main(): Promise<void> {
     const relayPerS = percentile(rates.relay, 0.5);
     const rawPerS = percentile(rates.raw, 0.5);
 
-    // --- lag at a steady rate -------------------------------------------------
+    // --- lag at a steady rate, and the burst, with the relay running ---------------
+    received.clear();
     const lagTopic = await createTestTopic(kafka, 'bench_lag');
     const app = await NestFactory.createMicroservice(LagProbeModule, {
       strategy: new KafkaConsumerServer({
@@ -177,57 +218,117 @@ async function main(): Promise<void> {
       logger: ['error'],
     });
     await app.listen();
-    const relay = new OutboxRelay({ dataSource, publishers: { kafka: publisher } }); // service defaults
+    const probe = counting(publisher);
+    const relay = makeRelay(mode, dataSource, probe, slotName);
     relay.start();
-    // Warm-up: the group join and the first fetches are not steady state.
-    const warmUp = Array.from({ length: 200 }, (_, i) => BenchEvent.create(`order-${i}`, { n: -1, note }));
-    await dataSource.transaction((manager) =>
-      addToOutbox(
-        manager,
-        warmUp.map((e) => eventMessage({ kind: 'kafka', topic: lagTopic }, e)),
-      ),
-    );
-    while (received.size < warmUp.length) await new Promise((r) => setTimeout(r, 50));
-    received.clear();
-    const committed = new Map<string, number>();
-    const total = RATE * LAG_SECONDS;
-    const started = performance.now();
-    const writes: Promise<void>[] = [];
-    for (let i = 0; i < total; i += 1) {
-      const due = started + (i * 1_000) / RATE;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      const event = BenchEvent.create(`order-${i % 1_000}`, { n: i, note });
-      writes.push(
-        dataSource
-          .transaction((manager) => addToOutbox(manager, eventMessage({ kind: 'kafka', topic: lagTopic }, event)))
-          .then(() => {
-            committed.set(event.id, performance.now());
-          }),
+    try {
+      // Warm-up: the group join and the first fetches are not steady state.
+      const warmUp = Array.from({ length: 200 }, (_, i) => BenchEvent.create(`order-${i}`, { n: -1, note }));
+      await dataSource.transaction((manager) =>
+        addToOutbox(
+          manager,
+          warmUp.map((e) => eventMessage({ kind: 'kafka', topic: lagTopic }, e)),
+        ),
       );
+      while (received.size < warmUp.length) await new Promise((r) => setTimeout(r, 50));
+      received.clear();
+      // The writer runs in a worker thread with a pool of its own, as another
+      // process would: its 1,000 transactions a second must not queue behind
+      // the relay and the consumer on this event loop (nor they behind it).
+      const total = RATE * LAG_SECONDS;
+      const { committed, achievedRate } = await steadyWriter(db, lagTopic, total);
+      const deadline = Date.now() + 60_000;
+      while (received.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const ackLags = [...committed].map(([id, at]) => (probe.acked.get(id) ?? Number.POSITIVE_INFINITY) - at);
+      const consumerLags = [...committed].map(([id, at]) => (received.get(id) ?? Number.POSITIVE_INFINITY) - at);
+      process.stdout.write(`${mode} lag: ${received.size}/${total} events consumed at ${achievedRate.toFixed(0)} events/s written\n`);
+
+      // Burst: BURST rows as fast as one writer can, the relay already running.
+      const before = probe.total;
+      const burstStarted = performance.now();
+      await fillOutbox(dataSource, lagTopic, BURST);
+      const written = performance.now();
+      await probe.until(before + BURST);
+      const drained = performance.now();
+      process.stdout.write(
+        `${mode} burst: ${BURST} rows written in ${((written - burstStarted) / 1_000).toFixed(1)} s, last ack ${((drained - written) / 1_000).toFixed(1)} s after the last commit\n`,
+      );
+      const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : 'lost');
+      return (
+        `outbox-relay: mode=${mode} relay_per_s=${relayPerS.toFixed(0)} raw_per_s=${rawPerS.toFixed(0)} ratio=${(relayPerS / rawPerS).toFixed(2)} ` +
+        `lag_p50_ms=${f(percentile(ackLags, 0.5))} lag_p99_ms=${f(percentile(ackLags, 0.99))} ` +
+        `consumer_p50_ms=${f(percentile(consumerLags, 0.5))} consumer_p99_ms=${f(percentile(consumerLags, 0.99))} ` +
+        `burst_rows=${BURST} burst_drain_s=${((drained - burstStarted) / 1_000).toFixed(1)}`
+      );
+    } finally {
+      await relay.stop();
+      await app.close();
     }
-    await Promise.all(writes);
-    const achievedRate = total / ((performance.now() - started) / 1_000);
-    const deadline = Date.now() + 60_000;
-    while (received.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    await relay.stop();
-    await app.close();
-    const lags = [...committed].map(([id, at]) => (received.get(id) ?? Number.POSITIVE_INFINITY) - at);
-    const p50 = percentile(lags, 0.5);
-    const p99 = percentile(lags, 0.99);
-    process.stdout.write(`lag: ${received.size}/${total} events consumed at ${achievedRate.toFixed(0)} events/s written\n`);
-    process.stdout.write(
-      `outbox-relay: relay_per_s=${relayPerS.toFixed(0)} raw_per_s=${rawPerS.toFixed(0)} ratio=${(relayPerS / rawPerS).toFixed(2)} lag_p50_ms=${p50.toFixed(0)} lag_p99_ms=${p99.toFixed(0)}\n`,
-    );
   } finally {
-    await raw.disconnect();
-    await publisher.close();
+    if (mode === 'cdc')
+      await dataSource.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slotName]).catch(() => undefined);
     await dataSource.destroy();
     await db.drop();
   }
 }
 
-main().catch((error: unknown) => {
+/** Runs the steady writer in a worker thread; resolves with each event's commit time. */
+function steadyWriter(db: TestDatabase, topic: string, total: number): Promise<{ committed: Map<string, number>; achievedRate: number }> {
+  const committed = new Map<string, number>();
+  const worker = new Worker(__filename, {
+    workerData: { db: { host: db.host, port: db.port, username: db.username, password: db.password, database: db.database }, topic, total, rate: RATE },
+  });
+  return new Promise((resolve, reject) => {
+    worker.on('message', (message: { commits?: [string, number][]; achievedRate?: number }) => {
+      for (const [id, at] of message.commits ?? []) committed.set(id, at);
+      if (message.achievedRate !== undefined) resolve({ committed, achievedRate: message.achievedRate });
+    });
+    worker.on('error', reject);
+  });
+}
+
+/** The worker thread: `total` events, one transaction each, at `rate` per second. */
+async function writerThread(data: { db: Omit<TestDatabase, 'drop'>; topic: string; total: number; rate: number }): Promise<void> {
+  const dataSource = new DataSource({ type: 'postgres', ...data.db, extra: { max: 10 } });
+  await dataSource.initialize();
+  const commits: [string, number][] = [];
+  const flush = setInterval(() => parentPort?.postMessage({ commits: commits.splice(0) }), 100);
+  const started = performance.now();
+  const writes: Promise<void>[] = [];
+  for (let i = 0; i < data.total; i += 1) {
+    const due = started + (i * 1_000) / data.rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const event = BenchEvent.create(`order-${i % 1_000}`, { n: i, note });
+    writes.push(
+      dataSource
+        .transaction((manager) => addToOutbox(manager, eventMessage({ kind: 'kafka', topic: data.topic }, event)))
+        .then(() => void commits.push([event.id, now()])),
+    );
+  }
+  await Promise.all(writes);
+  const achievedRate = data.total / ((performance.now() - started) / 1_000);
+  clearInterval(flush);
+  parentPort?.postMessage({ commits: commits.splice(0), achievedRate });
+  await dataSource.destroy();
+}
+
+async function main(): Promise<void> {
+  const kafka = testKafka();
+  const raw = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await raw.connect();
+  const publisher = new KafkaOutboxPublisher({ kafka });
+  const lines: string[] = [];
+  try {
+    for (const mode of MODES) lines.push(await benchMode(mode, kafka, raw, publisher));
+  } finally {
+    await raw.disconnect();
+    await publisher.close();
+  }
+  for (const line of lines) process.stdout.write(`${line}\n`);
+}
+
+(isMainThread ? main() : writerThread(workerData)).catch((error: unknown) => {
   process.stderr.write(`${String((error as Error)?.stack ?? error)}\n`);
   process.exit(1);
 });

@@ -59,7 +59,8 @@ async function main(): Promise<void> {
   await dataSource.initialize();
   await dataSource.runMigrations();
   const publisher = new KafkaOutboxPublisher({ kafka });
-  const relay = new OutboxRelay({ dataSource, publishers: { kafka: publisher } });
+  // The poll relay, as in the runs docs/patterns/eventual-consistency.md reports (the default is now notify).
+  const relay = new OutboxRelay({ dataSource, publishers: { kafka: publisher }, mode: 'poll' });
   let points: ServiceProcess | undefined;
   try {
     points = await startServiceProcess('services/points/src/main.ts', {

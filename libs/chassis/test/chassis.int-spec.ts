@@ -169,6 +169,50 @@ describe('The service chassis', () => {
       expect(await pendingRows('rabbitmq')).toBe(keys.length);
     });
 
+    it('When OUTBOX_RELAY=cdc, then each broker reads its own replication slot and both brokers get their rows', async () => {
+      const kafka = testKafka();
+      const topic = await createTestTopic(kafka, 'chassis_cdc', 1);
+      const received: string[] = [];
+      consumer = kafka.consumer({ groupId: uniqueName('chassis_cdc') });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void received.push(message.key?.toString() ?? '') });
+      const exchange = uniqueName('chassis_cdc');
+      const channel = await rabbit.createChannel();
+      await channel.assertExchange(exchange, 'topic', { durable: true });
+      const { queue } = await channel.assertQueue('', { exclusive: true });
+      await channel.bindQueue(queue, exchange, '#');
+      const commands: string[] = [];
+      await channel.consume(queue, (m: ConsumeMessage | null) => void (m && commands.push((JSON.parse(m.content.toString()) as { key: string }).key)), {
+        noAck: true,
+      });
+      const sql = new Client({ host: caseDb.host, port: caseDb.port, user: caseDb.username, password: caseDb.password, database: caseDb.database });
+      try {
+        const { url } = await start({ POSTGRES_DB: caseDb.database, SAMPLE_TOPIC: topic, SAMPLE_EXCHANGE: exchange, OUTBOX_RELAY: 'cdc' });
+        await sql.connect();
+        const slots = async (): Promise<string[]> =>
+          (
+            await sql.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE database = current_database() AND active ORDER BY 1`)
+          ).rows.map((r) => r.slot_name);
+        await eventually(async () => ((await slots()).length === 2 ? true : undefined), { timeoutMs: 20_000, what: 'two active slots' });
+        expect(await slots()).toEqual([`outbox_${caseDb.database}_kafka`, `outbox_${caseDb.database}_rabbitmq`]);
+        const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+        for (const key of keys) expect((await fetch(`${url}/emit/${key}`, { method: 'POST' })).status).toBe(201);
+        await eventually(() => (received.length >= keys.length && commands.length >= keys.length ? true : undefined), {
+          timeoutMs: 20_000,
+          what: 'the rows on both brokers',
+        });
+        expect(received).toEqual(keys);
+        expect(commands).toEqual(keys);
+      } finally {
+        // A database with replication slots cannot be dropped: stop the relays, then drop the slots.
+        await Promise.all(apps.splice(0).map((app) => app.close()));
+        await sql.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()`).catch(() => undefined);
+        await sql.end().catch(() => undefined);
+        await channel.close();
+      }
+    });
+
     it('When Kafka is down, then the RabbitMQ rows still flow and the Kafka rows wait in the outbox', async () => {
       const exchange = uniqueName('chassis_flow');
       const channel = await rabbit.createChannel();

@@ -116,7 +116,17 @@ export const outboxEnv = z.object({
   OUTBOX_BATCH_SIZE: envField.int(500, { min: 1, max: 10_000 }),
   /** Batches open per relay: one being sent while the next is claimed (each its own transaction; per-key order holds). */
   OUTBOX_RELAY_CONCURRENCY: envField.int(2, { min: 1, max: 16 }),
+  /**
+   * How the relay finds new rows: `notify` (LISTEN/NOTIFY wake-up, the poll as
+   * safety net), `poll` (every OUTBOX_POLL_INTERVAL_MS) or `cdc` (a logical
+   * replication slot per broker; needs wal_level=logical and a role with
+   * REPLICATION). docs/patterns/outbox.md compares them.
+   */
+  OUTBOX_RELAY: z.enum(['poll', 'notify', 'cdc']).default('notify'),
+  /** Idle wait between looks at the outbox; in `notify` mode the safety net for a lost notification. */
   OUTBOX_POLL_INTERVAL_MS: envField.durationMs(100, { min: 1 }),
+  /** `notify` mode: how often the LISTEN connection is checked with a query (a dead one is opened again). */
+  OUTBOX_LISTEN_HEARTBEAT_MS: envField.durationMs(10_000, { min: 100 }),
   OUTBOX_PUBLISH_TIMEOUT_MS: envField.durationMs(10_000, { min: 100 }),
   OUTBOX_BACKOFF_INITIAL_MS: envField.durationMs(200, { min: 1 }),
   OUTBOX_BACKOFF_MAX_MS: envField.durationMs(10_000, { min: 1 }),

@@ -6,14 +6,26 @@ export {
   CreateOutboxTable1764000000000,
   messagingMigrations,
   outboxMigrations,
+  ParkOutboxKeysPerDestination1764000000004,
   ParkOutboxRows1764000000003,
   SplitPublishedOutbox1764000000002,
 } from './migrations';
-export { addToOutbox, eventMessage, MessageHeaders, OutboxOutsideTransactionError, type OutboxDestination, type OutboxMessage } from './outbox/outbox';
+export {
+  addToOutbox,
+  eventMessage,
+  MessageHeaders,
+  OUTBOX_CHANNEL,
+  OutboxOutsideTransactionError,
+  type OutboxDestination,
+  type OutboxMessage,
+} from './outbox/outbox';
 export type { OutboxPublisher, PendingOutboxMessage } from './outbox/outbox-publisher';
 export { KafkaOutboxPublisher, type KafkaOutboxPublisherOptions } from './outbox/kafka-outbox-publisher';
 export { RabbitmqOutboxPublisher, type RabbitmqOutboxPublisherOptions } from './outbox/rabbitmq-outbox-publisher';
-export { OutboxRelay, outboxStats, unparkOutboxRows, type OutboxRelayOptions } from './outbox/outbox-relay';
+export { OutboxRelay, type OutboxRelayMode, type OutboxRelayOptions } from './outbox/outbox-relay';
+export { OutboxCdcRelay, type OutboxCdcRelayOptions } from './outbox/outbox-cdc-relay';
+export { outboxStats } from './outbox/relay/metrics';
+export { unparkOutboxRows } from './outbox/relay/parking';
 export { DeadLetterHeaders, InvalidMessageError, MessageTimedOutError, PermanentMessageError, UnpublishableMessageError } from './errors';
 export { MessageContext } from './message-context';
 export { classifyFailure, type FailureKind } from './internal/failure-policy';

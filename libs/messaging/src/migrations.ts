@@ -142,8 +142,40 @@ export class ParkOutboxRows1764000000003 implements MigrationInterface {
   }
 }
 
+/**
+ * Parks a key per destination: `outbox_parked_keys` is keyed by
+ * (destination, message_key). Keyed by the key alone, a command RabbitMQ
+ * refused for good also stopped the same aggregate's Kafka events, which
+ * have their own order and nothing to wait for. The table is rebuilt from
+ * the parked rows themselves, which say where they go.
+ */
+export class ParkOutboxKeysPerDestination1764000000004 implements MigrationInterface {
+  name = 'ParkOutboxKeysPerDestination1764000000004';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`DELETE FROM outbox_parked_keys`);
+    await q.query(`ALTER TABLE outbox_parked_keys DROP CONSTRAINT outbox_parked_keys_pkey, ADD COLUMN destination text NOT NULL`);
+    await q.query(`ALTER TABLE outbox_parked_keys ADD PRIMARY KEY (destination, message_key)`);
+    await q.query(`
+      INSERT INTO outbox_parked_keys (destination, message_key, parked_at)
+      SELECT DISTINCT ON (destination, message_key) destination, message_key, parked_at
+      FROM outbox WHERE parked_at IS NOT NULL ORDER BY destination, message_key, id`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE outbox_parked_keys DROP CONSTRAINT outbox_parked_keys_pkey`);
+    await q.query(`DELETE FROM outbox_parked_keys a USING outbox_parked_keys b WHERE a.message_key = b.message_key AND a.destination > b.destination`);
+    await q.query(`ALTER TABLE outbox_parked_keys DROP COLUMN destination, ADD PRIMARY KEY (message_key)`);
+  }
+}
+
 /** The outbox tables, in order; a service that publishes runs all of them. */
-export const outboxMigrations = [CreateOutboxTable1764000000000, SplitPublishedOutbox1764000000002, ParkOutboxRows1764000000003];
+export const outboxMigrations = [
+  CreateOutboxTable1764000000000,
+  SplitPublishedOutbox1764000000002,
+  ParkOutboxRows1764000000003,
+  ParkOutboxKeysPerDestination1764000000004,
+];
 
 /** Every messaging table, for a service that publishes and consumes. */
 export const messagingMigrations = [
@@ -151,4 +183,5 @@ export const messagingMigrations = [
   CreateInboxTable1764000000001,
   SplitPublishedOutbox1764000000002,
   ParkOutboxRows1764000000003,
+  ParkOutboxKeysPerDestination1764000000004,
 ];

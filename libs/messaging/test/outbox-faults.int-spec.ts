@@ -1,8 +1,19 @@
+import type { ChannelModel } from 'amqplib';
 import { ConfigResourceTypes, type Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { eventually, testKafka, uniqueName } from '@conveyor/testing';
+import { connectTestRabbitmq, createTestTopic, eventually, localServers, testKafka, uniqueName } from '@conveyor/testing';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { addToOutbox, eventMessage, KafkaOutboxPublisher, OutboxRelay, unparkOutboxRows, type OutboxPublisher, type PendingOutboxMessage } from '../src';
+import {
+  addToOutbox,
+  eventMessage,
+  KafkaOutboxPublisher,
+  OutboxRelay,
+  RabbitmqOutboxPublisher,
+  unparkOutboxRows,
+  type OutboxDestination,
+  type OutboxPublisher,
+  type PendingOutboxMessage,
+} from '../src';
 import { closeTestDataSource, ItemRecorded, openTestDataSource, testDataSource, writeEvents } from './support/harness';
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
@@ -121,6 +132,16 @@ describe('Outbox relay under a slow broker', () => {
 
 /** Reads every message of a topic until `count` arrived: key and seq, in arrival order. */
 async function readAll(kafka: Kafka, topic: string, count: number): Promise<{ key: string; seq: number }[]> {
+  return readUntil(kafka, topic, (messages) => messages.length >= count, `${count} messages on ${topic}`);
+}
+
+/** Reads every message of a topic until `done` holds for what arrived: key and seq, in arrival order. */
+async function readUntil(
+  kafka: Kafka,
+  topic: string,
+  done: (messages: { key: string; seq: number }[]) => boolean,
+  what = `the expected messages on ${topic}`,
+): Promise<{ key: string; seq: number }[]> {
   const consumer = kafka.consumer({ groupId: uniqueName('reader') });
   const out: { key: string; seq: number }[] = [];
   await consumer.connect();
@@ -132,7 +153,7 @@ async function readAll(kafka: Kafka, topic: string, count: number): Promise<{ ke
         out.push({ key: payload.key, seq: payload.seq });
       },
     });
-    await eventually(() => (out.length >= count ? true : undefined), { timeoutMs: 20_000, what: `${count} messages on ${topic}` });
+    await eventually(() => (done(out) ? true : undefined), { timeoutMs: 20_000, what });
     return out;
   } finally {
     await consumer.disconnect();
@@ -214,4 +235,145 @@ describe('Outbox relay and a row the broker rejects for good', () => {
       await admin.disconnect();
     }
   }, 90_000);
+});
+
+/** Rows of `outbox` (pending or parked) by destination and key, with the seq of their payload. */
+async function pendingRows(dataSource: DataSource): Promise<{ destination: string; key: string; seq: number; parked: boolean }[]> {
+  return dataSource.query(
+    `SELECT destination, message_key AS key, (payload::jsonb #>> '{payload,seq}')::int AS seq, parked_at IS NOT NULL AS parked FROM outbox ORDER BY id`,
+  );
+}
+
+describe('Outbox relay: a key parked for one broker and the other broker', () => {
+  const kafka = testKafka();
+  let handle: Handle;
+  let rabbit: ChannelModel;
+  beforeEach(async () => {
+    handle = await openTestDataSource('outbox_park_dest');
+    rabbit = await connectTestRabbitmq();
+  });
+  afterEach(async () => {
+    await rabbit.close().catch(() => undefined);
+    await closeTestDataSource(handle);
+  });
+
+  it.each([
+    ['one relay per broker (as OutboxModule runs them)', true],
+    ['one relay for both brokers', false],
+  ])(
+    'When RabbitMQ refuses a key for good (%s), then the key is parked for RabbitMQ only and its Kafka events keep flowing in order',
+    async (_layout, split) => {
+      const topic = await createTestTopic(kafka, 'outbox_park_dest', 1);
+      // An exchange no queue is bound to: every command to it comes back unroutable.
+      const exchange = uniqueName('outbox_park_dest');
+      const setup = await rabbit.createChannel();
+      await setup.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
+      const kafkaDestination = { kind: 'kafka', topic } as const;
+      const rabbitDestination = { kind: 'rabbitmq', exchange, routingKey: 'cmd' } as const;
+      const seq = new Map<string, number>();
+      const event = (destination: OutboxDestination, key: string) => {
+        const next = seq.get(`${destination.kind} ${key}`) ?? 0;
+        seq.set(`${destination.kind} ${key}`, next + 1);
+        return eventMessage(destination, ItemRecorded.create(key, { key, seq: next }));
+      };
+      await handle.dataSource.transaction((manager) => addToOutbox(manager, [event(rabbitDestination, 'shared'), event(kafkaDestination, 'shared')]));
+      const kafkaPublisher = new KafkaOutboxPublisher({ kafka });
+      const rabbitPublisher = new RabbitmqOutboxPublisher({ url: localServers().RABBITMQ_URL });
+      const options = { dataSource: handle.dataSource, pollIntervalMs: 5, backoffInitialMs: 20, backoffMaxMs: 50, maxPublishAttempts: 2 };
+      const relays = split
+        ? [
+            new OutboxRelay({ ...options, publishers: { kafka: kafkaPublisher } }),
+            new OutboxRelay({ ...options, publishers: { rabbitmq: rabbitPublisher }, cleanupIntervalMs: 0 }),
+          ]
+        : [new OutboxRelay({ ...options, publishers: { kafka: kafkaPublisher, rabbitmq: rabbitPublisher } })];
+      try {
+        for (const relay of relays) relay.start();
+        await eventually(async () => ((await pendingRows(handle.dataSource)).some((r) => r.parked) ? true : undefined), {
+          timeoutMs: 30_000,
+          what: 'the RabbitMQ row parked',
+        });
+        // Written after the parking: the same key's Kafka events must not wait for the refused command.
+        await handle.dataSource.transaction((manager) =>
+          addToOutbox(manager, [event(rabbitDestination, 'shared'), event(kafkaDestination, 'shared'), event(kafkaDestination, 'shared')]),
+        );
+        await handle.dataSource.transaction((manager) => addToOutbox(manager, event(kafkaDestination, 'shared')));
+        // One relay for both sends a refused batch's Kafka rows again (at least once, which the inbox absorbs):
+        // what counts is that each arrives, in order of first arrival.
+        const received = await readUntil(kafka, topic, (messages) => new Set(messages.map((m) => m.seq)).size >= 4);
+        expect(received.every((m) => m.key === 'shared')).toBe(true);
+        expect([...new Set(received.map((m) => m.seq))]).toEqual([0, 1, 2, 3]);
+        // The key's RabbitMQ rows: the refused one parked, the later one waiting behind it.
+        expect(await pendingRows(handle.dataSource)).toEqual([
+          { destination: 'rabbitmq', key: 'shared', seq: 0, parked: true },
+          { destination: 'rabbitmq', key: 'shared', seq: 1, parked: false },
+        ]);
+        await expect(handle.dataSource.query(`SELECT destination, message_key FROM outbox_parked_keys`)).resolves.toEqual([
+          { destination: 'rabbitmq', message_key: 'shared' },
+        ]);
+
+        // A queue bound, then unparked: both commands go out, in order.
+        const queue = uniqueName('outbox_park_dest');
+        await setup.assertQueue(queue, { durable: false, autoDelete: false });
+        await setup.bindQueue(queue, exchange, 'cmd');
+        await expect(unparkOutboxRows(handle.dataSource, { key: 'shared', destination: 'rabbitmq' })).resolves.toBe(1);
+        const commands = await eventually(
+          async () => {
+            const { messageCount } = await setup.checkQueue(queue);
+            return messageCount >= 2 ? messageCount : undefined;
+          },
+          { timeoutMs: 20_000, what: 'two commands in the queue' },
+        );
+        expect(commands).toBe(2);
+        const seqs: number[] = [];
+        for (let i = 0; i < 2; i += 1) {
+          const message = await setup.get(queue, { noAck: true });
+          if (message) seqs.push((JSON.parse(message.content.toString()) as { payload: { seq: number } }).payload.seq);
+        }
+        expect(seqs).toEqual([0, 1]);
+        await setup.deleteQueue(queue);
+      } finally {
+        for (const relay of relays) await relay.stop();
+        await kafkaPublisher.close();
+        await rabbitPublisher.close();
+        await setup.deleteExchange(exchange).catch(() => undefined);
+      }
+    },
+    90_000,
+  );
+
+  it('When the queue a publisher declares is deleted, then the returned command makes it declare the queue again and delivery resumes without parking', async () => {
+    const exchange = uniqueName('outbox_redeclare');
+    const queue = uniqueName('outbox_redeclare');
+    const binding = { exchange, queue, bindingKeys: ['cmd'] };
+    const destination = { kind: 'rabbitmq', exchange, routingKey: 'cmd' } as const;
+    const publisher = new RabbitmqOutboxPublisher({ url: localServers().RABBITMQ_URL, queues: [binding] });
+    const relay = new OutboxRelay({
+      dataSource: handle.dataSource,
+      publishers: { rabbitmq: publisher },
+      pollIntervalMs: 5,
+      backoffInitialMs: 20,
+      backoffMaxMs: 50,
+      maxPublishAttempts: 3,
+    });
+    const admin = await rabbit.createChannel();
+    const published = async (): Promise<number> => (await handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox_published`))[0].n;
+    try {
+      relay.start();
+      await writeEvents(handle.dataSource, destination, { count: 1, keys: 1, keyPrefix: 'before' });
+      await eventually(async () => ((await published()) === 1 ? true : undefined), { timeoutMs: 20_000, what: 'the first command published' });
+      await expect(admin.checkQueue(queue)).resolves.toMatchObject({ messageCount: 1 });
+
+      // Someone deletes the queue while the publisher stays connected.
+      await admin.deleteQueue(queue);
+      await writeEvents(handle.dataSource, destination, { count: 6, keys: 3, keyPrefix: 'after', perTransaction: 2 });
+      await eventually(async () => ((await published()) === 7 ? true : undefined), { timeoutMs: 30_000, what: 'the six later commands published' });
+      await expect(handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox`)).resolves.toEqual([{ n: 0 }]);
+      await expect(admin.checkQueue(queue)).resolves.toMatchObject({ messageCount: 6 });
+    } finally {
+      await relay.stop();
+      await publisher.close();
+      await admin.deleteQueue(queue).catch(() => undefined);
+      await admin.deleteExchange(exchange).catch(() => undefined);
+    }
+  }, 60_000);
 });

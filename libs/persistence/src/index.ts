@@ -6,3 +6,4 @@ export { reportIfSlow, SlowQueryLogger } from './slow-query-logger';
 export { inTransaction, type TransactionOptions } from './transaction';
 export { InjectRedis, REDIS, RedisModule } from './redis.module';
 export { deleteInBatches, type BatchedDeleteOptions } from './batched-delete';
+export { RawPostgres, type RawSession } from './raw-postgres';

@@ -2,29 +2,35 @@
 // maxPublishAttempts times), once the cause is fixed: they and the rows of
 // their keys behind them are published by the next claim.
 //
-//   node -r @swc-node/register libs/messaging/src/cli/unpark-outbox.ts <database> [--key <message key>] [--id <row id>]...
+//   node -r @swc-node/register libs/messaging/src/cli/unpark-outbox.ts <database> [--key <message key>] [--destination kafka|rabbitmq] [--id <row id>]... [--rewrite]
 //
 // Connection from POSTGRES_HOST/PORT/USER/PASSWORD (same variables as the
-// services). Without --key or --id every parked row is released. Prints what it
+// services). Without --key, --destination or --id every parked row is released.
+// --rewrite (for OUTBOX_RELAY=cdc): the rows are written again, so the CDC
+// relay, which reads each insert from the WAL once, sees them anew. Prints what it
 // did as one JSON line; exit 64 on bad usage.
 import { loadConfig, postgresEnv } from '@conveyor/config';
 import { DataSource } from 'typeorm';
-import { unparkOutboxRows } from '../outbox/outbox-relay';
+import { unparkOutboxRows } from '../outbox/relay/parking';
 
 function usage(): never {
-  process.stderr.write('usage: unpark-outbox <database> [--key <message key>] [--id <row id>]...\n');
+  process.stderr.write('usage: unpark-outbox <database> [--key <message key>] [--destination kafka|rabbitmq] [--id <row id>]... [--rewrite]\n');
   process.exit(64);
 }
 
 async function main(): Promise<void> {
-  const [database, ...rest] = process.argv.slice(2);
+  const [database, ...args] = process.argv.slice(2);
+  const rewrite = args.includes('--rewrite');
+  const rest = args.filter((a) => a !== '--rewrite');
   if (!database || database.startsWith('--')) usage();
   let key: string | undefined;
+  let destination: 'kafka' | 'rabbitmq' | undefined;
   const ids: string[] = [];
   for (let i = 0; i < rest.length; i += 2) {
     const value = rest[i + 1];
     if (value === undefined) usage();
     if (rest[i] === '--key') key = value;
+    else if (rest[i] === '--destination' && (value === 'kafka' || value === 'rabbitmq')) destination = value;
     else if (rest[i] === '--id' && /^\d+$/.test(value)) ids.push(value);
     else usage();
   }
@@ -39,8 +45,8 @@ async function main(): Promise<void> {
   });
   await dataSource.initialize();
   try {
-    const released = await unparkOutboxRows(dataSource, { key, ids: ids.length > 0 ? ids : undefined });
-    process.stdout.write(`${JSON.stringify({ database, key: key ?? null, ids, released })}\n`);
+    const released = await unparkOutboxRows(dataSource, { key, destination, ids: ids.length > 0 ? ids : undefined, rewrite });
+    process.stdout.write(`${JSON.stringify({ database, key: key ?? null, destination: destination ?? null, ids, released })}\n`);
   } finally {
     await dataSource.destroy();
   }

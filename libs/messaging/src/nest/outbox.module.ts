@@ -7,7 +7,8 @@ import { DataSource } from 'typeorm';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
 import { KafkaOutboxPublisher } from '../outbox/kafka-outbox-publisher';
 import type { OutboxPublisher } from '../outbox/outbox-publisher';
-import { OutboxRelay } from '../outbox/outbox-relay';
+import { OutboxCdcRelay } from '../outbox/outbox-cdc-relay';
+import { OutboxRelay, type OutboxRelayMode } from '../outbox/outbox-relay';
 import { RabbitmqOutboxPublisher } from '../outbox/rabbitmq-outbox-publisher';
 import { declareRabbitmqQueue, type RabbitmqQueueBinding } from '../rabbitmq/rabbitmq-consumer.server';
 import { BrokerHealth } from './broker-health';
@@ -37,7 +38,9 @@ export interface OutboxConfig extends KafkaClientConfig {
   OUTBOX_RELAY_ENABLED: boolean;
   OUTBOX_BATCH_SIZE: number;
   OUTBOX_RELAY_CONCURRENCY: number;
+  OUTBOX_RELAY: OutboxRelayMode | 'cdc';
   OUTBOX_POLL_INTERVAL_MS: number;
+  OUTBOX_LISTEN_HEARTBEAT_MS: number;
   OUTBOX_PUBLISH_TIMEOUT_MS: number;
   OUTBOX_BACKOFF_INITIAL_MS: number;
   OUTBOX_BACKOFF_MAX_MS: number;
@@ -51,7 +54,7 @@ export interface OutboxConfig extends KafkaClientConfig {
 interface BrokerRelay {
   kind: 'kafka' | 'rabbitmq';
   publisher: OutboxPublisher & { close(): Promise<void> };
-  relay: OutboxRelay;
+  relay: { start(): void; stop(): Promise<void> };
   declare(): Promise<void>;
 }
 
@@ -76,24 +79,46 @@ export class OutboxRelays implements OnApplicationBootstrap, BeforeApplicationSh
     kafka: Kafka,
     options: OutboxModuleOptions,
   ) {
-    const relay = (kind: BrokerRelay['kind'], publisher: BrokerRelay['publisher'], cleanup: boolean) =>
-      new OutboxRelay({
-        dataSource,
-        publishers: { [kind]: publisher },
-        metrics,
-        logger: this.log,
-        batchSize: config.OUTBOX_BATCH_SIZE,
-        concurrency: config.OUTBOX_RELAY_CONCURRENCY,
-        pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
-        publishTimeoutMs: config.OUTBOX_PUBLISH_TIMEOUT_MS,
-        backoffInitialMs: config.OUTBOX_BACKOFF_INITIAL_MS,
-        backoffMaxMs: config.OUTBOX_BACKOFF_MAX_MS,
-        retentionMs: config.OUTBOX_RETENTION_MS,
-        // Published rows of both kinds share one table: one cleanup loop is enough.
-        cleanupIntervalMs: cleanup ? config.OUTBOX_CLEANUP_INTERVAL_MS : 0,
-        cleanupBatchSize: config.OUTBOX_CLEANUP_BATCH_SIZE,
-        maxPublishAttempts: config.OUTBOX_MAX_PUBLISH_ATTEMPTS,
-      });
+    const relay = (kind: BrokerRelay['kind'], publisher: BrokerRelay['publisher'], cleanup: boolean): BrokerRelay['relay'] =>
+      config.OUTBOX_RELAY === 'cdc'
+        ? // One slot per broker (outbox_<database>_<kind>), so one broker's outage never holds the other's
+          // position. A second replica's relay finds the slot active and retries: a standby.
+          new OutboxCdcRelay({
+            dataSource,
+            publishers: { [kind]: publisher },
+            metrics,
+            logger: this.log,
+            slotName: `outbox_${String(dataSource.options.database ?? 'outbox')
+              .toLowerCase()
+              .replace(/[^a-z0-9_]/g, '_')}_${kind}`.slice(-63),
+            batchSize: config.OUTBOX_BATCH_SIZE,
+            publishTimeoutMs: config.OUTBOX_PUBLISH_TIMEOUT_MS,
+            backoffInitialMs: config.OUTBOX_BACKOFF_INITIAL_MS,
+            backoffMaxMs: config.OUTBOX_BACKOFF_MAX_MS,
+            retentionMs: config.OUTBOX_RETENTION_MS,
+            cleanupIntervalMs: cleanup ? config.OUTBOX_CLEANUP_INTERVAL_MS : 0,
+            cleanupBatchSize: config.OUTBOX_CLEANUP_BATCH_SIZE,
+            maxPublishAttempts: config.OUTBOX_MAX_PUBLISH_ATTEMPTS,
+          })
+        : new OutboxRelay({
+            dataSource,
+            publishers: { [kind]: publisher },
+            metrics,
+            logger: this.log,
+            batchSize: config.OUTBOX_BATCH_SIZE,
+            concurrency: config.OUTBOX_RELAY_CONCURRENCY,
+            mode: config.OUTBOX_RELAY,
+            pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+            listenHeartbeatMs: config.OUTBOX_LISTEN_HEARTBEAT_MS,
+            publishTimeoutMs: config.OUTBOX_PUBLISH_TIMEOUT_MS,
+            backoffInitialMs: config.OUTBOX_BACKOFF_INITIAL_MS,
+            backoffMaxMs: config.OUTBOX_BACKOFF_MAX_MS,
+            retentionMs: config.OUTBOX_RETENTION_MS,
+            // Published rows of both kinds share one table: one cleanup loop is enough.
+            cleanupIntervalMs: cleanup ? config.OUTBOX_CLEANUP_INTERVAL_MS : 0,
+            cleanupBatchSize: config.OUTBOX_CLEANUP_BATCH_SIZE,
+            maxPublishAttempts: config.OUTBOX_MAX_PUBLISH_ATTEMPTS,
+          });
     this.relays = [];
     const topics = options.kafkaTopics ?? [];
     const exchanges = options.rabbitmqExchanges ?? [];

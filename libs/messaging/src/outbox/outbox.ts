@@ -33,6 +33,13 @@ export function eventMessage(destination: OutboxDestination, event: EventEnvelop
   };
 }
 
+/**
+ * The channel `addToOutbox` notifies on when it commits, with the
+ * destination kind (`kafka`, `rabbitmq`) as payload: the wake-up of the
+ * notify relay (OUTBOX_RELAY=notify).
+ */
+export const OUTBOX_CHANNEL = 'outbox';
+
 /** Thrown when the outbox is written outside a transaction, where it would lose its whole point. */
 export class OutboxOutsideTransactionError extends Error {
   readonly code = 'OUTBOX.NO_TRANSACTION';
@@ -46,6 +53,12 @@ export class OutboxOutsideTransactionError extends Error {
  * Stores messages in the outbox inside the caller's transaction: they are
  * published if and only if that transaction commits. The `traceparent` of the
  * active span is saved with each row, so the relay can continue the trace.
+ *
+ * The same statement notifies {@link OUTBOX_CHANNEL} once per destination
+ * kind it wrote. PostgreSQL delivers a transaction's notifications only when
+ * it commits, and folds identical ones (same channel and payload) into one,
+ * so a transaction wakes a relay once per kind however many rows or calls it
+ * made, and a rolled-back one never does.
  */
 export async function addToOutbox(manager: EntityManager, messages: OutboxMessage | OutboxMessage[]): Promise<void> {
   if (!manager.queryRunner?.isTransactionActive) throw new OutboxOutsideTransactionError();
@@ -55,9 +68,13 @@ export async function addToOutbox(manager: EntityManager, messages: OutboxMessag
   propagation.inject(context.active(), trace);
   // One statement for any number of rows (unnest of parallel arrays), in list order, so ids follow it.
   await manager.query(
-    `INSERT INTO outbox (destination, topic, routing_key, message_key, payload, headers)
-     SELECT d, t, r, k, p, h FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) WITH ORDINALITY AS m(d, t, r, k, p, h, n)
-     ORDER BY n`,
+    `WITH inserted AS (
+       INSERT INTO outbox (destination, topic, routing_key, message_key, payload, headers)
+       SELECT d, t, r, k, p, h FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) WITH ORDINALITY AS m(d, t, r, k, p, h, n)
+       ORDER BY n
+       RETURNING destination
+     )
+     SELECT pg_notify('${OUTBOX_CHANNEL}', destination) FROM (SELECT DISTINCT destination FROM inserted) kinds`,
     [
       list.map((m) => m.destination.kind),
       list.map((m) => (m.destination.kind === 'kafka' ? m.destination.topic : m.destination.exchange)),

@@ -22,7 +22,9 @@ export interface RabbitmqOutboxPublisherOptions {
  * channel; a batch resolves when the broker has confirmed every message and
  * returned none. A returned message (no queue bound for its routing key)
  * fails the batch with an {@link UnpublishableMessageError}: it is not
- * recorded as published, and the relay parks it after its attempts. The
+ * recorded as published, and the relay parks it after its attempts. A return
+ * also makes the next batch declare `queues` again first, so a queue deleted
+ * while the publisher was connected comes back on the retry. The
  * connection is opened lazily and dropped on any error, so the next batch
  * reconnects.
  */
@@ -31,6 +33,8 @@ export class RabbitmqOutboxPublisher implements OutboxPublisher {
   private channel: ConfirmChannel | undefined;
   /** Why the broker closed the channel last (e.g. 404 no such exchange). */
   private channelError: (Error & { code?: number }) | undefined;
+  /** Set when the broker returned a message: the queues are declared again before the next batch. */
+  private redeclare = false;
 
   constructor(private readonly options: RabbitmqOutboxPublisherOptions) {}
 
@@ -70,6 +74,10 @@ export class RabbitmqOutboxPublisher implements OutboxPublisher {
         // Rejects if the broker nacked any of them or the channel closed.
         await channel.waitForConfirms();
         if (returned.length > 0) {
+          // A queue this service declares may have been deleted since it
+          // connected: declare them again before the next attempt, so the
+          // queue comes back instead of every key being parked in turn.
+          this.redeclare = true;
           throw new UnpublishableMessageError(
             `RabbitMQ returned ${returned.length} unroutable message(s) (no queue bound): ${[...new Set(returned)].join('; ')}`,
           );
@@ -97,7 +105,16 @@ export class RabbitmqOutboxPublisher implements OutboxPublisher {
   }
 
   private async connected(): Promise<ConfirmChannel> {
-    if (this.channel) return this.channel;
+    if (this.channel && this.connection && !this.redeclare) return this.channel;
+    if (this.channel && this.connection) {
+      try {
+        await this.declareQueues(this.connection);
+        return this.channel;
+      } catch (error) {
+        await this.close();
+        throw error;
+      }
+    }
     await this.close(); // a connection whose channel died
     this.channelError = undefined;
     const connection = await connect(this.options.url);
@@ -110,16 +127,11 @@ export class RabbitmqOutboxPublisher implements OutboxPublisher {
         this.channel = undefined;
       }
     });
-    if (this.options.queues?.length) {
-      // On its own channel: a refused declaration closes the channel it ran on.
-      const declaring = await connection.createChannel();
-      try {
-        for (const binding of this.options.queues) await declareRabbitmqQueue(declaring, binding);
-        await declaring.close();
-      } catch (error) {
-        await connection.close().catch(() => undefined);
-        throw error;
-      }
+    try {
+      await this.declareQueues(connection);
+    } catch (error) {
+      await connection.close().catch(() => undefined);
+      throw error;
     }
     const channel = await connection.createConfirmChannel();
     channel.on('error', (error: Error & { code?: number }) => {
@@ -131,5 +143,20 @@ export class RabbitmqOutboxPublisher implements OutboxPublisher {
     this.connection = connection;
     this.channel = channel;
     return channel;
+  }
+
+  /** Declares the queues of `options.queues` (with their exchanges and bindings), on connect and after a return. */
+  private async declareQueues(connection: ChannelModel): Promise<void> {
+    this.redeclare = false;
+    if (!this.options.queues?.length) return;
+    // On its own channel: a refused declaration closes the channel it ran on.
+    const declaring = await connection.createChannel();
+    try {
+      for (const binding of this.options.queues) await declareRabbitmqQueue(declaring, binding);
+    } catch (error) {
+      this.redeclare = true;
+      throw error;
+    }
+    await declaring.close();
   }
 }

@@ -1,0 +1,402 @@
+import type { LoggerService } from '@nestjs/common';
+import type { LeaseLocks, Lease } from '@conveyor/locks';
+import { RawPostgres } from '@conveyor/persistence';
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import { Gauge, type Registry } from 'prom-client';
+import type { DataSource } from 'typeorm';
+import { UnpublishableMessageError } from '../errors';
+import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
+import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
+import { OutboxCleanup } from './relay/cleanup';
+import { OutboxMetrics, reuse } from './relay/metrics';
+import { Parking } from './relay/parking';
+import { PublishPipeline } from './relay/publish-pipeline';
+
+/** Knobs of {@link OutboxCdcRelay}; defaults in brackets match `outboxEnv` in @conveyor/config. */
+export interface OutboxCdcRelayOptions {
+  dataSource: DataSource;
+  /** Publisher per destination kind; rows for a kind without one are left to another relay. */
+  publishers: { kafka?: OutboxPublisher; rabbitmq?: OutboxPublisher };
+  metrics?: Registry;
+  logger?: LoggerService;
+  /** The logical replication slot [`outbox_<database>`]: slots are server-wide, so one name per database and relay kind. */
+  slotName?: string;
+  /** The publication on `outbox` (inserts only) [outbox_cdc]. */
+  publicationName?: string;
+  /** Rows sent to the broker at most in one request [500]. */
+  batchSize?: number;
+  publishTimeoutMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  maxPublishAttempts?: number;
+  retentionMs?: number;
+  /** How often published rows past the retention are deleted [60 s]; 0: not by this relay. */
+  cleanupIntervalMs?: number;
+  cleanupBatchSize?: number;
+  /**
+   * How long the stream may stay idle before the relay writes a heartbeat
+   * (a logical message) through it to confirm the slot past other databases'
+   * WAL [10 s].
+   */
+  heartbeatMs?: number;
+  /**
+   * A lease (libs/locks) per slot: the replica that holds it streams, the
+   * others wait as standbys and take over when it lapses. Without one, the
+   * slot itself admits one reader and the others retry with back-off.
+   */
+  lease?: { locks: LeaseLocks; name?: string };
+}
+
+/** Prefix of the logical message an idle CDC relay writes to move its slot on (see stream). */
+const HEARTBEAT_PREFIX = 'conveyor-outbox-cdc-heartbeat';
+
+/** An outbox row decoded from the WAL, with the end of its transaction's commit record. */
+interface StreamedRow extends PendingOutboxMessage {
+  commitEndLsn?: string;
+}
+
+/**
+ * The CDC relay (`OUTBOX_RELAY=cdc`): reads the rows inserted into `outbox`
+ * from a logical replication slot (pgoutput, publication on `outbox`,
+ * inserts only) in commit order, publishes them through the same pipeline,
+ * parking and metrics as the polling relay, moves them to
+ * `outbox_published`, and only then confirms the slot's position. A crash
+ * anywhere before the confirm streams the rows again (at least once; the
+ * consumers' inbox absorbs it); rows written while no relay reads are kept
+ * in the WAL by the slot and published when one does, in order.
+ *
+ * One reader per slot: PostgreSQL refuses a second START_REPLICATION on an
+ * active slot; with `lease`, standbys wait for the lease instead.
+ */
+export class OutboxCdcRelay {
+  readonly slotName: string;
+  private readonly publicationName: string;
+  private readonly batchSize: number;
+  private readonly backoffInitialMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly postgres: RawPostgres;
+  private readonly metrics: OutboxMetrics;
+  private readonly pipeline: PublishPipeline;
+  private readonly parking: Parking;
+  private readonly cleanup: OutboxCleanup;
+  private readonly cleanupIntervalMs: number;
+  private readonly destinations: Set<string>;
+  private readonly heartbeatMs: number;
+  private stopping = new AbortController();
+  private loops: Promise<void>[] = [];
+  /** True while this relay holds the slot and streams from it. */
+  streaming = false;
+
+  constructor(private readonly options: OutboxCdcRelayOptions) {
+    const database = String((options.dataSource.options as { database?: string }).database ?? 'outbox');
+    this.slotName = options.slotName ?? `outbox_${database.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+    this.publicationName = options.publicationName ?? 'outbox_cdc';
+    if (!/^[a-z0-9_]{1,63}$/.test(this.slotName) || !/^[a-z0-9_]{1,63}$/.test(this.publicationName))
+      throw new RangeError('outbox CDC relay: slot and publication names must match [a-z0-9_]{1,63}');
+    this.batchSize = options.batchSize ?? 500;
+    this.backoffInitialMs = options.backoffInitialMs ?? 200;
+    this.backoffMaxMs = options.backoffMaxMs ?? 10_000;
+    this.cleanupIntervalMs = options.cleanupIntervalMs ?? 60_000;
+    this.heartbeatMs = options.heartbeatMs ?? 10_000;
+    this.postgres = new RawPostgres(options.dataSource);
+    this.metrics = new OutboxMetrics(options.metrics, options.dataSource);
+    this.pipeline = new PublishPipeline(options.publishers, options.publishTimeoutMs ?? 10_000, this.metrics);
+    this.destinations = new Set((['kafka', 'rabbitmq'] as const).filter((kind) => options.publishers[kind]));
+    this.parking = new Parking(options.dataSource, {
+      maxPublishAttempts: options.maxPublishAttempts ?? 5,
+      batchSize: this.batchSize,
+      metrics: this.metrics,
+      logger: options.logger,
+    });
+    this.cleanup = new OutboxCleanup(options.dataSource, {
+      retentionMs: options.retentionMs ?? 24 * 60 * 60 * 1000,
+      intervalMs: this.cleanupIntervalMs,
+      batchSize: options.cleanupBatchSize ?? 5_000,
+      logger: options.logger,
+    });
+    if (options.metrics) {
+      const registry = options.metrics;
+      const dataSource = options.dataSource;
+      const slot = this.slotName;
+      reuse(
+        registry,
+        'outbox_cdc_slot_lag_bytes',
+        () =>
+          new Gauge({
+            name: 'outbox_cdc_slot_lag_bytes',
+            help: 'WAL the CDC relay has not confirmed yet (current WAL position minus the slot confirmed_flush_lsn): what a stopped relay makes the server keep.',
+            labelNames: ['slot'],
+            registers: [registry],
+            async collect() {
+              const rows: { lag: string | null }[] = await dataSource.query(
+                `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag FROM pg_replication_slots WHERE slot_name = $1`,
+                [slot],
+              );
+              if (rows[0]?.lag != null) this.set({ slot }, Number(rows[0].lag));
+            },
+          }),
+      );
+    }
+  }
+
+  start(): void {
+    if (this.loops.length > 0) return;
+    this.stopping = new AbortController();
+    const signal = this.stopping.signal;
+    this.loops = [this.runLoop(signal), ...(this.cleanupIntervalMs > 0 ? [this.cleanup.loop(signal)] : [])];
+  }
+
+  /** Stops streaming after the batch in flight (its confirm included). */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await Promise.all(this.loops);
+    this.loops = [];
+  }
+
+  /** Creates the publication and the slot if they are missing (idempotent; replicas may race). */
+  async ensureSlot(): Promise<void> {
+    try {
+      await this.options.dataSource.query(
+        `DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_publication WHERE pubname = '${this.publicationName}') THEN
+             CREATE PUBLICATION ${this.publicationName} FOR TABLE outbox WITH (publish = 'insert');
+           END IF;
+         END $$`,
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42710') throw error; // created by a replica meanwhile
+    }
+    try {
+      await this.options.dataSource.query(
+        `SELECT pg_create_logical_replication_slot($1, 'pgoutput') WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = $1)`,
+        [this.slotName],
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42710') throw error;
+    }
+  }
+
+  /** Drops the slot (it must not be active): a slot nobody reads keeps WAL until max_slot_wal_keep_size. */
+  async dropSlot(): Promise<void> {
+    await this.options.dataSource.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [this.slotName]);
+  }
+
+  private async runLoop(signal: AbortSignal): Promise<void> {
+    for (let failures = 0; !signal.aborted;) {
+      let lease: Lease | undefined;
+      try {
+        if (this.options.lease) {
+          lease = await this.options.lease.locks.tryAcquire(this.options.lease.name ?? `outbox-cdc:${this.slotName}`);
+          if (!lease) {
+            // A standby: another replica streams. Try again after a while.
+            await sleep(this.backoffMaxMs, signal);
+            continue;
+          }
+        }
+        await this.ensureSlot();
+        await this.stream(lease ? AbortSignal.any([signal, lease.signal]) : signal);
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted) break;
+        failures += 1;
+        this.metrics.failed();
+        const delay = backoffDelay(failures, { baseDelayMs: this.backoffInitialMs, maxDelayMs: this.backoffMaxMs });
+        if (failures === 1 || failures % 10 === 0)
+          this.options.logger?.warn(`outbox CDC relay: ${errorMessage(error)}; attempt ${failures}, retrying in ${delay} ms`);
+        await sleep(delay, signal);
+      } finally {
+        await lease?.release().catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * Streams from the slot until `signal` aborts or something fails (then
+   * throws; the caller backs off and streams again from the last confirmed
+   * position). Decoded rows collect per transaction; a committed
+   * transaction's rows join the buffer, which one sender drains in batches
+   * (one batch with the broker at a time, so per-key order is commit order).
+   */
+  private async stream(signal: AbortSignal): Promise<void> {
+    const service = new LogicalReplicationService(this.postgres.clientConfig({ application_name: `outbox-cdc ${this.slotName}` }), {
+      acknowledge: { auto: false, timeoutSeconds: 0 },
+      flowControl: { enabled: true },
+    });
+    const buffer: StreamedRow[] = [];
+    let open: StreamedRow[] = [];
+    /** The position confirmed to the server last: every transaction ending there is published. */
+    let confirmed: string | undefined;
+    let failed!: (error: Error) => void;
+    const failure = new Promise<never>((_, reject) => (failed = reject));
+    failure.catch(() => undefined);
+    let wake: (() => void) | undefined;
+    let drained: (() => void) | undefined;
+    service.on('error', (error: Error) => failed(error));
+    service.on('heartbeat', (_lsn: string, _at: number, shouldRespond: boolean) => {
+      // Answer the server's keepalive with what is published, never with what was merely received.
+      // (0/0 before the first confirm: the server never moves a slot back.)
+      if (shouldRespond) void service.acknowledge(confirmed ?? '0/0');
+    });
+    service.on('data', async (_lsn: string, message: Pgoutput.Message) => {
+      if (message.tag === 'begin') open = [];
+      else if (message.tag === 'insert' && message.relation.name === 'outbox') {
+        const row = message.new as Record<string, unknown>;
+        if (this.destinations.has(String(row.destination)))
+          open.push({
+            id: String(row.id),
+            destination: row.destination as 'kafka' | 'rabbitmq',
+            topic: String(row.topic),
+            routingKey: (row.routing_key as string | null) ?? null,
+            key: String(row.message_key),
+            payload: String(row.payload),
+            headers: (typeof row.headers === 'string' ? JSON.parse(row.headers) : row.headers) as Record<string, string>,
+          });
+      } else if (message.tag === 'message' && message.prefix === HEARTBEAT_PREFIX) {
+        // Our own heartbeat came through the stream: everything before it has
+        // been handled (the stream is handled in order). With nothing waiting,
+        // the slot may move up to it, so an idle outbox on a busy server does
+        // not pin the WAL of every other database's writes.
+        if (buffer.length === 0 && open.length === 0 && !sending && message.messageLsn) {
+          confirmed = message.messageLsn;
+          await service.acknowledge(message.messageLsn);
+        }
+      } else if (message.tag === 'commit') {
+        const end = message.commitEndLsn ?? undefined;
+        if (open.length === 0) {
+          // Nothing of ours in it: the position may move on once nothing is waiting before it.
+          if (buffer.length === 0 && end) {
+            confirmed = end;
+            void service.acknowledge(end);
+          } else if (buffer.length > 0) buffer[buffer.length - 1].commitEndLsn = end;
+        } else {
+          open[open.length - 1].commitEndLsn = end;
+          buffer.push(...open);
+        }
+        open = [];
+        wake?.();
+        // Back-pressure: with flow control on, the stream is paused while this waits.
+        if (buffer.length >= this.batchSize * 4) await new Promise<void>((resolve) => (drained = resolve));
+      }
+    });
+
+    let sending = false;
+    let idleSince = performance.now();
+    const sender = async (): Promise<void> => {
+      while (!signal.aborted) {
+        if (buffer.length === 0) {
+          if (performance.now() - idleSince >= this.heartbeatMs) {
+            idleSince = performance.now();
+            await this.options.dataSource.query(`SELECT pg_logical_emit_message(false, '${HEARTBEAT_PREFIX}', '')`);
+          }
+          await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(1_000, signal), failure]);
+          wake = undefined;
+          continue;
+        }
+        idleSince = performance.now();
+        // A batch ends at a transaction boundary, so its last commit LSN covers all of it.
+        let end = Math.min(this.batchSize, buffer.length);
+        while (end < buffer.length && !buffer[end - 1].commitEndLsn) end += 1;
+        if (!buffer[end - 1].commitEndLsn) {
+          await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(1_000, signal), failure]);
+          continue;
+        }
+        const batch = buffer.slice(0, end);
+        sending = true;
+        try {
+          await this.publishBatch(batch, signal);
+        } finally {
+          sending = false;
+        }
+        buffer.splice(0, end);
+        const lsn = batch[batch.length - 1].commitEndLsn as string;
+        confirmed = lsn;
+        await service.acknowledge(lsn);
+        if (buffer.length < this.batchSize * 4) {
+          drained?.();
+          drained = undefined;
+        }
+      }
+    };
+
+    const subscribed = service.subscribe(new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.publicationName], messages: true }), this.slotName);
+    subscribed.catch((error: unknown) => failed(error instanceof Error ? error : new Error(String(error))));
+    await new Promise<void>((resolve, reject) => {
+      service.once('start', () => resolve());
+      failure.catch(reject);
+    });
+    this.streaming = true;
+    try {
+      await Promise.race([sender(), failure]);
+    } finally {
+      this.streaming = false;
+      drained?.();
+      await service.destroy().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Publishes a batch, retrying a broker outage with back-off (the slot
+   * holds the position meanwhile), finding and counting a row refused for
+   * good as the polling relay does, then moves the published rows to
+   * `outbox_published`. Rows of a parked (destination, key), and the parked
+   * row itself, stay in `outbox`: unparking them with `rewrite` writes them
+   * again (see unparkOutboxRows), so the stream sees them anew, in order.
+   */
+  private async publishBatch(rows: StreamedRow[], signal: AbortSignal): Promise<void> {
+    for (let failures = 0; ;) {
+      signal.throwIfAborted();
+      const held = await this.heldPairs();
+      const sendable = rows.filter((r) => !held.has(`${r.destination} ${r.key}`));
+      try {
+        if (sendable.length > 0) await this.pipeline.publish(sendable);
+        await this.archive(sendable);
+        return;
+      } catch (error) {
+        if (error instanceof UnpublishableMessageError) {
+          // One at a time: a refused row counts an attempt and holds back the
+          // rest of its (destination, key) in this round; other keys go out.
+          const blocked = new Set<string>();
+          for (const row of sendable) {
+            const pair = `${row.destination} ${row.key}`;
+            if (blocked.has(pair)) continue;
+            try {
+              await this.pipeline.publish([row]);
+              await this.archive([row]);
+              rows = rows.filter((r) => r !== row);
+            } catch (single) {
+              if (!(single instanceof UnpublishableMessageError)) break; // the broker is down: back off
+              blocked.add(pair);
+              await this.parking.recordRefusal(row, single);
+            }
+          }
+        }
+        failures += 1;
+        this.metrics.failed();
+        const delay = backoffDelay(failures, { baseDelayMs: this.backoffInitialMs, maxDelayMs: this.backoffMaxMs });
+        if (failures === 1 || failures % 10 === 0)
+          this.options.logger?.warn(`outbox CDC relay: batch failed (${errorMessage(error)}); attempt ${failures}, retrying in ${delay} ms`);
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /** (destination, key) pairs parked now, as `destination key`. */
+  private async heldPairs(): Promise<Set<string>> {
+    const rows: { pair: string }[] = await this.options.dataSource.query(`SELECT destination || ' ' || message_key AS pair FROM outbox_parked_keys`);
+    return new Set(rows.map((r) => r.pair));
+  }
+
+  /** Moves published rows from `outbox` to `outbox_published` (rows gone already, after a re-stream, are skipped). */
+  private async archive(rows: StreamedRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.options.dataSource.query(
+      `WITH taken AS (
+         DELETE FROM outbox WHERE id = ANY($1::bigint[])
+         RETURNING id, destination, topic, routing_key, message_key, payload, headers, created_at
+       )
+       INSERT INTO outbox_published (id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at)
+       SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at, clock_timestamp() FROM taken`,
+      [rows.map((r) => r.id)],
+    );
+  }
+}
