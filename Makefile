@@ -22,7 +22,7 @@ WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),user-1)
 TOKEN_ROLE := $(if $(ROLE),$(ROLE),user)
 
-.PHONY: contracts token audit build chart-check kind-up kind-down format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag test-e2e
+.PHONY: contracts token audit build chart-check kind-up kind-down test-cluster format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag test-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -127,6 +127,9 @@ kind-up: setup ## kind cluster, one image per service, helm install --wait, prin
 
 kind-down: ## delete the kind cluster
 	deploy/kind/down
+
+test-cluster: setup ## a real one-node cluster as local processes (root; not part of make test; see deploy/cluster/test)
+	deploy/cluster/test
 
 # Long runs, kept out of `make test`: run them yourself, they print their figures.
 BENCH := $(WITH_INFRA_ENV) node -r @swc-node/register

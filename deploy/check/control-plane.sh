@@ -66,7 +66,7 @@ control_plane_up() { # <dir>
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api" \
     --cert-dir "$CP_DIR/pki" --token-auth-file "$CP_DIR/pki/tokens.csv" --authorization-mode RBAC \
     --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$CP_DIR/pki/sa.pub" \
-    --service-account-signing-key-file "$CP_DIR/pki/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
+    --service-account-signing-key-file "$CP_DIR/pki/sa.key" --service-cluster-ip-range 198.19.0.0/16 \
     --endpoint-reconciler-type none --enable-priority-and-fairness=false --profiling=false
 
   export KUBECONFIG=$CP_DIR/kubeconfig
@@ -110,7 +110,7 @@ EOF
   cp_start kwok kwok --kubeconfig "$KUBECONFIG" --config "$CP_DIR/kwok-stages.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-ip 127.0.0.1 --node-port "$kwok_port" --server-address "127.0.0.1:$kwok_port" \
-    --cidr 10.244.0.1/24 --node-lease-duration-seconds 40
+    --cidr 198.18.0.1/24 --node-lease-duration-seconds 40
 
   # (The API server taints a new node not-ready; the node lifecycle controller
   # lifts the taint once kwok reports the node Ready and renews its lease.)

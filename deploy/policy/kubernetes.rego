@@ -119,7 +119,10 @@ deny contains msg if {
   pod_spec
   some c in containers
   some e in c.env
-  regex.match(`://[^/:@\s]+:[^/@\s]+@`, object.get(e, "value", ""))
+  v := object.get(e, "value", "")
+  regex.match(`://[^/:@\s]+:[^/@\s]+@`, v)
+  # a password given as $(VAR), expanded by the kubelet from a secretKeyRef variable, is not a plain value
+  not regex.match(`://[^/:@\s]+:\$\([A-Za-z_][A-Za-z0-9_]*\)@`, v)
   msg := sprintf("%s: container %s has credentials in the URL of %s", [name, c.name, e.name])
 }
 
@@ -128,4 +131,42 @@ deny contains msg if {
   some k, v in input.data
   secret_name(k)
   msg := sprintf("%s: %s looks like a secret; ConfigMaps are not for secrets", [name, k])
+}
+
+# --- memory: heaps below the container's limit ----------------------------------
+limit_bytes(c) := units.parse_bytes(c.resources.limits.memory)
+
+deny contains msg if {
+  pod_spec
+  some c in containers
+  some e in c.env
+  e.name == "NODE_OPTIONS"
+  [_, mib] := regex.find_all_string_submatch_n(`--max-old-space-size=([0-9]+)`, e.value, 1)[0]
+  to_number(mib) * 1048576 >= limit_bytes(c)
+  msg := sprintf("%s: container %s lets V8's heap grow to %s MiB, not below its memory limit %s", [name, c.name, mib, c.resources.limits.memory])
+}
+
+deny contains msg if {
+  pod_spec
+  some c in containers
+  some e in c.env
+  endswith(e.name, "_HEAP_LIMIT_BYTES")
+  to_number(e.value) >= limit_bytes(c)
+  msg := sprintf("%s: container %s has %s=%s, not below its memory limit %s", [name, c.name, e.name, e.value, c.resources.limits.memory])
+}
+
+deny contains msg if {
+  pod_spec
+  some c in containers
+  startswith(c.image, "conveyor/")
+  not "NODE_OPTIONS" in {e.name | some e in c.env}
+  msg := sprintf("%s: container %s (Node) has no NODE_OPTIONS --max-old-space-size under its memory limit", [name, c.name])
+}
+
+# --- upgrades: a pod template's labels do not change with the chart's version ---
+deny contains msg if {
+  workload_kinds[input.kind]
+  some k in ["helm.sh/chart", "app.kubernetes.io/version"]
+  input.spec.template.metadata.labels[k]
+  msg := sprintf("%s: its pod template carries %s, so every chart release rolls its pods", [name, k])
 }

@@ -13,6 +13,17 @@ app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
 {{- end -}}
 
+{{/*
+Labels of a pod template: the selector and what does not change between chart
+versions or app versions, so an upgrade that changes nothing in a pod does not
+roll it (the version labels stay on the workload object itself).
+*/}}
+{{- define "conveyor.podLabels" -}}
+{{ include "conveyor.selector" . }}
+app.kubernetes.io/part-of: conveyor
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- end -}}
+
 {{/* The immutable selector of a component (never changes between chart versions). */}}
 {{- define "conveyor.selector" -}}
 app.kubernetes.io/name: {{ .name }}
@@ -29,14 +40,40 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- printf "%s/%s:%s" .root.Values.image.repository .name (.root.Values.image.tag | default .root.Chart.AppVersion) -}}
 {{- end -}}
 
-{{/* Pod-level securityContext of every pod (uid from podSecurity, or the image's own for the servers). */}}
+{{/*
+Pod-level securityContext of every pod: uid, gid and fsGroup from
+podSecurity for the services (dict "uid" "gid" "fsGroup"), or the image's own
+user for the servers (gid and fsGroup default to the uid).
+*/}}
 {{- define "conveyor.podSecurityContext" -}}
 runAsNonRoot: true
 runAsUser: {{ .uid }}
-runAsGroup: {{ .uid }}
-fsGroup: {{ .uid }}
+runAsGroup: {{ .gid | default .uid }}
+fsGroup: {{ .fsGroup | default (.gid | default .uid) }}
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+{{- define "conveyor.servicePodSecurityContext" -}}
+{{- $p := .Values.podSecurity -}}
+{{- include "conveyor.podSecurityContext" (dict "uid" $p.runAsUser "gid" $p.runAsGroup "fsGroup" $p.fsGroup) -}}
+{{- end -}}
+
+{{/* A memory quantity (Mi or Gi) in MiB. */}}
+{{- define "conveyor.mebibytes" -}}
+{{- $m := toString . -}}
+{{- if hasSuffix "Gi" $m }}{{ mul (trimSuffix "Gi" $m | atoi) 1024 }}
+{{- else if hasSuffix "Mi" $m }}{{ trimSuffix "Mi" $m | atoi }}
+{{- else }}{{ fail (printf "memory limit %q: give it in Mi or Gi" $m) }}{{ end -}}
+{{- end -}}
+
+{{/* The PostgreSQL role of a service: its own (default: its database's name). */}}
+{{- define "conveyor.postgresRole" -}}
+{{- .svc.postgresUser | default (required (printf "services.%s uses postgresql but names no database" .name) .svc.database) -}}
+{{- end -}}
+
+{{/* The RabbitMQ user of a service (its name). */}}
+{{- define "conveyor.rabbitmqUser" -}}
+{{- .svc.rabbitmqUser | default .name -}}
 {{- end -}}
 
 {{/* Container-level securityContext of every container. */}}
@@ -83,6 +120,18 @@ secretKeyRef, never as plain values.
   value: {{ .name | quote }}
 - name: SERVICE_VERSION
   value: {{ $root.Values.image.tag | default $root.Chart.AppVersion | quote }}
+{{- with $svc.resources.limits.memory }}
+{{- /* V8's heap stays under the container's limit (3/4 of it), so Node fails with a heap error, not an OOM kill. */}}
+- name: NODE_OPTIONS
+  value: {{ printf "--enable-source-maps --max-old-space-size=%d" (div (mul (include "conveyor.mebibytes" .) 3) 4) | quote }}
+{{- with $svc.heapLimitEnv }}
+{{- /* The service's own readiness threshold on its heap: 3/5 of the limit, below V8's. */}}
+- name: {{ . }}
+  value: {{ mul (div (mul (include "conveyor.mebibytes" $svc.resources.limits.memory) 3) 5) 1048576 | quote }}
+{{- end }}
+{{- end }}
+- name: HTTP_TRUST_PROXY_HOPS
+  value: {{ $root.Values.trustedProxyHops | default 0 | quote }}
 {{- if or $root.Values.jaeger.enabled $root.Values.jaeger.otlpEndpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ include "conveyor.otlpEndpoint" $root | quote }}
@@ -96,12 +145,12 @@ secretKeyRef, never as plain values.
 - name: POSTGRES_PORT
   value: {{ $root.Values.postgresql.port | quote }}
 - name: POSTGRES_USER
-  value: {{ $root.Values.postgresql.user | quote }}
+  value: {{ include "conveyor.postgresRole" . | quote }}
 - name: POSTGRES_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ include "conveyor.secretName" $root }}
-      key: postgres-password
+      key: {{ printf "postgres-password-%s" .name }}
 {{- with $svc.database }}
 - name: POSTGRES_DB
   value: {{ . | quote }}
@@ -115,11 +164,22 @@ secretKeyRef, never as plain values.
       key: REDIS_URL
 {{- end }}
 {{- if has "rabbitmq" $svc.uses }}
+{{- if $root.Values.rabbitmq.enabled }}
+{{- /* Its own user, password from the Secret; $(VAR) is expanded by the kubelet. */}}
+- name: RABBITMQ_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "conveyor.secretName" $root }}
+      key: {{ printf "rabbitmq-password-%s" .name }}
+- name: RABBITMQ_URL
+  value: {{ printf "amqp://%s:$(RABBITMQ_PASSWORD)@%s:%v" (include "conveyor.rabbitmqUser" .) (include "conveyor.rabbitmqHost" $root) $root.Values.rabbitmq.port | quote }}
+{{- else }}
 - name: RABBITMQ_URL
   valueFrom:
     secretKeyRef:
       name: {{ include "conveyor.secretName" $root }}
-      key: RABBITMQ_URL
+      key: {{ printf "rabbitmq-url-%s" .name }}
+{{- end }}
 {{- end }}
 {{- if has "kafka" $svc.uses }}
 - name: KAFKA_BROKERS

@@ -83,6 +83,12 @@ export const postgresEnv = z.object({
    * starting together do not race; off where a deploy job migrates first.
    */
   POSTGRES_MIGRATIONS_RUN: envField.bool(true),
+  /**
+   * At start-up, how long to keep retrying a PostgreSQL that is not reachable
+   * yet (a pod started before its database, role or Service), each failure
+   * logged; then the service exits. Below the chart's startup probe window (120 s).
+   */
+  POSTGRES_START_TIMEOUT_MS: envField.durationMs(90_000),
 });
 
 export const redisEnv = z.object({

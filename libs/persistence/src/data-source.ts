@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { DatabaseConfig, DatabaseModuleOptions } from './database-config';
 import { SlowQueryLogger } from './slow-query-logger';
+import { initializeWithRetry } from './start-up';
 
 /** A service's database: migrations only (never synchronize), limits set on every connection. */
 export function createDataSource(config: DatabaseConfig, options: DatabaseModuleOptions): DataSource {
@@ -63,13 +64,12 @@ export async function runMigrations(dataSource: DataSource, serviceName: string)
 /**
  * A service's `migrate.ts` entry (the chart's pre-upgrade Job, compose's
  * `<service>-migrate`): applies its migrations once, under the same advisory
- * lock as start-up, then ends the process (1, with the error, on failure).
+ * lock as start-up (PostgreSQL retried as at start-up), then ends the
+ * process (1, with the error, on failure).
  */
 export function migrateAndExit(config: DatabaseConfig, options: DatabaseModuleOptions): void {
-  const dataSource = createDataSource(config, options);
-  dataSource
-    .initialize()
-    .then(() => runMigrations(dataSource, options.serviceName).finally(() => dataSource.destroy()))
+  initializeWithRetry(() => createDataSource(config, options), { timeoutMs: config.POSTGRES_START_TIMEOUT_MS })
+    .then((dataSource) => runMigrations(dataSource, options.serviceName).finally(() => dataSource.destroy()))
     .then(
       () => process.exit(0),
       (error: unknown) => {

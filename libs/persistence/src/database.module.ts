@@ -7,6 +7,7 @@ import type { DatabaseConfig, DatabaseModuleOptions } from './database-config';
 import { DatabaseErrorsInterceptor } from './database-errors.interceptor';
 import { createDataSource, runMigrations } from './data-source';
 import { registerPoolMetrics } from './pool-metrics';
+import { initializeWithRetry } from './start-up';
 
 class DataSourceShutdown implements OnApplicationShutdown {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
@@ -18,7 +19,8 @@ class DataSourceShutdown implements OnApplicationShutdown {
 
 /**
  * The service's own PostgreSQL database as a TypeORM `DataSource`,
- * connected (and migrated, under an advisory lock, when
+ * connected (retried while PostgreSQL is not reachable yet, up to
+ * POSTGRES_START_TIMEOUT_MS) and migrated ( under an advisory lock, when
  * POSTGRES_MIGRATIONS_RUN) before the app listens. Every connection carries
  * statement, lock and idle-in-transaction timeouts; a request that cannot get
  * a connection within POSTGRES_POOL_WAIT_MS is answered 503; the pool's use
@@ -35,7 +37,7 @@ export class DatabaseModule {
           provide: DataSource,
           inject: [APP_CONFIG, MetricsRegistry],
           useFactory: async (config: DatabaseConfig, metrics: MetricsRegistry) => {
-            const dataSource = await createDataSource(config, options).initialize();
+            const dataSource = await initializeWithRetry(() => createDataSource(config, options), { timeoutMs: config.POSTGRES_START_TIMEOUT_MS });
             if (config.POSTGRES_MIGRATIONS_RUN) await runMigrations(dataSource, options.serviceName);
             registerPoolMetrics(metrics, dataSource);
             return dataSource;

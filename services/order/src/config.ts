@@ -44,8 +44,6 @@ export const orderEnv = httpServerEnv(3001)
      * apart from the service's pool: slow readers cannot starve orders.
      */
     ORDER_EXPORT_MAX_CONCURRENT: envField.int(2, { min: 1, max: 50 }),
-    /** Where product images are kept on disk (content-addressed file names). */
-    ORDER_IMAGES_DIR: envField.string('.run/order/images'),
     /** Largest product image accepted, in bytes. */
     ORDER_IMAGE_MAX_BYTES: envField.int(5 * 1024 * 1024, { min: 1 }),
     /** How often the reconciler looks for UNKNOWN / stale PENDING orders; 0 turns it off in this process. */

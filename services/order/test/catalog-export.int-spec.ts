@@ -1,15 +1,13 @@
-import { uniqueName } from '@conveyor/testing';
+import { startServiceProcess, uniqueName } from '@conveyor/testing';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { asAdmin, asUser, createProduct, PROBLEM, startOrderStack, type OrderStack } from './support/order-stack';
+import { asAdmin, asUser, createProduct, ORDER_ENTRY, PROBLEM, startOrderStack, type OrderStack } from './support/order-stack';
 
 describe('order service: catalog caching and the streaming orders export', () => {
   let stack: OrderStack;
-  const imagesDir = path.join(tmpdir(), uniqueName('order_images'));
   const ROWS = 30_000;
   const BIG_ROWS = 150_000;
   const exportUrl = () => `${stack.order.url}/orders/export.csv?from=2030-01-01&to=2030-01-02`;
@@ -21,7 +19,6 @@ describe('order service: catalog caching and the streaming orders export', () =>
       // Short, so a slow export would outlive it (see the slow reader below).
       POSTGRES_STATEMENT_TIMEOUT_MS: '1000',
       ORDER_RECONCILE_INTERVAL_MS: '0',
-      ORDER_IMAGES_DIR: imagesDir,
     });
     // Settled orders straight into the table, spread over one day; a user id that looks like a formula.
     await stack.sql.query(
@@ -41,7 +38,6 @@ describe('order service: catalog caching and the streaming orders export', () =>
   }, 60_000);
   afterAll(async () => {
     await stack?.stop();
-    await rm(imagesDir, { recursive: true, force: true });
   });
 
   it('When asked if ready, then it reports its database and Redis up', async () => {
@@ -103,6 +99,17 @@ describe('order service: catalog caching and the streaming orders export', () =>
     expect(image.headers.get('etag')).toBe(`"${hash}"`);
     expect(image.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await image.arrayBuffer()).equals(bytes)).toBe(true);
+
+    // Another replica (a pod of its own: before images moved into PostgreSQL,
+    // ORDER_IMAGES_DIR on its own disk) serves it too, and so would a restarted one.
+    const replica = await startServiceProcess(ORDER_ENTRY, { ...stack.orderEnv, ORDER_IMAGES_DIR: path.join(tmpdir(), uniqueName('other_pod_disk')) });
+    try {
+      const fromReplica = await fetch(`${replica.url}/images/${hash}.png`);
+      expect(fromReplica.status).toBe(200);
+      expect(Buffer.from(await fromReplica.arrayBuffer()).equals(bytes)).toBe(true);
+    } finally {
+      await replica.stop();
+    }
 
     const revalidated = await fetch(`${stack.order.url}/images/${hash}.png`, { headers: { 'if-none-match': `"${hash}"` } });
     expect(revalidated.status).toBe(304);

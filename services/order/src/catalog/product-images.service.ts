@@ -1,13 +1,9 @@
-import { APP_CONFIG } from '@conveyor/config';
 import { DomainError } from '@conveyor/http';
 import { Inject, Injectable } from '@nestjs/common';
 import { CATALOG_EVENTS, type CatalogEvents } from './events/catalog-events.port';
 import { createHash } from 'node:crypto';
-import { createReadStream, type ReadStream } from 'node:fs';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
-import type { OrderConfig } from '../config';
 import { ProductNotFound } from './catalog.errors';
 import { toProductView, type ProductRow, type ProductView } from './products.dto';
 
@@ -34,45 +30,48 @@ export class UnsupportedImage extends DomainError {
 }
 
 export interface StoredImage {
-  stream: ReadStream;
+  stream: Readable;
   contentType: string;
   size: number;
   etag: string;
 }
 
 /**
- * Product images on disk, named by the SHA-256 of their bytes. A name then
- * always means the same bytes, which is what lets the URL be cached for a
- * year as `immutable`: a new image gets a new URL, never a stale hit. The
- * hash is the strong ETag too.
+ * Product images in the order database (table product_images), named by the
+ * SHA-256 of their bytes. A name then always means the same bytes, which is
+ * what lets the URL be cached for a year as `immutable`: a new image gets a
+ * new URL, never a stale hit. The hash is the strong ETag too.
+ *
+ * Why PostgreSQL: every replica must serve every image, and a pod that moves
+ * or restarts must lose none; the database is the one store every replica
+ * already shares, backed up with the products that point at the images, and
+ * the image and the product's new URL are written in one transaction. Images
+ * are small (ORDER_IMAGE_MAX_BYTES, 5 MiB) and served with a year of caching,
+ * so the database is read once per image per cache, not per view.
  */
 @Injectable()
 export class ProductImagesService {
-  private readonly dir: string;
-
   constructor(
     private readonly dataSource: DataSource,
     @Inject(CATALOG_EVENTS) private readonly events: CatalogEvents,
-    @Inject(APP_CONFIG) config: OrderConfig,
-  ) {
-    this.dir = path.resolve(config.ORDER_IMAGES_DIR);
-  }
+  ) {}
 
   async attach(productId: string, contentType: string | undefined, bytes: Buffer): Promise<ProductView> {
     const ext = contentType ? IMAGE_TYPES[contentType.split(';')[0].trim()] : undefined;
     if (!ext) throw new UnsupportedImage(contentType);
     const name = `${createHash('sha256').update(bytes).digest('hex')}.${ext}`;
-    await mkdir(this.dir, { recursive: true });
-    // Write then rename: a reader never sees half a file under its final name.
-    const temporary = path.join(this.dir, `.${name}.${process.pid}.tmp`);
-    await writeFile(temporary, bytes);
-    await rename(temporary, path.join(this.dir, name));
     return this.dataSource.transaction(async (manager) => {
       const [rows]: [ProductRow[], number] = await manager.query(
         'UPDATE products SET image_url = $2, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *',
         [productId, `/images/${name}`],
       );
       if (!rows[0]) throw new ProductNotFound(productId);
+      // Same name, same bytes: a second upload of an image stores nothing new.
+      await manager.query('INSERT INTO product_images (name, content_type, bytes) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
+        name,
+        TYPE_OF_EXTENSION[ext],
+        bytes,
+      ]);
       const product = toProductView(rows[0]);
       await this.events.productUpdated(manager, product);
       return product;
@@ -82,9 +81,10 @@ export class ProductImagesService {
   async open(name: string): Promise<StoredImage> {
     const match = IMAGE_NAME.exec(name);
     if (!match) throw new ImageNotFound(name);
-    const file = path.join(this.dir, name);
-    const info = await stat(file).catch(() => undefined);
-    if (!info?.isFile()) throw new ImageNotFound(name);
-    return { stream: createReadStream(file), contentType: TYPE_OF_EXTENSION[match[2]], size: info.size, etag: `"${match[1]}"` };
+    const rows: { content_type: string; bytes: Buffer }[] = await this.dataSource.query('SELECT content_type, bytes FROM product_images WHERE name = $1', [
+      name,
+    ]);
+    if (!rows[0]) throw new ImageNotFound(name);
+    return { stream: Readable.from([rows[0].bytes]), contentType: rows[0].content_type, size: rows[0].bytes.length, etag: `"${match[1]}"` };
   }
 }

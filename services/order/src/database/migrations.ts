@@ -4,6 +4,7 @@ import { OrderCancelling1764000000200 } from './migrations/1764000000200-order-c
 import { PaymentEscalations1764000000300 } from './migrations/1764000000300-payment-escalations';
 import { IdempotencyKeysPerUser1764000000400 } from './migrations/1764000000400-idempotency-keys-per-user';
 import { IdempotencyKeysRetention1764000000500 } from './migrations/1764000000500-idempotency-keys-retention';
+import { ProductImages1764000000600 } from './migrations/1764000000600-product-images';
 import { ReconcileBackoff1764000000620 } from './migrations/1764000000620-reconcile-backoff';
 
 /** The order database's migrations in order: libs/messaging's outbox tables first, then the order schema. */
@@ -14,5 +15,6 @@ export const orderMigrations = [
   PaymentEscalations1764000000300,
   IdempotencyKeysPerUser1764000000400,
   IdempotencyKeysRetention1764000000500,
+  ProductImages1764000000600,
   ReconcileBackoff1764000000620,
 ];
