@@ -13,5 +13,6 @@ export {
   redisEnv,
   telemetryEnv,
 } from './env-schemas';
+export { Clock } from './clock';
 export { loadConfig, parseEnv, productionMode } from './load-config';
 export { APP_CONFIG, ConfigModule, InjectConfig } from './config.module';

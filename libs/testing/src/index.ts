@@ -35,3 +35,4 @@ export {
 } from './auth-tokens';
 export { ensureSchemathesis, expectFuzzClean, fuzzOpenApi, itFuzzesEveryOperation, SCHEMATHESIS_VERSION, type FuzzOptions, type FuzzRun } from './schemathesis';
 export { startThrowawayRedis, type ThrowawayRedis, type ThrowawayRedisOptions } from './throwaway-redis';
+export { ManualClock } from './manual-clock';

@@ -1,13 +1,12 @@
 import { issueFencingToken } from '@conveyor/locks';
 import { clientOptionsFromEnv, createResilientHttpClient } from '@conveyor/resilience';
 import { MetricsRegistry } from '@conveyor/telemetry';
-import { createTestDatabase, startServiceProcess, type ServiceProcess, type TestDatabase } from '@conveyor/testing';
+import { createTestDatabase, ManualClock, startServiceProcess, type ServiceProcess, type TestDatabase } from '@conveyor/testing';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { orderEnv, type OrderConfig } from '../src/config';
 import { orderMigrations } from '../src/database/migrations';
-import type { Clock } from '../src/orders/clock';
 import { OutboxOrderEvents } from '../src/orders/events/order-events.port';
 import { OrdersRepository } from '../src/orders/orders.repository';
 import { PaymentGateway } from '../src/orders/payments/payment-gateway';
@@ -27,8 +26,7 @@ describe('order reconciler: back-off and giving up, on a clock the test controls
   let dataSource: DataSource;
   let config: OrderConfig;
   let reconciler: ReconcilePaymentsService;
-  let now: number;
-  const clock: Clock = { now: () => new Date(now) };
+  const clock = new ManualClock();
 
   beforeAll(async () => {
     // The reconciler logs through Nest's logger; outside an app that is the console. The test reads the database instead.
@@ -99,7 +97,7 @@ describe('order reconciler: back-off and giving up, on a clock the test controls
       [orderId, paymentKey],
     );
     await setFaults(sim, { [REFUND_ROUTE]: { errorRate: 1, errorStatus: 422 } });
-    now = Date.now() + 1_000;
+    clock.set(Date.now() + 1_000);
 
     const waits: number[] = [];
     for (let attempt = 1; attempt <= config.ORDER_RECONCILE_MAX_ATTEMPTS; attempt += 1) {
@@ -108,12 +106,12 @@ describe('order reconciler: back-off and giving up, on a clock the test controls
       expect(row.reconcile_attempts).toBe(attempt);
       if (attempt === config.ORDER_RECONCILE_MAX_ATTEMPTS) break;
       expect(row.status).toBe('CANCELLING');
-      const wait = row.reconcile_next_attempt_at.getTime() - now;
+      const wait = row.reconcile_next_attempt_at.getTime() - clock.now().getTime();
       waits.push(wait);
       // A millisecond before it is due, the order is not taken (and nothing is sent); then it is.
-      now += wait - 1;
+      clock.advance(wait - 1);
       await expect(run()).resolves.toMatchObject({ examined: 0 });
-      now += 1;
+      clock.advance(1);
     }
 
     const s = 1_000;
@@ -121,10 +119,10 @@ describe('order reconciler: back-off and giving up, on a clock the test controls
     // "About two hours" from the first failure to the operations queue (docs/order-service.md).
     expect(waits.reduce((a, b) => a + b, 0)).toBe(7_290 * s);
     const givenUp = await read(orderId);
-    expect(givenUp).toMatchObject({ status: 'REQUIRES_ATTENTION', attention_from_status: 'CANCELLING', attention_since: new Date(now) });
+    expect(givenUp).toMatchObject({ status: 'REQUIRES_ATTENTION', attention_from_status: 'CANCELLING', attention_since: clock.now() });
 
     // The operations queue is never the reconciler's again, however late.
-    now += 7 * 24 * 60 * 60 * s;
+    clock.advance(7 * 24 * 60 * 60 * s);
     await expect(run()).resolves.toMatchObject({ examined: 0 });
     const sent = await ledger(sim);
     expect(sent.attempts[REFUND_ROUTE]).toBe(config.ORDER_RECONCILE_MAX_ATTEMPTS);

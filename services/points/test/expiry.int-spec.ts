@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PointsConfig } from '../src/config';
 import { pointsMigrations } from '../src/database/migrations';
-import { Clock } from '../src/points/clock';
+import { Clock } from '@conveyor/config';
 import { EXPIRY_LOCK, ExpirePointsService } from '../src/points/expiry/expire-points.service';
 import { PointsEvents } from '../src/points/points-events.port';
 import { accountState, addLot, asUser, POINTS_ENTRY, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';

@@ -1,12 +1,11 @@
 import { OrderCancelled, OrderPaid } from '@conveyor/contracts';
-import { createTestDatabase, eventually, uniqueName, type TestDatabase } from '@conveyor/testing';
+import { createTestDatabase, eventually, ManualClock, uniqueName, type TestDatabase } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PointsConfig } from '../src/config';
 import { pointsMigrations } from '../src/database/migrations';
 import { AccountLedger } from '../src/points/account-ledger';
-import { Clock } from '../src/points/clock';
 import { OrderEarningsService } from '../src/points/earning/order-earnings.service';
 import { PointsEvents } from '../src/points/points-events.port';
 import { PointsHttpController } from '../src/points/queries/points.http.controller';
@@ -22,19 +21,6 @@ const YEAR_MS = 365 * 24 * HOUR_MS;
 const paid = (customerId: string, amountMinor: number, orderId: string = randomUUID()) =>
   OrderPaid.create(orderId, { orderId, customerId, sellerId: 'seller-1', amountMinor, currency: 'KRW', paymentId: `pay-${orderId}` });
 const cancelled = (customerId: string, orderId: string) => OrderCancelled.create(orderId, { orderId, customerId, refundedMinor: 0, currency: 'KRW' });
-
-/** A clock the test moves: every decision of the services built on it reads this time. */
-class TestClock extends Clock {
-  constructor(private at: Date) {
-    super();
-  }
-  override now(): Date {
-    return new Date(this.at);
-  }
-  set(at: Date): void {
-    this.at = at;
-  }
-}
 
 describe('points: lots past their expiry or still held, through the API', () => {
   let stack: PointsStack;
@@ -119,7 +105,7 @@ describe('points: lots on a clock the test sets (no sleeps)', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
   let sql: Client;
-  let clock: TestClock;
+  let clock: ManualClock;
   let redemptions: RedemptionsService;
   let transfers: TransfersService;
   let views: PointsHttpController;
@@ -140,7 +126,7 @@ describe('points: lots on a clock the test sets (no sleeps)', () => {
     await dataSource.runMigrations();
     sql = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
     await sql.connect();
-    clock = new TestClock(new Date());
+    clock = new ManualClock();
     const config = {
       POINTS_EVENTS_TOPIC: 'points.events',
       NOTIFICATION_EXCHANGE: 'notification.commands',

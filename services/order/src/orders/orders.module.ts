@@ -1,4 +1,4 @@
-import { APP_CONFIG } from '@conveyor/config';
+import { APP_CONFIG, Clock } from '@conveyor/config';
 import { leaseScheduledJob } from '@conveyor/locks';
 import { clientOptionsFromEnv, ResilienceModule } from '@conveyor/resilience';
 import { Module } from '@nestjs/common';
@@ -9,7 +9,6 @@ import { PlaceOrderHttpController } from './commands/place-order/place-order.htt
 import { PlaceOrderService } from './commands/place-order/place-order.service';
 import { RetryReconciliationHttpController } from './commands/retry-reconciliation/retry-reconciliation.http.controller';
 import { RetryReconciliationService } from './commands/retry-reconciliation/retry-reconciliation.service';
-import { CLOCK, systemClock } from './clock';
 import { ORDER_EVENTS, OutboxOrderEvents } from './events/order-events.port';
 import { IDEMPOTENCY_PRUNE_LOCK, PruneIdempotencyKeysService } from './idempotency/prune-idempotency-keys.service';
 import { OrdersRepository } from './orders.repository';
@@ -49,7 +48,7 @@ import { SETTLEMENT_LOCK, SettlementMatchingService } from './reconciliation/set
     ExportOrdersService,
     CancelOrderService,
     RetryReconciliationService,
-    { provide: CLOCK, useValue: systemClock },
+    Clock,
     ReconcilePaymentsService,
     // Singleton jobs: every replica schedules them, the lease lets one run at a time.
     leaseScheduledJob({

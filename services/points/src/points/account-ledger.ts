@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { Clock } from './clock';
+import { Clock } from '@conveyor/config';
 import { InsufficientPoints } from './points.errors';
 
 /** What a ledger row says about a change: its kind, why, and what caused it (an order, an activity, a transfer, a lot). */

@@ -2,7 +2,7 @@ import { leaseScheduledJob } from '@conveyor/locks';
 import { Module } from '@nestjs/common';
 import type { PointsConfig } from '../config';
 import { AccountLedger } from './account-ledger';
-import { Clock } from './clock';
+import { Clock } from '@conveyor/config';
 import { ActivityCompletionsHttpController } from './earning/activity-completions.http.controller';
 import { ActivityCompletionsService } from './earning/activity-completions.service';
 import { OrderEarningsService } from './earning/order-earnings.service';

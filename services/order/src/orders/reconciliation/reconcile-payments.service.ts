@@ -1,4 +1,4 @@
-import { APP_CONFIG } from '@conveyor/config';
+import { APP_CONFIG, Clock } from '@conveyor/config';
 import { DomainError } from '@conveyor/http';
 import { fencedWrite, StaleFencingTokenError, type Lease } from '@conveyor/locks';
 import { backoffDelayMs, clientOptionsFromEnv, DownstreamUnavailableError, worstCaseCallMs } from '@conveyor/resilience';
@@ -7,7 +7,6 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
 import type { EntityManager } from 'typeorm';
 import type { OrderConfig } from '../../config';
-import { CLOCK, type Clock } from '../clock';
 import { ORDER_EVENTS, type OrderEvents } from '../events/order-events.port';
 import type { OrderRow } from '../order.model';
 import { OrdersRepository } from '../orders.repository';
@@ -88,7 +87,7 @@ export class ReconcilePaymentsService {
     private readonly payments: PaymentGateway,
     @Inject(ORDER_EVENTS) private readonly events: OrderEvents,
     @Inject(APP_CONFIG) private readonly config: OrderConfig,
-    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly clock: Clock,
     metrics: MetricsRegistry,
   ) {
     this.worstCaseCallMs = worstCaseCallMs(clientOptionsFromEnv('PAYMENTS', 'payments', config));

@@ -1,10 +1,9 @@
-import { InjectConfig } from '@conveyor/config';
+import { Clock, InjectConfig } from '@conveyor/config';
 import { inTransaction } from '@conveyor/persistence';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { PointsConfig } from '../../config';
 import { AccountLedger } from '../account-ledger';
-import { Clock } from '../clock';
 import { PointsEvents } from '../points-events.port';
 import { ActivityDailyCapReached } from '../points.errors';
 

@@ -1,10 +1,9 @@
-import { InjectConfig } from '@conveyor/config';
+import { Clock, InjectConfig } from '@conveyor/config';
 import type { OrderCancelled, OrderPaid } from '@conveyor/contracts';
 import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { PointsConfig } from '../../config';
 import { AccountLedger, updateReturning } from '../account-ledger';
-import { Clock } from '../clock';
 import { PointsEvents } from '../points-events.port';
 
 /** floor(amount × rate), in integers: BigInt, so no total is too large to round exactly. */

@@ -1,10 +1,9 @@
-import { InjectConfig } from '@conveyor/config';
+import { Clock, InjectConfig } from '@conveyor/config';
 import { fencedWrite, type Lease } from '@conveyor/locks';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { PointsConfig } from '../../config';
 import { updateReturning } from '../account-ledger';
-import { Clock } from '../clock';
 import { PointsEvents } from '../points-events.port';
 
 /** The expiry job's lock, and the fenced resource its writes are admitted under. */

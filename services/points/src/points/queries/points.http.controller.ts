@@ -4,10 +4,9 @@ import { Controller, Get, Header, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { InjectConfig } from '@conveyor/config';
+import { Clock, InjectConfig } from '@conveyor/config';
 import type { PointsConfig } from '../../config';
 import { assertMayRead } from '../access';
-import { Clock } from '../clock';
 import { AccountNotFound } from '../points.errors';
 import { UserIdParams } from '../spending/spending.dto';
 
