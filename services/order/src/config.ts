@@ -46,6 +46,13 @@ export const orderEnv = httpServerEnv(3001)
     ORDER_EXPORT_MAX_CONCURRENT: envField.int(2, { min: 1, max: 50 }),
     /** Largest product image accepted, in bytes. */
     ORDER_IMAGE_MAX_BYTES: envField.int(5 * 1024 * 1024, { min: 1 }),
+    /**
+     * How long after it was paid an order can still be cancelled, in seconds
+     * (default 14 days); later, 409 ORDER.CANCEL_WINDOW_CLOSED. Points holds an
+     * order's points for POINTS_ORDER_HOLD_S: keep that at least this long,
+     * or a cancel after the hold leaves points spent that it takes back.
+     */
+    ORDER_CANCEL_WINDOW_S: envField.int(14 * 24 * 60 * 60, { min: 1, max: 365 * 24 * 60 * 60 }),
     /** How often the reconciler looks for UNKNOWN / stale PENDING orders; 0 turns it off in this process. */
     ORDER_RECONCILE_INTERVAL_MS: envField.durationMs(30_000),
     /** A PENDING order older than this is presumed abandoned mid-payment and is reconciled. */

@@ -151,6 +151,19 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     expect((await outbox(placed.id)).map((e) => e.type)).toEqual(['OrderPaid', 'SendPush', 'OrderCancelled']);
   });
 
+  it('When a PAID order is older than the cancel window, then 409 ORDER.CANCEL_WINDOW_CLOSED, it stays PAID and nothing is refunded', async () => {
+    const placed = (await (await placeOrder(stack.order, newOrder(), randomUUID())).json()) as OrderBody;
+    // The window (ORDER_CANCEL_WINDOW_S, 14 days) is what points holds an order's points for: past it, nothing is taken back.
+    await stack.sql.query(`UPDATE orders SET paid_at = now() - interval '15 days' WHERE id = $1`, [placed.id]);
+    const res = await fetch(`${stack.order.url}/orders/${placed.id}/cancel`, { method: 'POST', headers: await asUser(placed.userId) });
+    expect(res.status).toBe(409);
+    expect(res.headers.get('content-type')).toContain(PROBLEM);
+    await expect(res.json()).resolves.toMatchObject({ code: 'ORDER.CANCEL_WINDOW_CLOSED', orderId: placed.id });
+    await expect(getOrder(stack.order, placed.id)).resolves.toMatchObject({ status: 'PAID' });
+    expect((await ledger(stack.sim)).byOrder[placed.id]).toMatchObject({ charges: 1, cancels: 0 });
+    expect((await outbox(placed.id)).map((e) => e.type)).toEqual(['OrderPaid', 'SendPush']);
+  });
+
   it('When the provider charges but the answer times out, then 202 UNKNOWN with a status URL, and the reconciler makes it PAID', async () => {
     await setFaults(stack.sim, { 'POST /v1/payments': { commitThenStallMs: 2_500 } });
     const res = await placeOrder(stack.order, newOrder(), randomUUID());

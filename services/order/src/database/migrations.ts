@@ -6,6 +6,7 @@ import { IdempotencyKeysPerUser1764000000400 } from './migrations/1764000000400-
 import { IdempotencyKeysRetention1764000000500 } from './migrations/1764000000500-idempotency-keys-retention';
 import { ProductImages1764000000600 } from './migrations/1764000000600-product-images';
 import { ReconcileBackoff1764000000620 } from './migrations/1764000000620-reconcile-backoff';
+import { PaidAt1764000000700 } from './migrations/1764000000700-paid-at';
 
 /** The order database's migrations in order: libs/messaging's outbox tables first, then the order schema. */
 export const orderMigrations = [
@@ -17,4 +18,5 @@ export const orderMigrations = [
   IdempotencyKeysRetention1764000000500,
   ProductImages1764000000600,
   ReconcileBackoff1764000000620,
+  PaidAt1764000000700,
 ];

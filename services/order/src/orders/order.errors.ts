@@ -67,6 +67,18 @@ export class OrderNotCancellable extends DomainError {
   }
 }
 
+/** A PAID order past ORDER_CANCEL_WINDOW_S: its sale is final (points has released what it earned). */
+export class OrderCancelWindowClosed extends DomainError {
+  constructor(orderId: string, paidAt: Date, windowS: number) {
+    super({
+      code: 'ORDER.CANCEL_WINDOW_CLOSED',
+      kind: 'conflict',
+      detail: `Order ${orderId} was paid at ${paidAt.toISOString()}, more than ${windowS} s ago, and can no longer be cancelled.`,
+      extensions: { orderId, paidAt: paidAt.toISOString(), cancelWindowS: windowS },
+    });
+  }
+}
+
 /** Every export slot is taken (ORDER_EXPORT_MAX_CONCURRENT): try again later. */
 export class ExportsBusy extends DomainError {
   constructor(limit: number, retryAfterSeconds: number) {

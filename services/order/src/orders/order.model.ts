@@ -68,6 +68,8 @@ export interface OrderRow {
   /** The status it had when it was moved to REQUIRES_ATTENTION. */
   attention_from_status: OrderStatus | null;
   attention_since: Date | null;
+  /** When it first became PAID: the start of its cancel window. */
+  paid_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }

@@ -54,6 +54,7 @@ export class OrdersRepository {
          reconcile_attempts = 0,
          reconcile_next_attempt_at = now(),
          reconcile_last_error = NULL,
+         paid_at = CASE WHEN $3 = 'PAID' THEN COALESCE(paid_at, now()) ELSE paid_at END,
          updated_at = now()
        WHERE id = $1 AND status = ANY($2::text[])
        RETURNING *`,

@@ -25,7 +25,7 @@ export class CancelOrderHttpController {
   @ApiOkResponse({ type: OrderResponse, description: 'Cancelled (a PAID one refunded)' })
   @ApiProblems({
     not_found: "No such order (or not the caller's)",
-    conflict: 'Not cancellable in its state',
+    conflict: 'Not cancellable in its state (ORDER.NOT_CANCELLABLE), or paid longer ago than ORDER_CANCEL_WINDOW_S (ORDER.CANCEL_WINDOW_CLOSED)',
     upstream_failed: 'The refund failed at the payment partner; the order stays PAID, retry',
     unavailable: 'Payments unavailable (breaker open, bulkhead full); nothing refunded, retry',
     upstream_timeout: 'The refund got no answer in time; the order stays PAID, retry (the refund is idempotent)',

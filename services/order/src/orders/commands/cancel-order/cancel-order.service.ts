@@ -1,7 +1,9 @@
 import type { AuthUser } from '@conveyor/auth';
+import { APP_CONFIG, Clock } from '@conveyor/config';
 import { Inject, Injectable } from '@nestjs/common';
+import type { OrderConfig } from '../../../config';
 import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
-import { OrderNotCancellable, OrderNotFound } from '../../order.errors';
+import { OrderCancelWindowClosed, OrderNotCancellable, OrderNotFound } from '../../order.errors';
 import type { OrderView } from '../../order.model';
 import { mayAccessOrder } from '../../order-access';
 import { OrdersRepository } from '../../orders.repository';
@@ -17,6 +19,9 @@ import { PaymentGateway } from '../../payments/payment-gateway';
  * (PENDING, UNKNOWN) is CANCELLED at once and flagged: if a charge turns up,
  * the reconciler refunds it. An order the reconciler gave up on
  * (REQUIRES_ATTENTION) is not cancellable until an operator has resolved it.
+ * A PAID order is cancellable for ORDER_CANCEL_WINDOW_S after it was paid:
+ * points holds what the order earned for as long, so a cancel never leaves
+ * a debt behind (docs/patterns/abuse-limits.md, "Points").
  */
 @Injectable()
 export class CancelOrderService {
@@ -24,6 +29,8 @@ export class CancelOrderService {
     private readonly orders: OrdersRepository,
     private readonly payments: PaymentGateway,
     @Inject(ORDER_EVENTS) private readonly events: OrderEvents,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: Pick<OrderConfig, 'ORDER_CANCEL_WINDOW_S'>,
   ) {}
 
   /** Cancels the order for `user` (its owner or an admin; to anyone else it does not exist). */
@@ -49,6 +56,11 @@ export class CancelOrderService {
         }
         case 'PAID':
         case 'CANCELLING': {
+          const windowS = this.config.ORDER_CANCEL_WINDOW_S;
+          // CANCELLING was decided inside the window: finishing it is not a new decision.
+          if (order.status === 'PAID' && order.paid_at && this.clock.now().getTime() - order.paid_at.getTime() > windowS * 1000) {
+            throw new OrderCancelWindowClosed(orderId, order.paid_at, windowS);
+          }
           // The intent first: whatever fails after this, the reconciler finishes the cancel.
           const cancelling = await this.orders.transition(manager, orderId, [order.status], 'CANCELLING', { needsReconciliation: true });
           return { refund: order.payment_key ?? undefined, view: await this.orders.view(manager, cancelling ?? order) };
