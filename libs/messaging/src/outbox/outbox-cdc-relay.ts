@@ -103,15 +103,15 @@ export class OutboxCdcRelay {
     this.pipeline = new PublishPipeline(options.publishers, options.publishTimeoutMs ?? 10_000, this.metrics);
     this.destinations = new Set((['kafka', 'rabbitmq'] as const).filter((kind) => options.publishers[kind]));
     this.parking = new Parking(options.dataSource, {
-      maxPublishAttempts: options.maxPublishAttempts ?? 5,
+      maxPublishAttempts: options.maxPublishAttempts,
       batchSize: this.batchSize,
       metrics: this.metrics,
       logger: options.logger,
     });
     this.cleanup = new OutboxCleanup(options.dataSource, {
-      retentionMs: options.retentionMs ?? 24 * 60 * 60 * 1000,
+      retentionMs: options.retentionMs,
       intervalMs: this.cleanupIntervalMs,
-      batchSize: options.cleanupBatchSize ?? 5_000,
+      batchSize: options.cleanupBatchSize,
       logger: options.logger,
     });
     if (options.metrics) {

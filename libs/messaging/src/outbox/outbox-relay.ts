@@ -122,15 +122,15 @@ export class OutboxRelay {
       idleInTransactionTimeoutMs: this.concurrency * publishTimeoutMs + 5_000,
     });
     this.parking = new Parking(options.dataSource, {
-      maxPublishAttempts: options.maxPublishAttempts ?? 5,
+      maxPublishAttempts: options.maxPublishAttempts,
       batchSize: this.batchSize,
       metrics: this.metrics,
       logger: options.logger,
     });
     this.cleanup = new OutboxCleanup(options.dataSource, {
-      retentionMs: options.retentionMs ?? 24 * 60 * 60 * 1000,
+      retentionMs: options.retentionMs,
       intervalMs: this.cleanupIntervalMs,
-      batchSize: options.cleanupBatchSize ?? 5_000,
+      batchSize: options.cleanupBatchSize,
       logger: options.logger,
     });
   }

@@ -4,10 +4,15 @@ import { errorMessage, sleep } from '../../internal/backoff';
 
 /** Deletes published rows from `outbox_published` once they are older than the retention. */
 export class OutboxCleanup {
+  private readonly options: { retentionMs: number; intervalMs: number; batchSize: number; logger?: LoggerService };
+
+  /** Defaults, for the polling and the CDC relay alike: published rows kept 24 h, deleted 5,000 at a time. */
   constructor(
     private readonly dataSource: DataSource,
-    private readonly options: { retentionMs: number; intervalMs: number; batchSize: number; logger?: LoggerService },
-  ) {}
+    options: { retentionMs?: number; intervalMs: number; batchSize?: number; logger?: LoggerService },
+  ) {
+    this.options = { ...options, retentionMs: options.retentionMs ?? 24 * 60 * 60 * 1000, batchSize: options.batchSize ?? 5_000 };
+  }
 
   /** Deletes published rows older than the retention, in batches; returns how many. */
   async cleanupOnce(signal?: AbortSignal): Promise<number> {

@@ -14,10 +14,15 @@ import type { PublishPipeline } from './publish-pipeline';
  * to that destination until {@link unparkOutboxRows} releases them.
  */
 export class Parking {
+  private readonly options: { maxPublishAttempts: number; batchSize: number; metrics: OutboxMetrics; logger?: LoggerService };
+
+  /** `maxPublishAttempts` defaults to 5, for the polling and the CDC relay alike. */
   constructor(
     private readonly dataSource: DataSource,
-    private readonly options: { maxPublishAttempts: number; batchSize: number; metrics: OutboxMetrics; logger?: LoggerService },
-  ) {}
+    options: { maxPublishAttempts?: number; batchSize: number; metrics: OutboxMetrics; logger?: LoggerService },
+  ) {
+    this.options = { ...options, maxPublishAttempts: options.maxPublishAttempts ?? 5 };
+  }
 
   /*
    * After a batch the broker refused for good: publish the rows one at a time
