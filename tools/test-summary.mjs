@@ -18,7 +18,18 @@ let brokenSuites = 0;
 for (const file of readdirSync(dir).sort()) {
   const full = path.join(dir, file);
   if (file.endsWith('.json')) {
-    const r = JSON.parse(readFileSync(full, 'utf8'));
+    let r;
+    try {
+      r = JSON.parse(readFileSync(full, 'utf8'));
+    } catch {
+      r = undefined;
+    }
+    // A runner that died before writing its counts (or wrote something else) is a broken suite, never NaN.
+    if (!r || ['numPassedTests', 'numFailedTests', 'numPendingTests', 'numTodoTests', 'numRuntimeErrorTestSuites'].some((k) => !Number.isFinite(r[k]))) {
+      brokenSuites += 1;
+      console.log(`  ${file}: no jest counts (the runner did not finish)`);
+      continue;
+    }
     passed += r.numPassedTests;
     failed += r.numFailedTests;
     skipped += r.numPendingTests + r.numTodoTests;
