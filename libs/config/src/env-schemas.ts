@@ -53,6 +53,10 @@ export const telemetryEnv = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: envField.url('http://127.0.0.1:4318'),
   /** Parent-based ratio sampler: the share of new root traces recorded (OTEL_TRACES_SAMPLER_ARG as in the OpenTelemetry spec). */
   OTEL_TRACES_SAMPLER_ARG: envField.ratio(1),
+  /** Spans the batch processor keeps waiting for export; past it new spans are dropped, never waited for (OTEL_BSP_MAX_QUEUE_SIZE as in the spec). */
+  OTEL_BSP_MAX_QUEUE_SIZE: envField.int(2048, { min: 1, max: 1_000_000 }),
+  /** How long the batch processor waits before exporting what it has (OTEL_BSP_SCHEDULE_DELAY as in the spec, milliseconds). */
+  OTEL_BSP_SCHEDULE_DELAY: envField.durationMs(1_000, { max: 60_000 }),
   /** `service.version` of every span (the chart sets the image tag). */
   SERVICE_VERSION: envField.string('dev'),
   /** `deployment.environment.name` of every span (the chart sets it from values; `local` on a developer machine). */

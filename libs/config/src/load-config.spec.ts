@@ -19,6 +19,8 @@ describe('parseEnv', () => {
       READ_TIMEOUT_MS: 10_000,
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
       OTEL_TRACES_SAMPLER_ARG: 1,
+      OTEL_BSP_MAX_QUEUE_SIZE: 2048,
+      OTEL_BSP_SCHEDULE_DELAY: 1_000,
     });
   });
 

@@ -42,6 +42,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const spanProcessor = new BatchSpanProcessor({
     exporter,
     scheduledDelayMillis: options.exportDelayMs ?? 1_000,
+    maxQueueSize: options.maxQueueSize ?? 2048,
   });
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
@@ -86,6 +87,8 @@ export interface TelemetryConfig {
   OTEL_SDK_DISABLED: boolean;
   OTEL_EXPORTER_OTLP_ENDPOINT: string;
   OTEL_TRACES_SAMPLER_ARG: number;
+  OTEL_BSP_MAX_QUEUE_SIZE: number;
+  OTEL_BSP_SCHEDULE_DELAY: number;
   SERVICE_VERSION: string;
   DEPLOYMENT_ENVIRONMENT: string;
 }
@@ -97,6 +100,8 @@ export function startServiceTelemetry(serviceName: string, config: TelemetryConf
     enabled: !config.OTEL_SDK_DISABLED,
     otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
     samplerRatio: config.OTEL_TRACES_SAMPLER_ARG,
+    maxQueueSize: config.OTEL_BSP_MAX_QUEUE_SIZE,
+    exportDelayMs: config.OTEL_BSP_SCHEDULE_DELAY,
     serviceVersion: config.SERVICE_VERSION,
     deploymentEnvironment: config.DEPLOYMENT_ENVIRONMENT,
   });

@@ -12,6 +12,8 @@ export interface TelemetryOptions {
   deploymentEnvironment?: string;
   /** How long the batch processor waits before exporting; default 1 s. */
   exportDelayMs?: number;
+  /** Spans waiting for export before new ones are dropped; default 2048. */
+  maxQueueSize?: number;
 }
 
 /** A running SDK: flush before reading traces back, shut down on exit. */
