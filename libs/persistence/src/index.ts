@@ -8,3 +8,4 @@ export { inTransaction, type TransactionOptions } from './transaction';
 export { InjectRedis, REDIS, RedisModule } from './redis.module';
 export { deleteInBatches, type BatchedDeleteOptions } from './batched-delete';
 export { RawPostgres, type RawSession } from './raw-postgres';
+export { findJoinTypeMismatches, type JoinPair, type JoinTypeMismatch, type Queryable } from './join-types';
