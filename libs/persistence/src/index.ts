@@ -9,3 +9,11 @@ export { InjectRedis, REDIS, RedisModule } from './redis.module';
 export { deleteInBatches, type BatchedDeleteOptions } from './batched-delete';
 export { RawPostgres, type RawSession } from './raw-postgres';
 export { findJoinTypeMismatches, type JoinPair, type JoinTypeMismatch, type Queryable } from './join-types';
+export {
+  OnlineTableChange,
+  TableChangeAborted,
+  type TableChangeEstimate,
+  type TableChangePhase,
+  type TableChangePlan,
+  type TableChangeProgress,
+} from './table-change';
