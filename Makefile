@@ -75,7 +75,8 @@ audit: setup ## npm audit --omit=dev: fails on a high or critical advisory not a
 token: setup ## print a bearer token for the local services: make token [USER=alice] [ROLE=user|admin], or a service's: make token CLIENT=lessons SCOPE=points:activities (keys made on first use)
 	@node deploy/local/keys.mjs token $(if $(CLIENT),--client "$(CLIENT)" --scope "$(SCOPE)",--user "$(TOKEN_USER)" --role "$(TOKEN_ROLE)")
 
-lint: setup ## Prettier (check only), ESLint with module boundaries and project tags (every project), the generated env tables of docs/
+lint: setup ## Prettier (check only), ESLint with module boundaries and project tags (every project), the docs' links and generated env tables
+	node tools/check-doc-links.mjs
 	node tools/env-docs.mjs --check
 	npx prettier --check --log-level warn .
 	npx nx run-many -t lint --outputStyle=static
