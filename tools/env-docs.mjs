@@ -175,6 +175,22 @@ function table(service, schema, ownDocs) {
   ].join('\n');
 }
 
+/**
+ * A page without the markers yet (a freshly generated service's): the first
+ * table of its "## Environment" section becomes the generated block.
+ */
+function withMarkers(text) {
+  const lines = text.split('\n');
+  const heading = lines.findIndex((line) => /^##\s+Environment\s*$/.test(line));
+  if (heading < 0) return undefined;
+  let first = heading + 1;
+  while (first < lines.length && !lines[first].startsWith('|') && !lines[first].startsWith('## ')) first += 1;
+  if (first >= lines.length || !lines[first].startsWith('|')) return undefined;
+  let last = first;
+  while (last < lines.length && lines[last].startsWith('|')) last += 1;
+  return [...lines.slice(0, first), BEGIN, END, ...lines.slice(last)].join('\n');
+}
+
 function docFile(service) {
   for (const candidate of [`docs/${service}-service.md`, `docs/${service}.md`]) if (existsSync(path.join(root, candidate))) return candidate;
   return undefined;
@@ -197,11 +213,14 @@ for (const service of readdirSync(path.join(root, 'services')).sort()) {
     continue;
   }
   const docPath = path.join(root, doc);
-  const current = readFileSync(docPath, 'utf8');
+  let current = readFileSync(docPath, 'utf8');
+  if (!current.includes(BEGIN) && mode === '--write') current = withMarkers(current) ?? current;
   const start = current.indexOf(BEGIN);
   const end = current.indexOf(END);
   if (start < 0 || end < start) {
-    problems.push(`${doc}: no ${BEGIN} … ${END} block for the environment table`);
+    problems.push(
+      `${doc}: no ${BEGIN} … ${END} block for the environment table${mode === '--check' ? '; run `make docs`' : ' and no "## Environment" table to replace'}`,
+    );
     continue;
   }
   const next = current.slice(0, start) + table(service, schemas[0], docComments(configFile)) + current.slice(end + END.length);
