@@ -22,7 +22,7 @@ WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),user-1)
 TOKEN_ROLE := $(if $(ROLE),$(ROLE),user)
 
-.PHONY: docs contracts token audit build chart-check kind-up kind-down test-cluster format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag test-e2e
+.PHONY: docs docs-check contracts token audit build chart-check kind-up kind-down test-cluster format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag test-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -75,20 +75,25 @@ audit: setup ## npm audit --omit=dev: fails on a high or critical advisory not a
 token: setup ## print a bearer token for the local services: make token [USER=alice] [ROLE=user|admin], or a service's: make token CLIENT=lessons SCOPE=points:activities (keys made on first use)
 	@node deploy/local/keys.mjs token $(if $(CLIENT),--client "$(CLIENT)" --scope "$(SCOPE)",--user "$(TOKEN_USER)" --role "$(TOKEN_ROLE)")
 
-lint: setup ## Prettier (check only), ESLint with module boundaries and project tags (every project), the docs' links and generated env tables
-	node tools/check-doc-links.mjs
-	node tools/env-docs.mjs --check
+lint: setup ## Prettier (check only) and ESLint with module boundaries and project tags, every project
 	npx prettier --check --log-level warn .
 	npx nx run-many -t lint --outputStyle=static
-
-docs: setup ## regenerate the generated parts of docs/: each service's env table from its zod schema (tools/env-docs.mjs)
-	node tools/env-docs.mjs --write
 
 format: setup ## rewrite every file Prettier checks
 	npx prettier --write --log-level warn .
 
 typecheck: setup ## tsc --noEmit, every project
 	npx nx run-many -t typecheck --outputStyle=static
+
+docs: setup ## regenerate the generated parts of docs/: each service's env table from its zod schema (tools/env-docs.mjs)
+	node tools/env-docs.mjs --write
+
+docs-check: setup ## part of make lint: every relative link and #anchor in README.md and docs/ resolves, each env table matches its schema
+	node tools/check-doc-links.mjs
+	node tools/env-docs.mjs --check
+
+# make lint runs docs-check too (a second rule only adds the prerequisite).
+lint: docs-check
 
 # Which service produces and consumes each message, read from services/ (test/contracts), against libs/contracts.
 CONTRACTS := node -r @swc-node/register test/contracts/check.ts
