@@ -117,6 +117,7 @@ test: setup infra-up ## every test, against the real local servers
 	$(CONTRACTS) | tee .run/test-results/contracts.txt || status=1; \
 	tools/check-boundaries.test.sh | tee .run/test-results/boundaries.txt || status=1; \
 	tools/check-tags.test.sh | tee .run/test-results/tags.txt || status=1; \
+	tools/docs-check.test.sh | tee .run/test-results/docs-check.txt || status=1; \
 	$(INFRA).test.sh | tee .run/test-results/infra.txt || status=1; \
 	tools/demo.test.sh | tee .run/test-results/demo.txt || status=1; \
 	tools/deploy.test.sh | tee .run/test-results/deploy.txt || status=1; \

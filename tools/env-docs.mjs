@@ -32,9 +32,9 @@ const END = '<!-- env:end -->';
 // loadConfig() validates process.env at import time, and a default must never be
 // read from the developer's shell.
 for (const name of Object.keys(process.env)) {
-  if (!['PATH', 'HOME', 'TMPDIR', 'SWC_NODE_PROJECT'].includes(name)) delete process.env[name];
+  if (!['PATH', 'HOME', 'TMPDIR'].includes(name)) delete process.env[name];
 }
-process.env.SWC_NODE_PROJECT ??= path.join(root, 'tsconfig.base.json');
+process.env.SWC_NODE_PROJECT = path.join(root, 'tsconfig.base.json');
 const require = createRequire(path.join(root, 'package.json'));
 require('@swc-node/register');
 const { z } = require('zod');
