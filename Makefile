@@ -22,7 +22,7 @@ WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),user-1)
 TOKEN_ROLE := $(if $(ROLE),$(ROLE),user)
 
-.PHONY: contracts token audit build chart-check kind-up kind-down test-cluster format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag test-e2e
+.PHONY: docs docs-check contracts token audit build chart-check kind-up kind-down test-cluster format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag test-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -85,6 +85,16 @@ format: setup ## rewrite every file Prettier checks
 typecheck: setup ## tsc --noEmit, every project
 	npx nx run-many -t typecheck --outputStyle=static
 
+docs: setup ## regenerate the generated parts of docs/: each service's env table from its zod schema (tools/env-docs.mjs)
+	node tools/env-docs.mjs --write
+
+docs-check: setup ## part of make lint: every relative link and #anchor in README.md and docs/ resolves, each env table matches its schema
+	node tools/check-doc-links.mjs
+	node tools/env-docs.mjs --check
+
+# make lint runs docs-check too (a second rule only adds the prerequisite).
+lint: docs-check
+
 # Which service produces and consumes each message, read from services/ (test/contracts), against libs/contracts.
 CONTRACTS := node -r @swc-node/register test/contracts/check.ts
 
@@ -107,6 +117,7 @@ test: setup infra-up ## every test, against the real local servers
 	$(CONTRACTS) | tee .run/test-results/contracts.txt || status=1; \
 	tools/check-boundaries.test.sh | tee .run/test-results/boundaries.txt || status=1; \
 	tools/check-tags.test.sh | tee .run/test-results/tags.txt || status=1; \
+	tools/docs-check.test.sh | tee .run/test-results/docs-check.txt || status=1; \
 	$(INFRA).test.sh | tee .run/test-results/infra.txt || status=1; \
 	tools/demo.test.sh | tee .run/test-results/demo.txt || status=1; \
 	tools/deploy.test.sh | tee .run/test-results/deploy.txt || status=1; \
