@@ -39,7 +39,11 @@ export interface TableChangePlan {
   columns?: Record<string, string>;
   /** Rows per copy statement (default 5,000). */
   batchSize?: number;
-  /** How long the swap may wait for its lock before it gives up and tries again (default 1,000 ms): writers queue behind it for at most this long. */
+  /**
+   * How long the swap may wait for its locks before it gives up and tries again (default 500 ms): writers queue behind
+   * it for at most this long. Keep it below the server's `deadlock_timeout` (1 s by default), so that in a lock cycle
+   * with a writer the swap, not the writer, gives up.
+   */
   lockTimeoutMs?: number;
   /** Swap attempts before the change is abandoned (default 20). */
   swapAttempts?: number;
@@ -338,8 +342,16 @@ export class OnlineTableChange {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.trunc(this.plan.lockTimeoutMs ?? 1_000))}`);
-      await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.trunc(this.plan.lockTimeoutMs ?? 500))}`);
+      // The tables whose foreign keys point at this one are altered below: take their locks with the table's, in one
+      // statement, first. A writer holding one of them while it waits for the table (a deferred key check at commit)
+      // would otherwise deadlock with the swap; with lock_timeout below deadlock_timeout (1 s by default) the swap is the
+      // one that gives up, and it retries.
+      const referencing = await client.query<{ child: string }>(
+        `SELECT DISTINCT conrelid::regclass::text AS child FROM pg_constraint WHERE contype = 'f' AND confrelid = $1::regclass AND conrelid <> $1::regclass`,
+        [table],
+      );
+      await client.query(`LOCK TABLE ${[table, ...referencing.rows.map((r) => r.child)].join(', ')} IN ACCESS EXCLUSIVE MODE`);
       const applied = await this.applyChanges(client, null);
       this.plan.onProgress?.({ phase: 'swap', rows: applied, estimatedRows: this.estimatedRows });
       const { rows } = await client.query<{ old_count: string; new_count: string }>(

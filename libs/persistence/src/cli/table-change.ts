@@ -4,7 +4,7 @@
 // docs/patterns/online-table-change.md).
 //
 //   npm run table-change -- <database> <table> --alter '<statement with {table}>'... [--key id]
-//     [--column 'name=<expression over the old row>']... [--batch 5000] [--lock-timeout-ms 1000]
+//     [--column 'name=<expression over the old row>']... [--batch 5000] [--lock-timeout-ms 500]
 //     [--swap-attempts 20] [--keep-old] [--yes]
 //
 // Connection from POSTGRES_HOST/PORT/USER/PASSWORD (same variables as the
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     alter: values.alter,
     columns,
     batchSize: positiveInt('batch', values.batch, 5_000),
-    lockTimeoutMs: positiveInt('lock-timeout-ms', values['lock-timeout-ms'], 1_000),
+    lockTimeoutMs: positiveInt('lock-timeout-ms', values['lock-timeout-ms'], 500),
     swapAttempts: positiveInt('swap-attempts', values['swap-attempts'], 20),
     keepOld: values['keep-old'] ?? false,
     signal: stopping.signal,
