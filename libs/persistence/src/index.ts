@@ -8,3 +8,5 @@ export { inTransaction, type TransactionOptions } from './transaction';
 export { InjectRedis, REDIS, RedisModule } from './redis.module';
 export { deleteInBatches, type BatchedDeleteOptions } from './batched-delete';
 export { RawPostgres, type RawSession } from './raw-postgres';
+export { errorChain, isQueryTimeout, isSerializationFailure, isUniqueViolation, returnedRows, sqlState, SqlStates } from './sql-state';
+export { idempotencyKeysTableDdl, idempotentRequest, KeyTaken, type IdempotentAnswer, type IdempotentRequest } from './idempotent-request';
