@@ -6,6 +6,8 @@ import { projectTagsRule } from './tools/eslint/project-tags.mjs';
 // - a service (scope:<name>) may use only its own code and shared libs, so
 //   services never import each other;
 // - libs never import services (type:app);
+// - util libs may use contracts (names and schemas only: libs/config takes
+//   its topic and exchange defaults from libs/contracts);
 // - test helpers (type:testing) are for tests only, never for runtime code;
 // - tooling (type:tooling, the Nx generators) runs at development time only:
 //   it may use util libs, and nothing at runtime may import it.
@@ -29,7 +31,7 @@ function boundaries({ allowTesting }) {
         { sourceTag: 'type:app', onlyDependOnLibsWithTags: [...runtimeTypes, ...testing] },
         { sourceTag: 'type:data-access', onlyDependOnLibsWithTags: [...runtimeTypes, ...testing] },
         { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: ['type:contracts', ...testing] },
-        { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util', ...testing] },
+        { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util', 'type:contracts', ...testing] },
         { sourceTag: 'type:testing', onlyDependOnLibsWithTags: [...runtimeTypes, 'type:testing'] },
         { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:util', 'type:tooling', ...testing] },
       ],

@@ -16,7 +16,7 @@ import { ApiExtension } from '@nestjs/swagger';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { normalizeIP } from '@fastify/rate-limit';
 import type { AuthenticatedRequest } from './auth.decorators';
-import { MetricsRegistry } from '@conveyor/telemetry';
+import { metricOnce, MetricsRegistry } from '@conveyor/telemetry';
 import { Counter as PromCounter } from 'prom-client';
 import { RateLimitBudgetSpentError, RateLimitedError } from './auth.errors';
 import type { RateLimitRule } from './types';
@@ -52,15 +52,17 @@ export class RateLimiter {
     @Optional() metrics?: MetricsRegistry,
   ) {
     if (metrics) {
-      const existing = metrics.getSingleMetric('rate_limit_decisions_total') as PromCounter<'limit' | 'by' | 'outcome'> | undefined;
-      this.decisions =
-        existing ??
-        new PromCounter({
-          name: 'rate_limit_decisions_total',
-          help: 'Requests counted against a named rate limit or budget, by what they were counted by and whether they were allowed or refused.',
-          labelNames: ['limit', 'by', 'outcome'],
-          registers: [metrics],
-        });
+      this.decisions = metricOnce(
+        metrics,
+        'rate_limit_decisions_total',
+        (registers) =>
+          new PromCounter({
+            name: 'rate_limit_decisions_total',
+            help: 'Requests counted against a named rate limit or budget, by what they were counted by and whether they were allowed or refused.',
+            labelNames: ['limit', 'by', 'outcome'],
+            registers,
+          }),
+      );
     }
   }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Exchanges, Queues, Topics } from '@conveyor/contracts';
 import { envField } from './env-fields';
 
 /**
@@ -220,4 +221,28 @@ export const authEnv = z.object({
   AUTH_JWKS_CACHE_MS: envField.durationMs(10 * 60_000, { min: 1_000 }),
   /** Time allowed to fetch AUTH_JWKS_URL. */
   AUTH_JWKS_TIMEOUT_MS: envField.durationMs(5_000, { min: 100 }),
+});
+
+/**
+ * The Kafka topics and RabbitMQ names several services share, one env name
+ * each across the services, defaulting to libs/contracts' names. A service
+ * picks the ones it publishes to or consumes:
+ * `.merge(destinationsEnv.pick({ ORDER_EVENTS_TOPIC: true, NOTIFICATION_EXCHANGE: true }))`.
+ * Tests give each run its own (libs/testing `startServiceStack` sets all of them).
+ */
+export const destinationsEnv = z.object({
+  /** Kafka topic of OrderPaid / OrderPaymentFailed / OrderCancelled, keyed by order id. */
+  ORDER_EVENTS_TOPIC: envField.string(Topics.orderEvents),
+  /** Kafka topic of ProductPublished / ProductUpdated, keyed by product id. */
+  CATALOG_EVENTS_TOPIC: envField.string(Topics.catalogEvents),
+  /** Kafka topic of PointsAwarded / PointsExpired, keyed by user id. */
+  POINTS_EVENTS_TOPIC: envField.string(Topics.pointsEvents),
+  /** RabbitMQ topic exchange of the notification commands (SendPush, SendSms). */
+  NOTIFICATION_EXCHANGE: envField.string(Exchanges.notificationCommands),
+  /**
+   * The notification service's quorum queue, bound to every notification
+   * command. Publishers declare it too, so a command sent before that service
+   * first ran waits in it instead of being unroutable.
+   */
+  NOTIFICATION_QUEUE: envField.string(Queues.notificationSend),
 });

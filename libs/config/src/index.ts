@@ -2,6 +2,7 @@ export { ConfigError, type ConfigProblem } from './config-error';
 export { envField, secretFields, type SecretRule } from './env-fields';
 export {
   authEnv,
+  destinationsEnv,
   httpServerEnv,
   kafkaConsumerEnv,
   kafkaEnv,

@@ -15,5 +15,17 @@ export { JsonBodyErrors, MethodNotAllowed, ProblemDetailsModule } from './proble
 export { ZodValidationPipe, toValidationIssues, zodDto } from './zod-validation.pipe';
 export { ApiProblems, buildOpenApiDocument, OpenApiModule, type OpenApiOptions } from './openapi';
 export { IS_PUBLIC_ROUTE, Public } from './public-route';
-export { CREATED_AT_EXACT, decodeKeysetCursor, encodeKeysetCursor, type KeysetCursor } from './keyset-cursor';
+export {
+  CREATED_AT_EXACT,
+  createdAtIdCursor,
+  cursorCodec,
+  decodeKeysetCursor,
+  encodeKeysetCursor,
+  keysetPage,
+  type CursorCodec,
+  type CursorCodecOptions,
+  type KeysetCursor,
+  type KeysetPage,
+  type KeysetPageRequest,
+} from './keyset-cursor';
 export { storedText } from './stored-text';

@@ -1,3 +1,4 @@
+import { metricOnce } from '@conveyor/telemetry';
 import { Counter, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 
@@ -21,15 +22,16 @@ export interface BatchedDeleteOptions {
 
 /** `retention_rows_deleted_total{table}`: rows deleted by the retention jobs of a service. */
 function deletedRows(registry: Registry): Counter<'table'> {
-  const existing = registry.getSingleMetric('retention_rows_deleted_total') as Counter<'table'> | undefined;
-  return (
-    existing ??
-    new Counter({
-      name: 'retention_rows_deleted_total',
-      help: 'Rows deleted by retention jobs (inbox, idempotency keys, …), past their retention.',
-      labelNames: ['table'],
-      registers: [registry],
-    })
+  return metricOnce(
+    registry,
+    'retention_rows_deleted_total',
+    (registers) =>
+      new Counter({
+        name: 'retention_rows_deleted_total',
+        help: 'Rows deleted by retention jobs (inbox, idempotency keys, …), past their retention.',
+        labelNames: ['table'],
+        registers,
+      }),
   );
 }
 

@@ -17,3 +17,5 @@ export {
   type TableChangePlan,
   type TableChangeProgress,
 } from './table-change';
+export { errorChain, isQueryTimeout, isSerializationFailure, isUniqueViolation, returnedRows, sqlState, SqlStates } from './sql-state';
+export { idempotencyKeysTableDdl, idempotentRequest, KeyTaken, type IdempotentAnswer, type IdempotentRequest } from './idempotent-request';

@@ -1,3 +1,4 @@
+import { metricOnce } from '@conveyor/telemetry';
 import { Gauge, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 
@@ -12,24 +13,34 @@ const poolOf = (dataSource: DataSource): PgPoolCounts | undefined => (dataSource
 
 /** `db_pool_connections{state}` and `db_pool_waiting_requests`, read from the pool at scrape time. */
 export function registerPoolMetrics(registry: Registry, dataSource: DataSource): void {
-  if (registry.getSingleMetric('db_pool_connections')) return;
-  new Gauge({
-    name: 'db_pool_connections',
-    help: 'Pooled PostgreSQL connections by state (in_use: lent to a query or transaction).',
-    labelNames: ['state'],
-    registers: [registry],
-    collect() {
-      const pool = poolOf(dataSource);
-      this.set({ state: 'in_use' }, pool ? pool.totalCount - pool.idleCount : 0);
-      this.set({ state: 'idle' }, pool?.idleCount ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'db_pool_waiting_requests',
-    help: 'Callers waiting for a pooled PostgreSQL connection (each gives up after POSTGRES_POOL_WAIT_MS).',
-    registers: [registry],
-    collect() {
-      this.set(poolOf(dataSource)?.waitingCount ?? 0);
-    },
-  });
+  // One pool per process: a second DataSource (tests) keeps the gauges of the first.
+  metricOnce(
+    registry,
+    'db_pool_connections',
+    (registers) =>
+      new Gauge({
+        name: 'db_pool_connections',
+        help: 'Pooled PostgreSQL connections by state (in_use: lent to a query or transaction).',
+        labelNames: ['state'],
+        registers,
+        collect() {
+          const pool = poolOf(dataSource);
+          this.set({ state: 'in_use' }, pool ? pool.totalCount - pool.idleCount : 0);
+          this.set({ state: 'idle' }, pool?.idleCount ?? 0);
+        },
+      }),
+  );
+  metricOnce(
+    registry,
+    'db_pool_waiting_requests',
+    (registers) =>
+      new Gauge({
+        name: 'db_pool_waiting_requests',
+        help: 'Callers waiting for a pooled PostgreSQL connection (each gives up after POSTGRES_POOL_WAIT_MS).',
+        registers,
+        collect() {
+          this.set(poolOf(dataSource)?.waitingCount ?? 0);
+        },
+      }),
+  );
 }

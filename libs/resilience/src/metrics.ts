@@ -1,3 +1,4 @@
+import { metricOnce } from '@conveyor/telemetry';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** The metrics every client of a registry shares, labelled by downstream. */
@@ -11,12 +12,8 @@ export interface ResilienceMetrics {
   callDuration: Histogram<'downstream' | 'operation' | 'outcome'>;
 }
 
-// Several clients (one per downstream) share a service's registry, and
-// prom-client refuses to register a name twice: reuse what is there.
-function once<M>(registry: Registry | undefined, name: string, create: (registers: Registry[]) => M): M {
-  const existing = registry?.getSingleMetric(name);
-  return (existing as M | undefined) ?? create(registry ? [registry] : []);
-}
+// Several clients (one per downstream) share a service's registry: each finds the metrics the first made.
+const once = metricOnce;
 
 /** Creates (or finds) the resilience metrics in `registry`; with none, they are kept but not exported. */
 export function resilienceMetrics(registry?: Registry): ResilienceMetrics {

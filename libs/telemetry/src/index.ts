@@ -6,5 +6,6 @@ export { withHttpClientRoute } from './tracing/http-client-route';
 export { LOG_REDACT_PATHS, LoggingModule, type LoggingOptions } from './logging/logging.module';
 export { MetricsModule } from './metrics/metrics.module';
 export { MetricsRegistry } from './metrics/metrics.registry';
+export { metricOnce } from './metrics/metric-once';
 export { EVENT_LOOP_DELAY_METRIC, EventLoopDelay, type EventLoopDelayOptions } from './metrics/event-loop-delay';
 export { ObservabilityModule, type ObservabilityOptions } from './observability.module';

@@ -36,3 +36,12 @@ export {
 export { ensureSchemathesis, expectFuzzClean, fuzzOpenApi, itFuzzesEveryOperation, SCHEMATHESIS_VERSION, type FuzzOptions, type FuzzRun } from './schemathesis';
 export { startThrowawayRedis, type ThrowawayRedis, type ThrowawayRedisOptions } from './throwaway-redis';
 export { ManualClock } from './manual-clock';
+export {
+  PROBLEM_JSON,
+  PROVIDER_SIM_ENTRY,
+  stackNamesEnv,
+  startServiceStack,
+  type ServiceStack,
+  type ServiceStackOptions,
+  type StackProcess,
+} from './service-stack';

@@ -1,3 +1,4 @@
+import { errorChain, isQueryTimeout, sqlState } from '@conveyor/persistence';
 import type { DataSource } from 'typeorm';
 import { DeadLetterHeaders, InvalidMessageError, MessageTimedOutError, PermanentMessageError } from '../errors';
 import { errorMessage } from './backoff';
@@ -56,14 +57,12 @@ const DRIVER_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not currently accepting connections|the database system is (starting up|shutting down)/i;
 
 function isInfrastructureFailure(error: unknown): boolean {
-  const seen = new Set<unknown>();
-  for (let current = error; current && typeof current === 'object' && !seen.has(current);) {
-    seen.add(current);
-    const { code, message, driverError, cause } = current as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
-    if (typeof code === 'string' && (PG_INFRASTRUCTURE.test(code) || NODE_NETWORK.has(code))) return true;
+  const state = sqlState(error);
+  if (state !== undefined && PG_INFRASTRUCTURE.test(state)) return true;
+  for (const link of errorChain(error)) {
+    const { code, message } = link as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && NODE_NETWORK.has(code)) return true;
     if (typeof message === 'string' && DRIVER_MESSAGES.test(message)) return true;
-    // TypeORM's QueryFailedError keeps the driver's error as driverError.
-    current = driverError ?? cause;
   }
   return false;
 }
@@ -74,18 +73,10 @@ function isInfrastructureFailure(error: unknown): boolean {
  * on every try when its handler's query is too slow or waits on a row some
  * other transaction holds for good. Only these are ever charged to the message.
  */
-const PG_TIMED_OUT = new Set(['57014', '55P03']);
 
 /** The SQLSTATE when `error` is (or wraps) a statement or lock timeout; else undefined. */
 export function timeoutSqlState(error: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  for (let current = error; current && typeof current === 'object' && !seen.has(current);) {
-    seen.add(current);
-    const { code, driverError, cause } = current as { code?: unknown; driverError?: unknown; cause?: unknown };
-    if (typeof code === 'string' && PG_TIMED_OUT.has(code)) return code;
-    current = driverError ?? cause;
-  }
-  return undefined;
+  return isQueryTimeout(error) ? sqlState(error) : undefined;
 }
 
 /**

@@ -8,7 +8,8 @@ import { UnpublishableMessageError } from '../errors';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
 import type { OutboxPublisher, PendingOutboxMessage } from './outbox-publisher';
 import { OutboxCleanup } from './relay/cleanup';
-import { OutboxMetrics, reuse } from './relay/metrics';
+import { metricOnce } from '@conveyor/telemetry';
+import { OutboxMetrics } from './relay/metrics';
 import { Parking } from './relay/parking';
 import { PublishPipeline } from './relay/publish-pipeline';
 
@@ -118,7 +119,7 @@ export class OutboxCdcRelay {
       const registry = options.metrics;
       const dataSource = options.dataSource;
       const slot = this.slotName;
-      reuse(
+      metricOnce(
         registry,
         'outbox_cdc_slot_lag_bytes',
         () =>

@@ -1,3 +1,4 @@
+import { metricOnce } from '@conveyor/telemetry';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DataSource, EntityManager } from 'typeorm';
 
@@ -16,7 +17,7 @@ export class OutboxMetrics {
 
   constructor(registry: Registry | undefined, dataSource: DataSource) {
     if (!registry) return;
-    this.publishedTotal = reuse(
+    this.publishedTotal = metricOnce(
       registry,
       'outbox_published_messages_total',
       () =>
@@ -27,7 +28,7 @@ export class OutboxMetrics {
           registers: [registry],
         }),
     );
-    this.parkedTotal = reuse(
+    this.parkedTotal = metricOnce(
       registry,
       'outbox_parked_total',
       () =>
@@ -37,7 +38,7 @@ export class OutboxMetrics {
           registers: [registry],
         }),
     );
-    reuse(
+    metricOnce(
       registry,
       'outbox_parked_messages',
       () =>
@@ -50,7 +51,7 @@ export class OutboxMetrics {
           },
         }),
     );
-    this.failuresTotal = reuse(
+    this.failuresTotal = metricOnce(
       registry,
       'outbox_publish_failures_total',
       () =>
@@ -60,7 +61,7 @@ export class OutboxMetrics {
           registers: [registry],
         }),
     );
-    this.wakeupsTotal = reuse(
+    this.wakeupsTotal = metricOnce(
       registry,
       'outbox_relay_wakeups_total',
       () =>
@@ -71,7 +72,7 @@ export class OutboxMetrics {
           registers: [registry],
         }),
     );
-    this.listenReconnectsTotal = reuse(
+    this.listenReconnectsTotal = metricOnce(
       registry,
       'outbox_listen_reconnects_total',
       () =>
@@ -82,7 +83,7 @@ export class OutboxMetrics {
         }),
     );
     const stats = () => outboxStats(dataSource);
-    reuse(
+    metricOnce(
       registry,
       'outbox_backlog_messages',
       () =>
@@ -95,7 +96,7 @@ export class OutboxMetrics {
           },
         }),
     );
-    reuse(
+    metricOnce(
       registry,
       'outbox_oldest_pending_age_seconds',
       () =>
@@ -143,9 +144,4 @@ export async function outboxStats(db: DataSource | EntityManager): Promise<{ bac
 async function parkedCount(db: DataSource | EntityManager): Promise<number> {
   const [row]: { n: number }[] = await db.query(`SELECT count(*)::int AS n FROM outbox WHERE parked_at IS NOT NULL`);
   return row.n;
-}
-
-/** The metric of that name if something in this process registered it already, else a new one. */
-export function reuse<T>(registry: Registry, name: string, create: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? create();
 }
