@@ -58,6 +58,28 @@ describe('The service chassis', () => {
     expect((await Promise.all(holders)).map((r) => r.status)).toEqual([200, 200]);
   });
 
+  it('When a write waits past lock_timeout for a table another transaction holds, then it gets 503 DATABASE.BUSY + Retry-After and nothing is written', async () => {
+    const { url } = await start({ POSTGRES_LOCK_TIMEOUT_MS: '200', OUTBOX_RELAY_ENABLED: 'false' });
+    const holder = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE');
+      const res = await fetch(`${url}/emit/busy-key`, { method: 'POST', signal: AbortSignal.timeout(20_000) });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toContain(PROBLEM);
+      expect(res.headers.get('retry-after')).toBe('1');
+      const body = (await res.json()) as { code: string; detail: string };
+      expect(body.code).toBe('DATABASE.BUSY');
+      expect(body.detail).not.toMatch(/lock timeout|outbox|55P03/);
+    } finally {
+      await holder.query('ROLLBACK');
+    }
+    const { rows } = await holder.query(`SELECT count(*)::int AS n FROM outbox WHERE message_key = 'busy-key'`);
+    await holder.end();
+    expect(rows[0].n).toBe(0);
+  });
+
   it('When a path parameter is longer than 100 characters, then the route answers it (problem+json), not the router with an undocumented 414', async () => {
     const { url } = await start({ OUTBOX_RELAY_ENABLED: 'false' });
     const res = await fetch(`${url}/hold/${'x'.repeat(300)}`);

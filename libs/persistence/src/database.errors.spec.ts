@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from './database.errors';
+import { isDatabaseBusy, isDatabaseUnavailable } from './database.errors';
 import { migrationLockId } from './data-source';
 
 describe('isDatabaseUnavailable', () => {
@@ -12,6 +12,20 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(Object.assign(new Error('duplicate key value'), { code: '23505' }))).toBe(false);
     expect(isDatabaseUnavailable(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }))).toBe(false);
     expect(isDatabaseUnavailable('not an error')).toBe(false);
+  });
+});
+
+describe('isDatabaseBusy', () => {
+  it('When a transaction was rolled back for a lock timeout, a deadlock or a serialization conflict (TypeORM wraps the driver error), then it is busy', () => {
+    expect(isDatabaseBusy(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }))).toBe(true);
+    expect(isDatabaseBusy(Object.assign(new Error('QueryFailedError'), { driverError: { code: '40P01' } }))).toBe(true);
+    expect(isDatabaseBusy(Object.assign(new Error('could not serialize access'), { code: '40001' }))).toBe(true);
+  });
+
+  it('When a statement ran past statement_timeout or broke a constraint, then it is not busy: retrying the same request would fail the same way', () => {
+    expect(isDatabaseBusy(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }))).toBe(false);
+    expect(isDatabaseBusy(Object.assign(new Error('duplicate key value'), { code: '23505' }))).toBe(false);
+    expect(isDatabaseBusy('not an error')).toBe(false);
   });
 });
 
