@@ -159,9 +159,7 @@ export class OnlineTableChange {
   private async create(): Promise<void> {
     const { table, next, log, capture } = this.names;
     const key = this.plan.key;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await this.inTransaction(async (client) => {
       await client.query(`CREATE TABLE ${next} (LIKE ${table} INCLUDING ALL)`);
       // LIKE copies no foreign key: the table's own keys to other tables are added to the new one (checked as rows arrive).
       const outgoing = await client.query<{ name: string; definition: string }>(
@@ -181,7 +179,17 @@ export class OnlineTableChange {
           RETURN NULL;
         END $$`);
       await client.query(`CREATE TRIGGER ${capture} AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${capture}()`);
+    });
+  }
+
+  /** Runs `work` in one transaction on a pooled connection: committed if it resolves, rolled back if it throws. */
+  private async inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
       await client.query('COMMIT');
+      return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
@@ -275,18 +283,7 @@ export class OnlineTableChange {
     let applied = 0;
     for (;;) {
       this.checkSignal('catch-up');
-      const client = await this.pool.connect();
-      let n: number;
-      try {
-        await client.query('BEGIN');
-        n = await this.applyChanges(client, this.batchSize);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
+      const n = await this.inTransaction((client) => this.applyChanges(client, this.batchSize));
       applied += n;
       this.plan.onProgress?.({ phase: 'catch-up', rows: applied, estimatedRows: this.estimatedRows });
       if (n < this.batchSize) return;
