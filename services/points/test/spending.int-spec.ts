@@ -8,8 +8,15 @@ describe('points: redemptions and transfers under concurrency', () => {
   let stack: PointsStack;
 
   beforeAll(async () => {
-    // Requests queue for a connection instead of being shed with 503: this file is about what the row locks do.
-    stack = await startPointsStack({ POSTGRES_POOL_SIZE: '20', POSTGRES_POOL_WAIT_MS: '120000' });
+    // Requests queue for a connection and for the account's row lock instead of being shed with 503
+    // (pool wait, or lock_timeout / statement_timeout answered as DATABASE.BUSY): this file is about
+    // what the row locks do, and on a busy machine 1,000 requests can queue on one row past the defaults.
+    stack = await startPointsStack({
+      POSTGRES_POOL_SIZE: '20',
+      POSTGRES_POOL_WAIT_MS: '120000',
+      POSTGRES_LOCK_TIMEOUT_MS: '120000',
+      POSTGRES_STATEMENT_TIMEOUT_MS: '120000',
+    });
   });
 
   afterAll(async () => {
