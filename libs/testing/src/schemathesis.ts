@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,10 +17,23 @@ const workspaceRoot = path.resolve(__dirname, '../../..');
  * install that was killed half-way is made again, not used.
  */
 export async function ensureSchemathesis(): Promise<string> {
-  const venv = path.join(workspaceRoot, '.cache', `schemathesis-${SCHEMATHESIS_VERSION}`);
+  // The real path: pip writes it into bin/st's first line, and a `.cache` reached
+  // through a symlink (a git worktree sharing another checkout's) may be gone later.
+  const cache = path.join(workspaceRoot, '.cache');
+  mkdirSync(cache, { recursive: true });
+  const venv = path.join(realpathSync(cache), `schemathesis-${SCHEMATHESIS_VERSION}`);
   const st = path.join(venv, 'bin', 'st');
   const installed = path.join(venv, '.installed');
-  const ready = () => existsSync(installed) && existsSync(st);
+  // Installed, and the interpreter bin/st names still exists (a venv copied or moved is not usable).
+  const ready = () =>
+    existsSync(installed) &&
+    existsSync(st) &&
+    existsSync(
+      readFileSync(st, 'utf8')
+        .split('\n', 1)[0]
+        .replace(/^#!\s*/, '')
+        .split(' ')[0],
+    );
   if (ready()) return st;
   const lock = `${venv}.lock`;
   for (;;) {
@@ -115,7 +128,14 @@ export async function fuzzOpenApi(baseUrl: string, { headers = {}, maxExamples =
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  // A program that cannot be started emits 'error' and may never emit 'close'.
+  const exitCode = await new Promise<number | null>((resolve) => {
+    child.on('error', (error) => {
+      output += `could not run schemathesis: ${error.message}\n`;
+      resolve(null);
+    });
+    child.on('close', resolve);
+  });
   const number = (pattern: RegExp): number => Number(pattern.exec(output)?.[1] ?? NaN);
   return {
     exitCode,
