@@ -10,10 +10,19 @@ interface OpenLotRow {
   id: string;
   remaining: string;
   expires_at: Date;
-  available_at: Date;
+  /** node-postgres reads `-infinity` (the default: a lot that never was held) as the number -Infinity, not a Date. */
+  available_at: Date | number;
 }
 
-const openLot = (row: OpenLotRow): OpenLot => ({ id: row.id, remaining: Number(row.remaining), expiresAt: row.expires_at, availableAt: row.available_at });
+/** A timestamptz as a Date; ±infinity as the first or last instant a Date can hold (±8.64e15 ms), before or after every clock. */
+const instant = (value: Date | number): Date => (value instanceof Date ? value : new Date(value < 0 ? -8.64e15 : 8.64e15));
+
+const openLot = (row: OpenLotRow): OpenLot => ({
+  id: row.id,
+  remaining: Number(row.remaining),
+  expiresAt: row.expires_at,
+  availableAt: instant(row.available_at),
+});
 
 /**
  * The account aggregate's SQL: `accounts`, `ledger` and `lots`, the one place

@@ -34,12 +34,13 @@ export async function startPointsStack(env: Record<string, string> = {}): Promis
       messages: events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e), headers: { 'message-id': e.id, 'event-type': e.type, ...headers } })),
     });
   };
+  const stopStack = stack.stop;
   // The stack's getters (service, db, sql) stay live: the stack is extended, not copied.
   return Object.assign(stack, {
     publishOrderEvents,
     stop: async () => {
       await producer?.disconnect();
-      await stack.stop();
+      await stopStack();
     },
   });
 }
