@@ -18,8 +18,8 @@
  *    ops/s = increments / wall time; p99 = per-increment latency (retries included).
  * 2. transfers: the points service (services/points) taking BENCH_TRANSFERS
  *    concurrent transfers, half A→B and half B→A, once as it is (both
- *    accounts locked in account-id order) and once with TransfersService
- *    replaced by the request-order variant
+ *    accounts locked in account-id order) and once with AccountRepository's
+ *    lockForTransfer replaced by the request-order variant
  *    (services/points/test/bench/request-order-transfers.main.ts): PostgreSQL's
  *    deadlock detection aborts one transaction of each cycle, 40P01, counted
  *    from the service's error log.

@@ -4,7 +4,7 @@ import { connectTestRabbitmq, eventually, uniqueName } from '@conveyor/testing';
 import type { ChannelModel } from 'amqplib';
 import type { Consumer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
-import { accountState, asAdmin, asService, asUser, PROBLEM, startPointsStack, type PointsStack } from './support/points-stack';
+import { accountState, asAdmin, asService, asUser, PROBLEM_JSON, startPointsStack, type PointsStack } from './support/points-stack';
 
 const paid = (customerId: string, amountMinor: number, orderId: string = randomUUID()) =>
   OrderPaid.create(orderId, { orderId, customerId, sellerId: 'seller-1', amountMinor, currency: 'KRW', paymentId: `pay-${orderId}` });
@@ -181,7 +181,7 @@ describe('points: earning from order events', () => {
 
     const stranger = await fetch(`${stack.service.url}/users/${user}/points`, { headers: await asUser('someone-else') });
     expect(stranger.status).toBe(404);
-    expect(stranger.headers.get('content-type')).toContain(PROBLEM);
+    expect(stranger.headers.get('content-type')).toContain(PROBLEM_JSON);
     await expect(stranger.json()).resolves.toMatchObject({ code: 'POINTS.ACCOUNT_NOT_FOUND' });
     const strangerLedger = await fetch(`${stack.service.url}/users/${user}/points/ledger`, { headers: await asUser('someone-else') });
     expect(strangerLedger.status).toBe(404);
@@ -231,7 +231,7 @@ describe('points: earning from order events', () => {
     for (const body of [{ userId: user }, {}]) {
       const res = await complete(`made-up-${randomUUID()}`, body, await asUser(user));
       expect(res.status).toBe(403);
-      expect(res.headers.get('content-type')).toContain(PROBLEM);
+      expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
       expect(res.body).toMatchObject({ code: 'AUTH.INSUFFICIENT_SCOPE', requiredScopes: ['points:activities'] });
     }
     const admin = await complete('lesson-1', { userId: user }, await asAdmin());
@@ -262,7 +262,7 @@ describe('points: earning from order events', () => {
       body: JSON.stringify({ userId: user }),
     });
     expect(bad.status).toBe(400);
-    expect(bad.headers.get('content-type')).toContain(PROBLEM);
+    expect(bad.headers.get('content-type')).toContain(PROBLEM_JSON);
     for (const body of [{}, { userId: '' }, { userId: user, points: 1_000 }]) {
       await expect(complete('lesson-43', body, lessons)).resolves.toMatchObject({ status: 400, body: { code: 'REQUEST.VALIDATION_FAILED' } });
     }
@@ -275,7 +275,7 @@ describe('points: earning from order events', () => {
     for (let i = 1; i <= 3; i += 1) await expect(complete(`lesson-${i}`, { userId: user }, lessons)).resolves.toMatchObject({ status: 201 });
     const past = await complete('lesson-4', { userId: user }, lessons);
     expect(past.status).toBe(429);
-    expect(past.headers.get('content-type')).toContain(PROBLEM);
+    expect(past.headers.get('content-type')).toContain(PROBLEM_JSON);
     expect(Number(past.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(Number(past.headers.get('retry-after'))).toBeLessThanOrEqual(24 * 3600);
     expect(past.body).toMatchObject({ code: 'POINTS.ACTIVITY_DAILY_CAP_REACHED', userId: user, cap: 3 });

@@ -1,14 +1,15 @@
 import { issueFencingToken, StaleFencingTokenError } from '@conveyor/locks';
-import { createTestDatabase, eventually, startServiceProcess, uniqueName, type ServiceProcess, type TestDatabase } from '@conveyor/testing';
+import { createTestDatabase, eventually, uniqueName, type TestDatabase } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PointsConfig } from '../src/config';
 import { pointsMigrations } from '../src/database/migrations';
 import { Clock } from '@conveyor/config';
-import { EXPIRY_LOCK, ExpirePointsService } from '../src/points/expiry/expire-points.service';
-import { PointsEvents } from '../src/points/points-events.port';
-import { accountState, addLot, asUser, POINTS_ENTRY, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
+import { AccountRepository } from '../src/points/account.repository';
+import { EXPIRY_LOCK, ExpirePointsService } from '../src/points/commands/expire-points/expire-points.service';
+import { OutboxPointsEvents } from '../src/points/events/points-events.port';
+import { accountState, addLot, asUser, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
 
 jest.setTimeout(120_000);
 
@@ -16,18 +17,14 @@ const past = () => new Date(Date.now() - 60_000);
 
 describe('points: expiry', () => {
   let stack: PointsStack;
-  let second: ServiceProcess | undefined;
 
   beforeAll(async () => {
     // Small batches, a short interval: many runs, on two replicas sharing one lock.
     stack = await startPointsStack({ POINTS_EXPIRY_INTERVAL_MS: '100', POINTS_EXPIRY_BATCH_SIZE: '7' });
-    second = await startServiceProcess(POINTS_ENTRY, stack.env);
+    await stack.startReplica();
   });
 
-  afterAll(async () => {
-    await second?.stop();
-    await stack?.stop();
-  });
+  afterAll(() => stack?.stop());
 
   it('When lots pass their expiry with the job on two instances, then each lot is expired once, in batches, and only what is left of it', async () => {
     const users = Array.from({ length: 12 }, () => uniqueName('expiring'));
@@ -107,7 +104,8 @@ describe('points: expiry fencing', () => {
     await dataSource.runMigrations();
     await sql.connect();
     const config = { POINTS_EVENTS_TOPIC: 'points.events', NOTIFICATION_EXCHANGE: 'notification.commands', POINTS_EXPIRY_BATCH_SIZE: 100 } as PointsConfig;
-    expiry = new ExpirePointsService(dataSource, new PointsEvents(config), new Clock(), config);
+    const clock = new Clock();
+    expiry = new ExpirePointsService(new AccountRepository(dataSource, clock), new OutboxPointsEvents(config), clock, config);
   });
 
   afterAll(async () => {

@@ -5,13 +5,15 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PointsConfig } from '../src/config';
 import { pointsMigrations } from '../src/database/migrations';
-import { AccountLedger } from '../src/points/account-ledger';
-import { OrderEarningsService } from '../src/points/earning/order-earnings.service';
-import { PointsEvents } from '../src/points/points-events.port';
-import { PointsHttpController } from '../src/points/queries/points.http.controller';
-import { RedemptionsService } from '../src/points/spending/redemptions.service';
-import { TransfersService } from '../src/points/spending/transfers.service';
-import { accountState, addLot, asUser, PROBLEM, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
+import { AccountRepository } from '../src/points/account.repository';
+import { EarnOrderPointsService } from '../src/points/commands/earn-order-points/earn-order-points.service';
+import { RedeemPointsService } from '../src/points/commands/redeem-points/redeem-points.service';
+import { ReverseOrderPointsService } from '../src/points/commands/reverse-order-points/reverse-order-points.service';
+import { TransferPointsService } from '../src/points/commands/transfer-points/transfer-points.service';
+import { OutboxPointsEvents } from '../src/points/events/points-events.port';
+import { OrderAwardRepository } from '../src/points/order-award.repository';
+import { GetPointsService } from '../src/points/queries/get-points/get-points.service';
+import { accountState, addLot, asUser, PROBLEM_JSON, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
 
 jest.setTimeout(120_000);
 
@@ -51,7 +53,7 @@ describe('points: lots past their expiry or still held, through the API', () => 
     await expect(read(user)).resolves.toMatchObject({ balance: 50, available: 50, held: { points: 0 }, expiringSoon: { points: 0 } });
     const redeemed = await post(`/users/${user}/points/redemptions`, user, { amount: 60 });
     expect(redeemed.status).toBe(409);
-    expect(redeemed.headers.get('content-type')).toContain(PROBLEM);
+    expect(redeemed.headers.get('content-type')).toContain(PROBLEM_JSON);
     await expect(redeemed.json()).resolves.toMatchObject({ code: 'POINTS.INSUFFICIENT_BALANCE', requested: 60, available: 50, held: 0 });
     const transferred = await post(`/users/${user}/points/transfers`, user, { toUserId: friend, amount: 60 });
     expect(transferred.status).toBe(409);
@@ -106,10 +108,11 @@ describe('points: lots on a clock the test sets (no sleeps)', () => {
   let dataSource: DataSource;
   let sql: Client;
   let clock: ManualClock;
-  let redemptions: RedemptionsService;
-  let transfers: TransfersService;
-  let views: PointsHttpController;
-  let earnings: OrderEarningsService;
+  let redemptions: RedeemPointsService;
+  let transfers: TransferPointsService;
+  let views: GetPointsService;
+  let earnings: EarnOrderPointsService;
+  let reversals: ReverseOrderPointsService;
 
   beforeAll(async () => {
     db = await createTestDatabase('points_clock');
@@ -135,11 +138,13 @@ describe('points: lots on a clock the test sets (no sleeps)', () => {
       POINTS_ORDER_HOLD_S: HOLD_S,
       POINTS_EXPIRING_SOON_S: 30 * 24 * 3600,
     } as PointsConfig;
-    const ledger = new AccountLedger(clock);
-    redemptions = new RedemptionsService(dataSource, ledger);
-    transfers = new TransfersService(dataSource, ledger);
-    views = new PointsHttpController(dataSource, clock, config);
-    earnings = new OrderEarningsService(ledger, new PointsEvents(config), clock, config);
+    const accounts = new AccountRepository(dataSource, clock);
+    const awards = new OrderAwardRepository();
+    redemptions = new RedeemPointsService(accounts);
+    transfers = new TransferPointsService(accounts);
+    views = new GetPointsService(accounts, clock, config);
+    earnings = new EarnOrderPointsService(accounts, awards, new OutboxPointsEvents(config), clock, config);
+    reversals = new ReverseOrderPointsService(accounts, awards);
   });
 
   afterAll(async () => {
@@ -150,7 +155,7 @@ describe('points: lots on a clock the test sets (no sleeps)', () => {
 
   const redeem = (userId: string, amount: number) => redemptions.redeem(userId, randomUUID(), { amount, reason: 'test' });
   const transfer = (from: string, to: string, amount: number) => transfers.transfer(from, randomUUID(), { toUserId: to, amount });
-  const view = (userId: string) => views.get({ id: userId, kind: 'user', roles: ['user'], scopes: [] }, { id: userId });
+  const view = (userId: string) => views.get({ id: userId, kind: 'user', roles: ['user'], scopes: [] }, userId);
 
   it('When the clock passes a lot’s expiry, then from that instant it is neither redeemable nor transferable; before it, it was', async () => {
     const start = new Date();
@@ -160,8 +165,8 @@ describe('points: lots on a clock the test sets (no sleeps)', () => {
     await seedAccount(sql, friend, 1, new Date(start.getTime() + YEAR_MS));
 
     clock.set(start);
-    await expect(redeem(user, 10)).resolves.toMatchObject({ status: 201, body: { balance: 90 } });
-    await expect(transfer(user, friend, 10)).resolves.toMatchObject({ status: 201, body: { balance: 80 } });
+    await expect(redeem(user, 10)).resolves.toMatchObject({ redemption: { balance: 90 }, replayed: false });
+    await expect(transfer(user, friend, 10)).resolves.toMatchObject({ transfer: { balance: 80 }, replayed: false });
     await expect(view(user)).resolves.toMatchObject({ balance: 80, expiringSoon: { points: 80 } });
 
     clock.set(new Date(start.getTime() + HOUR_MS)); // the instant it expires
@@ -173,7 +178,7 @@ describe('points: lots on a clock the test sets (no sleeps)', () => {
     await expect(redeem(friend, 2)).rejects.toMatchObject({ code: 'POINTS.INSUFFICIENT_BALANCE' });
 
     clock.set(new Date(start.getTime() + HOUR_MS - 1)); // a millisecond before: still spendable
-    await expect(redeem(user, 80)).resolves.toMatchObject({ status: 201, body: { balance: 0 } });
+    await expect(redeem(user, 80)).resolves.toMatchObject({ redemption: { balance: 0 }, replayed: false });
     await expect(accountState(sql, user)).resolves.toEqual({ balance: 0, debt: 0, ledgerSum: 0, lotsRemaining: 0 });
   });
 
@@ -185,7 +190,7 @@ describe('points: lots on a clock the test sets (no sleeps)', () => {
     const order = paid(user, 40_000).payload; // 400 points
 
     clock.set(start);
-    await dataSource.transaction((manager) => earnings.orderPaid(manager, order));
+    await dataSource.transaction((manager) => earnings.earn(manager, order));
     await expect(view(user)).resolves.toMatchObject({
       balance: 400,
       available: 0,
@@ -198,13 +203,11 @@ describe('points: lots on a clock the test sets (no sleeps)', () => {
 
     clock.set(new Date(start.getTime() + HOLD_S * 1000)); // the hold ends: the order can no longer be cancelled
     await expect(view(user)).resolves.toMatchObject({ balance: 400, available: 400, held: { points: 0, nextAvailableAt: null } });
-    await expect(redeem(user, 300)).resolves.toMatchObject({ status: 201 });
-    await expect(transfer(user, friend, 50)).resolves.toMatchObject({ status: 201 });
+    await expect(redeem(user, 300)).resolves.toMatchObject({ redemption: { amount: 300 } });
+    await expect(transfer(user, friend, 50)).resolves.toMatchObject({ transfer: { amount: 50 } });
 
     // Past the window the order service should refuse a cancel; if one comes anyway, what is left is taken and the rest owed.
-    await dataSource.transaction((manager) =>
-      earnings.orderCancelled(manager, { orderId: order.orderId, customerId: user, refundedMinor: 40_000, currency: 'KRW' }),
-    );
+    await dataSource.transaction((manager) => reversals.reverse(manager, { orderId: order.orderId, customerId: user, refundedMinor: 40_000, currency: 'KRW' }));
     await expect(accountState(sql, user)).resolves.toEqual({ balance: 0, debt: 350, ledgerSum: 0, lotsRemaining: 0 });
   });
 
@@ -215,12 +218,10 @@ describe('points: lots on a clock the test sets (no sleeps)', () => {
     const order = paid(user, 20_000).payload; // 200 points, held
 
     clock.set(start);
-    await dataSource.transaction((manager) => earnings.orderPaid(manager, order));
-    await expect(redeem(user, 30)).resolves.toMatchObject({ status: 201 });
+    await dataSource.transaction((manager) => earnings.earn(manager, order));
+    await expect(redeem(user, 30)).resolves.toMatchObject({ redemption: { amount: 30 } });
     await expect(redeem(user, 1)).rejects.toMatchObject({ code: 'POINTS.INSUFFICIENT_BALANCE' });
-    await dataSource.transaction((manager) =>
-      earnings.orderCancelled(manager, { orderId: order.orderId, customerId: user, refundedMinor: 20_000, currency: 'KRW' }),
-    );
+    await dataSource.transaction((manager) => reversals.reverse(manager, { orderId: order.orderId, customerId: user, refundedMinor: 20_000, currency: 'KRW' }));
     await expect(accountState(sql, user)).resolves.toEqual({ balance: 0, debt: 0, ledgerSum: 0, lotsRemaining: 0 });
   });
 });

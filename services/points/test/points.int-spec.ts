@@ -1,7 +1,7 @@
 import { runServiceExpectingExit, createTestDatabase } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { asUser, PROBLEM, startPointsStack, type PointsStack } from './support/points-stack';
+import { asUser, PROBLEM_JSON, startPointsStack, type PointsStack } from './support/points-stack';
 
 jest.setTimeout(60_000);
 
@@ -33,7 +33,7 @@ describe('points service', () => {
     ]) {
       const res = await fetch(`${stack.service.url}${path}`, { method });
       expect(res.status).toBe(401);
-      expect(res.headers.get('content-type')).toContain(PROBLEM);
+      expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
       await expect(res.json()).resolves.toMatchObject({ code: 'AUTH.TOKEN_MISSING' });
     }
   });

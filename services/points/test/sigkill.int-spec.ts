@@ -1,8 +1,8 @@
 import { OrderPaid } from '@conveyor/contracts';
-import { eventually, startServiceProcess, uniqueName, type ServiceProcess } from '@conveyor/testing';
+import { eventually, uniqueName } from '@conveyor/testing';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { accountState, POINTS_ENTRY, startPointsStack, type PointsStack } from './support/points-stack';
+import { accountState, startPointsStack, type PointsStack } from './support/points-stack';
 
 jest.setTimeout(180_000);
 
@@ -11,16 +11,12 @@ const USERS = 20;
 
 describe('points consumer killed with SIGKILL', () => {
   let stack: PointsStack;
-  let restarted: ServiceProcess | undefined;
 
   beforeAll(async () => {
     stack = await startPointsStack();
   });
 
-  afterAll(async () => {
-    await restarted?.stop();
-    await stack?.stop();
-  });
+  afterAll(() => stack?.stop());
 
   const awarded = async (): Promise<number> => {
     const { rows } = await stack.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM order_awards`);
@@ -42,7 +38,7 @@ describe('points consumer killed with SIGKILL', () => {
     expect(signal).toBe('SIGKILL');
     expect(await awarded()).toBeLessThan(EVENTS); // killed mid-run, not after it
 
-    restarted = await startServiceProcess(POINTS_ENTRY, stack.env);
+    await stack.startReplica();
     // And a redelivery of the first 500, as a producer retry or a replay would send them.
     await stack.publishOrderEvents(events.slice(0, 500));
     await eventually(async () => ((await awarded()) >= EVENTS ? true : undefined), { timeoutMs: 120_000, what: `all ${EVENTS} awards` });

@@ -1,6 +1,6 @@
 import { uniqueName } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import { accountState, asUser, PROBLEM, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
+import { accountState, asUser, PROBLEM_JSON, seedAccount, startPointsStack, type PointsStack } from './support/points-stack';
 
 jest.setTimeout(180_000);
 
@@ -43,7 +43,7 @@ describe('points: redemptions and transfers under concurrency', () => {
     const byStatus = answers.reduce<Record<number, number>>((counts, a) => ({ ...counts, [a.status]: (counts[a.status] ?? 0) + 1 }), {});
     expect(byStatus).toEqual({ 201: 300, 409: 700 });
     const refused = answers.filter((a) => a.status === 409);
-    expect(refused.every((a) => a.type?.includes(PROBLEM) && a.body.code === 'POINTS.INSUFFICIENT_BALANCE')).toBe(true);
+    expect(refused.every((a) => a.type?.includes(PROBLEM_JSON) && a.body.code === 'POINTS.INSUFFICIENT_BALANCE')).toBe(true);
     await expect(accountState(stack.sql, user)).resolves.toEqual({ balance: 0, debt: 0, ledgerSum: 0, lotsRemaining: 0 });
   });
 
@@ -91,7 +91,7 @@ describe('points: redemptions and transfers under concurrency', () => {
       const res = await pending;
       expect({ status: res.status, type: res.headers.get('content-type'), code: ((await res.json()) as { code: string }).code }).toEqual({
         status,
-        type: expect.stringContaining(PROBLEM),
+        type: expect.stringContaining(PROBLEM_JSON),
         code,
       });
     }
@@ -132,7 +132,7 @@ describe('points: redemptions and transfers under concurrency', () => {
       const res = await pending;
       expect({ status: res.status, type: res.headers.get('content-type'), code: ((await res.json()) as { code: string }).code }).toEqual({
         status,
-        type: expect.stringContaining(PROBLEM),
+        type: expect.stringContaining(PROBLEM_JSON),
         code,
       });
     }

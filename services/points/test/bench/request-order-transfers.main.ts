@@ -4,7 +4,7 @@ import { bootstrapService } from '@conveyor/chassis';
 import { overrideProviders } from '@conveyor/testing';
 import { appModule } from '../../src/app.module';
 import { config } from '../../src/config';
-import { TransfersService } from '../../src/points/spending/transfers.service';
-import { RequestOrderTransfersService } from './request-order-transfers';
+import { AccountRepository } from '../../src/points/account.repository';
+import { RequestOrderAccountRepository } from './request-order-transfers';
 
-void bootstrapService(overrideProviders(appModule(config, telemetry), [{ provide: TransfersService, useClass: RequestOrderTransfersService }]), config);
+void bootstrapService(overrideProviders(appModule(config, telemetry), [{ provide: AccountRepository, useClass: RequestOrderAccountRepository }]), config);

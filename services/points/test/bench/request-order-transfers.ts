@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { TransfersService, type LockedAccount } from '../../src/points/spending/transfers.service';
+import type { LockedAccount } from '../../src/points/account.model';
+import { AccountRepository } from '../../src/points/account.repository';
 
 /**
  * TEACHING ANTI-PATTERN, BENCHMARK ONLY (`make bench-counters`): the same
@@ -8,8 +9,8 @@ import { TransfersService, type LockedAccount } from '../../src/points/spending/
  * and wait for the other's: PostgreSQL's deadlock detector aborts one of
  * them (SQLSTATE 40P01) after `deadlock_timeout`.
  */
-export class RequestOrderTransfersService extends TransfersService {
-  protected override async lockAccounts(manager: EntityManager, fromUserId: string, toUserId: string): Promise<LockedAccount[]> {
+export class RequestOrderAccountRepository extends AccountRepository {
+  override async lockForTransfer(manager: EntityManager, fromUserId: string, toUserId: string): Promise<LockedAccount[]> {
     const locked: LockedAccount[] = [];
     for (const userId of [fromUserId, toUserId]) {
       const rows: LockedAccount[] = await manager.query('SELECT user_id, balance FROM accounts WHERE user_id = $1 FOR UPDATE', [userId]);

@@ -1,84 +1,48 @@
 import type { EventEnvelope } from '@conveyor/contracts';
-import {
-  createTestDatabase,
-  createTestTopic,
-  sharedTestTokens,
-  startServiceProcess,
-  testKafka,
-  uniqueName,
-  type ServiceProcess,
-  type TestDatabase,
-} from '@conveyor/testing';
-import type { Kafka, Producer } from 'kafkajs';
-import { Client } from 'pg';
+import { startServiceStack, type ServiceStack } from '@conveyor/testing';
+import type { Producer } from 'kafkajs';
+import type { Client } from 'pg';
 
-export const PROBLEM = 'application/problem+json';
-export const POINTS_ENTRY = 'services/points/src/main.ts';
+/** Requests signed with the test file's key pair (libs/testing), which every points process started here trusts; the problem content type. */
+export { asAdmin, asService, asUser, PROBLEM_JSON } from '@conveyor/testing';
 
-/** Requests signed with the test file's key pair (libs/testing), which every points process started here trusts. */
-export { asAdmin, asService, asUser } from '@conveyor/testing';
-
-/** One points process on a database, topics, exchange and queue of its own: what one test file runs against. */
-export interface PointsStack {
-  service: ServiceProcess;
-  /** The environment the process got: start another replica (or a restart) with it. */
-  env: Record<string, string>;
-  db: TestDatabase;
-  /** A direct connection to the points database, to check what the service wrote. */
-  sql: Client;
-  kafka: Kafka;
+/**
+ * One points process on a database, topics, exchange and queue of its own
+ * (libs/testing `startServiceStack`): what one test file runs against.
+ * `startReplica()` starts a second instance (or, after a kill, the next one) with the same env.
+ */
+export interface PointsStack extends ServiceStack {
   /** Publishes envelopes to the stack's order events topic, keyed by aggregate id (as the order service's relay does), with extra `headers` if given. */
   publishOrderEvents(events: EventEnvelope[], headers?: Record<string, string>): Promise<void>;
-  stop(): Promise<void>;
 }
 
 export async function startPointsStack(env: Record<string, string> = {}): Promise<PointsStack> {
-  const db = await createTestDatabase('points');
-  const kafka = testKafka();
-  const orderTopic = await createTestTopic(kafka, 'order_events', 1);
-  // Created here, not left to the service's outbox at start: a test may subscribe before the relay has run.
-  const pointsTopic = await createTestTopic(kafka, 'points_events', 1);
-  const stackEnv = {
-    OTEL_SDK_DISABLED: 'true',
-    LOG_LEVEL: 'warn',
-    POSTGRES_DB: db.database,
-    LOCK_KEY_PREFIX: uniqueName('points_lock'),
-    ORDER_EVENTS_TOPIC: orderTopic,
-    POINTS_EVENTS_TOPIC: pointsTopic,
-    NOTIFICATION_EXCHANGE: uniqueName('notification_commands'),
-    NOTIFICATION_QUEUE: uniqueName('notification_send'),
-    KAFKA_TOPIC_PARTITIONS: '1',
-    KAFKA_CONSUMER_GROUP: uniqueName('points_group'),
-    ...(await sharedTestTokens()).env,
-    ...env,
-  };
-  const service = await startServiceProcess(POINTS_ENTRY, stackEnv);
-  const sql = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
-  await sql.connect();
+  const stack = await startServiceStack({
+    service: 'points',
+    // Created here, not left to the service: the producer below and a test's reader may use them before the service has.
+    kafkaTopics: { ORDER_EVENTS_TOPIC: 1, POINTS_EVENTS_TOPIC: 1 },
+    env,
+  });
   let producer: Producer | undefined;
-  return {
-    service,
-    env: stackEnv,
-    db,
-    sql,
-    kafka,
-    publishOrderEvents: async (events, headers = {}) => {
-      if (!producer) {
-        producer = kafka.producer({ idempotent: true });
-        await producer.connect();
-      }
-      await producer.send({
-        topic: orderTopic,
-        messages: events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e), headers: { 'message-id': e.id, 'event-type': e.type, ...headers } })),
-      });
-    },
+  const publishOrderEvents = async (events: EventEnvelope[], headers: Record<string, string> = {}): Promise<void> => {
+    if (!producer) {
+      producer = stack.kafka.producer({ idempotent: true });
+      await producer.connect();
+    }
+    await producer.send({
+      topic: stack.env['ORDER_EVENTS_TOPIC'],
+      messages: events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e), headers: { 'message-id': e.id, 'event-type': e.type, ...headers } })),
+    });
+  };
+  const stopStack = stack.stop;
+  // The stack's getters (service, db, sql) stay live: the stack is extended, not copied.
+  return Object.assign(stack, {
+    publishOrderEvents,
     stop: async () => {
       await producer?.disconnect();
-      await sql.end();
-      await service.stop();
-      await db.drop();
+      await stopStack();
     },
-  };
+  });
 }
 
 export interface AccountState {

@@ -3,7 +3,7 @@ import { NotificationTemplates, PointsAwarded, PointsExpired, RoutingKeys, SendP
 import { addToOutbox, eventMessage, type OutboxDestination } from '@conveyor/messaging';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { PointsConfig } from '../config';
+import type { PointsConfig } from '../../config';
 
 export interface Award {
   userId: string;
@@ -25,13 +25,24 @@ export interface Expiry {
 }
 
 /**
- * The messages points owes the rest of the system, written to the outbox in
- * the transaction that changes the balance (DESIGN.md "Outbox"): they are
- * published if and only if the change commits, keyed by the user, with the
- * trace context current at write time (the consumer's span of the OrderPaid).
+ * The messages points owes the rest of the system. Each method is called
+ * inside the transaction that changes the balance, with its manager, so the
+ * messages are published if and only if the change commits (DESIGN.md
+ * "Outbox"), keyed by the user, with the trace context current at write time
+ * (the consumer's span of the OrderPaid).
  */
+export interface PointsEvents {
+  /** Kafka `points.events` PointsAwarded, and the "you earned N points" push to the user on RabbitMQ `notification.commands`. */
+  awarded(manager: EntityManager, award: Award): Promise<void>;
+  /** Kafka `points.events` PointsExpired. */
+  expired(manager: EntityManager, expiry: Expiry): Promise<void>;
+}
+
+export const POINTS_EVENTS = Symbol('POINTS_EVENTS');
+
+/** PointsEvents through the transactional outbox of libs/messaging, in the libs/contracts envelopes: the only writer of points' outbox. */
 @Injectable()
-export class PointsEvents {
+export class OutboxPointsEvents implements PointsEvents {
   private readonly events: OutboxDestination;
   private readonly pushes: OutboxDestination;
 
@@ -40,7 +51,6 @@ export class PointsEvents {
     this.pushes = { kind: 'rabbitmq', exchange: config.NOTIFICATION_EXCHANGE, routingKey: RoutingKeys.sendPush };
   }
 
-  /** Kafka PointsAwarded, and the "you earned N points" push to the user on RabbitMQ. */
   async awarded(manager: EntityManager, award: Award): Promise<void> {
     const event = PointsAwarded.create(award.userId, {
       customerId: award.userId,
@@ -70,7 +80,6 @@ export class PointsEvents {
     await addToOutbox(manager, [eventMessage(this.events, event), eventMessage(this.pushes, push)]);
   }
 
-  /** Kafka PointsExpired. */
   async expired(manager: EntityManager, expiry: Expiry): Promise<void> {
     const event = PointsExpired.create(expiry.userId, { customerId: expiry.userId, points: expiry.points, balance: expiry.balance, lots: expiry.lots });
     await addToOutbox(manager, eventMessage(this.events, event));
