@@ -268,7 +268,8 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     // Slow enough for the test to lock the row before the PAID update comes, well within the read timeout (1 s).
     await setFaults(stack.sim, { 'POST /v1/payments': { latencyMs: 500 } });
     const request = newOrder();
-    const placing = placeOrder(stack.order, request, randomUUID());
+    const key = randomUUID();
+    const placing = placeOrder(stack.order, request, key);
     const pending = await eventually(
       async () => {
         const rows = (await stack.sql.query('SELECT id FROM orders WHERE user_id = $1', [request.userId])).rows as { id: string }[];
@@ -289,12 +290,20 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     await stack.sql.query('ROLLBACK');
     expect(entry).toMatchObject({ charges: 1, cancels: 1 });
 
+    // A lock timeout is transient: 503 DATABASE.BUSY with Retry-After (libs/persistence), not a 500.
     const placed = await placing;
-    expect(placed.status).toBe(500);
+    expect(placed.status).toBe(503);
+    expect(placed.headers.get('retry-after')).toMatch(/^\d+$/);
+    await expect(placed.json()).resolves.toMatchObject({ code: 'DATABASE.BUSY' });
     // It failed on the connection's lock_timeout (set on every pooled connection), not on some later timeout.
     const failure = stack.order.logs().find((l) => l.msg === 'commit after charge failed; refunding' && l.orderId === pending.id);
     expect((failure?.err as { message?: string } | undefined)?.message).toMatch(/lock timeout/);
-    // Refunded, so the order is FAILED, and a retry of the request learns that.
+    // Refunded, so the order is FAILED, and the retry the 503 invites (same key) learns that: no second charge.
+    const retried = await placeOrder(stack.order, request, key);
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    await expect(retried.json()).resolves.toMatchObject({ id: pending.id, status: 'FAILED' });
+    expect((await ledger(stack.sim)).byOrder[pending.id]).toMatchObject({ charges: 1, cancels: 1 });
     const settled = await getOrder(stack.order, pending.id);
     expect(settled).toMatchObject({ status: 'FAILED', failureReason: 'order_commit_failed' });
     expect(settled.paymentKey).toBeNull();
