@@ -43,9 +43,9 @@ return {'wrong', left}
 /** How long a verification is remembered after its code expired, to answer 410 rather than 404. */
 const REMEMBERED_MS = 24 * 60 * 60_000;
 
-/** Verifications in Redis: the code only as its hash, under its own TTL. */
+/** Verifications in Redis: the code only as its hash, under its own TTL. The only Redis commands of the feature. */
 @Injectable()
-export class VerificationStore {
+export class VerificationRepository {
   constructor(@InjectRedis() private readonly redis: Redis) {}
 
   async create(id: string, userId: string, codeHash: string, ttlMs: number): Promise<void> {

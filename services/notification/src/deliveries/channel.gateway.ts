@@ -1,33 +1,21 @@
-import { DownstreamRejectedError, type ResilientHttpClient } from '@conveyor/resilience';
+import type { ResilientHttpClient } from '@conveyor/resilience';
 import { Inject, Injectable } from '@nestjs/common';
+import type { OutgoingMessage } from './domain/delivery-plan';
+import { refusalReason } from './gateway-refusal.policy';
 
 /** Injection tokens of the resilient clients of the SMS and push gateways (provider-sim): one breaker and one bulkhead each. */
 export const SMS_CLIENT = Symbol('SMS_CLIENT');
 export const PUSH_CLIENT = Symbol('PUSH_CLIENT');
 
-export type Channel = 'sms' | 'push';
-
-/** One message for a gateway. */
-export type OutgoingMessage =
-  { channel: 'sms'; to: string; text: string } | { channel: 'push'; token: string; title: string; body: string; data: Record<string, string> };
-
 /**
  * What became of a send, in delivery terms:
  * - sent: the gateway took it (its message id);
- * - refused: the gateway said no for good (4xx: invalid number, unknown
- *   device): sending it again cannot help.
+ * - refused: the gateway said no for good (gateway-refusal.policy.ts):
+ *   sending it again cannot help.
  * Anything else (5xx, timeout, connection lost, breaker open, bulkhead full)
  * is thrown: the consumer retries it through the delay queues.
  */
 export type SendOutcome = { kind: 'sent'; messageId: string } | { kind: 'refused'; reason: string };
-
-const bodyCode = (body: unknown): string | undefined => {
-  const code = (body as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-};
-
-/** 4xx that say "not now" rather than "never": retried like a 5xx. */
-const TRANSIENT_4XX = new Set([408, 409, 425, 429]);
 
 /**
  * The SMS and push gateways, each through its own resilient client
@@ -35,7 +23,7 @@ const TRANSIENT_4XX = new Set([408, 409, 425, 429]);
  * called inside a DB transaction.
  */
 @Injectable()
-export class ChannelGateways {
+export class ChannelGateway {
   constructor(
     @Inject(SMS_CLIENT) private readonly sms: ResilientHttpClient,
     @Inject(PUSH_CLIENT) private readonly push: ResilientHttpClient,
@@ -54,9 +42,8 @@ export class ChannelGateways {
             );
       return { kind: 'sent', messageId: response.json<{ messageId: string }>().messageId };
     } catch (error) {
-      if (error instanceof DownstreamRejectedError && !error.afterAmbiguousAttempt && !TRANSIENT_4XX.has(error.upstreamStatus)) {
-        return { kind: 'refused', reason: bodyCode(error.body) ?? `REJECTED_${error.upstreamStatus}` };
-      }
+      const reason = refusalReason(error);
+      if (reason !== undefined) return { kind: 'refused', reason };
       throw error;
     }
   }

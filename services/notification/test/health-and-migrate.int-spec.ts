@@ -1,23 +1,17 @@
 import { createTestDatabase, runServiceExpectingExit, type ServiceProcess } from '@conveyor/testing';
 import { Client } from 'pg';
-import { metricValue, notificationResources, startNotification, startSim, type NotificationResources, type Sim } from './support/stack';
+import { metricValue, startNotificationStack, type NotificationStack } from './support/notification-stack';
 
-describe('notification service', () => {
-  let sim: Sim;
-  let resources: NotificationResources;
+describe('notification service: health and migrations', () => {
+  let stack: NotificationStack;
   let service: ServiceProcess;
 
   beforeAll(async () => {
-    sim = await startSim();
-    resources = await notificationResources(sim);
-    service = await startNotification(resources);
+    stack = await startNotificationStack();
+    service = stack.service;
   }, 90_000);
 
-  afterAll(async () => {
-    await service?.stop();
-    await sim?.process.stop();
-    await resources?.db.drop();
-  });
+  afterAll(() => stack?.stop());
 
   it('When it has started, then /health/ready answers 200 and /metrics serves the breaker state of each channel', async () => {
     const ready = await fetch(`${service.url}/health/ready`);

@@ -1,6 +1,39 @@
 import { zodDto } from '@conveyor/http';
 import { z } from 'zod';
-import type { NotificationRow } from './delivery-log';
+
+/** The channels a notification goes out on, each through its own gateway client. */
+export type Channel = 'sms' | 'push';
+
+export type DeliveryStatus = 'QUEUED' | 'SENT' | 'FAILED' | 'DEAD';
+
+/** One row of `notifications`: a command's delivery, and the user's in-app inbox entry. */
+export interface NotificationRow {
+  id: string;
+  user_id: string;
+  channel: Channel;
+  template: string | null;
+  locale: string;
+  title: string | null;
+  body: string | null;
+  status: DeliveryStatus;
+  attempts: number;
+  provider_message_id: string | null;
+  failure_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+  sent_at: Date | null;
+}
+
+/** What a command asks to deliver, as the delivery log records it. */
+export interface NewDelivery {
+  id: string;
+  userId: string;
+  channel: Channel;
+  template: string | null;
+  locale: string;
+  title: string | null;
+  body: string | null;
+}
 
 /** One notification as the inbox and the live stream show it. */
 export const notificationView = z.object({

@@ -1,27 +1,33 @@
+import { InjectConfig } from '@conveyor/config';
 import { InjectRedis } from '@conveyor/persistence';
 import { Injectable, Logger, type BeforeApplicationShutdown, type MessageEvent, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { Observable, Subject, takeUntil, type Subscriber } from 'rxjs';
-import { LiveNotifications, type LiveMessage } from '../deliveries/live-notifications';
+import type { NotificationConfig } from '../../../config';
+import type { LiveMessage } from '../../../deliveries/events/delivery-events.port';
 
 /**
  * The Server-Sent Events streams this replica holds, fed by one Redis
- * subscription to `notifications.live`: whichever replica sent a
+ * subscription to the live channel (`NOTIFICATION_LIVE_CHANNEL`, where the
+ * deliveries' events port publishes): whichever replica sent a
  * notification, the one holding the user's stream pushes it. What is
  * published while a user has no stream open reaches nobody (pub/sub keeps
  * nothing); the inbox has it.
  */
 @Injectable()
-export class LiveStreams implements OnModuleInit, BeforeApplicationShutdown {
+export class StreamNotificationsService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly log = new Logger('LiveStreams');
   private readonly streams = new Map<string, Set<Subscriber<MessageEvent>>>();
   private readonly closing = new Subject<void>();
   private subscriber: Redis | undefined;
+  private readonly channel: string;
 
   constructor(
     @InjectRedis() private readonly redis: Redis,
-    private readonly live: LiveNotifications,
-  ) {}
+    @InjectConfig() config: Pick<NotificationConfig, 'NOTIFICATION_LIVE_CHANNEL'>,
+  ) {
+    this.channel = config.NOTIFICATION_LIVE_CHANNEL;
+  }
 
   onModuleInit(): void {
     // Its own connection: a subscribed connection can do nothing else.
@@ -31,7 +37,7 @@ export class LiveStreams implements OnModuleInit, BeforeApplicationShutdown {
     subscriber.on('error', (error: Error) => this.log.warn(`live subscription: ${error.message}`));
     // Not awaited: Redis down at start must not stop the service; ioredis subscribes once it connects.
     subscriber
-      .subscribe(this.live.channel)
+      .subscribe(this.channel)
       .catch((error: unknown) => this.log.warn({ err: error }, 'live subscription failed; streams get nothing until it is back'));
   }
 
