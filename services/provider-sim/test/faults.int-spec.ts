@@ -1,15 +1,16 @@
-import { eventually, startServiceProcess, type ServiceProcess } from '@conveyor/testing';
+import { eventually, PROBLEM_JSON, type ServiceProcess, type ServiceStack } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
-
-const ENTRY = 'services/provider-sim/src/main.ts';
+import { startProviderSimStack } from './support/provider-sim-stack';
 
 describe('provider-sim faults', () => {
+  let stack: ServiceStack;
   let sim: ServiceProcess;
   beforeAll(async () => {
-    sim = await startServiceProcess(ENTRY, { PROVIDER_SIM_ADMIN: 'true', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
+    stack = await startProviderSimStack();
+    sim = stack.service;
   }, 60_000);
-  afterAll(() => sim.stop());
+  afterAll(() => stack?.stop());
   beforeEach(() => fetch(`${sim.url}/_admin/reset`, { method: 'POST' }));
 
   const setFaults = async (faults: unknown) => {
@@ -37,7 +38,7 @@ describe('provider-sim faults', () => {
     await setFaults({ '*': { errorRate: 1, errorStatus: 502 } });
     const res = await fetch(`${sim.url}/v1/payments/orders/any`);
     expect(res.status).toBe(502);
-    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
     await expect(res.json()).resolves.toMatchObject({ code: 'SIMULATED.FAULT' });
     expect((await fetch(`${sim.url}/health/live`)).status).toBe(200); // probes are never faulted
   });

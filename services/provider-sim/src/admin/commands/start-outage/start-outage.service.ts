@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
  * route is only known once a connection is accepted: see `hardDown` faults.
  */
 @Injectable()
-export class OutageService implements OnApplicationShutdown {
+export class StartOutageService implements OnApplicationShutdown {
   private readonly logger = new Logger('Outage');
   private timer?: NodeJS.Timeout;
 

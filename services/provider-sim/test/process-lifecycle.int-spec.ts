@@ -1,13 +1,24 @@
-import { eventually, runServiceExpectingExit, startServiceProcess, waitForTraceById, type ServiceProcess } from '@conveyor/testing';
-
-const ENTRY = 'services/provider-sim/src/main.ts';
+import {
+  eventually,
+  PROBLEM_JSON,
+  PROVIDER_SIM_ENTRY,
+  runServiceExpectingExit,
+  startServiceProcess,
+  waitForTraceById,
+  type ServiceProcess,
+  type ServiceStack,
+} from '@conveyor/testing';
+import { startProviderSimStack } from './support/provider-sim-stack';
 
 describe('provider-sim process', () => {
+  let stack: ServiceStack;
   let service: ServiceProcess;
   beforeAll(async () => {
-    service = await startServiceProcess(ENTRY, { LOG_LEVEL: 'info' });
+    // Traced and logging requests, admin API off: as deployed.
+    stack = await startProviderSimStack({ admin: false, env: { LOG_LEVEL: 'info', OTEL_SDK_DISABLED: 'false' } });
+    service = stack.service;
   }, 60_000);
-  afterAll(() => service.stop());
+  afterAll(() => stack?.stop());
 
   it('When asked for liveness and readiness, then both answer 200 with status ok', async () => {
     const live = await fetch(`${service.url}/health/live`);
@@ -70,21 +81,21 @@ describe('provider-sim process', () => {
     ]) {
       const res = await fetch(`${service.url}${path}`, { method });
       expect(res.status).toBe(404);
-      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
     }
   });
 });
 
 describe('provider-sim start-up', () => {
   it('When a variable is invalid, then it exits with code 78 naming the variable before listening', async () => {
-    const { code, stderr } = await runServiceExpectingExit(ENTRY, { PORT: 'not-a-port', OTEL_SDK_DISABLED: 'true' });
+    const { code, stderr } = await runServiceExpectingExit(PROVIDER_SIM_ENTRY, { PORT: 'not-a-port', OTEL_SDK_DISABLED: 'true' });
     expect(code).toBe(78);
     expect(stderr).toContain('provider-sim: invalid configuration');
     expect(stderr).toMatch(/PORT: .*"not-a-port"/);
   });
 
   it('When it receives SIGTERM, then it closes the app and ends by that signal, not by the SIGKILL fallback', async () => {
-    const service = await startServiceProcess(ENTRY, { OTEL_SDK_DISABLED: 'true' });
+    const service = await startServiceProcess(PROVIDER_SIM_ENTRY, { OTEL_SDK_DISABLED: 'true' });
     // NestJS re-raises the signal after its shutdown hooks ran, so the exit is by SIGTERM.
     await expect(service.stop(5_000)).resolves.toEqual({ code: null, signal: 'SIGTERM' });
     expect(service.logs()).toContainEqual(expect.objectContaining({ msg: 'application shut down', signal: 'SIGTERM' }));

@@ -1,15 +1,15 @@
-import { startServiceProcess, type ServiceProcess } from '@conveyor/testing';
+import { PROBLEM_JSON, type ServiceProcess, type ServiceStack } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-
-const ENTRY = 'services/provider-sim/src/main.ts';
-const PROBLEM = 'application/problem+json';
+import { startProviderSimStack } from './support/provider-sim-stack';
 
 describe('provider-sim API', () => {
+  let stack: ServiceStack;
   let sim: ServiceProcess;
   beforeAll(async () => {
-    sim = await startServiceProcess(ENTRY, { PROVIDER_SIM_ADMIN: 'true', OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
+    stack = await startProviderSimStack();
+    sim = stack.service;
   }, 60_000);
-  afterAll(() => sim.stop());
+  afterAll(() => stack?.stop());
 
   // null: send no Idempotency-Key at all.
   const pay = (body: unknown, key: string | null = randomUUID()) =>
@@ -50,7 +50,7 @@ describe('provider-sim API', () => {
       await pay({ orderId, amount: 5_000 }, key);
       const reused = await pay({ orderId, amount: 6_000 }, key);
       expect(reused.status).toBe(422);
-      expect(reused.headers.get('content-type')).toContain(PROBLEM);
+      expect(reused.headers.get('content-type')).toContain(PROBLEM_JSON);
       await expect(reused.json()).resolves.toMatchObject({ code: 'PAYMENT.IDEMPOTENCY_KEY_REUSED', status: 422 });
       expect((await ledger()).byOrder[orderId]).toMatchObject({ charges: 1 });
     });
@@ -58,7 +58,7 @@ describe('provider-sim API', () => {
     it('When the Idempotency-Key is missing, then 400 PAYMENT.IDEMPOTENCY_KEY_REQUIRED as problem+json', async () => {
       const res = await pay({ orderId: randomUUID(), amount: 1_000 }, null);
       expect(res.status).toBe(400);
-      expect(res.headers.get('content-type')).toContain(PROBLEM);
+      expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
       await expect(res.json()).resolves.toMatchObject({ code: 'PAYMENT.IDEMPOTENCY_KEY_REQUIRED', instance: '/v1/payments' });
     });
 
@@ -66,7 +66,7 @@ describe('provider-sim API', () => {
       for (const amount of [-5, 0, 10.5, '100']) {
         const res = await pay({ orderId: randomUUID(), amount });
         expect(res.status).toBe(400);
-        expect(res.headers.get('content-type')).toContain(PROBLEM);
+        expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
         const body = (await res.json()) as { code: string; errors: { path: string }[] };
         expect(body.code).toBe('REQUEST.VALIDATION_FAILED');
         expect(body.errors).toEqual([expect.objectContaining({ path: 'amount' })]);
@@ -76,7 +76,7 @@ describe('provider-sim API', () => {
     it('When the body is malformed JSON, then 400 REQUEST.MALFORMED_BODY as problem+json', async () => {
       const res = await pay('{"orderId": "o-1", "amount": 10');
       expect(res.status).toBe(400);
-      expect(res.headers.get('content-type')).toContain(PROBLEM);
+      expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
       await expect(res.json()).resolves.toMatchObject({ code: 'REQUEST.MALFORMED_BODY' });
     });
 
@@ -104,7 +104,7 @@ describe('provider-sim API', () => {
 
       const missing = await fetch(`${sim.url}/v1/payments/orders/${randomUUID()}`);
       expect(missing.status).toBe(404);
-      expect(missing.headers.get('content-type')).toContain(PROBLEM);
+      expect(missing.headers.get('content-type')).toContain(PROBLEM_JSON);
       await expect(missing.json()).resolves.toMatchObject({ code: 'PAYMENT.NOT_FOUND' });
     });
 
@@ -127,7 +127,7 @@ describe('provider-sim API', () => {
     it('When an unknown payment is cancelled, then 404 PAYMENT.NOT_FOUND as problem+json', async () => {
       const res = await fetch(`${sim.url}/v1/payments/pay_unknown/cancel`, { method: 'POST' });
       expect(res.status).toBe(404);
-      expect(res.headers.get('content-type')).toContain(PROBLEM);
+      expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
       await expect(res.json()).resolves.toMatchObject({ code: 'PAYMENT.NOT_FOUND' });
     });
   });
@@ -203,7 +203,7 @@ describe('provider-sim API', () => {
         body: JSON.stringify({ to: '+9991234567', text: 'never' }),
       });
       expect(sms.status).toBe(422);
-      expect(sms.headers.get('content-type')).toContain('application/problem+json');
+      expect(sms.headers.get('content-type')).toContain(PROBLEM_JSON);
       await expect(sms.json()).resolves.toMatchObject({ code: 'SMS.INVALID_NUMBER' });
       const push = await fetch(`${sim.url}/v1/push`, {
         method: 'POST',
@@ -245,7 +245,7 @@ describe('provider-sim API', () => {
       );
       const charge = document.paths['/v1/payments'].post.responses;
       expect(Object.keys(charge).sort()).toEqual(['201', '400', '402', '413', '415', '422', '500']);
-      for (const status of ['400', '402', '413', '415', '422']) expect(charge[status].content).toHaveProperty([PROBLEM]);
+      for (const status of ['400', '402', '413', '415', '422']) expect(charge[status].content).toHaveProperty([PROBLEM_JSON]);
     });
   });
 });

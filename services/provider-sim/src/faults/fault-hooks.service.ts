@@ -5,27 +5,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FaultSpec } from './faults.dto';
-import { FaultsService } from './faults.service';
+import { dribble } from './domain/slow-body';
+import type { FaultSpec } from './fault.model';
+import { FaultsRepository } from './faults.repository';
 
 const faultOf = new WeakMap<FastifyRequest, FaultSpec>();
 
-/** Sends `payload` in `chunks` pieces, the first at once, then one every `delayMs`. */
-function dribble(payload: string | Buffer, chunks: number, delayMs: number): Readable {
-  const buffer = Buffer.from(payload);
-  const size = Math.ceil(buffer.length / chunks) || 1;
-  return Readable.from(
-    (async function* () {
-      for (let offset = 0; offset < buffer.length; offset += size) {
-        if (offset > 0) await sleep(delayMs);
-        yield buffer.subarray(offset, offset + size);
-      }
-    })(),
-  );
-}
-
 /**
- * Applies the faults of FaultsService to the public routes, as Fastify hooks:
+ * Applies the faults of FaultsRepository to the public routes, as Fastify hooks:
  * onRequest (counted, in flight, latency, hard down, error status: before the handler, so
  * nothing is applied), preHandler (late completion: the handler runs later, caller
  * gone or not) and onSend (stall, slow body: after the handler, so the
@@ -36,7 +23,7 @@ function dribble(payload: string | Buffer, chunks: number, delayMs: number): Rea
  */
 @Injectable()
 export class FaultHooks {
-  constructor(adapterHost: HttpAdapterHost, faults: FaultsService) {
+  constructor(adapterHost: HttpAdapterHost, faults: FaultsRepository) {
     const fastify = adapterHost.httpAdapter.getInstance<FastifyInstance>();
 
     fastify.addHook('onRequest', async (request, reply) => {

@@ -1,4 +1,3 @@
-import { zodDto } from '@conveyor/http';
 import { z } from 'zod';
 
 /** Routes faults can be set on, as `METHOD pattern`; `*` means every one of them. */
@@ -57,17 +56,3 @@ export type FaultSpec = z.output<typeof faultSpec>;
 /** Body of `PUT /_admin/faults`: the whole set of faults, by route; it replaces the previous set. */
 export const putFaultsRequest = z.partialRecord(z.enum(['*', ...FAULTABLE_ROUTES]), faultSpec);
 export type PutFaultsRequest = z.output<typeof putFaultsRequest>;
-export class PutFaultsBody extends zodDto(putFaultsRequest) {}
-
-/** Body of `POST /_admin/outage`: stop listening (connections refused) for this long. */
-export const outageRequest = z
-  .object({
-    durationMs: z
-      .number()
-      .int()
-      .min(1)
-      .max(10 * 60_000),
-  })
-  .strict();
-export type OutageRequest = z.output<typeof outageRequest>;
-export class OutageBody extends zodDto(outageRequest) {}

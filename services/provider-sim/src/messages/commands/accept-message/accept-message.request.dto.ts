@@ -1,6 +1,7 @@
 import { zodDto } from '@conveyor/http';
 import { z } from 'zod';
 
+/** Body of `POST /v1/sms`. */
 export const sendSmsRequest = z
   .object({
     to: z.string().regex(/^\+?[0-9]{6,15}$/, 'expected a phone number, digits with an optional leading +'),
@@ -10,6 +11,7 @@ export const sendSmsRequest = z
 export type SendSmsRequest = z.output<typeof sendSmsRequest>;
 export class SendSmsBody extends zodDto(sendSmsRequest) {}
 
+/** Body of `POST /v1/push`. */
 export const sendPushRequest = z
   .object({
     token: z.string().min(1).max(512),
@@ -20,15 +22,3 @@ export const sendPushRequest = z
   .strict();
 export type SendPushRequest = z.output<typeof sendPushRequest>;
 export class SendPushBody extends zodDto(sendPushRequest) {}
-export class AcceptedResponse extends zodDto(z.object({ messageId: z.string(), channel: z.enum(['sms', 'push']), acceptedAt: z.iso.datetime() })) {}
-
-export type Channel = 'sms' | 'push';
-
-/** One accepted message, as recorded for inspection. */
-export interface Delivery {
-  messageId: string;
-  channel: Channel;
-  idempotencyKey?: string;
-  acceptedAt: string;
-  message: SendSmsRequest | SendPushRequest;
-}

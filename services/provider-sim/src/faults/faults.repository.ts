@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { FaultSpec, PutFaultsRequest } from './faults.dto';
+import type { FaultSpec, PutFaultsRequest } from './fault.model';
 
-/** The faults in force and how many requests reached each route (faulted or not). */
+/** The faults in force, in memory, and how many requests reached each route (faulted or not) and are in flight. */
 @Injectable()
-export class FaultsService {
+export class FaultsRepository {
   private faults: Partial<Record<string, FaultSpec>> = {};
   private readonly failNextLeft = new Map<string, number>();
   private readonly attempts = new Map<string, number>();
