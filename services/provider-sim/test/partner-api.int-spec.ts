@@ -153,9 +153,13 @@ describe('provider-sim API', () => {
     });
 
     it('When the date is not a calendar date, then 400 problem+json', async () => {
-      const res = await fetch(`${sim.url}/v1/settlements/2026-02-30`);
-      expect(res.status).toBe(400);
-      await expect(res.json()).resolves.toMatchObject({ code: 'REQUEST.VALIDATION_FAILED' });
+      // 2026-13-01 passes the YYYY-MM-DD shape but is no date at all: it was a 500.
+      for (const date of ['2026-02-30', '2026-13-01']) {
+        const res = await fetch(`${sim.url}/v1/settlements/${date}`);
+        expect(res.status).toBe(400);
+        expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
+        await expect(res.json()).resolves.toMatchObject({ code: 'REQUEST.VALIDATION_FAILED' });
+      }
     });
   });
 
