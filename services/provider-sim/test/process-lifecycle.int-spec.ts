@@ -63,13 +63,25 @@ describe('provider-sim process', () => {
   }, 30_000);
 
   it('When probes are scraped, then they are neither logged nor traced', async () => {
+    const urlOf = (line: Record<string, unknown>) => (line['req'] as { url?: string } | undefined)?.url;
     const before = service.logs().length;
     await fetch(`${service.url}/health/live`);
-    await new Promise((r) => setTimeout(r, 200));
+    await fetch(`${service.url}/health/ready`);
+    // A request after the probes that is logged: once its line is there, a probe's line would be there too.
+    const sentinel = `/no-such-route?after=probes-${Date.now()}`;
+    await fetch(`${service.url}${sentinel}`);
+    await eventually(
+      () =>
+        service
+          .logs()
+          .slice(before)
+          .find((l) => urlOf(l) === sentinel),
+      { what: 'the sentinel request line' },
+    );
     const probeLines = service
       .logs()
       .slice(before)
-      .filter((l) => l['req'] !== undefined);
+      .filter((l) => urlOf(l)?.startsWith('/health'));
     expect(probeLines).toEqual([]);
   });
 
