@@ -2,7 +2,6 @@ import { RateLimiter } from '@conveyor/auth';
 import { InjectConfig } from '@conveyor/config';
 import { inTransaction } from '@conveyor/persistence';
 import { Inject, Injectable } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { NotificationConfig } from '../../../config';
@@ -11,6 +10,9 @@ import { VERIFICATION_EVENTS, type VerificationEvents } from '../../events/verif
 import { SMS_BUDGET_LIMIT, VERIFICATION_PER_HOUR_LIMIT, VERIFICATION_PER_PHONE_LIMIT } from '../../verification-limits.policy';
 import type { VerificationView } from '../../verification.model';
 import { VerificationRepository } from '../../verification.repository';
+
+/** What libs/auth's rate limiter counts a request by (the HTTP request, opaque here: its Redis counters are keyed through it). */
+type RateLimited = Parameters<RateLimiter['consumeKey']>[1];
 
 /**
  * Starts an SMS verification. The code exists in clear only on its way to
@@ -27,12 +29,8 @@ export class StartVerificationService {
     @InjectConfig() private readonly config: NotificationConfig,
   ) {}
 
-  /**
-   * A code for `phone`, asked by `userId`. `request` is what libs/auth's
-   * rate limiter counts by (its Redis counters are keyed through it); a
-   * limit passed throws its RateLimitedError / RateLimitBudgetSpentError.
-   */
-  async start(userId: string, phone: string, request: FastifyRequest): Promise<VerificationView> {
+  /** A code for `phone`, asked by `userId`; a limit passed throws libs/auth's RateLimitedError or RateLimitBudgetSpentError. */
+  async start(userId: string, phone: string, request: RateLimited): Promise<VerificationView> {
     // Per phone, whoever asks: the limit protects the number's owner from floods (and us from the bill).
     const phoneKey = verificationHash(this.config.NOTIFICATION_VERIFICATION_KEY, 'phone', phone);
     await this.limiter.consumeKey(VERIFICATION_PER_PHONE_LIMIT, request, phoneKey);
