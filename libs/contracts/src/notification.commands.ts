@@ -39,7 +39,7 @@ export const SendPush = defineEvent(
     .refine((p) => p.template !== undefined || (p.title !== undefined && p.body !== undefined), { message: 'names a template, or has a title and a body' }),
 );
 
-/** The notification service's templates, with the `params` each one needs (services/notification/src/deliveries/templates.ts). */
+/** The notification service's templates, with the `params` each one needs (services/notification/src/deliveries/domain/templates.ts). */
 export const NotificationTemplates = {
   /** `params`: orderId, amount, currency (to the seller). */
   orderPaid: 'order-paid',

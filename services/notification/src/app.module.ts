@@ -6,7 +6,7 @@ import { SERVICE_NAME, type NotificationConfig } from './config';
 import { notificationMigrations } from './database/migrations';
 import { DeliveriesModule } from './deliveries/deliveries.module';
 import { InboxModule } from './inbox/inbox.module';
-import { notificationRateLimits } from './verifications/verification-limits';
+import { notificationRateLimits } from './verifications/verification-limits.policy';
 import { VerificationsModule } from './verifications/verifications.module';
 
 /** The notification service: its database, Redis, the outbox to RabbitMQ, the consumer of notification.send. */
@@ -29,17 +29,15 @@ export const appModule = (config: NotificationConfig, telemetry: Telemetry): Dyn
     redis: { critical: true },
     // Its own verification SMS goes out through the outbox to its own queue, declared by the relay too.
     outbox: {
-      rabbitmqExchanges: [config.NOTIFICATION_RABBITMQ_EXCHANGE],
-      rabbitmqQueues: [
-        { exchange: config.NOTIFICATION_RABBITMQ_EXCHANGE, queue: config.NOTIFICATION_RABBITMQ_QUEUE, bindingKeys: [RoutingKeys.allNotifications] },
-      ],
+      rabbitmqExchanges: [config.NOTIFICATION_EXCHANGE],
+      rabbitmqQueues: [{ exchange: config.NOTIFICATION_EXCHANGE, queue: config.NOTIFICATION_QUEUE, bindingKeys: [RoutingKeys.allNotifications] }],
     },
     rabbitmqConsumer: {
-      exchange: config.NOTIFICATION_RABBITMQ_EXCHANGE,
-      queue: config.NOTIFICATION_RABBITMQ_QUEUE,
+      exchange: config.NOTIFICATION_EXCHANGE,
+      queue: config.NOTIFICATION_QUEUE,
       bindingKeys: [RoutingKeys.allNotifications],
       schema: notificationCommandSchema,
-      // The delivery log and the gateway's Idempotency-Key make a command send once (DeliveriesConsumer).
+      // The delivery log and the gateway's Idempotency-Key make a command send once (DeliverNotificationConsumer).
       inbox: false,
     },
   });

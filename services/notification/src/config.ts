@@ -1,5 +1,6 @@
 import {
   authEnv,
+  destinationsEnv,
   envField,
   httpServerEnv,
   kafkaEnv,
@@ -11,7 +12,6 @@ import {
   redisEnv,
   telemetryEnv,
 } from '@conveyor/config';
-import { Exchanges, Queues } from '@conveyor/contracts';
 import { downstreamClientEnv } from '@conveyor/resilience';
 import { z } from 'zod';
 
@@ -27,16 +27,14 @@ export const notificationEnv = httpServerEnv(3003)
   .merge(rabbitmqEnv)
   .merge(outboxEnv)
   .merge(rabbitmqConsumerEnv)
+  // The exchange of the notification commands (its own verification SMS goes there too) and the queue its consumer reads.
+  .merge(destinationsEnv.pick({ NOTIFICATION_EXCHANGE: true, NOTIFICATION_QUEUE: true }))
   // One client per channel: each its own breaker and bulkhead, so an SMS outage never holds up push.
   .merge(downstreamClientEnv('SMS', { url: 'http://127.0.0.1:3100', bulkheadMaxConcurrent: 5, readTimeoutMs: 5_000, deadlineMs: 15_000 }))
   .merge(downstreamClientEnv('PUSH', { url: 'http://127.0.0.1:3100', bulkheadMaxConcurrent: 20, readTimeoutMs: 5_000, deadlineMs: 15_000 }))
   .extend({
     /** The service's own database. */
     POSTGRES_DB: envField.string('conveyor_notification'),
-    /** RabbitMQ topic exchange of the notification commands (its own verification SMS goes there too; tests give each run its own). */
-    NOTIFICATION_RABBITMQ_EXCHANGE: envField.string(Exchanges.notificationCommands),
-    /** RabbitMQ queue its consumer reads, bound to every notification command (tests give each run its own). */
-    NOTIFICATION_RABBITMQ_QUEUE: envField.string(Queues.notificationSend),
     /** Redis pub/sub channel of sent notifications, heard by every replica for its live streams (tests give each run its own). */
     NOTIFICATION_LIVE_CHANNEL: envField.string('notifications.live'),
     /** How long a verification code can be confirmed. */

@@ -1,15 +1,15 @@
 import { eventually } from '@conveyor/testing';
 import { mixedCommands, runSmsOutage, deliveredOnce } from './support/outage-scenario';
-import { startDeliveryStack, startNotification, type DeliveryStack } from './support/stack';
+import { startNotificationStack, type NotificationStack } from './support/notification-stack';
 
 /** Long enough for the SMS breaker (5 calls, reset 1 s) to open and be tried again several times; the 30 s run is `make bench-notification`. */
 const OUTAGE_MS = 8_000;
 
 describe('notification delivery under faults', () => {
-  let stack: DeliveryStack;
+  let stack: NotificationStack;
 
   beforeAll(async () => {
-    stack = await startDeliveryStack();
+    stack = await startNotificationStack();
   }, 90_000);
 
   afterAll(() => stack?.stop());
@@ -21,7 +21,7 @@ describe('notification delivery under faults', () => {
       publisher: stack.publisher,
       log: stack.log,
       serviceUrl: stack.service.url,
-      queue: stack.resources.queue,
+      queue: stack.queue,
       count: 200,
       outageMs: OUTAGE_MS,
       drainTimeoutMs: 90_000,
@@ -50,13 +50,13 @@ describe('notification delivery under faults', () => {
     const sentBeforeKill = (await stack.log.countByStatus(ids)).SENT ?? 0;
     expect(sentBeforeKill).toBeLessThan(ids.length);
 
-    stack.service = await startNotification(stack.resources);
+    await stack.restart();
     await eventually(async () => ((await stack.log.countByStatus(ids)).SENT === ids.length ? true : undefined), {
       timeoutMs: 90_000,
       intervalMs: 250,
       what: `${ids.length} notifications SENT after the restart`,
     });
     await expect(deliveredOnce(stack.sim, ids)).resolves.toEqual({ delivered: ids.length, duplicates: 0 });
-    await expect(stack.publisher.queueDepth(`${stack.resources.queue}.dlq`)).resolves.toBe(0);
+    await expect(stack.publisher.queueDepth(`${stack.queue}.dlq`)).resolves.toBe(0);
   }, 180_000);
 });

@@ -2,7 +2,7 @@ import { SendPush, SendSms } from '@conveyor/contracts';
 import { DeadLetterHeaders, replayRabbitmqDeadLetters } from '@conveyor/messaging';
 import { eventually } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import { metricValue, startDeliveryStack, type DeliveryStack } from './support/stack';
+import { metricValue, startNotificationStack, type NotificationStack } from './support/notification-stack';
 
 const push = (recipientId: string, extra: Partial<Parameters<typeof SendPush.create>[1]> = {}) =>
   SendPush.create(recipientId, {
@@ -16,10 +16,10 @@ const sms = (recipientId: string, phoneNumber = `+8210${String(Math.floor(Math.r
   SendSms.create(recipientId, { recipientId, phoneNumber, template: 'points-earned', locale: 'ko', params: { points: '120' } });
 
 describe('notification delivery', () => {
-  let stack: DeliveryStack;
+  let stack: NotificationStack;
 
   beforeAll(async () => {
-    stack = await startDeliveryStack();
+    stack = await startNotificationStack();
   }, 90_000);
 
   afterAll(() => stack?.stop());
@@ -60,7 +60,7 @@ describe('notification delivery', () => {
     await stack.publisher.publish([command, command, command]);
     await statusOf(command.id, 'SENT');
     // The copies are handled after the first (same queue); wait until the queue is empty and nothing is in flight.
-    await eventually(async () => ((await stack.publisher.queueDepth(stack.resources.queue)) === 0 ? true : undefined), { what: 'an empty queue' });
+    await eventually(async () => ((await stack.publisher.queueDepth(stack.queue)) === 0 ? true : undefined), { what: 'an empty queue' });
     expect((await deliveriesByKey('push')).get(command.id)).toBe(1);
     await expect(stack.log.countByStatus([command.id])).resolves.toEqual({ SENT: 1 });
     // Counted once per notification, not per delivery: as many as the gateway holds (each push so far was sent once).
@@ -69,7 +69,7 @@ describe('notification delivery', () => {
   });
 
   it('When a schema-invalid command arrives, then it goes to the DLQ at once and the next command is still delivered', async () => {
-    const dlq = `${stack.resources.queue}.dlq`;
+    const dlq = `${stack.queue}.dlq`;
     const before = await stack.publisher.queueDepth(dlq);
     const poison = { ...push('u-poison'), payload: { recipientId: 'u-poison', data: {}, params: {} } };
     const next = push(`after-poison-${randomUUID()}`);
@@ -105,7 +105,7 @@ describe('notification delivery', () => {
     await stack.publisher.publish([command]);
     await expect(statusOf(command.id, 'DEAD')).resolves.toMatchObject({ attempts: 4, failure_reason: expect.stringContaining('DOWNSTREAM.UPSTREAM_ERROR') });
     await expect(metricValue(stack.service.url, 'notifications_total', 'channel="push"', 'outcome="dead"')).resolves.toBe(1);
-    const dlq = `${stack.resources.queue}.dlq`;
+    const dlq = `${stack.queue}.dlq`;
     const channel = await stack.publisher.connection.createChannel();
     try {
       // The dead letter says why (read unacked: closing the channel puts them all back).
@@ -132,7 +132,7 @@ describe('notification delivery', () => {
     await stack.sim.clearFaults();
     const replayed = await replayRabbitmqDeadLetters({
       connection: stack.publisher.connection,
-      queue: stack.resources.queue,
+      queue: stack.queue,
       fix: (m) => (m.body.toString().includes(command.id) ? m : null),
     });
     expect(replayed.replayed).toBe(1);

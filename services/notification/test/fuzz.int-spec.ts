@@ -1,5 +1,5 @@
-import { itFuzzesEveryOperation, type ServiceProcess } from '@conveyor/testing';
-import { notificationResources, startNotification, startSim, type NotificationResources, type Sim } from './support/stack';
+import { itFuzzesEveryOperation } from '@conveyor/testing';
+import { startNotificationStack, type NotificationStack } from './support/notification-stack';
 
 /**
  * The fuzz suite on the notification API, as a user: no 5xx, every answer as
@@ -7,26 +7,18 @@ import { notificationResources, startNotification, startSim, type NotificationRe
  * never ends, which is what it is for (inbox.int-spec.ts tests it).
  */
 describe('notification: fuzzing from the OpenAPI document', () => {
-  let sim: Sim;
-  let resources: NotificationResources;
-  let service: ServiceProcess;
+  let stack: NotificationStack;
 
   beforeAll(async () => {
-    sim = await startSim();
-    resources = await notificationResources(sim);
-    service = await startNotification(resources);
+    stack = await startNotificationStack();
   }, 90_000);
 
-  afterAll(async () => {
-    await service?.stop();
-    await sim?.process.stop();
-    await resources?.db.drop();
-  });
+  afterAll(() => stack?.stop());
 
   itFuzzesEveryOperation(
     'notification',
-    () => service.url,
-    { 'a user': () => resources.tokens.asUser('fuzz-user') },
+    () => stack.service.url,
+    { 'a user': () => stack.tokens.asUser('fuzz-user') },
     { maxExamples: 20, excludePathRegex: '/stream$' },
   );
 });

@@ -1,10 +1,7 @@
 import { SendPush } from '@conveyor/contracts';
 import { eventually, uniqueName, type ServiceProcess } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import { commandPublisher, deliveryLogReader, notificationResources, startNotification, startSim, type NotificationResources, type Sim } from './support/stack';
-
-type Publisher = Awaited<ReturnType<typeof commandPublisher>>;
-type LogReader = Awaited<ReturnType<typeof deliveryLogReader>>;
+import { startNotificationStack, type NotificationStack } from './support/notification-stack';
 
 interface StreamEvent {
   event: string;
@@ -48,46 +45,35 @@ async function openStream(url: string, headers: Record<string, string>) {
 }
 
 describe('in-app inbox and live stream', () => {
-  let sim: Sim;
-  let resources: NotificationResources;
+  let stack: NotificationStack;
   /** A consumes the commands; B consumes another (empty) queue and only serves streams: what B streams, A processed. */
   let a: ServiceProcess;
   let b: ServiceProcess;
-  let publisher: Publisher;
-  let log: LogReader;
 
   beforeAll(async () => {
-    sim = await startSim();
-    resources = await notificationResources(sim);
-    a = await startNotification(resources);
-    b = await startNotification(resources, {
-      NOTIFICATION_RABBITMQ_EXCHANGE: uniqueName('idle_exchange'),
-      NOTIFICATION_RABBITMQ_QUEUE: uniqueName('idle_queue'),
+    stack = await startNotificationStack();
+    a = stack.service;
+    b = await stack.startReplica({
+      NOTIFICATION_EXCHANGE: uniqueName('idle_exchange'),
+      NOTIFICATION_QUEUE: uniqueName('idle_queue'),
     });
-    publisher = await commandPublisher(resources);
-    log = await deliveryLogReader(resources.db);
   }, 120_000);
 
-  afterAll(async () => {
-    await publisher?.close();
-    await log?.close();
-    await Promise.all([a?.stop(), b?.stop()]);
-    await sim?.process.stop();
-    await resources?.db.drop();
-  });
+  afterAll(() => stack?.stop());
 
   const pushTo = (userId: string, orderId = randomUUID()) =>
     SendPush.create(userId, { recipientId: userId, template: 'order-paid', locale: 'en', params: { orderId, amount: '500', currency: 'KRW' } });
-  const sent = (id: string) => eventually(async () => ((await log.row(id))?.status === 'SENT' ? true : undefined), { timeoutMs: 20_000, what: `${id} SENT` });
+  const sent = (id: string) =>
+    eventually(async () => ((await stack.log.row(id))?.status === 'SENT' ? true : undefined), { timeoutMs: 20_000, what: `${id} SENT` });
 
   it('When a client streams from instance B, then it receives the notification instance A processed', async () => {
     const userId = `seller-${randomUUID()}`;
-    const stream = await openStream(`${b.url}/users/${userId}/notifications/stream`, await resources.tokens.asUser(userId));
+    const stream = await openStream(`${b.url}/users/${userId}/notifications/stream`, await stack.tokens.asUser(userId));
     try {
       expect(stream.status).toBe(200);
       const command = pushTo(userId);
       const published = Date.now();
-      await publisher.publish([command]);
+      await stack.publisher.publish([command]);
       const event = await eventually(() => stream.events.find((e) => e.data.id === command.id), {
         timeoutMs: 10_000,
         intervalMs: 10,
@@ -103,15 +89,15 @@ describe('in-app inbox and live stream', () => {
 
   it('When a notification is processed while no client listens, then it is in the inbox and not in the stream opened later', async () => {
     const userId = `seller-${randomUUID()}`;
-    const auth = await resources.tokens.asUser(userId);
+    const auth = await stack.tokens.asUser(userId);
     const unheard = pushTo(userId);
-    await publisher.publish([unheard]);
+    await stack.publisher.publish([unheard]);
     await sent(unheard.id);
 
     const stream = await openStream(`${b.url}/users/${userId}/notifications/stream`, auth);
     try {
       const heard = pushTo(userId);
-      await publisher.publish([heard]);
+      await stack.publisher.publish([heard]);
       // Once the later one has arrived, the earlier one would have been there before it.
       await eventually(() => stream.events.find((e) => e.data.id === heard.id), { timeoutMs: 10_000, what: 'the later notification' });
       expect(stream.events.map((e) => e.data.id)).toEqual([heard.id]);
@@ -124,9 +110,9 @@ describe('in-app inbox and live stream', () => {
 
   it('When the inbox is read by pages, then every notification comes once, newest first', async () => {
     const userId = `reader-${randomUUID()}`;
-    const auth = await resources.tokens.asUser(userId);
+    const auth = await stack.tokens.asUser(userId);
     const commands = Array.from({ length: 5 }, () => pushTo(userId));
-    await publisher.publish(commands);
+    await stack.publisher.publish(commands);
     for (const c of commands) await sent(c.id);
     const seen: { id: string; createdAt: string }[] = [];
     let cursor: string | null = null;
@@ -143,14 +129,14 @@ describe('in-app inbox and live stream', () => {
 
   it('When another user asks for an inbox or its stream, then 404; an admin may read it; a bad cursor is 400', async () => {
     const owner = `owner-${randomUUID()}`;
-    const other = await resources.tokens.asUser(`other-${randomUUID()}`);
+    const other = await stack.tokens.asUser(`other-${randomUUID()}`);
     const list = await fetch(`${a.url}/users/${owner}/notifications`, { headers: other });
     expect(list.status).toBe(404);
     await expect(list.json()).resolves.toMatchObject({ code: 'NOTIFICATION.INBOX_NOT_FOUND' });
     const stream = await openStream(`${a.url}/users/${owner}/notifications/stream`, other);
     expect(stream.status).toBe(404);
-    expect((await fetch(`${a.url}/users/${owner}/notifications`, { headers: await resources.tokens.asAdmin() })).status).toBe(200);
-    const bad = await fetch(`${a.url}/users/${owner}/notifications?cursor=nonsense`, { headers: await resources.tokens.asUser(owner) });
+    expect((await fetch(`${a.url}/users/${owner}/notifications`, { headers: await stack.tokens.asAdmin() })).status).toBe(200);
+    const bad = await fetch(`${a.url}/users/${owner}/notifications?cursor=nonsense`, { headers: await stack.tokens.asUser(owner) });
     expect(bad.status).toBe(400);
     expect((await fetch(`${a.url}/users/${owner}/notifications`)).status).toBe(401);
   });

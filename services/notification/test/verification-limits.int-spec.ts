@@ -1,6 +1,6 @@
-import { eventually, uniqueName, type ServiceProcess } from '@conveyor/testing';
+import { eventually, PROBLEM_JSON, uniqueName, type ServiceProcess } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import { metricValue, notificationResources, startNotification, startSim, type NotificationResources, type Sim } from './support/stack';
+import { metricValue, startNotificationStack, type NotificationStack } from './support/notification-stack';
 
 const PER_USER = 5;
 const PER_ADDRESS = 8;
@@ -13,31 +13,25 @@ const PER_ADDRESS = 8;
  * behind the ingress.
  */
 describe('Verification SMS limits', () => {
-  let sim: Sim;
-  let resources: NotificationResources;
+  let stack: NotificationStack;
   let service: ServiceProcess;
 
   beforeAll(async () => {
-    sim = await startSim();
-    resources = await notificationResources(sim, {
+    stack = await startNotificationStack({
       HTTP_TRUST_PROXY_HOPS: '1',
       RATE_LIMIT_KEY_PREFIX: uniqueName('verification_limits'),
       NOTIFICATION_VERIFICATION_PER_USER: String(PER_USER),
       NOTIFICATION_VERIFICATION_PER_ADDRESS: String(PER_ADDRESS),
       NOTIFICATION_SMS_BUDGET_PER_MINUTE: '1000',
     });
-    service = await startNotification(resources);
+    service = stack.service;
   }, 90_000);
 
-  afterAll(async () => {
-    await service?.stop();
-    await sim?.process.stop();
-    await resources?.db.drop();
-  });
+  afterAll(() => stack?.stop());
 
   let phones = 0;
   const phone = () => `+8211${String(process.pid % 1_000).padStart(3, '0')}${String((phones += 1)).padStart(5, '0')}`;
-  const user = () => resources.tokens.asUser(`user-${randomUUID()}`);
+  const user = () => stack.tokens.asUser(`user-${randomUUID()}`);
   const ask = async (target: ServiceProcess, to: string, who: { authorization: string }, address: string) => {
     const res = await fetch(`${target.url}/verifications`, {
       method: 'POST',
@@ -47,7 +41,7 @@ describe('Verification SMS limits', () => {
     const text = await res.text();
     return { status: res.status, contentType: res.headers.get('content-type'), retryAfter: Number(res.headers.get('retry-after')), body: JSON.parse(text) };
   };
-  const smsTo = async (to: string[]) => (await sim.deliveries('sms')).filter((d) => to.includes(d.message.to ?? ''));
+  const smsTo = async (to: string[]) => (await stack.sim.deliveries('sms')).filter((d) => to.includes(d.message.to ?? ''));
   /**
    * Waits until `expected` of `to` reached the gateway, then until a sentinel
    * SMS asked for afterwards did: whatever else of `to` was on its way has
@@ -71,7 +65,7 @@ describe('Verification SMS limits', () => {
     expect(refused).toHaveLength(50 - PER_USER);
     for (const answer of refused) {
       expect(answer).toMatchObject({ status: 429, body: { code: 'RATE_LIMIT.EXCEEDED', by: 'user', limit: 'verification-per-caller' } });
-      expect(answer.contentType).toContain('application/problem+json');
+      expect(answer.contentType).toContain(PROBLEM_JSON);
       expect(answer.retryAfter).toBeGreaterThanOrEqual(1);
     }
     await expect(settledSmsCount(to, PER_USER)).resolves.toBe(PER_USER);
@@ -92,7 +86,7 @@ describe('Verification SMS limits', () => {
   it('When two replicas together reach the SMS budget of the minute, then every further code is 503 with Retry-After, from either, and the budget is on /metrics', async () => {
     // Their own counters (prefix), budget 4 a minute, on the same queue and gateway.
     const env = { RATE_LIMIT_KEY_PREFIX: uniqueName('sms_budget'), NOTIFICATION_SMS_BUDGET_PER_MINUTE: '4' };
-    const replicas = [await startNotification(resources, env), await startNotification(resources, env)];
+    const replicas = [await stack.startReplica(env), await stack.startReplica(env)];
     try {
       const to = Array.from({ length: 10 }, () => phone());
       const answers = [];
@@ -101,7 +95,7 @@ describe('Verification SMS limits', () => {
       expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201, 503, 503, 503, 503, 503, 503]);
       for (const answer of answers.slice(4)) {
         expect(answer).toMatchObject({ body: { code: 'RATE_LIMIT.BUDGET_SPENT', limit: 'sms-budget' } });
-        expect(answer.contentType).toContain('application/problem+json');
+        expect(answer.contentType).toContain(PROBLEM_JSON);
         expect(answer.retryAfter).toBeGreaterThanOrEqual(1);
         expect(answer.retryAfter).toBeLessThanOrEqual(60);
       }

@@ -1,14 +1,22 @@
-import { eventually, findTraces, localServers, newTraceparent, uniqueName, waitForTrace, waitForTraceById, type ServiceProcess } from '@conveyor/testing';
+import {
+  eventually,
+  findTraces,
+  localServers,
+  newTraceparent,
+  PROBLEM_JSON,
+  uniqueName,
+  waitForTrace,
+  waitForTraceById,
+  type ServiceProcess,
+} from '@conveyor/testing';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { deliveryLogReader, notificationResources, startNotification, startSim, type NotificationResources, type Sim } from './support/stack';
+import { startNotificationStack, type NotificationStack } from './support/notification-stack';
 
-const PROBLEM = 'application/problem+json';
 const TTL_MS = 5_000;
 
 describe('SMS verification', () => {
-  let sim: Sim;
-  let resources: NotificationResources;
+  let stack: NotificationStack;
   let service: ServiceProcess;
   let redis: Redis;
   let asUser: { authorization: string };
@@ -17,8 +25,7 @@ describe('SMS verification', () => {
   const answers: string[] = [];
 
   beforeAll(async () => {
-    sim = await startSim();
-    resources = await notificationResources(sim, {
+    stack = await startNotificationStack({
       NOTIFICATION_VERIFICATION_TTL_MS: String(TTL_MS),
       NOTIFICATION_VERIFICATION_PHONE_WINDOW_MS: '1000',
       NOTIFICATION_VERIFICATION_PER_HOUR: '3',
@@ -27,18 +34,16 @@ describe('SMS verification', () => {
       NOTIFICATION_VERIFICATION_PER_ADDRESS: '1000',
       LOG_LEVEL: 'debug',
     });
-    asUser = await resources.tokens.asUser(`user-${randomUUID()}`);
-    asOther = await resources.tokens.asUser(`other-${randomUUID()}`);
-    service = await startNotification(resources);
+    asUser = await stack.tokens.asUser(`user-${randomUUID()}`);
+    asOther = await stack.tokens.asUser(`other-${randomUUID()}`);
+    service = stack.service;
     // Unprefixed: it reads the service's own keys.
     redis = new Redis(localServers().REDIS_URL);
   }, 90_000);
 
   afterAll(async () => {
     redis?.disconnect();
-    await service?.stop();
-    await sim?.process.stop();
-    await resources?.db.drop();
+    await stack?.stop();
   });
 
   const call = async (path: string, body: unknown, who = asUser) => {
@@ -52,7 +57,7 @@ describe('SMS verification', () => {
   const codeSentTo = (to: string) =>
     eventually(
       async () => {
-        const sms = (await sim.deliveries('sms')).find((d) => d.message.to === to);
+        const sms = (await stack.sim.deliveries('sms')).find((d) => d.message.to === to);
         return sms?.message.text?.match(/\d{6}/)?.[0];
       },
       { timeoutMs: 20_000, what: `the SMS to ${to}` },
@@ -73,7 +78,7 @@ describe('SMS verification', () => {
     await expect(confirm(verification.id, code)).resolves.toMatchObject({ status: 200, body: { id: verification.id, status: 'verified' } });
     const again = await confirm(verification.id, code);
     expect(again).toMatchObject({ status: 409, body: { code: 'VERIFICATION.ALREADY_VERIFIED' } });
-    expect(again.headers.get('content-type')).toContain(PROBLEM);
+    expect(again.headers.get('content-type')).toContain(PROBLEM_JSON);
   });
 
   it('When a wrong code is given five times, then the verification is locked, even for the right code', async () => {
@@ -99,7 +104,7 @@ describe('SMS verification', () => {
     });
     const res = await confirm(id, code);
     expect(res).toMatchObject({ status: 410, body: { code: 'VERIFICATION.EXPIRED' } });
-    expect(res.headers.get('content-type')).toContain(PROBLEM);
+    expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
   }, 30_000);
 
   it('When another user confirms, or the id is unknown, then 404 and the owner can still verify', async () => {
@@ -142,7 +147,7 @@ describe('SMS verification', () => {
   });
 
   it('When verifications have run, then no code appears in any answer, log line (debug level) or the delivery log', async () => {
-    const codes = (await sim.deliveries('sms')).map((d) => d.message.text?.match(/\d{6}/)?.[0]).filter((c): c is string => c !== undefined);
+    const codes = (await stack.sim.deliveries('sms')).map((d) => d.message.text?.match(/\d{6}/)?.[0]).filter((c): c is string => c !== undefined);
     expect(codes.length).toBeGreaterThanOrEqual(4);
     const logs = service.logs().map((line) => JSON.stringify(line));
     expect(logs.length).toBeGreaterThan(0);
@@ -150,23 +155,18 @@ describe('SMS verification', () => {
       expect(logs.filter((line) => line.includes(code))).toEqual([]);
       expect(answers.filter((answer) => answer.includes(code))).toEqual([]);
     }
-    const log = await deliveryLogReader(resources.db);
-    try {
-      const rows = [];
-      for (const d of await sim.deliveries('sms')) rows.push(await log.row(d.idempotencyKey as string));
-      expect(rows.every((row) => row?.template === 'verification-code' && row.body === null && row.status === 'SENT')).toBe(true);
-    } finally {
-      await log.close();
-    }
+    const rows = [];
+    for (const d of await stack.sim.deliveries('sms')) rows.push(await stack.log.row(d.idempotencyKey as string));
+    expect(rows.every((row) => row?.template === 'verification-code' && row.body === null && row.status === 'SENT')).toBe(true);
   });
 
   it('When a verification runs on a traced instance, then its exported spans (request, outbox, consumer, SMS call) hold no code', async () => {
     // Its own queue, so its own consumer sends the SMS.
     const since = Date.now() * 1000;
-    const traced = await startNotification(resources, {
+    const traced = await stack.startReplica({
       OTEL_SDK_DISABLED: 'false',
-      NOTIFICATION_RABBITMQ_EXCHANGE: uniqueName('traced_exchange'),
-      NOTIFICATION_RABBITMQ_QUEUE: uniqueName('traced_queue'),
+      NOTIFICATION_EXCHANGE: uniqueName('traced_exchange'),
+      NOTIFICATION_QUEUE: uniqueName('traced_queue'),
     });
     const [starting, confirming] = [newTraceparent(), newTraceparent()];
     let id: string, code: string, commandId: string;
@@ -180,7 +180,7 @@ describe('SMS verification', () => {
       expect(res.status).toBe(201);
       ({ id } = (await res.json()) as { id: string });
       code = await codeSentTo(to);
-      commandId = (await sim.deliveries('sms')).find((d) => d.message.to === to)?.idempotencyKey as string;
+      commandId = (await stack.sim.deliveries('sms')).find((d) => d.message.to === to)?.idempotencyKey as string;
       const ok = await fetch(`${traced.url}/verifications/${id}/confirm`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', traceparent: confirming.traceparent, ...asUser },

@@ -1,4 +1,5 @@
-import { itFuzzesEveryOperation, startServiceProcess, type ServiceProcess } from '@conveyor/testing';
+import { itFuzzesEveryOperation, type ServiceStack } from '@conveyor/testing';
+import { startProviderSimStack } from './support/provider-sim-stack';
 
 /**
  * Issue #10's fuzz suite on provider-sim's partner API (its admin API is off,
@@ -6,12 +7,12 @@ import { itFuzzesEveryOperation, startServiceProcess, type ServiceProcess } from
  * down on purpose): no 5xx, every answer as documented (status, content type, headers, body).
  */
 describe('provider-sim: fuzzing from the OpenAPI document', () => {
-  let sim: ServiceProcess;
+  let stack: ServiceStack;
 
   beforeAll(async () => {
-    sim = await startServiceProcess('services/provider-sim/src/main.ts', { OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
+    stack = await startProviderSimStack({ admin: false });
   });
-  afterAll(() => sim?.stop());
+  afterAll(() => stack?.stop());
 
-  itFuzzesEveryOperation('provider-sim', () => sim.url, { 'no one': () => ({}) }, { maxExamples: 20 });
+  itFuzzesEveryOperation('provider-sim', () => stack.service.url, { 'no one': () => ({}) }, { maxExamples: 20 });
 });

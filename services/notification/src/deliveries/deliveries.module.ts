@@ -2,11 +2,11 @@ import { APP_CONFIG } from '@conveyor/config';
 import { clientOptionsFromEnv, ResilienceModule } from '@conveyor/resilience';
 import { Module } from '@nestjs/common';
 import type { NotificationConfig } from '../config';
-import { ChannelGateways, PUSH_CLIENT, SMS_CLIENT } from './channel-gateways';
-import { DeliveriesConsumer } from './deliveries.consumer';
-import { DeliveriesService } from './deliveries.service';
-import { DeliveryLog } from './delivery-log';
-import { LiveNotifications } from './live-notifications';
+import { ChannelGateway, PUSH_CLIENT, SMS_CLIENT } from './channel.gateway';
+import { DeliverNotificationConsumer } from './commands/deliver-notification/deliver-notification.consumer';
+import { DeliverNotificationService } from './commands/deliver-notification/deliver-notification.service';
+import { DELIVERY_EVENTS, LiveDeliveryEvents } from './events/delivery-events.port';
+import { NotificationsRepository } from './notifications.repository';
 
 /** Delivery of the notification commands: consumer, templates, the two gateways, the delivery log, the live channel. */
 @Module({
@@ -16,8 +16,9 @@ import { LiveNotifications } from './live-notifications';
       { provide: PUSH_CLIENT, inject: [APP_CONFIG], useFactory: (config: NotificationConfig) => clientOptionsFromEnv('PUSH', 'push', config) },
     ]),
   ],
-  controllers: [DeliveriesConsumer],
-  providers: [ChannelGateways, DeliveryLog, DeliveriesService, LiveNotifications],
-  exports: [DeliveryLog, LiveNotifications],
+  controllers: [DeliverNotificationConsumer],
+  providers: [ChannelGateway, NotificationsRepository, DeliverNotificationService, { provide: DELIVERY_EVENTS, useClass: LiveDeliveryEvents }],
+  // The delivery log is the inbox too.
+  exports: [NotificationsRepository],
 })
 export class DeliveriesModule {}

@@ -17,24 +17,21 @@
  */
 import { eventually } from '@conveyor/testing';
 import { deliveredOnce, gatewayLatencies, mixedCommands, percentile, runSmsOutage } from '../support/outage-scenario';
-import { commandPublisher, deliveryLogReader, notificationResources, startNotification, startSim } from '../support/stack';
+import { startNotificationStack } from '../support/notification-stack';
 
 const COMMANDS = Number(process.env['BENCH_COMMANDS'] ?? 200);
 const OUTAGE_MS = Number(process.env['BENCH_OUTAGE_MS'] ?? 30_000);
 const LIMIT = 2;
 
 async function main(): Promise<void> {
-  const sim = await startSim();
-  const resources = await notificationResources(sim, {
+  const stack = await startNotificationStack({
     RABBITMQ_RETRY_DELAYS_MS: '1000,10000,60000',
     SMS_BREAKER_VOLUME_THRESHOLD: '10',
     SMS_BREAKER_RESET_TIMEOUT_MS: '10000',
     PUSH_BREAKER_VOLUME_THRESHOLD: '10',
     PUSH_MAX_RETRIES: '2',
   });
-  const service = await startNotification(resources);
-  const publisher = await commandPublisher(resources);
-  const log = await deliveryLogReader(resources.db);
+  const { sim, publisher, log } = stack;
   let failed = false;
   try {
     const baseline = mixedCommands(COMMANDS, 'baseline');
@@ -52,8 +49,8 @@ async function main(): Promise<void> {
       sim,
       publisher,
       log,
-      serviceUrl: service.url,
-      queue: resources.queue,
+      serviceUrl: stack.service.url,
+      queue: stack.queue,
       count: COMMANDS,
       outageMs: OUTAGE_MS,
       drainTimeoutMs: 300_000,
@@ -79,11 +76,7 @@ async function main(): Promise<void> {
     const ratio = percentile(during, 0.99) / Math.max(1, percentile(before, 0.99));
     process.stdout.write(`push p99 during the SMS outage / before: ${ratio.toFixed(2)}× (limit ${LIMIT}×): ${ratio <= LIMIT ? 'within' : 'OVER'}\n`);
   } finally {
-    await publisher.close();
-    await log.close();
-    await service.stop();
-    await sim.process.stop();
-    await resources.db.drop();
+    await stack.stop();
   }
   if (failed) process.exit(1);
 }

@@ -1,10 +1,7 @@
 import { SendPush, SendSms, type NotificationCommand } from '@conveyor/contracts';
 import { eventually } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import { metricValue, type commandPublisher, type deliveryLogReader, type Sim } from './stack';
-
-type Publisher = Awaited<ReturnType<typeof commandPublisher>>;
-type LogReader = Awaited<ReturnType<typeof deliveryLogReader>>;
+import { metricValue, type CommandPublisher, type DeliveryLogReader, type Sim } from './notification-stack';
 
 /** `count` SMS and `count` push commands, interleaved, each to its own recipient. */
 export function mixedCommands(count: number, tag: string): { sms: NotificationCommand[]; push: NotificationCommand[]; all: NotificationCommand[] } {
@@ -77,8 +74,8 @@ export interface OutageRun {
  */
 export async function runSmsOutage(options: {
   sim: Sim;
-  publisher: Publisher;
-  log: LogReader;
+  publisher: CommandPublisher;
+  log: DeliveryLogReader;
   serviceUrl: string;
   queue: string;
   count: number;

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { PaymentsModule } from '../payments/payments.module';
-import { SettlementsController } from './settlements.controller';
+import { GetSettlementHttpController } from './queries/get-settlement/get-settlement.http.controller';
+import { GetSettlementService } from './queries/get-settlement/get-settlement.service';
 
-@Module({ imports: [PaymentsModule], controllers: [SettlementsController] })
+/** The settlement file of a day, from the payment ledger. */
+@Module({ imports: [PaymentsModule], controllers: [GetSettlementHttpController], providers: [GetSettlementService] })
 export class SettlementsModule {}
