@@ -5,9 +5,9 @@ import type { OrderConfig } from '../../../config';
 import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
 import { OrderCancelWindowClosed, OrderNotCancellable, OrderNotFound } from '../../order.errors';
 import type { OrderView } from '../../order.model';
-import { mayAccessOrder } from '../../order-access';
+import { mayAccessOrder } from '../../order-access.policy';
 import { OrdersRepository } from '../../orders.repository';
-import { PaymentGateway } from '../../payments/payment-gateway';
+import { PaymentGateway } from '../../payment.gateway';
 
 /**
  * DESIGN.md step 7. A PAID order is first marked CANCELLING and flagged (the
@@ -35,8 +35,7 @@ export class CancelOrderService {
 
   /** Cancels the order for `user` (its owner or an admin; to anyone else it does not exist). */
   async cancel(user: AuthUser, orderId: string): Promise<OrderView> {
-    const dataSource = this.orders.dataSource;
-    const decided = await dataSource.transaction(async (manager) => {
+    const decided = await this.orders.transaction(async (manager) => {
       // FOR UPDATE: the decision holds against a concurrent payment result or reconciler.
       const order = await this.orders.find(manager, orderId, { forUpdate: true });
       if (!order || !mayAccessOrder(user, order)) throw new OrderNotFound(orderId);
@@ -71,7 +70,7 @@ export class CancelOrderService {
 
     // Then the refund (idempotent: the reconciler may send it again), then the outcome.
     await this.payments.refund(orderId, decided.refund, 'cancelled by user');
-    return dataSource.transaction(async (manager) => {
+    return this.orders.transaction(async (manager) => {
       const cancelled = await this.orders.transition(manager, orderId, ['CANCELLING'], 'CANCELLED', { needsReconciliation: false });
       const current = cancelled ?? (await this.orders.find(manager, orderId));
       if (!current) throw new OrderNotFound(orderId);

@@ -1,36 +1,18 @@
 import { APP_CONFIG, Clock } from '@conveyor/config';
-import { DomainError } from '@conveyor/http';
 import { fencedWrite, StaleFencingTokenError, type Lease } from '@conveyor/locks';
-import { backoffDelayMs, clientOptionsFromEnv, DownstreamUnavailableError, worstCaseCallMs } from '@conveyor/resilience';
-import { MetricsRegistry } from '@conveyor/telemetry';
+import { clientOptionsFromEnv, DownstreamUnavailableError, worstCaseCallMs } from '@conveyor/resilience';
+import { MetricsRegistry, metricOnce } from '@conveyor/telemetry';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
 import type { EntityManager } from 'typeorm';
-import type { OrderConfig } from '../../config';
-import { ORDER_EVENTS, type OrderEvents } from '../events/order-events.port';
-import type { OrderRow } from '../order.model';
-import { OrdersRepository } from '../orders.repository';
-import { PaymentGateway } from '../payments/payment-gateway';
+import type { OrderConfig } from '../../../config';
+import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
+import { OrdersRepository } from '../../orders.repository';
+import { PaymentGateway } from '../../payment.gateway';
+import { failedAttempt, reconcileStep, type ReconcileCandidate } from '../../reconcile.policy';
 
 /** The lock, and the fencing resource, of the reconciler. */
 export const RECONCILER_LOCK = 'order-reconciler';
-
-/**
- * The orders the reconciler has work on, but those an operator holds.
- * Word for word the predicate of `orders_reconcile_due_idx` (migration
- * 1764000000620), so that index serves the due-query.
- */
-export const RECONCILE_CANDIDATE = `(needs_reconciliation OR status IN ('UNKNOWN', 'PENDING')) AND status <> 'REQUIRES_ATTENTION'`;
-
-/**
- * Wait after an order's `attempt`-th failed attempt: the initial wait,
- * doubled for each failure after the first, capped. No jitter: one job
- * (under a lease) makes the attempts, there is no herd to spread.
- */
-export const reconcileBackoffMs = (
-  attempt: number,
-  config: Pick<OrderConfig, 'ORDER_RECONCILE_BACKOFF_INITIAL_MS' | 'ORDER_RECONCILE_BACKOFF_MAX_MS'>,
-): number => backoffDelayMs(attempt, { baseDelayMs: config.ORDER_RECONCILE_BACKOFF_INITIAL_MS, maxDelayMs: config.ORDER_RECONCILE_BACKOFF_MAX_MS }, () => 1);
 
 /** What one run did, for its log line and for tests. */
 export interface ReconcileReport {
@@ -45,12 +27,10 @@ export interface ReconcileReport {
   givenUp: number;
 }
 
-/** A candidate, and whether it is older than the payments client's worst-case call time. */
-type Candidate = OrderRow & { past_worst_case: boolean };
-
 /**
  * DESIGN.md step 6: settles orders whose payment outcome the order does not
- * know, by asking the provider for the order's charges:
+ * know, by asking the provider for the order's charges (what to do with each
+ * is `reconcileStep`, reconcile.policy.ts):
  * - UNKNOWN, or PENDING for longer than ORDER_RECONCILE_PENDING_AFTER_MS:
  *   a live (not refunded) charge → PAID; none → FAILED, but only once the
  *   order is older than the payments client's worst-case call time
@@ -91,48 +71,57 @@ export class ReconcilePaymentsService {
     metrics: MetricsRegistry,
   ) {
     this.worstCaseCallMs = worstCaseCallMs(clientOptionsFromEnv('PAYMENTS', 'payments', config));
-    this.givenUp = new Counter({
-      name: 'order_reconcile_attention_total',
-      help: 'Orders the reconciler gave up on after ORDER_RECONCILE_MAX_ATTEMPTS failed attempts (moved to REQUIRES_ATTENTION).',
-      registers: [metrics],
-    });
-    this.failedAttempts = new Counter({
-      name: 'order_reconcile_failed_attempts_total',
-      help: 'Reconciliation attempts that failed on an order (each pushes its next attempt back).',
-      registers: [metrics],
-    });
-    const dataSource = orders.dataSource;
+    this.givenUp = metricOnce(
+      metrics,
+      'order_reconcile_attention_total',
+      (registers) =>
+        new Counter({
+          name: 'order_reconcile_attention_total',
+          help: 'Orders the reconciler gave up on after ORDER_RECONCILE_MAX_ATTEMPTS failed attempts (moved to REQUIRES_ATTENTION).',
+          registers,
+        }),
+    );
+    this.failedAttempts = metricOnce(
+      metrics,
+      'order_reconcile_failed_attempts_total',
+      (registers) =>
+        new Counter({
+          name: 'order_reconcile_failed_attempts_total',
+          help: 'Reconciliation attempts that failed on an order (each pushes its next attempt back).',
+          registers,
+        }),
+    );
     const logger = this.logger;
-    new Gauge({
-      name: 'orders_requiring_attention',
-      help: 'Orders in the operations queue (status REQUIRES_ATTENTION): the reconciler gave up on them; an operator resolves them.',
-      registers: [metrics],
-      async collect() {
-        try {
-          const rows: { n: number }[] = await dataSource.query(`SELECT count(*)::int AS n FROM orders WHERE status = 'REQUIRES_ATTENTION'`);
-          this.set(rows[0].n);
-        } catch (error) {
-          // A scrape must not fail for one gauge: it keeps its last value.
-          logger.warn({ err: error }, 'orders_requiring_attention not counted');
-        }
-      },
-    });
+    metricOnce(
+      metrics,
+      'orders_requiring_attention',
+      (registers) =>
+        new Gauge({
+          name: 'orders_requiring_attention',
+          help: 'Orders in the operations queue (status REQUIRES_ATTENTION): the reconciler gave up on them; an operator resolves them.',
+          registers,
+          async collect() {
+            try {
+              this.set(await orders.countRequiringAttention(orders.manager));
+            } catch (error) {
+              // A scrape must not fail for one gauge: it keeps its last value.
+              logger.warn({ err: error }, 'orders_requiring_attention not counted');
+            }
+          },
+        }),
+    );
   }
 
   async reconcileUnsettledPayments(lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<ReconcileReport> {
     // Timed inside the lease, so the log shows that runs of different replicas never overlap.
     const startedAt = new Date().toISOString();
-    const now = this.clock.now();
     const report: ReconcileReport = { examined: 0, paid: 0, failed: 0, refunded: 0, deferred: 0, errors: 0, givenUp: 0 };
-    // Due first, by next attempt time: an order that keeps failing waits its back-off behind newer work.
-    const candidates: Candidate[] = await this.orders.dataSource.query(
-      `SELECT *, created_at < $1::timestamptz - make_interval(secs => $4::double precision / 1000) AS past_worst_case FROM orders
-       WHERE ${RECONCILE_CANDIDATE}
-         AND reconcile_next_attempt_at <= $1::timestamptz
-         AND (status <> 'PENDING' OR created_at < $1::timestamptz - make_interval(secs => $2::double precision / 1000))
-       ORDER BY reconcile_next_attempt_at, id LIMIT $3`,
-      [now, this.config.ORDER_RECONCILE_PENDING_AFTER_MS, this.config.ORDER_RECONCILE_BATCH_SIZE, this.worstCaseCallMs],
-    );
+    const candidates = await this.orders.reconcileCandidates(this.orders.manager, {
+      now: this.clock.now(),
+      pendingAfterMs: this.config.ORDER_RECONCILE_PENDING_AFTER_MS,
+      worstCaseMs: this.worstCaseCallMs,
+      limit: this.config.ORDER_RECONCILE_BATCH_SIZE,
+    });
     for (const order of candidates) {
       if (lease.signal.aborted) break; // lease lost: the next holder takes over
       report.examined += 1;
@@ -167,107 +156,79 @@ export class ReconcilePaymentsService {
    * had, and the flag). Conditional on the state it was read in: an order
    * that moved meanwhile (a cancel, an admin's retry) is new work, not a failure.
    */
-  private async recordFailure(order: Candidate, error: unknown, fencingToken: number, report: ReconcileReport): Promise<void> {
+  private async recordFailure(order: ReconcileCandidate, error: unknown, fencingToken: number, report: ReconcileReport): Promise<void> {
     const now = this.clock.now();
-    const attempts = order.reconcile_attempts + 1;
-    const givenUp = attempts >= this.config.ORDER_RECONCILE_MAX_ATTEMPTS;
-    const nextAttemptAt = new Date(now.getTime() + reconcileBackoffMs(attempts, this.config));
-    const lastError = describeFailure(error);
-    const updated: [unknown[], number] = await this.fenced(fencingToken, (manager) =>
-      manager.query(
-        `UPDATE orders SET reconcile_attempts = $4, reconcile_next_attempt_at = $5, reconcile_last_error = $6,
-           status = CASE WHEN $7 THEN 'REQUIRES_ATTENTION' ELSE status END,
-           attention_from_status = CASE WHEN $7 THEN status ELSE attention_from_status END,
-           attention_since = CASE WHEN $7 THEN $8::timestamptz ELSE attention_since END,
-           updated_at = CASE WHEN $7 THEN now() ELSE updated_at END
-         WHERE id = $1 AND status = $2 AND reconcile_attempts = $3
-         RETURNING id`,
-        [order.id, order.status, order.reconcile_attempts, attempts, nextAttemptAt, lastError, givenUp, now],
-      ),
-    );
-    if (updated[1] === 0) return;
+    const failure = failedAttempt(order, error, now, this.config);
+    const recorded = await this.fenced(fencingToken, (manager) => this.orders.recordReconcileFailure(manager, order, { ...failure, now }));
+    if (!recorded) return;
     this.failedAttempts.inc();
-    if (!givenUp) return;
+    if (!failure.givenUp) return;
     report.givenUp += 1;
     this.givenUp.inc();
     // For the alert: an operator has an order to resolve (docs/order-service.md "Operations queue").
-    this.logger.error({ orderId: order.id, fromStatus: order.status, attempts, lastError }, 'order requires attention: reconciliation gave up');
-  }
-
-  private async reconcile(order: Candidate, fencingToken: number, report: ReconcileReport): Promise<void> {
-    // Never a candidate (RECONCILE_CANDIDATE); said again here because the last branch below refunds whatever it is given.
-    if (order.status === 'REQUIRES_ATTENTION') return;
-    const live = (await this.payments.chargesOf(order.id)).filter((p) => p.status === 'APPROVED');
-
-    if (order.status === 'PENDING' || order.status === 'UNKNOWN') {
-      const [keep, ...extra] = live;
-      if (!keep && !order.past_worst_case) {
-        // An attempt may still be in flight to the provider: "no charge" is not yet "never charged".
-        report.deferred += 1;
-        return;
-      }
-      await this.fenced(fencingToken, async (manager) => {
-        const current = await this.orders.find(manager, order.id, { forUpdate: true });
-        if (current?.status !== order.status) return; // decided meanwhile; the next run sees the new state
-        const settled = keep
-          ? await this.orders.transition(manager, order.id, [order.status], 'PAID', { paymentKey: keep.paymentKey, needsReconciliation: extra.length > 0 })
-          : await this.orders.transition(manager, order.id, [order.status], 'FAILED', { failureReason: 'not_charged', needsReconciliation: false });
-        if (!settled) return;
-        const view = await this.orders.view(manager, settled);
-        if (keep) await this.events.orderPaid(manager, view);
-        else await this.events.orderPaymentFailed(manager, view);
-        await this.orders.recordResponse(manager, order.id, 201, view);
-        if (keep) report.paid += 1;
-        else report.failed += 1;
-      });
-      return;
-    }
-
-    if (order.status === 'CANCELLING') {
-      // A cancel that did not finish (refund or last write failed): refund every live charge, then CANCELLED.
-      for (const payment of live) {
-        await this.payments.refund(order.id, payment.paymentKey, 'order cancelled');
-        report.refunded += 1;
-      }
-      await this.fenced(fencingToken, async (manager) => {
-        const cancelled = await this.orders.transition(manager, order.id, ['CANCELLING'], 'CANCELLED', { needsReconciliation: false });
-        if (cancelled) await this.events.orderCancelled(manager, await this.orders.view(manager, cancelled));
-      });
-      return;
-    }
-
-    // CANCELLED / FAILED (and PAID with a duplicate charge): every charge the
-    // order does not stand on is refunded, then the flag cleared.
-    const toRefund = order.status === 'PAID' ? live.filter((p) => p.paymentKey !== order.payment_key) : live;
-    for (const payment of toRefund) {
-      await this.payments.refund(order.id, payment.paymentKey, `order ${order.status.toLowerCase()}`);
-      report.refunded += 1;
-    }
-    if (!order.past_worst_case) {
-      // A charge attempt may still reach the provider: keep the flag, look again next run.
-      report.deferred += 1;
-      return;
-    }
-    await this.fenced(fencingToken, (manager) =>
-      manager.query(
-        `UPDATE orders SET needs_reconciliation = false, reconcile_attempts = 0, reconcile_last_error = NULL, updated_at = now()
-         WHERE id = $1 AND status = $2`,
-        [order.id, order.status],
-      ),
+    this.logger.error(
+      { orderId: order.id, fromStatus: order.status, attempts: failure.attempts, lastError: failure.lastError },
+      'order requires attention: reconciliation gave up',
     );
   }
 
+  private async reconcile(order: ReconcileCandidate, fencingToken: number, report: ReconcileReport): Promise<void> {
+    // Never a candidate; checked before asking the provider anything.
+    if (order.status === 'REQUIRES_ATTENTION') return;
+    const step = reconcileStep(order, await this.payments.chargesOf(order.id));
+    switch (step.kind) {
+      case 'skip':
+        return;
+      case 'defer':
+        report.deferred += 1;
+        return;
+      case 'settle':
+        await this.fenced(fencingToken, async (manager) => {
+          const current = await this.orders.find(manager, order.id, { forUpdate: true });
+          if (current?.status !== order.status) return; // decided meanwhile; the next run sees the new state
+          const settled =
+            step.to === 'PAID'
+              ? await this.orders.transition(manager, order.id, [order.status], 'PAID', { paymentKey: step.paymentKey, needsReconciliation: step.duplicates })
+              : await this.orders.transition(manager, order.id, [order.status], 'FAILED', { failureReason: 'not_charged', needsReconciliation: false });
+          if (!settled) return;
+          const view = await this.orders.view(manager, settled);
+          if (step.to === 'PAID') await this.events.orderPaid(manager, view);
+          else await this.events.orderPaymentFailed(manager, view);
+          await this.orders.recordPlacement(manager, order.id, 'decided', view);
+          if (step.to === 'PAID') report.paid += 1;
+          else report.failed += 1;
+        });
+        return;
+      case 'finish-cancel':
+        // A cancel that did not finish (refund or last write failed): refund every live charge, then CANCELLED.
+        for (const paymentKey of step.refund) {
+          await this.payments.refund(order.id, paymentKey, step.reason);
+          report.refunded += 1;
+        }
+        await this.fenced(fencingToken, async (manager) => {
+          const cancelled = await this.orders.transition(manager, order.id, ['CANCELLING'], 'CANCELLED', { needsReconciliation: false });
+          if (cancelled) await this.events.orderCancelled(manager, await this.orders.view(manager, cancelled));
+        });
+        return;
+      case 'refund':
+        // CANCELLED / FAILED (and PAID with a duplicate charge): every charge the order does not stand on is refunded, then the flag cleared.
+        for (const paymentKey of step.refund) {
+          await this.payments.refund(order.id, paymentKey, step.reason);
+          report.refunded += 1;
+        }
+        if (step.then === 'defer') {
+          report.deferred += 1;
+          return;
+        }
+        await this.fenced(fencingToken, (manager) => this.orders.clearReconciliationFlag(manager, order.id, order.status));
+        return;
+    }
+  }
+
   private fenced<T>(fencingToken: number, write: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.orders.dataSource.transaction(async (manager) => {
+    return this.orders.transaction(async (manager) => {
       await fencedWrite(manager, RECONCILER_LOCK, fencingToken);
       return write(manager);
     });
   }
-}
-
-/** What the order keeps of its last failure, for the operator: the stable code and the message (the partner's status), never a body. */
-function describeFailure(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const described = error instanceof DomainError ? `${error.code}: ${message}` : message;
-  return described.slice(0, 500);
 }
