@@ -5,6 +5,7 @@ import type { OrderConfig } from '../../../config';
 import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
 import { OrderCancelWindowClosed, OrderNotCancellable, OrderNotFound } from '../../order.errors';
 import type { OrderView } from '../../order.model';
+import { cancelDecision } from '../../cancel.policy';
 import { mayAccessOrder } from '../../order-access.policy';
 import { OrdersRepository } from '../../orders.repository';
 import { PaymentGateway } from '../../payment.gateway';
@@ -39,27 +40,21 @@ export class CancelOrderService {
       // FOR UPDATE: the decision holds against a concurrent payment result or reconciler.
       const order = await this.orders.find(manager, orderId, { forUpdate: true });
       if (!order || !mayAccessOrder(user, order)) throw new OrderNotFound(orderId);
-      switch (order.status) {
-        case 'CANCELLED':
+      const decision = cancelDecision(order, this.clock.now(), this.config.ORDER_CANCEL_WINDOW_S);
+      switch (decision.kind) {
+        case 'answer':
           return { refund: undefined, view: await this.orders.view(manager, order) };
-        case 'FAILED':
-        case 'REQUIRES_ATTENTION':
-          // REQUIRES_ATTENTION: in the operations queue, an operator resolves its payment first (a retry puts it back as it was).
+        case 'not-cancellable':
           throw new OrderNotCancellable(orderId, order.status);
-        case 'PENDING':
-        case 'UNKNOWN': {
+        case 'window-closed':
+          throw new OrderCancelWindowClosed(orderId, decision.paidAt, this.config.ORDER_CANCEL_WINDOW_S);
+        case 'cancel-now': {
           const cancelled = await this.orders.transition(manager, orderId, [order.status], 'CANCELLED', { needsReconciliation: true });
           const view = await this.orders.view(manager, cancelled ?? order);
           await this.events.orderCancelled(manager, view);
           return { refund: undefined, view };
         }
-        case 'PAID':
-        case 'CANCELLING': {
-          const windowS = this.config.ORDER_CANCEL_WINDOW_S;
-          // CANCELLING was decided inside the window: finishing it is not a new decision.
-          if (order.status === 'PAID' && order.paid_at && this.clock.now().getTime() - order.paid_at.getTime() > windowS * 1000) {
-            throw new OrderCancelWindowClosed(orderId, order.paid_at, windowS);
-          }
+        case 'refund-first': {
           // The intent first: whatever fails after this, the reconciler finishes the cancel.
           const cancelling = await this.orders.transition(manager, orderId, [order.status], 'CANCELLING', { needsReconciliation: true });
           return { refund: order.payment_key ?? undefined, view: await this.orders.view(manager, cancelling ?? order) };
