@@ -278,8 +278,11 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     await stack.sql.query('ROLLBACK');
     expect(entry).toMatchObject({ charges: 1, cancels: 1 });
 
+    // PostgreSQL rolled the PAID update back: 503 DATABASE.BUSY, retry (libs/persistence); the retry answers the FAILED order.
     const placed = await placing;
-    expect(placed.status).toBe(500);
+    expect(placed.status).toBe(503);
+    expect(placed.headers.get('retry-after')).toBeTruthy();
+    await expect(placed.json()).resolves.toMatchObject({ code: 'DATABASE.BUSY' });
     // It failed on the connection's lock_timeout (set on every pooled connection), not on some later timeout.
     const failure = stack.order.logs().find((l) => l.msg === 'commit after charge failed; refunding' && l.orderId === pending.id);
     expect((failure?.err as { message?: string } | undefined)?.message).toMatch(/lock timeout/);
