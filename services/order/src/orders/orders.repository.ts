@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { toOrderView, type OrderItemRow, type OrderRow, type OrderStatus, type OrderView } from './order.model';
-import type { Placement } from './placement.policy';
+import type { Placement, PriceSource } from './placement.policy';
 import type { ReconcileCandidate } from './reconcile.policy';
 
 /**
@@ -43,14 +43,6 @@ export interface IdempotencyRecord {
  */
 const STORED_STATUS: Record<Placement, number> = { decided: 201, accepted: 202 };
 const placementOfStored = (status: number): Placement => (status === STORED_STATUS.accepted ? 'accepted' : 'decided');
-
-/** A product an order line may name: on sale, with its price and seller. */
-export interface PricedProduct {
-  id: string;
-  seller_id: string;
-  price_amount: string;
-  currency: string;
-}
 
 /** A row of a keyset page, with its created_at to the microsecond (libs/http CREATED_AT_EXACT). */
 export type PagedOrderRow = OrderRow & { created_at_exact: string };
@@ -189,7 +181,7 @@ export class OrdersRepository {
   }
 
   /** The products of `ids` that are on sale (the order's lines are priced from them, in the order's transaction). */
-  async productsOnSale(manager: EntityManager, ids: string[]): Promise<PricedProduct[]> {
+  async productsOnSale(manager: EntityManager, ids: string[]): Promise<PriceSource[]> {
     return manager.query('SELECT id, seller_id, price_amount, currency FROM products WHERE id = ANY($1::uuid[]) AND active', [ids]);
   }
 
@@ -197,7 +189,7 @@ export class OrdersRepository {
   async insertPending(
     manager: EntityManager,
     order: { id: string; userId: string; sellerId: string; totalAmount: number; currency: string },
-    lines: { productId: string; quantity: number; unitPrice: string | undefined }[],
+    lines: { productId: string; quantity: number; unitPrice: string }[],
   ): Promise<OrderRow> {
     const [row] = returnedRows<OrderRow>(
       await manager.query(`INSERT INTO orders (id, user_id, seller_id, status, total_amount, currency) VALUES ($1, $2, $3, 'PENDING', $4, $5) RETURNING *`, [

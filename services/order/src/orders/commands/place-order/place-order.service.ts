@@ -9,7 +9,7 @@ import { MixedCurrencies, MultipleSellers, PaymentUnavailable, RequestInProgress
 import type { OrderRow, OrderView } from '../../order.model';
 import { OrdersRepository } from '../../orders.repository';
 import { PaymentGateway, type ChargeOutcome } from '../../payment.gateway';
-import { commitCertainlyFailed, placementOf, type Placement } from '../../placement.policy';
+import { commitCertainlyFailed, placementOf, priceOrder, type Placement } from '../../placement.policy';
 import type { PlaceOrderRequest } from './place-order.request.dto';
 
 /**
@@ -90,20 +90,21 @@ export class PlaceOrderService {
   // Runs after the key is claimed; its foreign key to the order is deferred to commit.
   protected async insertOrder(manager: EntityManager, orderId: string, request: PlaceOrderRequest): Promise<OrderRow> {
     const productIds = [...new Set(request.items.map((i) => i.productId))];
-    const products = await this.orders.productsOnSale(manager, productIds);
-    const byId = new Map(products.map((p) => [p.id, p]));
-    const missing = productIds.filter((id) => !byId.has(id));
-    if (missing.length) throw new UnknownProducts(missing);
-    const currencies = new Set(products.map((p) => p.currency));
-    if (currencies.size > 1) throw new MixedCurrencies();
-    if (new Set(products.map((p) => p.seller_id)).size > 1) throw new MultipleSellers();
-
-    const total = request.items.reduce((sum, item) => sum + Number(byId.get(item.productId)?.price_amount) * item.quantity, 0);
-    return this.orders.insertPending(
-      manager,
-      { id: orderId, userId: request.userId, sellerId: products[0].seller_id, totalAmount: total, currency: products[0].currency },
-      request.items.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPrice: byId.get(i.productId)?.price_amount })),
-    );
+    const priced = priceOrder(request.items, await this.orders.productsOnSale(manager, productIds));
+    switch (priced.kind) {
+      case 'unknown-products':
+        throw new UnknownProducts(priced.productIds);
+      case 'mixed-currencies':
+        throw new MixedCurrencies();
+      case 'multiple-sellers':
+        throw new MultipleSellers();
+      case 'priced':
+        return this.orders.insertPending(
+          manager,
+          { id: orderId, userId: request.userId, sellerId: priced.sellerId, totalAmount: priced.totalAmount, currency: priced.currency },
+          priced.lines,
+        );
+    }
   }
 
   /**
