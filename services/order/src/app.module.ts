@@ -6,7 +6,7 @@ import { CatalogModule } from './catalog/catalog.module';
 import { SERVICE_NAME, type OrderConfig } from './config';
 import { orderMigrations } from './database/migrations';
 import { OrdersModule } from './orders/orders.module';
-import { orderRateLimits } from './orders/rate-limits';
+import { orderRateLimits } from './orders/rate-limits.policy';
 
 /** The order service: its database, Redis for the jobs' leases only (orders are taken without it), the outbox to both brokers. */
 export const appModule = (config: OrderConfig, telemetry: Telemetry): DynamicModule =>

@@ -1,25 +1,15 @@
 import {
   findTraces,
   newTraceparent,
+  PROBLEM_JSON,
   runServiceExpectingExit,
+  type ServiceProcess,
   sharedTestTokens,
   startServiceProcess,
   waitForTraceById,
-  type ServiceProcess,
 } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import {
-  asAdmin,
-  asUser,
-  createProduct,
-  ledger,
-  ORDER_ENTRY,
-  placeOrder,
-  PROBLEM,
-  startOrderStack,
-  type OrderBody,
-  type OrderStack,
-} from './support/order-stack';
+import { asAdmin, asUser, createProduct, ledger, ORDER_ENTRY, placeOrder, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
 
 /** Issue #10's acceptance rules on the order service, as a real process with a key pair of the test's own. */
 describe('order service: identity, authorization and abuse limits', () => {
@@ -62,7 +52,7 @@ describe('order service: identity, authorization and abuse limits', () => {
         body: method === 'GET' ? undefined : '{}',
       });
       expect({ call: `${method} ${path}`, status: res.status }).toEqual({ call: `${method} ${path}`, status: 401 });
-      expect(res.headers.get('content-type')).toContain(PROBLEM);
+      expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="conveyor"');
       await expect(res.json()).resolves.toMatchObject({ code: 'AUTH.TOKEN_MISSING', status: 401 });
     }
@@ -97,7 +87,7 @@ describe('order service: identity, authorization and abuse limits', () => {
     for (const call of calls) {
       const res = await fetch(url(call.path), { method: call.method, headers: { 'content-type': call.type ?? 'application/json', ...user }, body: call.body });
       expect({ call: `${call.method} ${call.path}`, status: res.status }).toEqual({ call: `${call.method} ${call.path}`, status: 403 });
-      expect(res.headers.get('content-type')).toContain(PROBLEM);
+      expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
       await expect(res.json()).resolves.toMatchObject({ code: 'AUTH.FORBIDDEN', requiredRoles: ['admin'] });
     }
     await expect((await fetch(url(`/products/${product.id}`))).json()).resolves.toMatchObject({ priceAmount: 10_000, version: 1, imageUrl: null });
@@ -160,7 +150,7 @@ describe('order service: identity, authorization and abuse limits', () => {
     for (const instance of [replica, stack.order]) {
       const limited = await placeOrder(instance, newOrder(user), randomUUID());
       expect(limited.status).toBe(429);
-      expect(limited.headers.get('content-type')).toContain(PROBLEM);
+      expect(limited.headers.get('content-type')).toContain(PROBLEM_JSON);
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       await expect(limited.json()).resolves.toMatchObject({ code: 'RATE_LIMIT.EXCEEDED', by: 'user', limit: 'order-placement' });
     }
@@ -190,7 +180,7 @@ describe('order service: identity, authorization and abuse limits', () => {
       body: JSON.stringify({ items: [{ productId: product.id, quantity: 1 }], cardToken: 'x'.repeat(2 * 1024 * 1024) }),
     });
     expect(huge.status).toBe(413);
-    expect(huge.headers.get('content-type')).toContain(PROBLEM);
+    expect(huge.headers.get('content-type')).toContain(PROBLEM_JSON);
   });
 
   it('When it starts in production mode without its secrets, then it exits 78 naming each, instead of using the development defaults', async () => {

@@ -1,10 +1,10 @@
-import { startServiceProcess, uniqueName } from '@conveyor/testing';
+import { PROBLEM_JSON, startServiceProcess, uniqueName } from '@conveyor/testing';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { asAdmin, asUser, createProduct, ORDER_ENTRY, PROBLEM, startOrderStack, type OrderStack } from './support/order-stack';
+import { asAdmin, asUser, createProduct, ORDER_ENTRY, startOrderStack, type OrderStack } from './support/order-stack';
 
 describe('order service: catalog caching and the streaming orders export', () => {
   let stack: OrderStack;
@@ -67,7 +67,7 @@ describe('order service: catalog caching and the streaming orders export', () =>
     await expect((await patch({ version: 1, priceAmount: 8_000 })).json()).resolves.toMatchObject({ version: 2, priceAmount: 8_000 });
     const stale = await patch({ version: 1, priceAmount: 9_000 });
     expect(stale.status).toBe(409);
-    expect(stale.headers.get('content-type')).toContain(PROBLEM);
+    expect(stale.headers.get('content-type')).toContain(PROBLEM_JSON);
     await expect(stale.json()).resolves.toMatchObject({ code: 'PRODUCT.VERSION_CONFLICT' });
     // Each change committed its catalog event, whole state included; the refused one none.
     const events = await stack.sql.query(

@@ -3,6 +3,7 @@ import { RequestMethod, type DynamicModule, type Type } from '@nestjs/common';
 import { METHOD_METADATA, MODULE_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { appModule } from '../src/app.module';
 import { config } from '../src/config';
+import { PROBLEM_JSON } from '@conveyor/testing';
 import { startOrderStack, type OrderStack } from './support/order-stack';
 
 /** Every `METHOD /path` the app's controllers declare, read from Nest's route metadata, in OpenAPI's `{param}` form. */
@@ -74,7 +75,7 @@ describe('order service: OpenAPI document', () => {
         const statuses = Object.keys(operation.responses);
         // Readiness answers terminus's JSON when a dependency is down, by design; every other error is a problem.
         for (const status of statuses.filter((s) => Number(s) >= 400 && !path.startsWith('/health'))) {
-          if (!operation.responses[status].content?.['application/problem+json']) problems.push(`${route} ${status} is not problem+json`);
+          if (!operation.responses[status].content?.[PROBLEM_JSON]) problems.push(`${route} ${status} is not problem+json`);
         }
         if (!statuses.includes('500')) problems.push(`${route} declares no 500`);
         const takesInput = operation.requestBody !== undefined || (operation.parameters ?? []).some((p) => p.in === 'query');

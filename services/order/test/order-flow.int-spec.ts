@@ -1,17 +1,6 @@
-import { eventually } from '@conveyor/testing';
+import { eventually, PROBLEM_JSON } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import {
-  asUser,
-  createProduct,
-  getOrder,
-  ledger,
-  placeOrder,
-  PROBLEM,
-  setFaults,
-  startOrderStack,
-  type OrderBody,
-  type OrderStack,
-} from './support/order-stack';
+import { asUser, createProduct, getOrder, ledger, placeOrder, setFaults, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
 
 describe('order service: placing, paying, cancelling, reconciling', () => {
   let stack: OrderStack;
@@ -84,7 +73,7 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     const [orders, charges] = [await count('orders'), (await ledger(stack.sim)).charged.count];
     const reused = await placeOrder(stack.order, { ...request, items: [{ productId: product.id, quantity: 3 }] }, key);
     expect(reused.status).toBe(422);
-    expect(reused.headers.get('content-type')).toContain(PROBLEM);
+    expect(reused.headers.get('content-type')).toContain(PROBLEM_JSON);
     await expect(reused.json()).resolves.toMatchObject({ code: 'ORDER.IDEMPOTENCY_KEY_REUSED' });
     expect(await count('orders')).toBe(orders);
     expect((await ledger(stack.sim)).charged.count).toBe(charges);
@@ -119,7 +108,7 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     ];
     for (const c of cases) {
       const res = await placeOrder(stack.order, c.body, c.key);
-      expect({ status: res.status, type: res.headers.get('content-type') }).toEqual({ status: c.status, type: expect.stringContaining(PROBLEM) });
+      expect({ status: res.status, type: res.headers.get('content-type') }).toEqual({ status: c.status, type: expect.stringContaining(PROBLEM_JSON) });
       await expect(res.json()).resolves.toMatchObject({ code: c.code, status: c.status });
     }
     expect({
@@ -157,7 +146,7 @@ describe('order service: placing, paying, cancelling, reconciling', () => {
     await stack.sql.query(`UPDATE orders SET paid_at = now() - interval '15 days' WHERE id = $1`, [placed.id]);
     const res = await fetch(`${stack.order.url}/orders/${placed.id}/cancel`, { method: 'POST', headers: await asUser(placed.userId) });
     expect(res.status).toBe(409);
-    expect(res.headers.get('content-type')).toContain(PROBLEM);
+    expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
     await expect(res.json()).resolves.toMatchObject({ code: 'ORDER.CANCEL_WINDOW_CLOSED', orderId: placed.id });
     await expect(getOrder(stack.order, placed.id)).resolves.toMatchObject({ status: 'PAID' });
     expect((await ledger(stack.sim)).byOrder[placed.id]).toMatchObject({ charges: 1, cancels: 0 });

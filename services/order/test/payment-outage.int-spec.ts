@@ -1,6 +1,6 @@
-import { eventually, startServiceProcess, type ServiceProcess } from '@conveyor/testing';
+import { eventually, PROBLEM_JSON, type ServiceProcess, startServiceProcess } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import { createProduct, ledger, ORDER_ENTRY, placeOrder, PROBLEM, setFaults, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
+import { createProduct, ledger, ORDER_ENTRY, placeOrder, setFaults, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
 
 describe('order service: payment partner in trouble, and two replicas', () => {
   let stack: OrderStack;
@@ -37,7 +37,7 @@ describe('order service: payment partner in trouble, and two replicas', () => {
     const key = randomUUID();
     const refused = await placeOrder(stack.order, request, key);
     expect(refused.status).toBe(503);
-    expect(refused.headers.get('content-type')).toContain(PROBLEM);
+    expect(refused.headers.get('content-type')).toContain(PROBLEM_JSON);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     await expect(refused.json()).resolves.toMatchObject({ code: 'ORDER.PAYMENT_UNAVAILABLE' });
 

@@ -9,8 +9,9 @@ import { orderEnv, type OrderConfig } from '../src/config';
 import { orderMigrations } from '../src/database/migrations';
 import { OutboxOrderEvents } from '../src/orders/events/order-events.port';
 import { OrdersRepository } from '../src/orders/orders.repository';
-import { PaymentGateway } from '../src/orders/payments/payment-gateway';
-import { RECONCILER_LOCK, ReconcilePaymentsService, type ReconcileReport } from '../src/orders/reconciliation/reconcile-payments.service';
+import { RECONCILER_LOCK, ReconcilePaymentsService, type ReconcileReport } from '../src/orders/commands/reconcile-payments/reconcile-payments.service';
+import { PaymentGateway } from '../src/orders/payment.gateway';
+import { PaymentRecordsRepository } from '../src/orders/payment-records.repository';
 import { ledger, setFaults } from './support/order-stack';
 
 const REFUND_ROUTE = 'POST /v1/payments/:paymentKey/cancel';
@@ -46,7 +47,10 @@ describe('order reconciler: back-off and giving up, on a clock the test controls
     });
     await dataSource.initialize();
     await dataSource.runMigrations();
-    const payments = new PaymentGateway(createResilientHttpClient(clientOptionsFromEnv('PAYMENTS', 'payments', config)), dataSource);
+    const payments = new PaymentGateway(
+      createResilientHttpClient(clientOptionsFromEnv('PAYMENTS', 'payments', config)),
+      new PaymentRecordsRepository(dataSource),
+    );
     reconciler = new ReconcilePaymentsService(
       new OrdersRepository(dataSource),
       payments,

@@ -1,6 +1,6 @@
-import { eventually, startServiceProcess, type ServiceProcess } from '@conveyor/testing';
+import { eventually, PROBLEM_JSON, type ServiceProcess, startServiceProcess } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import { RECONCILE_CANDIDATE } from '../src/orders/reconciliation/reconcile-payments.service';
+import { RECONCILE_CANDIDATE } from '../src/orders/orders.repository';
 import {
   asAdmin,
   asUser,
@@ -9,7 +9,6 @@ import {
   ledger,
   ORDER_ENTRY,
   placeOrder,
-  PROBLEM,
   setFaults,
   startOrderStack,
   type OrderBody,
@@ -180,21 +179,21 @@ describe('order service: the reconciler is not starved by orders the provider re
   it('When a user asks for that list, or the cursor is not one, then problem+json 403 / 400 and nothing else', async () => {
     const asPlainUser = await fetch(`${stack.order.url}/orders/requiring-attention`, { headers: await asUser('u-curious') });
     expect(asPlainUser.status).toBe(403);
-    expect(asPlainUser.headers.get('content-type')).toContain(PROBLEM);
+    expect(asPlainUser.headers.get('content-type')).toContain(PROBLEM_JSON);
     await expect(asPlainUser.json()).resolves.toMatchObject({ code: 'AUTH.FORBIDDEN' });
     const badCursor = await fetch(`${stack.order.url}/orders/requiring-attention?cursor=nonsense`, { headers: await asAdmin() });
     expect(badCursor.status).toBe(400);
-    expect(badCursor.headers.get('content-type')).toContain(PROBLEM);
+    expect(badCursor.headers.get('content-type')).toContain(PROBLEM_JSON);
     const badLimit = await fetch(`${stack.order.url}/orders/requiring-attention?limit=0`, { headers: await asAdmin() });
     expect(badLimit.status).toBe(400);
-    expect(badLimit.headers.get('content-type')).toContain(PROBLEM);
+    expect(badLimit.headers.get('content-type')).toContain(PROBLEM_JSON);
   });
 
   it('When an order requires attention, then cancelling it is 409 and it stays as it is', async () => {
     const [id] = refusing;
     const res = await fetch(`${stack.order.url}/orders/${id}/cancel`, { method: 'POST', headers: await asAdmin() });
     expect(res.status).toBe(409);
-    expect(res.headers.get('content-type')).toContain(PROBLEM);
+    expect(res.headers.get('content-type')).toContain(PROBLEM_JSON);
     await expect(res.json()).resolves.toMatchObject({ code: 'ORDER.NOT_CANCELLABLE', orderStatus: 'REQUIRES_ATTENTION' });
     await expect(getOrder(stack.order, id)).resolves.toMatchObject({ status: 'REQUIRES_ATTENTION' });
   });
@@ -217,7 +216,7 @@ describe('order service: the reconciler is not starved by orders the provider re
 
     const again = await fetch(`${stack.order.url}/orders/${id}/retry-reconciliation`, { method: 'POST', headers: await asAdmin() });
     expect(again.status).toBe(409);
-    expect(again.headers.get('content-type')).toContain(PROBLEM);
+    expect(again.headers.get('content-type')).toContain(PROBLEM_JSON);
     await expect(again.json()).resolves.toMatchObject({ code: 'ORDER.NOT_REQUIRING_ATTENTION' });
     const unknownId = await fetch(`${stack.order.url}/orders/${randomUUID()}/retry-reconciliation`, { method: 'POST', headers: await asAdmin() });
     expect(unknownId.status).toBe(404);

@@ -6,7 +6,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { APP_CONFIG } from '@conveyor/config';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { OrderConfig } from '../config';
-import { ProductResponse, type ProductView } from './products.dto';
+import { ProductResponse, type ProductView } from './product.model';
 import { IMAGE_TYPES, ProductImagesService } from './product-images.service';
 import { ProductNotFound } from './catalog.errors';
 import { z } from 'zod';

@@ -5,21 +5,22 @@ import { Module } from '@nestjs/common';
 import type { OrderConfig } from '../config';
 import { CancelOrderHttpController } from './commands/cancel-order/cancel-order.http.controller';
 import { CancelOrderService } from './commands/cancel-order/cancel-order.service';
+import { SETTLEMENT_LOCK, MatchSettlementsService } from './commands/match-settlements/match-settlements.service';
 import { PlaceOrderHttpController } from './commands/place-order/place-order.http.controller';
 import { PlaceOrderService } from './commands/place-order/place-order.service';
+import { IDEMPOTENCY_PRUNE_LOCK, PruneIdempotencyKeysService } from './commands/prune-idempotency-keys/prune-idempotency-keys.service';
+import { RECONCILER_LOCK, ReconcilePaymentsService } from './commands/reconcile-payments/reconcile-payments.service';
 import { RetryReconciliationHttpController } from './commands/retry-reconciliation/retry-reconciliation.http.controller';
 import { RetryReconciliationService } from './commands/retry-reconciliation/retry-reconciliation.service';
 import { ORDER_EVENTS, OutboxOrderEvents } from './events/order-events.port';
-import { IDEMPOTENCY_PRUNE_LOCK, PruneIdempotencyKeysService } from './idempotency/prune-idempotency-keys.service';
 import { OrdersRepository } from './orders.repository';
-import { PAYMENTS_CLIENT, PaymentGateway } from './payments/payment-gateway';
+import { PAYMENTS_CLIENT, PaymentGateway } from './payment.gateway';
+import { PaymentRecordsRepository } from './payment-records.repository';
 import { ExportOrdersHttpController } from './queries/export-orders/export-orders.http.controller';
 import { ExportOrdersService } from './queries/export-orders/export-orders.service';
 import { GetOrderHttpController } from './queries/get-order/get-order.http.controller';
 import { ListOrdersHttpController } from './queries/list-orders/list-orders.http.controller';
 import { ListOrdersRequiringAttentionHttpController } from './queries/list-orders-requiring-attention/list-orders-requiring-attention.http.controller';
-import { RECONCILER_LOCK, ReconcilePaymentsService } from './reconciliation/reconcile-payments.service';
-import { SETTLEMENT_LOCK, SettlementMatchingService } from './reconciliation/settlement-matching.service';
 
 @Module({
   imports: [
@@ -43,6 +44,7 @@ import { SETTLEMENT_LOCK, SettlementMatchingService } from './reconciliation/set
   ],
   providers: [
     OrdersRepository,
+    PaymentRecordsRepository,
     PaymentGateway,
     PlaceOrderService,
     ExportOrdersService,
@@ -57,10 +59,10 @@ import { SETTLEMENT_LOCK, SettlementMatchingService } from './reconciliation/set
       intervalMs: (config: OrderConfig) => config.ORDER_RECONCILE_INTERVAL_MS,
       run: (reconciler, lease) => reconciler.reconcileUnsettledPayments(lease),
     }),
-    SettlementMatchingService,
+    MatchSettlementsService,
     leaseScheduledJob({
       lockName: SETTLEMENT_LOCK,
-      use: SettlementMatchingService,
+      use: MatchSettlementsService,
       intervalMs: (config: OrderConfig) => config.ORDER_SETTLEMENT_INTERVAL_MS,
       run: (settlement, lease) => settlement.matchRecentDays(lease),
     }),

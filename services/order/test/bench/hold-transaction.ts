@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { KeyTaken, PlaceOrderService, type PlacedOrder } from '../../src/orders/commands/place-order/place-order.service';
+import { KeyTaken } from '@conveyor/persistence';
+import { PlaceOrderService, type PlacementOutcome } from '../../src/orders/commands/place-order/place-order.service';
 import type { PlaceOrderRequest } from '../../src/orders/commands/place-order/place-order.request.dto';
 import { PaymentUnavailable } from '../../src/orders/order.errors';
-import { chargeAuditDetail, PaymentGateway, type ChargeOutcome, type ChargeRequest } from '../../src/orders/payments/payment-gateway';
+import { chargeAuditDetail, PaymentGateway, type ChargeOutcome, type ChargeRequest } from '../../src/orders/payment.gateway';
 import { requestFingerprint } from '@conveyor/http';
 
 /**
@@ -14,12 +15,7 @@ import { requestFingerprint } from '@conveyor/http';
 export class AuditInTransactionPaymentGateway extends PaymentGateway {
   async chargeWithin(manager: EntityManager, request: ChargeRequest): Promise<ChargeOutcome> {
     const outcome = await this.classify(request);
-    await manager.query('INSERT INTO payment_attempts (order_id, kind, outcome, detail) VALUES ($1, $2, $3, $4)', [
-      request.orderId,
-      'charge',
-      outcome.kind,
-      chargeAuditDetail(outcome),
-    ]);
+    await this.records.recordAttempt(manager, { orderId: request.orderId, kind: 'charge', outcome: outcome.kind, detail: chargeAuditDetail(outcome) });
     return outcome;
   }
 }
@@ -35,17 +31,13 @@ export class AuditInTransactionPaymentGateway extends PaymentGateway {
  * hold-transaction.main.ts.
  */
 export class HoldTransactionPlaceOrderService extends PlaceOrderService {
-  override async place(key: string, request: PlaceOrderRequest): Promise<PlacedOrder> {
+  override async place(key: string, request: PlaceOrderRequest): Promise<PlacementOutcome> {
     const requestHash = requestFingerprint(request);
-    const payments = this.payments as AuditInTransactionPaymentGateway;
+    const payments = this.payments as unknown as AuditInTransactionPaymentGateway;
     try {
-      return await this.orders.dataSource.transaction(async (manager) => {
+      return await this.orders.transaction(async (manager) => {
         const orderId = randomUUID();
-        const claimed: unknown[] = await manager.query(
-          'INSERT INTO idempotency_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING RETURNING key',
-          [request.userId, key, requestHash, orderId],
-        );
-        if (claimed.length === 0) throw new KeyTaken();
+        if (!(await this.orders.claimIdempotencyKey(manager, { userId: request.userId, key, requestHash, orderId }))) throw new KeyTaken(key);
         const order = await this.insertOrder(manager, orderId, request);
         // The anti-pattern: an external call while this transaction holds its connection and row locks.
         const outcome = await payments.chargeWithin(manager, {
@@ -54,7 +46,7 @@ export class HoldTransactionPlaceOrderService extends PlaceOrderService {
           currency: order.currency.trim(),
           cardToken: request.cardToken,
         });
-        let status: 201 | 202 = 201;
+        let placement: 'decided' | 'accepted' = 'decided';
         if (outcome.kind === 'approved') {
           const paid = await this.orders.transition(manager, orderId, ['PENDING'], 'PAID', { paymentKey: outcome.payment.paymentKey });
           if (paid) await this.events.orderPaid(manager, await this.orders.view(manager, paid));
@@ -62,7 +54,7 @@ export class HoldTransactionPlaceOrderService extends PlaceOrderService {
           const failed = await this.orders.transition(manager, orderId, ['PENDING'], 'FAILED', { failureReason: outcome.reason });
           if (failed) await this.events.orderPaymentFailed(manager, await this.orders.view(manager, failed));
         } else if (outcome.kind === 'unknown') {
-          status = 202;
+          placement = 'accepted';
           await this.orders.transition(manager, orderId, ['PENDING'], 'UNKNOWN', { needsReconciliation: true });
         } else {
           throw new PaymentUnavailable(outcome.error.retryAfterSeconds ?? 1, outcome.error); // rolls the order and its key back
@@ -70,8 +62,8 @@ export class HoldTransactionPlaceOrderService extends PlaceOrderService {
         const current = await this.orders.find(manager, orderId);
         if (!current) throw new Error(`order ${orderId} vanished`);
         const body = await this.orders.view(manager, current);
-        await this.orders.recordResponse(manager, orderId, status, body);
-        return { status, body, replayed: false };
+        await this.orders.recordPlacement(manager, orderId, placement, body);
+        return { kind: placement, order: body, replayed: false };
       });
     } catch (error) {
       if (!(error instanceof KeyTaken)) throw error;

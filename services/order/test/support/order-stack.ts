@@ -1,102 +1,70 @@
 import {
   asAdmin,
   asUser,
-  createTestDatabase,
+  PROVIDER_SIM_ENTRY,
   sharedTestTokens,
-  startServiceProcess,
+  startServiceStack,
   uniqueName,
   type ServiceProcess,
-  type TestDatabase,
+  type ServiceStack,
 } from '@conveyor/testing';
-import { Client } from 'pg';
 
-export const PROBLEM = 'application/problem+json';
 export const ORDER_ENTRY = 'services/order/src/main.ts';
 
 /** Requests signed with the test file's key pair (libs/testing), which every order process started here trusts (`authEnv()`). */
 export { asAdmin, asUser };
 
-/** What an order process needs to trust `sharedTestTokens()`, with rate limits out of the way of tests that are not about them. */
+/** Rate limits out of the way of tests that are not about them. */
+const UNLIMITED_PLACEMENTS = { ORDER_PLACEMENT_RATE_PER_USER: '1000000', ORDER_PLACEMENT_RATE_PER_IP: '1000000' };
+
+/** What an order process started by hand (not by a stack) needs to trust `sharedTestTokens()`, with rate limits out of the way. */
 export async function authEnv(): Promise<Record<string, string>> {
-  return {
-    ...(await sharedTestTokens()).env,
-    RATE_LIMIT_KEY_PREFIX: uniqueName('ratelimit'),
-    ORDER_PLACEMENT_RATE_PER_USER: '1000000',
-    ORDER_PLACEMENT_RATE_PER_IP: '1000000',
-  };
+  return { ...(await sharedTestTokens()).env, RATE_LIMIT_KEY_PREFIX: uniqueName('ratelimit'), ...UNLIMITED_PLACEMENTS };
 }
 
-/** provider-sim (admin on) and one order process on a database of its own: what one test file runs against. */
-export interface OrderStack {
+/**
+ * provider-sim (admin on) and one order process on a database of its own
+ * (libs/testing `startServiceStack`): what one test file runs against.
+ */
+export interface OrderStack extends ServiceStack<'sim'> {
   sim: ServiceProcess;
-  order: ServiceProcess;
+  /** The order process of the moment (`service`). */
+  readonly order: ServiceProcess;
   /** The environment the order process got: start another replica with it. */
   orderEnv: Record<string, string>;
-  db: TestDatabase;
-  /** A direct connection to the order database, to check what the service wrote. */
-  sql: Client;
-  stop(): Promise<void>;
-}
-
-/** Unique topic and exchange names for one order stack; the order process creates them at start. */
-export function brokerNamesEnv(): { ORDER_EVENTS_TOPIC: string; CATALOG_EVENTS_TOPIC: string; NOTIFICATION_EXCHANGE: string; NOTIFICATION_QUEUE: string } {
-  return {
-    ORDER_EVENTS_TOPIC: uniqueName('order_events'),
-    CATALOG_EVENTS_TOPIC: uniqueName('catalog_events'),
-    NOTIFICATION_EXCHANGE: uniqueName('notification_commands'),
-    NOTIFICATION_QUEUE: uniqueName('notification_send'),
-  };
 }
 
 /** `env` overrides the order process's environment, `simEnv` provider-sim's (e.g. `OTEL_SDK_DISABLED: 'false'` to trace both). */
 export async function startOrderStack(env: Record<string, string> = {}, simEnv: Record<string, string> = {}): Promise<OrderStack> {
-  const db = await createTestDatabase('order');
-  const sim = await startServiceProcess('services/provider-sim/src/main.ts', {
-    PROVIDER_SIM_ADMIN: 'true',
-    OTEL_SDK_DISABLED: 'true',
-    LOG_LEVEL: 'warn',
-    ...simEnv,
+  const stack = await startServiceStack({
+    service: 'order',
+    processes: { sim: { entry: PROVIDER_SIM_ENTRY, env: { PROVIDER_SIM_ADMIN: 'true', ...simEnv } } },
+    env: ({ sim }) => ({
+      PAYMENTS_URL: sim.url,
+      // Short client bounds keep the reconciler's wait (worstCaseCallMs: 2 × (0.5 + 0.5 s) + 50 ms) short.
+      PAYMENTS_CONNECT_TIMEOUT_MS: '500',
+      PAYMENTS_READ_TIMEOUT_MS: '500',
+      PAYMENTS_MAX_RETRIES: '1',
+      PAYMENTS_RETRY_BASE_DELAY_MS: '20',
+      PAYMENTS_RETRY_MAX_DELAY_MS: '50',
+      ORDER_RECONCILE_INTERVAL_MS: '300',
+      // No back-off and no giving up, unless a test is about them (reconciler-starvation): a failed order is due again at the next run.
+      ORDER_RECONCILE_BACKOFF_INITIAL_MS: '1',
+      ORDER_RECONCILE_BACKOFF_MAX_MS: '1',
+      ORDER_RECONCILE_MAX_ATTEMPTS: '1000',
+      ORDER_SETTLEMENT_INTERVAL_MS: '0',
+      ...UNLIMITED_PLACEMENTS,
+      ...env,
+    }),
   });
-  const orderEnv = {
-    OTEL_SDK_DISABLED: 'true',
-    LOG_LEVEL: 'warn',
-    POSTGRES_DB: db.database,
-    LOCK_KEY_PREFIX: uniqueName('order_lock'),
-    PAYMENTS_URL: sim.url,
-    // Short client bounds keep the reconciler's wait (worstCaseCallMs: 2 × (0.5 + 0.5 s) + 50 ms) short.
-    PAYMENTS_CONNECT_TIMEOUT_MS: '500',
-    PAYMENTS_READ_TIMEOUT_MS: '500',
-    PAYMENTS_MAX_RETRIES: '1',
-    PAYMENTS_RETRY_BASE_DELAY_MS: '20',
-    PAYMENTS_RETRY_MAX_DELAY_MS: '50',
-    ORDER_RECONCILE_INTERVAL_MS: '300',
-    // No back-off and no giving up, unless a test is about them (reconciler-starvation): a failed order is due again at the next run.
-    ORDER_RECONCILE_BACKOFF_INITIAL_MS: '1',
-    ORDER_RECONCILE_BACKOFF_MAX_MS: '1',
-    ORDER_RECONCILE_MAX_ATTEMPTS: '1000',
-    ORDER_SETTLEMENT_INTERVAL_MS: '0',
-    // The outbox relay runs (Kafka and RabbitMQ from the local servers' defaults) on topics and an exchange of this stack only.
-    ...brokerNamesEnv(),
-    KAFKA_TOPIC_PARTITIONS: '1',
-    ...(await authEnv()),
-    ...env,
-  };
-  const order = await startServiceProcess(ORDER_ENTRY, orderEnv);
-  // Migrations run before the app listens, and /health/live answers only then.
-  const sql = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
-  await sql.connect();
-  return {
-    sim,
-    order,
-    orderEnv,
-    db,
-    sql,
-    stop: async () => {
-      await sql.end();
-      await Promise.all([order.stop(), sim.stop()]);
-      await db.drop();
+  // On top of the stack itself, so its live members (service, restart, stop…) stay what they are.
+  return Object.assign(Object.create(stack) as ServiceStack<'sim'>, {
+    sim: stack.processes.sim,
+    orderEnv: { ...stack.env },
+    get order(): ServiceProcess {
+      return stack.service;
     },
-  };
+  });
 }
 
 export interface Ledger {

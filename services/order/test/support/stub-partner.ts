@@ -1,3 +1,4 @@
+import { PROBLEM_JSON } from '@conveyor/testing';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -63,6 +64,6 @@ export async function startStubPartner(handle: StubHandler): Promise<StubPartner
 
 /** Answers `status` with a JSON (problem+json for >= 400) body. */
 export function answer(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': status >= 400 ? 'application/problem+json' : 'application/json' });
+  res.writeHead(status, { 'content-type': status >= 400 ? PROBLEM_JSON : 'application/json' });
   res.end(JSON.stringify(body));
 }

@@ -4,7 +4,7 @@ import { addToOutbox, eventMessage } from '@conveyor/messaging';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { OrderConfig } from '../../config';
-import type { ProductView } from '../products.dto';
+import type { ProductView } from '../product.model';
 
 /**
  * The catalog events (Kafka `catalog.events`, key = product id) search and

@@ -5,9 +5,10 @@ import type { OrderConfig } from '../../../config';
 import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
 import { OrderCancelWindowClosed, OrderNotCancellable, OrderNotFound } from '../../order.errors';
 import type { OrderView } from '../../order.model';
-import { mayAccessOrder } from '../../order-access';
+import { cancelDecision } from '../../cancel.policy';
+import { mayAccessOrder } from '../../order-access.policy';
 import { OrdersRepository } from '../../orders.repository';
-import { PaymentGateway } from '../../payments/payment-gateway';
+import { PaymentGateway } from '../../payment.gateway';
 
 /**
  * DESIGN.md step 7. A PAID order is first marked CANCELLING and flagged (the
@@ -35,32 +36,25 @@ export class CancelOrderService {
 
   /** Cancels the order for `user` (its owner or an admin; to anyone else it does not exist). */
   async cancel(user: AuthUser, orderId: string): Promise<OrderView> {
-    const dataSource = this.orders.dataSource;
-    const decided = await dataSource.transaction(async (manager) => {
+    const decided = await this.orders.transaction(async (manager) => {
       // FOR UPDATE: the decision holds against a concurrent payment result or reconciler.
       const order = await this.orders.find(manager, orderId, { forUpdate: true });
       if (!order || !mayAccessOrder(user, order)) throw new OrderNotFound(orderId);
-      switch (order.status) {
-        case 'CANCELLED':
+      const decision = cancelDecision(order, this.clock.now(), this.config.ORDER_CANCEL_WINDOW_S);
+      switch (decision.kind) {
+        case 'answer':
           return { refund: undefined, view: await this.orders.view(manager, order) };
-        case 'FAILED':
-        case 'REQUIRES_ATTENTION':
-          // REQUIRES_ATTENTION: in the operations queue, an operator resolves its payment first (a retry puts it back as it was).
+        case 'not-cancellable':
           throw new OrderNotCancellable(orderId, order.status);
-        case 'PENDING':
-        case 'UNKNOWN': {
+        case 'window-closed':
+          throw new OrderCancelWindowClosed(orderId, decision.paidAt, this.config.ORDER_CANCEL_WINDOW_S);
+        case 'cancel-now': {
           const cancelled = await this.orders.transition(manager, orderId, [order.status], 'CANCELLED', { needsReconciliation: true });
           const view = await this.orders.view(manager, cancelled ?? order);
           await this.events.orderCancelled(manager, view);
           return { refund: undefined, view };
         }
-        case 'PAID':
-        case 'CANCELLING': {
-          const windowS = this.config.ORDER_CANCEL_WINDOW_S;
-          // CANCELLING was decided inside the window: finishing it is not a new decision.
-          if (order.status === 'PAID' && order.paid_at && this.clock.now().getTime() - order.paid_at.getTime() > windowS * 1000) {
-            throw new OrderCancelWindowClosed(orderId, order.paid_at, windowS);
-          }
+        case 'refund-first': {
           // The intent first: whatever fails after this, the reconciler finishes the cancel.
           const cancelling = await this.orders.transition(manager, orderId, [order.status], 'CANCELLING', { needsReconciliation: true });
           return { refund: order.payment_key ?? undefined, view: await this.orders.view(manager, cancelling ?? order) };
@@ -71,7 +65,7 @@ export class CancelOrderService {
 
     // Then the refund (idempotent: the reconciler may send it again), then the outcome.
     await this.payments.refund(orderId, decided.refund, 'cancelled by user');
-    return dataSource.transaction(async (manager) => {
+    return this.orders.transaction(async (manager) => {
       const cancelled = await this.orders.transition(manager, orderId, ['CANCELLING'], 'CANCELLED', { needsReconciliation: false });
       const current = cancelled ?? (await this.orders.find(manager, orderId));
       if (!current) throw new OrderNotFound(orderId);

@@ -5,9 +5,12 @@ import { Body, Controller, Headers, Post, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { OrderResponse, orderUrl, type OrderView } from '../../order.model';
-import { PlaceOrderService } from './place-order.service';
-import { ORDER_PLACEMENT_LIMIT } from '../../rate-limits';
+import { ORDER_PLACEMENT_LIMIT } from '../../rate-limits.policy';
+import { PlaceOrderService, type PlacementOutcome } from './place-order.service';
 import { PlaceOrderBody } from './place-order.request.dto';
+
+/** The status of each outcome: 201 once the payment is decided, 202 (with the status URL) while it is not known. */
+const STATUS_OF: Record<PlacementOutcome['kind'], 201 | 202> = { decided: 201, accepted: 202 };
 
 /** Where the order can be read again (`GET /orders/{id}`), on a 201 and a 202 alike. */
 const ORDER_LOCATION = { Location: { description: 'The order: `/orders/{id}`', required: true, schema: { type: 'string', pattern: '^/orders/[0-9a-f-]+$' } } };
@@ -50,9 +53,9 @@ export class PlaceOrderHttpController {
     if (!parsedKey.success) throw new IdempotencyKeyRequired('ORDER', 'Placing an order');
     setRequestAttributes({ 'user.id': user.id });
     const placed = await this.placeOrder.place(parsedKey.data, { ...body, userId: user.id });
-    setRequestAttributes({ 'order.id': placed.body.id, 'order.outcome': placed.body.status, 'order.replayed': placed.replayed });
-    reply.status(placed.status).header('location', orderUrl(placed.body.id)).header('cache-control', 'no-store');
+    setRequestAttributes({ 'order.id': placed.order.id, 'order.outcome': placed.order.status, 'order.replayed': placed.replayed });
+    reply.status(STATUS_OF[placed.kind]).header('location', orderUrl(placed.order.id)).header('cache-control', 'no-store');
     if (placed.replayed) reply.header('idempotent-replayed', 'true');
-    return placed.body;
+    return placed.order;
   }
 }

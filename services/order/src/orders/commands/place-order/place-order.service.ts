@@ -1,4 +1,5 @@
 import { IdempotencyKeyReused, requestFingerprint } from '@conveyor/http';
+import { KeyTaken } from '@conveyor/persistence';
 import type { DownstreamUnavailableError } from '@conveyor/resilience';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
@@ -6,33 +7,24 @@ import type { EntityManager } from 'typeorm';
 import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
 import { MixedCurrencies, MultipleSellers, PaymentUnavailable, RequestInProgress, UnknownProducts } from '../../order.errors';
 import type { OrderRow, OrderView } from '../../order.model';
-import { OrdersRepository, placementStatus } from '../../orders.repository';
-import { PaymentGateway, type ChargeOutcome } from '../../payments/payment-gateway';
+import { OrdersRepository } from '../../orders.repository';
+import { PaymentGateway, type ChargeOutcome } from '../../payment.gateway';
+import { commitCertainlyFailed, placementOf, priceOrder, type Placement } from '../../placement.policy';
 import type { PlaceOrderRequest } from './place-order.request.dto';
 
-/** The HTTP answer of a placed order: 201 when settled (PAID or FAILED), 202 while the payment is UNKNOWN. */
-export interface PlacedOrder {
-  status: 201 | 202;
-  body: OrderView;
+/**
+ * What placing an order came to: `decided` (PAID or FAILED, or cancelled
+ * meanwhile) or `accepted` (the payment's outcome is not known yet: UNKNOWN,
+ * the reconciler settles it), with the order as answered. `replayed`: the
+ * stored answer of an earlier request with the same key.
+ */
+export interface PlacementOutcome {
+  kind: Placement;
+  order: OrderView;
   replayed: boolean;
 }
 
-type Begun = { kind: 'new'; order: OrderRow } | { kind: 'replay'; placed: PlacedOrder };
-
-/**
- * Whether a failed transaction certainly did not commit: PostgreSQL reported
- * the error itself (an SQLSTATE), and not one of a lost or closing connection
- * (classes 08 and 57P). Anything else (a reset, "connection terminated") is
- * ambiguous: the COMMIT may have held.
- */
-function rolledBack(error: unknown): boolean {
-  const driverError = (error as { driverError?: unknown }).driverError ?? error;
-  const code = (driverError as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57P');
-}
-
-/** Thrown inside the first transaction when the key exists: roll back, then answer as a repeat. */
-export class KeyTaken extends Error {}
+type Begun = { kind: 'new'; order: OrderRow } | { kind: 'replay'; outcome: PlacementOutcome };
 
 /**
  * DESIGN.md "The order flow", steps 1 to 5:
@@ -43,8 +35,8 @@ export class KeyTaken extends Error {}
  *    PENDING → refund at once (compensation); PAID → answer it; unreadable →
  *    no refund, the reconciler settles it;
  * 4. declined → FAILED + OrderPaymentFailed;
- * 5. no verdict → UNKNOWN (202, the reconciler settles it); refused before
- *    sending → 503, and the order and its key are removed, so the client can
+ * 5. no verdict → UNKNOWN (`accepted`, the reconciler settles it); refused
+ *    before sending → PaymentUnavailable, and the order and its key are removed, so the client can
  *    retry later with the same key (unless the order was cancelled meanwhile:
  *    then that is the answer, stored under the key).
  *
@@ -65,10 +57,10 @@ export class PlaceOrderService {
     @Inject(ORDER_EVENTS) protected readonly events: OrderEvents,
   ) {}
 
-  async place(idempotencyKey: string, request: PlaceOrderRequest): Promise<PlacedOrder> {
+  async place(idempotencyKey: string, request: PlaceOrderRequest): Promise<PlacementOutcome> {
     const requestHash = requestFingerprint(request);
     const begun = await this.begin(idempotencyKey, requestHash, request);
-    if (begun.kind === 'replay') return begun.placed;
+    if (begun.kind === 'replay') return begun.outcome;
     const order = begun.order;
 
     const outcome = await this.payments.charge({
@@ -81,52 +73,38 @@ export class PlaceOrderService {
   }
 
   private async begin(key: string, requestHash: string, request: PlaceOrderRequest): Promise<Begun> {
-    const dataSource = this.orders.dataSource;
     try {
-      const order = await dataSource.transaction(async (manager) => {
+      const order = await this.orders.transaction(async (manager) => {
         const orderId = randomUUID();
-        // The key first: a concurrent request with the same key waits here on
-        // the unique index until the first commits, then finds it taken.
-        const claimed: unknown[] = await manager.query(
-          'INSERT INTO idempotency_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING RETURNING key',
-          [request.userId, key, requestHash, orderId],
-        );
-        if (claimed.length === 0) throw new KeyTaken();
+        // The key first: a concurrent request with the same key waits on it until the first commits, then finds it taken.
+        if (!(await this.orders.claimIdempotencyKey(manager, { userId: request.userId, key, requestHash, orderId }))) throw new KeyTaken(key);
         return this.insertOrder(manager, orderId, request);
       });
       return { kind: 'new', order };
     } catch (error) {
       if (!(error instanceof KeyTaken)) throw error;
-      return { kind: 'replay', placed: await this.replay(request.userId, key, requestHash) };
+      return { kind: 'replay', outcome: await this.replay(request.userId, key, requestHash) };
     }
   }
 
   // Runs after the key is claimed; its foreign key to the order is deferred to commit.
   protected async insertOrder(manager: EntityManager, orderId: string, request: PlaceOrderRequest): Promise<OrderRow> {
     const productIds = [...new Set(request.items.map((i) => i.productId))];
-    const products: { id: string; seller_id: string; price_amount: string; currency: string }[] = await manager.query(
-      'SELECT id, seller_id, price_amount, currency FROM products WHERE id = ANY($1::uuid[]) AND active',
-      [productIds],
-    );
-    const byId = new Map(products.map((p) => [p.id, p]));
-    const missing = productIds.filter((id) => !byId.has(id));
-    if (missing.length) throw new UnknownProducts(missing);
-    const currencies = new Set(products.map((p) => p.currency));
-    if (currencies.size > 1) throw new MixedCurrencies();
-    if (new Set(products.map((p) => p.seller_id)).size > 1) throw new MultipleSellers();
-
-    const total = request.items.reduce((sum, item) => sum + Number(byId.get(item.productId)?.price_amount) * item.quantity, 0);
-    const [order]: OrderRow[] = await manager.query(
-      `INSERT INTO orders (id, user_id, seller_id, status, total_amount, currency) VALUES ($1, $2, $3, 'PENDING', $4, $5) RETURNING *`,
-      [orderId, request.userId, products[0].seller_id, total, products[0].currency],
-    );
-    await manager.query(
-      `INSERT INTO order_items (order_id, line, product_id, quantity, unit_price)
-       SELECT $1, line, product_id, quantity, unit_price
-       FROM unnest($2::uuid[], $3::int[], $4::bigint[]) WITH ORDINALITY AS i(product_id, quantity, unit_price, line)`,
-      [orderId, request.items.map((i) => i.productId), request.items.map((i) => i.quantity), request.items.map((i) => byId.get(i.productId)?.price_amount)],
-    );
-    return order;
+    const priced = priceOrder(request.items, await this.orders.productsOnSale(manager, productIds));
+    switch (priced.kind) {
+      case 'unknown-products':
+        throw new UnknownProducts(priced.productIds);
+      case 'mixed-currencies':
+        throw new MixedCurrencies();
+      case 'multiple-sellers':
+        throw new MultipleSellers();
+      case 'priced':
+        return this.orders.insertPending(
+          manager,
+          { id: orderId, userId: request.userId, sellerId: priced.sellerId, totalAmount: priced.totalAmount, currency: priced.currency },
+          priced.lines,
+        );
+    }
   }
 
   /**
@@ -138,40 +116,33 @@ export class PlaceOrderService {
    * after its order was decided (e.g. cancelled while the first request could
    * not store its answer).
    */
-  protected async replay(userId: string, key: string, requestHash: string): Promise<PlacedOrder> {
-    const rows: { request_hash: string; order_id: string; response_status: number | null; response_body: OrderView | null }[] =
-      await this.orders.dataSource.query(
-        'SELECT request_hash, order_id, response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
-        [userId, key],
-      );
-    const record = rows[0];
+  protected async replay(userId: string, key: string, requestHash: string): Promise<PlacementOutcome> {
+    const record = await this.orders.idempotencyRecord(this.orders.manager, userId, key);
     // Gone between our insert and this read: the first request got a 503 and removed it.
     if (!record) throw new RequestInProgress(key);
-    if (record.request_hash !== requestHash) throw new IdempotencyKeyReused('ORDER', key);
-    if (record.response_status !== null && record.response_body !== null) {
-      return { status: record.response_status as 201 | 202, body: record.response_body, replayed: true };
-    }
-    const stored = await this.orders.dataSource.transaction(async (manager) => {
-      const order = await this.orders.find(manager, record.order_id);
+    if (record.requestHash !== requestHash) throw new IdempotencyKeyReused('ORDER', key);
+    if (record.stored) return { kind: record.stored.placement, order: record.stored.body, replayed: true };
+    const stored = await this.orders.transaction(async (manager) => {
+      const order = await this.orders.find(manager, record.orderId);
       if (!order || order.status === 'PENDING') return undefined;
-      return this.orders.recordResponse(manager, order.id, placementStatus(order.status), await this.orders.view(manager, order));
+      return this.orders.recordPlacement(manager, order.id, placementOf(order.status), await this.orders.view(manager, order));
     });
     if (!stored) throw new RequestInProgress(key);
-    return { ...stored, replayed: true };
+    return { kind: stored.placement, order: stored.body, replayed: true };
   }
 
-  private async settle(order: OrderRow, outcome: ChargeOutcome): Promise<PlacedOrder> {
+  private async settle(order: OrderRow, outcome: ChargeOutcome): Promise<PlacementOutcome> {
     switch (outcome.kind) {
       case 'approved':
         return this.markPaid(order, outcome.payment.paymentKey);
       case 'declined':
-        return this.finish(order.id, 201, async (manager) => {
+        return this.finish(order.id, 'decided', async (manager) => {
           const failed = await this.orders.transition(manager, order.id, ['PENDING'], 'FAILED', { failureReason: outcome.reason });
           if (failed) await this.events.orderPaymentFailed(manager, await this.orders.view(manager, failed));
         });
       case 'unknown':
         this.logger.warn({ orderId: order.id, err: outcome.error }, 'payment outcome unknown; left to the reconciler');
-        return this.finish(order.id, 202, async (manager) => {
+        return this.finish(order.id, 'accepted', async (manager) => {
           const unknown = await this.orders.transition(manager, order.id, ['PENDING'], 'UNKNOWN', { needsReconciliation: true });
           // Cancelled while we waited: a charge may still exist; the reconciler refunds it.
           if (!unknown) await this.orders.transition(manager, order.id, ['CANCELLED'], 'CANCELLED', { needsReconciliation: true });
@@ -188,24 +159,24 @@ export class PlaceOrderService {
    * cancelled order is the answer, stored under the key like any other, so a
    * repeat gets it too instead of "in progress" for ever.
    */
-  private async releaseUnsent(orderId: string, error: DownstreamUnavailableError): Promise<PlacedOrder> {
-    const answered = await this.orders.dataSource.transaction(async (manager) => {
+  private async releaseUnsent(orderId: string, error: DownstreamUnavailableError): Promise<PlacementOutcome> {
+    const answered = await this.orders.transaction(async (manager): Promise<PlacementOutcome | undefined> => {
       const current = await this.orders.find(manager, orderId, { forUpdate: true });
       if (current?.status === 'PENDING') {
-        await manager.query('DELETE FROM orders WHERE id = $1', [orderId]); // its key and items go with it
+        await this.orders.delete(manager, orderId); // its key and items go with it
         return undefined;
       }
       if (!current) return undefined;
-      const stored = await this.orders.recordResponse(manager, orderId, placementStatus(current.status), await this.orders.view(manager, current));
-      return stored && { ...stored, replayed: false };
+      const stored = await this.orders.recordPlacement(manager, orderId, placementOf(current.status), await this.orders.view(manager, current));
+      return stored && { kind: stored.placement, order: stored.body, replayed: false };
     });
     if (answered) return answered;
     throw new PaymentUnavailable(error.retryAfterSeconds ?? 1, error);
   }
 
-  private async markPaid(order: OrderRow, paymentKey: string): Promise<PlacedOrder> {
+  private async markPaid(order: OrderRow, paymentKey: string): Promise<PlacementOutcome> {
     try {
-      return await this.finish(order.id, 201, async (manager) => {
+      return await this.finish(order.id, 'decided', async (manager) => {
         const paid = await this.orders.transition(manager, order.id, ['PENDING'], 'PAID', { paymentKey });
         if (paid) {
           await this.events.orderPaid(manager, await this.orders.view(manager, paid));
@@ -219,13 +190,13 @@ export class PlaceOrderService {
       // lost): look before compensating. Only an order still PENDING proves
       // the commit did not happen. An error PostgreSQL itself reported (lock
       // timeout, serialization failure) means it rolled back.
-      const after = rolledBack(error) ? { kind: 'not-committed' as const } : await this.rereadAfterFailedCommit(order.id);
+      const after = commitCertainlyFailed(error) ? { kind: 'not-committed' as const } : await this.rereadAfterFailedCommit(order.id);
       if (after.kind === 'committed') {
         this.logger.warn(
-          { err: error, orderId: order.id, paymentKey, status: after.placed.body.status },
+          { err: error, orderId: order.id, paymentKey, status: after.outcome.order.status },
           'commit after charge reported failure but held; answering it',
         );
-        return after.placed;
+        return after.outcome;
       }
       if (after.kind === 'unreadable') {
         // Cannot tell: no refund. The order stays PENDING and the reconciler settles it by the provider's ledger.
@@ -250,18 +221,14 @@ export class PlaceOrderService {
    */
   private async rereadAfterFailedCommit(
     orderId: string,
-  ): Promise<{ kind: 'committed'; placed: PlacedOrder } | { kind: 'not-committed' } | { kind: 'unreadable' }> {
+  ): Promise<{ kind: 'committed'; outcome: PlacementOutcome } | { kind: 'not-committed' } | { kind: 'unreadable' }> {
     try {
-      return await this.orders.dataSource.transaction(async (manager) => {
+      return await this.orders.transaction(async (manager) => {
         const current = await this.orders.find(manager, orderId, { forUpdate: true });
         if (!current || current.status === 'PENDING') return { kind: 'not-committed' as const };
-        const rows: { response_status: number | null; response_body: OrderView | null }[] = await manager.query(
-          'SELECT response_status, response_body FROM idempotency_keys WHERE order_id = $1',
-          [orderId],
-        );
-        const stored = rows[0];
-        const body = stored?.response_body ?? (await this.orders.view(manager, current));
-        return { kind: 'committed' as const, placed: { status: (stored?.response_status ?? 201) as 201 | 202, body, replayed: false } };
+        const stored = await this.orders.storedPlacement(manager, orderId);
+        const order = stored?.body ?? (await this.orders.view(manager, current));
+        return { kind: 'committed' as const, outcome: { kind: stored?.placement ?? 'decided', order, replayed: false } };
       });
     } catch (error) {
       this.logger.warn({ err: error, orderId }, 'order not readable after a failed commit');
@@ -271,7 +238,7 @@ export class PlaceOrderService {
 
   private async markFailedAfterRefund(orderId: string): Promise<void> {
     try {
-      await this.finish(orderId, 201, async (manager) => {
+      await this.finish(orderId, 'decided', async (manager) => {
         const failed = await this.orders.transition(manager, orderId, ['PENDING'], 'FAILED', { failureReason: 'order_commit_failed' });
         if (failed) await this.events.orderPaymentFailed(manager, await this.orders.view(manager, failed));
       });
@@ -285,14 +252,14 @@ export class PlaceOrderService {
    * transaction; answers what is stored (an answer stored first by a repeat or
    * the reconciler wins, so the request and its repeats agree).
    */
-  private async finish(orderId: string, status: 201 | 202, change: (manager: EntityManager) => Promise<void>): Promise<PlacedOrder> {
-    return this.orders.dataSource.transaction(async (manager) => {
+  private async finish(orderId: string, placement: Placement, change: (manager: EntityManager) => Promise<void>): Promise<PlacementOutcome> {
+    return this.orders.transaction(async (manager) => {
       await change(manager);
       const order = await this.orders.find(manager, orderId);
       if (!order) throw new Error(`order ${orderId} vanished`);
       const body = await this.orders.view(manager, order);
-      const stored = await this.orders.recordResponse(manager, orderId, status, body);
-      return { ...(stored ?? { status, body }), replayed: false };
+      const stored = await this.orders.recordPlacement(manager, orderId, placement, body);
+      return { kind: stored?.placement ?? placement, order: stored?.body ?? body, replayed: false };
     });
   }
 }

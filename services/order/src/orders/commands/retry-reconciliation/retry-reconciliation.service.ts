@@ -17,14 +17,14 @@ export class RetryReconciliationService {
   constructor(private readonly orders: OrdersRepository) {}
 
   async retry(orderId: string, operator: string): Promise<OrderView> {
-    return this.orders.dataSource.transaction(async (manager) => {
+    return this.orders.transaction(async (manager) => {
       // FOR UPDATE: two operators retrying at once put it back once.
       const order = await this.orders.find(manager, orderId, { forUpdate: true });
       if (!order) throw new OrderNotFound(orderId);
       if (order.status !== 'REQUIRES_ATTENTION' || !order.attention_from_status) throw new OrderNotRequiringAttention(orderId, order.status);
       const restored = await this.orders.transition(manager, orderId, ['REQUIRES_ATTENTION'], order.attention_from_status);
       if (!restored) throw new OrderNotRequiringAttention(orderId, order.status);
-      await manager.query('UPDATE orders SET attention_from_status = NULL, attention_since = NULL WHERE id = $1', [orderId]);
+      await this.orders.clearAttention(manager, orderId);
       this.logger.log({ orderId, status: restored.status, operator, attempts: order.reconcile_attempts }, 'order back to the reconciler');
       return this.orders.view(manager, restored);
     });

@@ -1,51 +1,15 @@
 import { APP_CONFIG } from '@conveyor/config';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { stringify, type Options as CsvOptions } from 'csv-stringify';
+import { stringify } from 'csv-stringify';
 import { pipeline, Readable } from 'node:stream';
 import { Pool, type PoolClient } from 'pg';
-import QueryStream from 'pg-query-stream';
-import { DataSource } from 'typeorm';
-import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import type { OrderConfig } from '../../../config';
+import { EXPORT_CSV_OPTIONS, toExportRecord, type ExportRow } from '../../domain/order-export-csv';
 import { ExportsBusy } from '../../order.errors';
+import { OrdersRepository } from '../../orders.repository';
 
 /** Retry-After of an export turned away: an export takes a while. */
 export const EXPORT_BUSY_RETRY_AFTER_SECONDS = 5;
-
-export const EXPORT_COLUMNS = ['order_id', 'user_id', 'status', 'total_amount', 'currency', 'payment_key', 'created_at', 'updated_at'];
-
-export const EXPORT_QUERY = `SELECT id, user_id, status, total_amount, currency, payment_key, created_at, updated_at
-  FROM orders WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id`;
-
-export interface ExportRow {
-  id: string;
-  user_id: string;
-  status: string;
-  total_amount: string;
-  currency: string;
-  payment_key: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-/**
- * RFC 4180 through csv-stringify: fields quoted when they hold a separator,
- * quote or line break; a leading `'` on a value that would start a
- * spreadsheet formula (user ids are free text: a `=HYPERLINK(…)` must stay
- * text when the file is opened); nulls empty.
- */
-export const EXPORT_CSV_OPTIONS: CsvOptions = { header: true, columns: EXPORT_COLUMNS, escape_formulas: true };
-
-export const toExportRecord = (row: ExportRow): (string | null)[] => [
-  row.id,
-  row.user_id,
-  row.status,
-  row.total_amount,
-  row.currency.trim(),
-  row.payment_key,
-  row.created_at.toISOString(),
-  row.updated_at.toISOString(),
-];
 
 @Injectable()
 export class ExportOrdersService implements OnModuleDestroy {
@@ -55,10 +19,10 @@ export class ExportOrdersService implements OnModuleDestroy {
   private active = 0;
 
   constructor(
-    protected readonly dataSource: DataSource,
+    protected readonly orders: OrdersRepository,
     @Inject(APP_CONFIG) protected readonly config: OrderConfig,
   ) {
-    const db = dataSource.options as PostgresConnectionOptions;
+    const db = orders.connectionOptions;
     this.pool = new Pool({
       host: db.host,
       port: db.port,
@@ -108,7 +72,7 @@ export class ExportOrdersService implements OnModuleDestroy {
     let rows: Readable;
     try {
       client = await this.pool.connect();
-      rows = client.query(new QueryStream(EXPORT_QUERY, [from, to], { batchSize: 500 }));
+      rows = this.orders.exportRows(client, from, to);
     } catch (error) {
       release(error as Error);
       throw error;

@@ -5,7 +5,7 @@ import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { OrderNotFound } from '../../order.errors';
 import { OrderResponse, type OrderView } from '../../order.model';
-import { mayAccessOrder } from '../../order-access';
+import { mayAccessOrder } from '../../order-access.policy';
 import { OrdersRepository } from '../../orders.repository';
 
 const uuid = z.uuid();
@@ -23,7 +23,7 @@ export class GetOrderHttpController {
   async get(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<OrderView> {
     // Not a uuid cannot be an order: the same 404, without a query that would fail on the cast.
     if (!uuid.safeParse(id).success) throw new OrderNotFound(id);
-    const manager = this.orders.dataSource.manager;
+    const manager = this.orders.manager;
     const order = await this.orders.find(manager, id);
     if (!order || !mayAccessOrder(user, order)) throw new OrderNotFound(id);
     return this.orders.view(manager, order);

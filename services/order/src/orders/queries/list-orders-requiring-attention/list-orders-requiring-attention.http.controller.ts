@@ -1,9 +1,9 @@
 import { Roles } from '@conveyor/auth';
-import { ApiProblems, CREATED_AT_EXACT, decodeKeysetCursor, encodeKeysetCursor, zodDto } from '@conveyor/http';
+import { ApiProblems, keysetPage, zodDto } from '@conveyor/http';
 import { Controller, Get, Header, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { ORDER_STATUSES, OrderResponse, type OrderRow, type OrderStatus, type OrderView } from '../../order.model';
+import { ORDER_STATUSES, OrderResponse, type OrderStatus, type OrderView } from '../../order.model';
 import { OrdersRepository } from '../../orders.repository';
 import { listOrdersQuery } from '../list-orders/list-orders.http.controller';
 
@@ -39,20 +39,16 @@ export class ListOrdersRequiringAttentionHttpController {
   @ApiOkResponse({ type: AttentionPageResponse, description: 'A page' })
   @ApiProblems({ invalid: 'Invalid query or cursor' })
   async list(@Query() query: ListOrdersRequiringAttentionParams): Promise<{ orders: OrderRequiringAttention[]; nextCursor: string | null }> {
-    const after = decodeKeysetCursor(query.cursor);
-    const manager = this.orders.dataSource.manager;
-    // Served by orders_requiring_attention_idx.
-    const rows: (OrderRow & { created_at_exact: string })[] = await manager.query(
-      `SELECT *, ${CREATED_AT_EXACT} FROM orders
-       WHERE status = 'REQUIRES_ATTENTION' AND ($1::timestamptz IS NULL OR (created_at, id) < ($1::timestamptz, $2::uuid))
-       ORDER BY created_at DESC, id DESC LIMIT $3`,
-      [after?.createdAt ?? null, after?.id ?? null, query.limit + 1],
-    );
-    const page = rows.slice(0, query.limit);
-    const views = await this.orders.views(manager, page);
-    const last = page.at(-1);
+    const manager = this.orders.manager;
+    const page = await keysetPage({
+      cursor: query.cursor,
+      limit: query.limit,
+      fetch: (after, take) => this.orders.pageRequiringAttention(manager, after, take),
+      cursorOf: (last) => ({ createdAt: last.created_at_exact, id: last.id }),
+    });
+    const views = await this.orders.views(manager, page.rows);
     return {
-      orders: page.map((row, i) => ({
+      orders: page.rows.map((row, i) => ({
         ...views[i],
         attention: {
           fromStatus: row.attention_from_status ?? row.status,
@@ -61,7 +57,7 @@ export class ListOrdersRequiringAttentionHttpController {
           since: (row.attention_since ?? row.updated_at).toISOString(),
         },
       })),
-      nextCursor: rows.length > query.limit && last ? encodeKeysetCursor({ createdAt: last.created_at_exact, id: last.id }) : null,
+      nextCursor: page.nextCursor,
     };
   }
 }

@@ -1,9 +1,9 @@
 import { CurrentUser, type AuthUser } from '@conveyor/auth';
-import { ApiProblems, CREATED_AT_EXACT, decodeKeysetCursor, encodeKeysetCursor, zodDto } from '@conveyor/http';
+import { ApiProblems, keysetPage, zodDto } from '@conveyor/http';
 import { Controller, Get, Header, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { OrderResponse, type OrderRow, type OrderView } from '../../order.model';
+import { OrderResponse, type OrderView } from '../../order.model';
 import { OrdersRepository } from '../../orders.repository';
 
 export const listOrdersQuery = z
@@ -35,17 +35,13 @@ export class ListOrdersHttpController {
   @ApiOkResponse({ type: OrderPageResponse, description: 'A page' })
   @ApiProblems({ invalid: 'Invalid query or cursor' })
   async list(@CurrentUser() user: AuthUser, @Query() query: ListOrdersParams): Promise<OrderPage> {
-    const after = decodeKeysetCursor(query.cursor);
-    const rows: (OrderRow & { created_at_exact: string })[] = await this.orders.dataSource.query(
-      `SELECT *, ${CREATED_AT_EXACT} FROM orders WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
-       ORDER BY created_at DESC, id DESC LIMIT $4`,
-      [user.id, after?.createdAt ?? null, after?.id ?? null, query.limit + 1],
-    );
-    const page = rows.slice(0, query.limit);
-    const last = page.at(-1);
-    return {
-      orders: await this.orders.views(this.orders.dataSource.manager, page),
-      nextCursor: rows.length > query.limit && last ? encodeKeysetCursor({ createdAt: last.created_at_exact, id: last.id }) : null,
-    };
+    const manager = this.orders.manager;
+    const page = await keysetPage({
+      cursor: query.cursor,
+      limit: query.limit,
+      fetch: (after, take) => this.orders.pageOfUser(manager, user.id, after, take),
+      cursorOf: (last) => ({ createdAt: last.created_at_exact, id: last.id }),
+    });
+    return { orders: await this.orders.views(manager, page.rows), nextCursor: page.nextCursor };
   }
 }

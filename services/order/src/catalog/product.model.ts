@@ -1,50 +1,14 @@
 import { storedText, zodDto } from '@conveyor/http';
 import { z } from 'zod';
 
-const price = z.number().int().positive().max(1_000_000_000);
+/** A price in minor units, as requests give it. */
+export const productPrice = z.number().int().positive().max(1_000_000_000);
 
 /** Text stored in PostgreSQL (no NUL: libs/http's storedText). */
-const text = (min: number, max: number) => storedText({ min, max });
+export const productText = (min: number, max: number) => storedText({ min, max });
 
-export const createProductRequest = z
-  .object({
-    sku: text(1, 64),
-    /** Who sells it: catalog events carry it, and the seller is told of each paid order. */
-    sellerId: text(1, 64),
-    name: text(1, 200),
-    description: text(0, 5_000).default(''),
-    priceAmount: price,
-    currency: z
-      .string()
-      .regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code such as KRW')
-      .default('KRW'),
-  })
-  .strict();
-export type CreateProductRequest = z.output<typeof createProductRequest>;
-export class CreateProductBody extends zodDto(createProductRequest) {}
-
-/** A partial update, applied only if `version` is still the stored one. */
-export const updateProductRequest = z
-  .object({
-    // The column is a PostgreSQL integer: a larger number is no version there is, and must not reach the query.
-    version: z.number().int().positive().max(2_147_483_647),
-    name: text(1, 200).optional(),
-    description: text(0, 5_000).optional(),
-    priceAmount: price.optional(),
-    active: z.boolean().optional(),
-  })
-  .strict();
-export type UpdateProductRequest = z.output<typeof updateProductRequest>;
-export class UpdateProductBody extends zodDto(updateProductRequest) {}
-
-export const listProductsQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(100).default(50),
-    offset: z.coerce.number().int().min(0).max(10_000).default(0),
-  })
-  .strict();
-export type ListProductsQuery = z.output<typeof listProductsQuery>;
-export class ListProductsParams extends zodDto(listProductsQuery) {}
+/** A product id in a path: not a uuid cannot be a product (the same 404, without a query that would fail on the cast). */
+export const isProductId = (id: string): boolean => z.uuid().safeParse(id).success;
 
 export interface ProductView {
   id: string;
@@ -80,6 +44,7 @@ const productView = z.object({
 export class ProductResponse extends zodDto(productView) {}
 export class ProductPage extends zodDto(z.object({ products: z.array(productView) })) {}
 
+/** A row of `products` as pg returns it (bigint as string). */
 export interface ProductRow {
   id: string;
   sku: string;

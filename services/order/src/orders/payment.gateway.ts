@@ -1,6 +1,8 @@
-import { DownstreamError, DownstreamRejectedError, DownstreamUnavailableError, type ResilientHttpClient } from '@conveyor/resilience';
+import type { DownstreamUnavailableError, ResilientHttpClient } from '@conveyor/resilience';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import type { Readable } from 'node:stream';
+import { PaymentRecordsRepository, type PaymentCallKind } from './payment-records.repository';
+import { failedChargeOutcome, isNeverCharged } from './payment-outcome.policy';
 
 /** The audit trail keeps what the client is never told: the underlying socket or partner error. */
 function auditDetail(error: unknown): string {
@@ -12,17 +14,6 @@ function auditDetail(error: unknown): string {
 /** What the audit row of a charge says besides its outcome. */
 export const chargeAuditDetail = (outcome: ChargeOutcome): string =>
   outcome.kind === 'approved' ? outcome.payment.paymentKey : outcome.kind === 'declined' ? outcome.reason : auditDetail(outcome.error);
-
-/** The provider's own answer for "no payment for this order": the only 404 that means "never charged". */
-export const PAYMENT_NOT_FOUND_CODE = 'PAYMENT.NOT_FOUND';
-
-/** The provider's own decline: a definitive "not charged", even when it answers a retry. */
-export const PAYMENT_DECLINED_CODE = 'PAYMENT.DECLINED';
-
-const bodyCode = (body: unknown): string | undefined => {
-  const code = (body as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-};
 
 /** Injection token of the resilient client for the payment partner (provider-sim). */
 export const PAYMENTS_CLIENT = Symbol('PAYMENTS_CLIENT');
@@ -37,7 +28,8 @@ export interface ProviderPayment {
 }
 
 /**
- * What became of a charge request, in the terms of the order flow:
+ * What became of a charge request, in the terms of the order flow
+ * (payment-outcome.policy.ts decides it from a failure):
  * - approved: charged;
  * - declined: the provider refused it (4xx): nothing charged; but a 4xx that
  *   answers a retry after an attempt that may have been applied (a 409 "in
@@ -70,7 +62,7 @@ export class PaymentGateway {
 
   constructor(
     @Inject(PAYMENTS_CLIENT) private readonly client: ResilientHttpClient,
-    private readonly dataSource: DataSource,
+    protected readonly records: PaymentRecordsRepository,
   ) {}
 
   /** Charges once per order: the order id is the idempotency key, so retries and repeats never charge twice. */
@@ -88,13 +80,9 @@ export class PaymentGateway {
       await this.record(orderId, 'lookup', 'found', payments.map((p) => `${p.paymentKey}:${p.status}`).join(','));
       return payments;
     } catch (error) {
-      // Only the provider's own "payment not found" means "never charged"; a 404 from
-      // a wrong path or an ingress says nothing about the charge: an error.
-      if (error instanceof DownstreamRejectedError && error.upstreamStatus === 404 && bodyCode(error.body) === PAYMENT_NOT_FOUND_CODE) {
-        await this.record(orderId, 'lookup', 'none');
-        return [];
-      }
-      throw error;
+      if (!isNeverCharged(error)) throw error;
+      await this.record(orderId, 'lookup', 'none');
+      return [];
     }
   }
 
@@ -116,36 +104,28 @@ export class PaymentGateway {
     }
   }
 
+  /** The settlement file of a day (`GET /v1/settlements/:date`), as a stream: the caller parses it as it arrives and destroys it when done. */
+  async settlementFile(date: string): Promise<Readable> {
+    const file = await this.client.stream({ method: 'GET', path: `/v1/settlements/${date}`, operation: 'GET /v1/settlements/:date' });
+    return file.body;
+  }
+
   protected async classify(request: ChargeRequest): Promise<ChargeOutcome> {
     try {
       const response = await this.client.post('/v1/payments', request, { idempotencyKey: request.orderId, operation: 'POST /v1/payments' });
       return { kind: 'approved', payment: response.json<ProviderPayment>() };
     } catch (error) {
-      if (error instanceof DownstreamUnavailableError) return { kind: 'unavailable', error };
-      if (error instanceof DownstreamRejectedError && error.afterAmbiguousAttempt && bodyCode(error.body) !== PAYMENT_DECLINED_CODE) {
-        // An earlier attempt may have charged; this refusal answers only the retry.
-        return { kind: 'unknown', error };
-      }
-      if (error instanceof DownstreamRejectedError) {
-        const body = error.body as { reason?: unknown; code?: unknown } | undefined;
-        const reason = typeof body?.reason === 'string' ? body.reason : typeof body?.code === 'string' ? body.code : `rejected_${error.upstreamStatus}`;
-        return { kind: 'declined', reason };
-      }
-      if (error instanceof DownstreamError) return { kind: 'unknown', error };
+      const outcome = failedChargeOutcome(error);
+      if (outcome) return outcome;
       // Not a transport outcome (a bug, a bad answer body): still, the charge may have happened.
       this.logger.error({ err: error, orderId: request.orderId }, 'charge failed unexpectedly; outcome unknown');
       return { kind: 'unknown', error: error as Error };
     }
   }
 
-  private async record(orderId: string, kind: 'charge' | 'refund' | 'lookup', outcome: string, detail?: string): Promise<void> {
+  private async record(orderId: string, kind: PaymentCallKind, outcome: string, detail?: string): Promise<void> {
     try {
-      await this.dataSource.manager.query('INSERT INTO payment_attempts (order_id, kind, outcome, detail) VALUES ($1, $2, $3, $4)', [
-        orderId,
-        kind,
-        outcome,
-        detail ?? null,
-      ]);
+      await this.records.recordAttempt(this.records.manager, { orderId, kind, outcome, detail });
     } catch (error) {
       // The audit row must never turn a known payment outcome into a failure.
       this.logger.warn({ err: error, orderId, kind, outcome }, 'payment attempt not recorded');

@@ -1,10 +1,9 @@
 import { APP_CONFIG } from '@conveyor/config';
 import type { Lease } from '@conveyor/locks';
-import { deleteInBatches } from '@conveyor/persistence';
 import { MetricsRegistry } from '@conveyor/telemetry';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import type { OrderConfig } from '../../config';
+import type { OrderConfig } from '../../../config';
+import { OrdersRepository } from '../../orders.repository';
 
 /** The lock of the pruning job. */
 export const IDEMPOTENCY_PRUNE_LOCK = 'order-idempotency-prune';
@@ -23,7 +22,7 @@ export class PruneIdempotencyKeysService {
   private readonly logger = new Logger('IdempotencyKeys');
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly orders: OrdersRepository,
     private readonly metrics: MetricsRegistry,
     @Inject(APP_CONFIG) private readonly config: Pick<OrderConfig, 'ORDER_IDEMPOTENCY_RETENTION_MS' | 'ORDER_IDEMPOTENCY_PRUNE_BATCH_SIZE'>,
   ) {}
@@ -32,12 +31,8 @@ export class PruneIdempotencyKeysService {
   async prune(lease: Pick<Lease, 'signal'>): Promise<number> {
     // SKIP LOCKED (in deleteInBatches): a key a request holds right now (it cannot be that old, but
     // a repeat may be reading it) is left for the next run, never waited on.
-    const total = await deleteInBatches(this.dataSource, {
-      table: 'idempotency_keys',
-      key: ['user_id', 'key'],
-      where: `created_at < now() - ($1::bigint * interval '1 millisecond')`,
-      parameters: [this.config.ORDER_IDEMPOTENCY_RETENTION_MS],
-      orderBy: 'created_at',
+    const total = await this.orders.pruneIdempotencyKeys({
+      retentionMs: this.config.ORDER_IDEMPOTENCY_RETENTION_MS,
       batchSize: this.config.ORDER_IDEMPOTENCY_PRUNE_BATCH_SIZE,
       signal: lease.signal,
       metrics: this.metrics,

@@ -1,5 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
-import { EXPORT_CSV_OPTIONS, toExportRecord, type ExportRow } from './export-orders.service';
+import { EXPORT_CSV_OPTIONS, toExportRecord, type ExportRow } from './order-export-csv';
 
 const row = (overrides: Partial<ExportRow>): ExportRow => ({
   id: 'o-1',
