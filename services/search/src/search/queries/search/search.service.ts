@@ -25,14 +25,15 @@ export class SearchService {
 
   search(request: SearchRequest): Promise<SearchPage> {
     const query = parseSearchQuery(request.q);
-    const codec = searchCursorCodec({ sort: request.sort, query: queryFingerprint(query.normalized) });
+    const fingerprint = queryFingerprint(query.normalized);
+    const codec = searchCursorCodec({ sort: request.sort, query: fingerprint });
     // A bad cursor is refused here, before the cache: it is no miss and starts no load.
     codec.decode(request.cursor);
     const key = JSON.stringify([query.normalized, request.sort, request.limit, request.cursor ?? '']);
-    return this.cache.get(key, () => this.load(query, request, codec));
+    return this.cache.get(key, () => this.load(request, query, fingerprint, codec));
   }
 
-  private async load(query: ParsedQuery, request: SearchRequest, codec: CursorCodec<SearchCursor>): Promise<SearchPage> {
+  private async load(request: SearchRequest, query: ParsedQuery, fingerprint: string, codec: CursorCodec<SearchCursor>): Promise<SearchPage> {
     // Full-text or fuzzy: a cursor carries which its page was; without one, fuzzy when full-text found nothing.
     let fuzzy = false;
     let capped = false;
@@ -49,7 +50,7 @@ export class SearchService {
         capped = found.capped;
         return found.rows;
       },
-      cursorOf: (last) => ({ sort: request.sort, query: queryFingerprint(query.normalized), fuzzy, key: last.score, productId: last.product_id }),
+      cursorOf: (last) => ({ sort: request.sort, query: fingerprint, fuzzy, key: last.score, productId: last.product_id }),
     });
     return { match: fuzzy ? 'fuzzy' : 'fulltext', results: page.rows.map((row) => toHit(row, query)), capped, nextCursor: page.nextCursor };
   }
