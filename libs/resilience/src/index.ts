@@ -12,6 +12,7 @@ export {
 export { createResilientHttpClient, ResilientHttpClient } from './resilient-http-client';
 export { backoffDelayMs, isRetryableError, isRetryableRequest, MAX_RETRIES, worstCaseCallMs } from './retry-policy';
 export { Bulkhead } from './bulkhead';
+export { SingleFlight } from './single-flight';
 export { clientOptionsFromEnv, downstreamClientEnv, type DownstreamEnv, type DownstreamEnvDefaults } from './client-env';
 export { ResilienceModule, type ResilientClientDefinition } from './resilience.module';
 export type {

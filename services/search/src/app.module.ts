@@ -5,7 +5,8 @@ import type { DynamicModule } from '@nestjs/common';
 import { SERVICE_NAME, type SearchConfig } from './config';
 import { searchMigrations } from './database/migrations';
 import { EngagementModule } from './engagement/engagement.module';
-import { searchRateLimits } from './engagement/rate-limits';
+import { searchRateLimits } from './engagement/rate-limits.policy';
+import { IndexingModule } from './indexing/indexing.module';
 import { SearchModule } from './search/search.module';
 
 /**
@@ -22,7 +23,7 @@ export const appModule = (config: SearchConfig, telemetry: Telemetry): DynamicMo
     auth: config,
     rateLimits: searchRateLimits(config),
     openApi: { title: 'Conveyor search service', description: 'Product search in Korean and English, likes and views (docs/search-service.md).' },
-    features: [SearchModule, EngagementModule],
+    features: [SearchModule, IndexingModule, EngagementModule],
     database: { migrations: searchMigrations },
     redis: { critical: false },
     locks: true,

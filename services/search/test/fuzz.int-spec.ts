@@ -1,6 +1,5 @@
 import { expectFuzzClean, fuzzOpenApi, itFuzzesEveryOperation, type ServiceProcess } from '@conveyor/testing';
-import { Client } from 'pg';
-import { productEvent, search, SearchStack } from './support/search-stack';
+import { productEvent, search, startSearchStack, type SearchStack } from './support/search-stack';
 
 /**
  * schemathesis generates valid and invalid requests for every operation of
@@ -10,19 +9,15 @@ import { productEvent, search, SearchStack } from './support/search-stack';
 describe('search service: fuzzing from the OpenAPI document', () => {
   let stack: SearchStack;
   let service: ServiceProcess;
-  let sql: Client;
   const MAX_EXAMPLES = 15;
 
   beforeAll(async () => {
-    stack = await SearchStack.create();
-    service = await stack.start();
+    stack = await startSearchStack();
+    service = stack.service;
     await stack.publishProducts([productEvent({ productId: 'fuzz-product', name: '무선 키보드 wireless keyboard' })]);
     while ((await search(service.url, { q: 'keyboard' })).body.results?.length !== 1) await new Promise((r) => setTimeout(r, 100));
-    sql = new Client({ host: stack.db.host, port: stack.db.port, user: stack.db.username, password: stack.db.password, database: stack.db.database });
-    await sql.connect();
   }, 120_000);
   afterAll(async () => {
-    await sql?.end();
     await stack?.stop();
   });
 
@@ -34,7 +29,8 @@ describe('search service: fuzzing from the OpenAPI document', () => {
   );
 
   it('When only invalid requests are sent, as a user, then nothing in the database changes', async () => {
-    const counts = async () => (await sql.query('SELECT (SELECT count(*) FROM likes) AS likes, (SELECT sum(likes_count) FROM documents) AS counted')).rows[0];
+    const counts = async () =>
+      (await stack.sql.query('SELECT (SELECT count(*) FROM likes) AS likes, (SELECT sum(likes_count) FROM documents) AS counted')).rows[0];
     const before = await counts();
     const run = await fuzzOpenApi(service.url, { headers: await stack.tokens.asUser('fuzz-negative'), maxExamples: MAX_EXAMPLES, mode: 'negative' });
     expectFuzzClean(run, 'search as a user, invalid requests only', { allOperations: false });

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { evaluateRelevance, indexCatalog, JUDGED_SET, judgedCatalog, type RelevanceReport } from './relevance/relevance';
-import { SearchStack } from './support/search-stack';
+import { startSearchStack, type SearchStack } from './support/search-stack';
 
 describe('search relevance on the judged set', () => {
   let stack: SearchStack;
@@ -8,7 +8,7 @@ describe('search relevance on the judged set', () => {
   let report: RelevanceReport;
 
   beforeAll(async () => {
-    stack = await SearchStack.create();
+    stack = await startSearchStack({}, { start: false });
     dataSource = await stack.dataSource();
     await indexCatalog(dataSource, judgedCatalog());
     report = await evaluateRelevance(dataSource, stack.config({ SEARCH_STATEMENT_TIMEOUT_MS: '10000' }), JUDGED_SET.queries);

@@ -2,7 +2,7 @@ import { localServers, type ServiceProcess } from '@conveyor/testing';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { ids, productEvent, search, SearchStack } from './support/search-stack';
+import { ids, productEvent, search, startSearchStack, type SearchStack } from './support/search-stack';
 
 /** A counter of the process's /metrics (the sum over its label sets). */
 async function metric(service: ServiceProcess, name: string): Promise<number> {
@@ -21,8 +21,8 @@ describe('result cache across two replicas', () => {
 
   beforeAll(async () => {
     // A long TTL: freshness here must come from the invalidation, not from expiry.
-    stack = await SearchStack.create({ SEARCH_CACHE_TTL_MS: '600000' });
-    replicas = [await stack.start(), await stack.start()];
+    stack = await startSearchStack({ SEARCH_CACHE_TTL_MS: '600000' });
+    replicas = [stack.service, await stack.startReplica()];
     subscriber = new Redis(localServers().REDIS_URL);
     await subscriber.subscribe(stack.env['SEARCH_INVALIDATE_CHANNEL']);
   }, 120_000);

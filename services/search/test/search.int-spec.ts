@@ -1,9 +1,9 @@
 import { OrderCancelled, OrderPaid } from '@conveyor/contracts';
-import { createTestDatabase, eventually, localServers, runServiceExpectingExit, type ServiceProcess } from '@conveyor/testing';
+import { createTestDatabase, eventually, localServers, PROBLEM_JSON, runServiceExpectingExit, type ServiceProcess } from '@conveyor/testing';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { ids, PROBLEM, productEvent, search, SearchStack, type SearchPageJson } from './support/search-stack';
+import { ids, productEvent, search, startSearchStack, type SearchPageJson, type SearchStack } from './support/search-stack';
 
 describe('search service', () => {
   let stack: SearchStack;
@@ -32,8 +32,8 @@ describe('search service', () => {
 
   beforeAll(async () => {
     // No cache: these tests watch the index itself change.
-    stack = await SearchStack.create({ SEARCH_CACHE_MAX_ENTRIES: '0' });
-    service = await stack.start();
+    stack = await startSearchStack({ SEARCH_CACHE_MAX_ENTRIES: '0' });
+    service = stack.service;
     await stack.publishProducts([
       productEvent({ productId: P.wireless, name: '로지텍 무선 키보드', description: '조용한 사무용 무선 키보드, 블루투스 연결' }),
       productEvent({ productId: P.mechanical, name: '기계식키보드 청축', description: '게이밍 기계식 키보드' }),
@@ -193,7 +193,7 @@ describe('search service', () => {
     for (const [params, code] of cases) {
       const res = await search(service.url, params);
       expect({ params, status: res.status }).toEqual({ params, status: 400 });
-      expect(res.contentType).toContain(PROBLEM);
+      expect(res.contentType).toContain(PROBLEM_JSON);
       expect(res.body.code).toBe(code);
     }
     const missing = await fetch(`${service.url}/search`);
@@ -202,18 +202,16 @@ describe('search service', () => {
 
   it('When a search runs past its statement timeout, then it is cancelled and answered 503 SEARCH.QUERY_TIMEOUT', async () => {
     // A lock on the table makes the search wait; statement_timeout (1 s) is shorter than lock_timeout (2 s), so it is what ends it.
-    const sql = new Client({ host: stack.db.host, port: stack.db.port, user: stack.db.username, password: stack.db.password, database: stack.db.database });
-    await sql.connect();
+    const { sql } = stack;
     try {
       await sql.query('BEGIN');
       await sql.query('LOCK TABLE documents IN ACCESS EXCLUSIVE MODE');
       const res = await search(service.url, { q: 'timeout probe' });
       expect(res.status).toBe(503);
-      expect(res.contentType).toContain(PROBLEM);
+      expect(res.contentType).toContain(PROBLEM_JSON);
       expect(res.body.code).toBe('SEARCH.QUERY_TIMEOUT');
     } finally {
       await sql.query('ROLLBACK').catch(() => undefined);
-      await sql.end();
     }
   });
 
@@ -253,19 +251,13 @@ describe('search service', () => {
       users.flatMap((user, i) => [likes(user, 'PUT'), likes(user, 'PUT'), ...(i % 2 === 0 ? [likes(user, 'DELETE').then(() => likes(user, 'DELETE'))] : [])]),
     );
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
-    const sql = new Client({ host: stack.db.host, port: stack.db.port, user: stack.db.username, password: stack.db.password, database: stack.db.database });
-    await sql.connect();
-    try {
-      const { rows } = await sql.query<{ counter: string; rows: string }>(
-        `SELECT d.likes_count AS counter, (SELECT count(*) FROM likes l WHERE l.product_id = d.product_id) AS rows FROM documents d WHERE product_id = $1`,
-        [P.mouse],
-      );
-      expect(rows[0].counter).toBe(rows[0].rows);
-      // The even users' unlike may run before or after their likes; the odd fifty always like.
-      expect(Number(rows[0].rows)).toBeGreaterThanOrEqual(50);
-    } finally {
-      await sql.end();
-    }
+    const { rows } = await stack.sql.query<{ counter: string; rows: string }>(
+      `SELECT d.likes_count AS counter, (SELECT count(*) FROM likes l WHERE l.product_id = d.product_id) AS rows FROM documents d WHERE product_id = $1`,
+      [P.mouse],
+    );
+    expect(rows[0].counter).toBe(rows[0].rows);
+    // The even users' unlike may run before or after their likes; the odd fifty always like.
+    expect(Number(rows[0].rows)).toBeGreaterThanOrEqual(50);
   });
 
   it('When sort=popular, then relevance is weighted by likes, views and sales as documented: relevance × (1 + ln(1 + 3·sales + 2·likes + 0.1·views))', async () => {
@@ -287,7 +279,7 @@ describe('search service', () => {
   it('When likes are asked without a token, for an unknown product, or a malformed id, then 401 / 404 problem+json', async () => {
     const anonymous = await fetch(`${service.url}/products/${P.mouse}/likes`, { method: 'PUT' });
     expect(anonymous.status).toBe(401);
-    expect(anonymous.headers.get('content-type')).toContain(PROBLEM);
+    expect(anonymous.headers.get('content-type')).toContain(PROBLEM_JSON);
     const auth = await stack.tokens.asUser('u-404');
     for (const product of [id(), 'not a product!']) {
       const res = await fetch(`${service.url}/products/${encodeURIComponent(product)}/likes`, { method: 'PUT', headers: auth });
@@ -301,14 +293,14 @@ describe('search service', () => {
     await stack.publishProducts([productEvent({ productId: product, name: 'Rate limited vase' })]);
     await searchUntil({ q: 'rate limited vase' }, (p) => ids(p).includes(product), 'the vase indexed');
     // A second replica, with a limit of 3.
-    const limited = await stack.start({ SEARCH_VIEWS_PER_MINUTE_PER_IP: '3' });
+    const limited = await stack.startReplica({ SEARCH_VIEWS_PER_MINUTE_PER_IP: '3' });
     const pending = new Redis(localServers().REDIS_URL);
     try {
       const statuses = [];
       for (let i = 0; i < 5; i += 1) statuses.push((await fetch(`${limited.url}/products/${product}/views`, { method: 'POST' })).status);
       expect(statuses).toEqual([204, 204, 204, 429, 429]);
       const refused = await fetch(`${limited.url}/products/${product}/views`, { method: 'POST' });
-      expect(refused.headers.get('content-type')).toContain(PROBLEM);
+      expect(refused.headers.get('content-type')).toContain(PROBLEM_JSON);
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(((await refused.json()) as { code: string }).code).toBe('RATE_LIMIT.EXCEEDED');
       // Only the three allowed views are pending in Redis (the flush job is off in this stack).

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { DataSource } from 'typeorm';
-import { ViewPartitionsService } from '../src/engagement/view-partitions.service';
-import { SearchStack } from './support/search-stack';
+import { MaintainViewPartitionsService } from '../src/engagement/commands/maintain-view-partitions/maintain-view-partitions.service';
+import { ViewPartitionsRepository } from '../src/engagement/view-partitions.repository';
+import { startSearchStack, type SearchStack } from './support/search-stack';
 
 const lease = (fencingToken: number): Lease => ({
   name: 'search-view-partitions',
@@ -19,7 +20,7 @@ describe('monthly partitions of daily view totals (fake dates)', () => {
   let stack: SearchStack;
   let dataSource: DataSource;
   let archiveDir: string;
-  let partitions: ViewPartitionsService;
+  let partitions: MaintainViewPartitionsService;
 
   const tables = async (): Promise<{ name: string; attached: boolean }[]> =>
     (
@@ -29,11 +30,12 @@ describe('monthly partitions of daily view totals (fake dates)', () => {
     ).map((r) => ({ name: r.relname, attached: r.relispartition }));
 
   beforeAll(async () => {
-    stack = await SearchStack.create();
+    stack = await startSearchStack({}, { start: false });
     dataSource = await stack.dataSource();
     archiveDir = await mkdtemp(join(tmpdir(), 'search-archive-'));
-    partitions = new ViewPartitionsService(
+    partitions = new MaintainViewPartitionsService(
       dataSource,
+      new ViewPartitionsRepository(dataSource),
       stack.config({ SEARCH_ARCHIVE_DIR: archiveDir, SEARCH_VIEWS_RETENTION_MONTHS: '3', SEARCH_PARTITIONS_AHEAD_MONTHS: '2' }),
     );
   }, 60_000);

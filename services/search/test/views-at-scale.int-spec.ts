@@ -2,7 +2,7 @@ import { eventually, type ServiceProcess, startThrowawayRedis, type ThrowawayRed
 import type { DataSource } from 'typeorm';
 import { Agent, request } from 'undici';
 import { DocumentsRepository } from '../src/indexing/documents.repository';
-import { SearchStack } from './support/search-stack';
+import { startSearchStack, type SearchStack } from './support/search-stack';
 
 const WORKERS = 50;
 const VIEWS = 100_000;
@@ -16,7 +16,7 @@ describe('views at scale, through a Redis restart', () => {
   const agent = new Agent({ connections: WORKERS, pipelining: 1 });
 
   beforeAll(async () => {
-    stack = await SearchStack.create();
+    stack = await startSearchStack({}, { start: false });
     dataSource = await stack.dataSource();
     const documents = new DocumentsRepository();
     for (const productId of PRODUCTS) {
@@ -28,7 +28,7 @@ describe('views at scale, through a Redis restart', () => {
     }
     redis = await startThrowawayRedis({ appendOnly: true });
     // One address sends all 100,000 views: far past the per-address limit, which is not what this test is about.
-    service = await stack.start({
+    service = await stack.startReplica({
       REDIS_URL: redis.url,
       SEARCH_VIEWS_FLUSH_INTERVAL_MS: '1000',
       SEARCH_VIEWS_PER_MINUTE_PER_IP: '100000000',

@@ -2,10 +2,13 @@ import type { Lease } from '@conveyor/locks';
 import { localServers, uniqueName } from '@conveyor/testing';
 import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { ViewPartitionsService } from '../src/engagement/view-partitions.service';
-import { ViewsService } from '../src/engagement/views.service';
+import { FlushViewsService } from '../src/engagement/commands/flush-views/flush-views.service';
+import { ViewsService } from '../src/engagement/commands/views/views.service';
+import { PendingViewsRepository } from '../src/engagement/pending-views.repository';
+import { ViewPartitionsRepository } from '../src/engagement/view-partitions.repository';
+import { ViewsRepository } from '../src/engagement/views.repository';
 import { DocumentsRepository } from '../src/indexing/documents.repository';
-import { SearchStack } from './support/search-stack';
+import { startSearchStack, type SearchStack } from './support/search-stack';
 
 /** A lease as the LeaseScheduledJob hands it over; the fencing token is what the writes are checked against. */
 const lease = (fencingToken: number): Lease => ({ name: 'search-views-flush', fencingToken, signal: new AbortController().signal, release: async () => true });
@@ -17,9 +20,12 @@ describe('views flush (Redis → PostgreSQL)', () => {
   let prefix: string;
   const products = ['view-a', 'view-b', 'view-c'];
 
-  const serviceWith = (client: Redis): ViewsService => {
-    const config = stack.config({ SEARCH_REDIS_PREFIX: prefix });
-    return new ViewsService(dataSource, client, config, new ViewPartitionsService(dataSource, config));
+  /** Recording and flushing as the service wires them, on `client`. */
+  const serviceWith = (client: Redis): { record(productId: string): Promise<void>; flush: FlushViewsService['flush'] } => {
+    const pending = new PendingViewsRepository(client, stack.config({ SEARCH_REDIS_PREFIX: prefix }));
+    const views = new ViewsService(pending);
+    const flush = new FlushViewsService(dataSource, pending, new ViewsRepository(), new ViewPartitionsRepository(dataSource));
+    return { record: (productId) => views.record(productId), flush: (lease, now) => flush.flush(lease, now) };
   };
   const dbViews = async (): Promise<Record<string, number>> => {
     const rows: { product_id: string; views_count: string }[] = await dataSource.query('SELECT product_id, views_count FROM documents ORDER BY product_id');
@@ -27,7 +33,7 @@ describe('views flush (Redis → PostgreSQL)', () => {
   };
 
   beforeAll(async () => {
-    stack = await SearchStack.create();
+    stack = await startSearchStack({}, { start: false });
     dataSource = await stack.dataSource();
     redis = new Redis(localServers().REDIS_URL);
     const documents = new DocumentsRepository();

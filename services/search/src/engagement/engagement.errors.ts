@@ -20,3 +20,10 @@ export class LikesBusy extends DomainError {
     });
   }
 }
+
+/** No product with this id (listed, for a like); a malformed id is none either. */
+export class ProductNotFound extends DomainError {
+  constructor(productId: string) {
+    super({ code: 'SEARCH.PRODUCT_NOT_FOUND', kind: 'not_found', detail: `No listed product ${productId}.`, extensions: { productId } });
+  }
+}

@@ -16,9 +16,3 @@ export class SearchTimedOut extends DomainError {
     });
   }
 }
-
-export class ProductNotFound extends DomainError {
-  constructor(productId: string) {
-    super({ code: 'SEARCH.PRODUCT_NOT_FOUND', kind: 'not_found', detail: `No listed product ${productId}.`, extensions: { productId } });
-  }
-}

@@ -1,12 +1,12 @@
 import { InjectConfig } from '@conveyor/config';
-import { inTransaction } from '@conveyor/persistence';
-import { MetricsRegistry } from '@conveyor/telemetry';
+import { inTransaction, sqlState, SqlStates } from '@conveyor/persistence';
+import { metricOnce, MetricsRegistry } from '@conveyor/telemetry';
 import { Injectable, Optional } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { SearchConfig } from '../config';
-import type { ParsedQuery } from './search-query';
-import type { SearchSort } from './search.dto';
+import type { ParsedQuery } from './domain/search-query';
+import type { SearchSort } from './domain/search-sort';
 import { SearchTimedOut } from './search.errors';
 
 export interface SearchRow {
@@ -22,16 +22,17 @@ export interface SearchRow {
   score: number;
 }
 
-/** One page of rows (one more than asked: there is a next page when it is there), and whether ranking was capped. */
+/** The rows of one page (`take` of them at most), and whether ranking was capped. */
 export interface SearchRows {
   rows: SearchRow[];
   /** The query matched more than SEARCH_RANK_CANDIDATES and only that many were ranked (sort=relevance). */
   capped: boolean;
 }
 
+/** Which rows: `take` of them (a page and one more, to know there is a next page), in `sort` order, after a key. */
 export interface PageRequest {
   sort: SearchSort;
-  limit: number;
+  take: number;
   after?: { key: number; productId: string };
 }
 
@@ -43,7 +44,6 @@ export interface PageRequest {
  */
 export const POPULARITY = 'ln(1 + 3 * d.sales_count + 2 * d.likes_count + 0.1 * d.views_count)';
 
-const QUERY_CANCELED = '57014';
 const COLUMNS = 'd.product_id, d.name, d.description, d.price_minor, d.currency, d.published_at, d.likes_count, d.views_count, d.sales_count';
 
 function sortKey(sort: SearchSort, relevance: string): string {
@@ -55,14 +55,18 @@ function sortKey(sort: SearchSort, relevance: string): string {
 /** The SQL of search: full-text (GIN on search_vector) and the fuzzy fallback (pg_trgm GIN on name). */
 @Injectable()
 export class SearchRepository {
-  private readonly queries?: Counter;
+  private readonly queries: Counter;
 
   constructor(
     private readonly dataSource: DataSource,
     @InjectConfig() private readonly config: SearchConfig,
     @Optional() metrics?: MetricsRegistry,
   ) {
-    if (metrics) this.queries = new Counter({ name: 'search_db_queries_total', help: 'Search queries run against PostgreSQL.', registers: [metrics] });
+    this.queries = metricOnce(
+      metrics,
+      'search_db_queries_total',
+      (registers) => new Counter({ name: 'search_db_queries_total', help: 'Search queries run against PostgreSQL.', registers }),
+    );
   }
 
   /** Full-text matches: English stems and Hangul bigrams, name (A) weighted over description (B). */
@@ -101,7 +105,7 @@ export class SearchRepository {
       const id = params.push(page.after.productId);
       conditions.push(`(s.score < $${k}::float8 OR (s.score = $${k}::float8 AND s.product_id > $${id}))`);
     }
-    const limit = params.push(page.limit + 1);
+    const limit = params.push(page.take);
     // The candidates' subquery stops the scan after cap + 1 rows; row_number() and count() run
     // over them in that order, unsorted (for popular and newest they are constants: a window over
     // every match would only add work).
@@ -110,7 +114,7 @@ export class SearchRepository {
         SELECT ${COLUMNS}, ${key} AS score, ${window}
         FROM (SELECT d.* FROM documents d, ${from} WHERE d.active AND ${match} ${limitCandidates}) d, ${from}
       ) s ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY s.score DESC, s.product_id LIMIT $${limit}`;
-    this.queries?.inc();
+    this.queries.inc();
     const rows = await this.bounded(async (manager): Promise<(SearchRow & { candidates: string })[]> => {
       if (fuzzyThreshold !== undefined) await manager.query(`SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)`, [String(fuzzyThreshold)]);
       return manager.query(sql, params);
@@ -124,8 +128,7 @@ export class SearchRepository {
     try {
       return await inTransaction(this.dataSource, work, { statementTimeoutMs: timeoutMs });
     } catch (error) {
-      const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (error as { code?: string }).code;
-      if (code === QUERY_CANCELED) throw new SearchTimedOut(timeoutMs);
+      if (sqlState(error) === SqlStates.queryCanceled) throw new SearchTimedOut(timeoutMs);
       throw error;
     }
   }

@@ -20,9 +20,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
-import { parseSearchQuery } from '../../src/search/search-query';
+import { parseSearchQuery } from '../../src/search/domain/search-query';
 import { generateProduct, judgeQueries } from '../relevance/catalog';
-import { productEvent, SearchStack } from '../support/search-stack';
+import { productEvent, startSearchStack } from '../support/search-stack';
 
 const DOCS = Number(process.env['BENCH_DOCS'] ?? 1_000_000);
 const INDEX_EVENTS = Number(process.env['BENCH_INDEX_EVENTS'] ?? 20_000);
@@ -67,12 +67,15 @@ async function timed(run: () => Promise<unknown>): Promise<number> {
 
 async function main(): Promise<void> {
   // The bulk load's batches take longer than the slow-query log's 500 ms; they are not news here.
-  const stack = await SearchStack.create({
-    SEARCH_CACHE_MAX_ENTRIES: '0',
-    SEARCH_STATEMENT_TIMEOUT_MS: '120000',
-    POSTGRES_STATEMENT_TIMEOUT_MS: '600000',
-    POSTGRES_SLOW_QUERY_MS: '600000',
-  });
+  const stack = await startSearchStack(
+    {
+      SEARCH_CACHE_MAX_ENTRIES: '0',
+      SEARCH_STATEMENT_TIMEOUT_MS: '120000',
+      POSTGRES_STATEMENT_TIMEOUT_MS: '600000',
+      POSTGRES_SLOW_QUERY_MS: '600000',
+    },
+    { start: false },
+  );
   const dataSource = await stack.dataSource();
   try {
     await load(dataSource);
@@ -144,7 +147,7 @@ async function main(): Promise<void> {
     console.log(`ilike: ${ilike.length} queries p50=${round(ilikeP50)} ms p99=${round(percentile(ilike, 99))} ms`);
 
     // Indexing from Kafka, end to end.
-    await stack.start({ KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: '3' });
+    await stack.startReplica({ KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: '3' });
     await stack.publishProducts([productEvent({ productId: 'k-warmup', name: 'warm-up' })]);
     while ((await dataSource.query(`SELECT 1 FROM documents WHERE product_id = 'k-warmup'`)).length === 0) await sleep(100);
     const events = Array.from({ length: INDEX_EVENTS }, (_, i) => {

@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
 import type { SearchConfig } from '../../src/config';
 import { DocumentsRepository } from '../../src/indexing/documents.repository';
-import type { SearchResultCache } from '../../src/search/result-cache';
+import { SearchService } from '../../src/search/queries/search/search.service';
+import type { SearchResultCache } from '../../src/search/result-cache.service';
 import { SearchRepository } from '../../src/search/search.repository';
-import { SearchService } from '../../src/search/search.service';
 import { generateCatalog, type GeneratedProduct, type JudgedQuery } from './catalog';
 import judged from './judged-queries.json';
 

@@ -1,27 +1,14 @@
 import { parseEnv } from '@conveyor/config';
 import { ProductPublished, ProductUpdated, type EventEnvelope } from '@conveyor/contracts';
 import { createDataSource, runMigrations } from '@conveyor/persistence';
-import {
-  createTestDatabase,
-  createTestTokens,
-  createTestTopic,
-  startServiceProcess,
-  testKafka,
-  uniqueName,
-  type ServiceProcess,
-  type TestDatabase,
-  type TestTokens,
-} from '@conveyor/testing';
-import type { Kafka, Producer } from 'kafkajs';
+import { startServiceStack, type ServiceStack } from '@conveyor/testing';
+import type { Producer } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { searchEnv, SERVICE_NAME, type SearchConfig } from '../../src/config';
 import { searchMigrations } from '../../src/database/migrations';
-import type { SearchResultCache } from '../../src/search/result-cache';
+import { SearchService } from '../../src/search/queries/search/search.service';
+import type { SearchResultCache } from '../../src/search/result-cache.service';
 import { SearchRepository } from '../../src/search/search.repository';
-import { SearchService } from '../../src/search/search.service';
-
-export const ENTRY = 'services/search/src/main.ts';
-export const PROBLEM = 'application/problem+json';
 
 export interface ProductFields {
   productId: string;
@@ -51,93 +38,81 @@ export function productEvent(fields: ProductFields, type: 'published' | 'updated
   );
 }
 
-/**
- * One search database, topics, Redis names and key pair for a test file; any
- * number of search processes on them (replicas of one deployment).
- */
-export class SearchStack {
-  readonly env: Record<string, string>;
-  private readonly processes: ServiceProcess[] = [];
-  private producer?: Producer;
-
-  private constructor(
-    readonly db: TestDatabase,
-    readonly kafka: Kafka,
-    readonly topics: { catalog: string; orders: string },
-    readonly tokens: TestTokens,
-    env: Record<string, string>,
-  ) {
-    this.env = {
-      ...tokens.env,
-      OTEL_SDK_DISABLED: 'true',
-      LOG_LEVEL: 'warn',
-      POSTGRES_DB: db.database,
-      CATALOG_EVENTS_TOPIC: topics.catalog,
-      ORDER_EVENTS_TOPIC: topics.orders,
-      KAFKA_CONSUMER_GROUP: uniqueName('search_group'),
-      SEARCH_INVALIDATE_CHANNEL: uniqueName('search_invalidate'),
-      SEARCH_REDIS_PREFIX: uniqueName('search'),
-      LOCK_KEY_PREFIX: uniqueName('search_lock'),
-      RATE_LIMIT_KEY_PREFIX: uniqueName('search_ratelimit'),
-      SEARCH_VIEWS_FLUSH_INTERVAL_MS: '0',
-      SEARCH_PARTITIONS_INTERVAL_MS: '0',
-      ...env,
-    };
-  }
-
-  static async create(env: Record<string, string> = {}): Promise<SearchStack> {
-    const kafka = testKafka();
-    const [db, catalog, orders, tokens] = await Promise.all([
-      createTestDatabase('search'),
-      createTestTopic(kafka, 'search_catalog', 3),
-      createTestTopic(kafka, 'search_orders', 3),
-      createTestTokens(),
-    ]);
-    return new SearchStack(db, kafka, { catalog, orders }, tokens, env);
-  }
-
-  async start(env: Record<string, string> = {}): Promise<ServiceProcess> {
-    const service = await startServiceProcess(ENTRY, { ...this.env, ...env }, { readyTimeoutMs: 60_000 });
-    this.processes.push(service);
-    return service;
-  }
-
+/** A search stack (libs/testing `startServiceStack`) and what search's tests do with it. */
+export interface SearchStack extends ServiceStack {
+  /** The Kafka topics the service consumes, made with 3 partitions each. */
+  readonly topics: { catalog: string; orders: string };
   /** The service's validated config for this stack (for classes a test drives directly). */
-  config(env: Record<string, string> = {}): SearchConfig {
-    return parseEnv(SERVICE_NAME, searchEnv, { ...process.env, ...this.env, ...env });
-  }
-
+  config(env?: Record<string, string>): SearchConfig;
   /** The service's own search (its SQL) on `dataSource`, without the result cache, under this stack's config and `env`. */
-  searchService(dataSource: DataSource, env: Record<string, string> = {}): SearchService {
-    const uncached = { get: (_key: string, loadPage: () => Promise<unknown>) => loadPage() } as unknown as SearchResultCache;
-    return new SearchService(new SearchRepository(dataSource, this.config(env)), uncached);
-  }
+  searchService(dataSource: DataSource, env?: Record<string, string>): SearchService;
+  /** A migrated TypeORM DataSource on the stack's database (the caller destroys it). */
+  dataSource(): Promise<DataSource>;
+  publish(topic: string, events: EventEnvelope[]): Promise<void>;
+  publishProducts(events: EventEnvelope[]): Promise<void>;
+}
 
-  /** A migrated TypeORM DataSource on the stack's database. */
-  async dataSource(): Promise<DataSource> {
-    const dataSource = createDataSource(this.config(), { serviceName: SERVICE_NAME, migrations: searchMigrations });
-    await dataSource.initialize();
-    await runMigrations(dataSource, SERVICE_NAME);
-    return dataSource;
-  }
-
-  async publish(topic: string, events: EventEnvelope[]): Promise<void> {
-    if (!this.producer) {
-      this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-      await this.producer.connect();
+/**
+ * One search database, topics, Redis names and key pair for a test file, and
+ * one search process on them unless `start` is false; `startReplica()` adds
+ * replicas of the same deployment. The jobs are off unless `env` turns them on.
+ */
+export async function startSearchStack(env: Record<string, string> = {}, { start = true }: { start?: boolean } = {}): Promise<SearchStack> {
+  const stack = await startServiceStack({
+    service: SERVICE_NAME,
+    kafkaTopics: { CATALOG_EVENTS_TOPIC: 3, ORDER_EVENTS_TOPIC: 3 },
+    names: { SEARCH_INVALIDATE_CHANNEL: 'search_invalidate', SEARCH_REDIS_PREFIX: 'search' },
+    env: { SEARCH_VIEWS_FLUSH_INTERVAL_MS: '0', SEARCH_PARTITIONS_INTERVAL_MS: '0', ...env },
+    start,
+    readyTimeoutMs: 60_000,
+  });
+  let producer: Producer | undefined;
+  const config = (extra: Record<string, string> = {}): SearchConfig => parseEnv(SERVICE_NAME, searchEnv, { ...process.env, ...stack.env, ...extra });
+  const publish = async (topic: string, events: EventEnvelope[]): Promise<void> => {
+    if (!producer) {
+      producer = stack.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
     }
-    await this.producer.send({ topic, messages: events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e) })) });
-  }
-
-  publishProducts(events: EventEnvelope[]): Promise<void> {
-    return this.publish(this.topics.catalog, events);
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.stop()));
-    await this.producer?.disconnect();
-    await this.db.drop();
-  }
+    await producer.send({ topic, messages: events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e) })) });
+  };
+  const topics = { catalog: stack.env['CATALOG_EVENTS_TOPIC'], orders: stack.env['ORDER_EVENTS_TOPIC'] };
+  return {
+    get service() {
+      return stack.service;
+    },
+    get db() {
+      return stack.db;
+    },
+    get sql() {
+      return stack.sql;
+    },
+    replicas: stack.replicas,
+    processes: stack.processes,
+    env: stack.env,
+    tokens: stack.tokens,
+    kafka: stack.kafka,
+    redis: stack.redis,
+    startReplica: stack.startReplica,
+    restart: stack.restart,
+    topics,
+    config,
+    searchService: (dataSource: DataSource, extra: Record<string, string> = {}): SearchService => {
+      const uncached = { get: (_key: string, loadPage: () => Promise<unknown>) => loadPage() } as unknown as SearchResultCache;
+      return new SearchService(new SearchRepository(dataSource, config(extra)), uncached);
+    },
+    dataSource: async (): Promise<DataSource> => {
+      const dataSource = createDataSource(config(), { serviceName: SERVICE_NAME, migrations: searchMigrations });
+      await dataSource.initialize();
+      await runMigrations(dataSource, SERVICE_NAME);
+      return dataSource;
+    },
+    publish,
+    publishProducts: (events: EventEnvelope[]) => publish(topics.catalog, events),
+    stop: async (): Promise<void> => {
+      await producer?.disconnect();
+      await stack.stop();
+    },
+  };
 }
 
 export interface SearchHitJson {

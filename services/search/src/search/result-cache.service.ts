@@ -1,12 +1,13 @@
 import { InjectConfig } from '@conveyor/config';
 import { InjectRedis } from '@conveyor/persistence';
-import { MetricsRegistry } from '@conveyor/telemetry';
+import { SingleFlight } from '@conveyor/resilience';
+import { metricOnce, MetricsRegistry } from '@conveyor/telemetry';
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { Counter } from 'prom-client';
 import type { SearchConfig } from '../config';
-import type { SearchPage } from './search.dto';
+import type { SearchPage } from './queries/search/search.dto';
 
 /**
  * Hot search results, per replica (docs/patterns/search-on-postgresql.md):
@@ -16,16 +17,18 @@ import type { SearchPage } from './search.dto';
  *   drops everything it holds. Everything, because a change can add a product
  *   to results that did not hold it. A replica whose subscription drops also
  *   empties its cache when it is back: it may have missed messages;
- * - single-flight: concurrent misses on one key share one load, so a hot key
- *   expiring costs one database query, not one per waiting request;
- * - a load that began before an invalidation is neither stored nor shared
- *   after it (a generation number), so it cannot put the old state back.
+ * - single-flight (libs/resilience `SingleFlight`): concurrent misses on one
+ *   key share one load, so a hot key expiring costs one database query, not
+ *   one per waiting request; a failed load is shared, never kept;
+ * - a load that began before an invalidation is neither stored (a generation
+ *   number) nor shared (the in-flight loads are forgotten) after it, so it
+ *   cannot put the old state back.
  */
 @Injectable()
 export class SearchResultCache implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger(SearchResultCache.name);
   private readonly lru?: LRUCache<string, SearchPage>;
-  private inFlight = new Map<string, Promise<SearchPage>>();
+  private readonly flights = new SingleFlight<string, SearchPage>();
   private generation = 0;
   private subscriber?: Redis;
   private readonly hits: Counter;
@@ -39,7 +42,7 @@ export class SearchResultCache implements OnModuleInit, OnModuleDestroy {
     metrics: MetricsRegistry,
   ) {
     if (config.SEARCH_CACHE_MAX_ENTRIES > 0) this.lru = new LRUCache({ max: config.SEARCH_CACHE_MAX_ENTRIES, ttl: config.SEARCH_CACHE_TTL_MS });
-    const counter = (name: string, help: string) => new Counter({ name, help, registers: [metrics] });
+    const counter = (name: string, help: string) => metricOnce(metrics, name, (registers) => new Counter({ name, help, registers }));
     this.hits = counter('search_cache_hits_total', 'Searches answered from this replica’s cache.');
     this.misses = counter('search_cache_misses_total', 'Searches not in the cache (joined an in-flight load or started one).');
     this.loads = counter('search_cache_loads_total', 'Cache misses that loaded a page (the rest joined a load in flight).');
@@ -69,19 +72,13 @@ export class SearchResultCache implements OnModuleInit, OnModuleDestroy {
       return cached;
     }
     this.misses.inc();
-    const pending = this.inFlight.get(key);
-    if (pending) return pending;
     const generation = this.generation;
-    const inFlight = this.inFlight;
-    this.loads.inc();
-    const loading = load()
-      .then((page) => {
-        if (generation === this.generation) this.lru?.set(key, page);
-        return page;
-      })
-      .finally(() => inFlight.delete(key));
-    inFlight.set(key, loading);
-    return loading;
+    return this.flights.run(key, async () => {
+      this.loads.inc();
+      const page = await load();
+      if (generation === this.generation) this.lru?.set(key, page);
+      return page;
+    });
   }
 
   /** Tells every replica (this one at once) that a document changed. Call after the change committed. */
@@ -92,7 +89,7 @@ export class SearchResultCache implements OnModuleInit, OnModuleDestroy {
 
   private invalidateHere(): void {
     this.generation += 1;
-    this.inFlight = new Map();
+    this.flights.clear();
     this.lru?.clear();
     this.invalidations.inc();
   }

@@ -1,10 +1,8 @@
 import { InjectConfig } from '@conveyor/config';
 import type { Lease } from '@conveyor/locks';
-import { deleteInBatches } from '@conveyor/persistence';
-import { MetricsRegistry } from '@conveyor/telemetry';
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import type { SearchConfig } from '../config';
+import type { SearchConfig } from '../../../config';
+import { SalesRepository } from '../../sales.repository';
 
 /** The lock of the retention job. */
 export const ORDER_LINES_RETENTION_LOCK = 'search-order-lines-retention';
@@ -23,28 +21,18 @@ export const ORDER_LINES_RETENTION_LOCK = 'search-order-lines-retention';
  * OrderCancelled that the inbox lets through still finds its lines.
  */
 @Injectable()
-export class OrderLinesRetentionService {
+export class PurgeOrderLinesService {
   private readonly logger = new Logger('OrderLinesRetention');
 
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly metrics: MetricsRegistry,
+    private readonly sales: SalesRepository,
     @InjectConfig() private readonly config: Pick<SearchConfig, 'SEARCH_ORDER_LINES_RETENTION_MS' | 'SEARCH_ORDER_LINES_RETENTION_BATCH_SIZE'>,
   ) {}
 
   /** Returns how many lines were deleted. */
   async purge(lease: Pick<Lease, 'signal'>): Promise<number> {
     const retentionMs = this.config.SEARCH_ORDER_LINES_RETENTION_MS;
-    const deleted = await deleteInBatches(this.dataSource, {
-      table: 'order_lines',
-      key: ['order_id', 'product_id'],
-      where: `created_at < now() - ($1::bigint * interval '1 millisecond')`,
-      parameters: [retentionMs],
-      orderBy: 'created_at',
-      batchSize: this.config.SEARCH_ORDER_LINES_RETENTION_BATCH_SIZE,
-      signal: lease.signal,
-      metrics: this.metrics,
-    });
+    const deleted = await this.sales.deleteLinesOlderThan(retentionMs, this.config.SEARCH_ORDER_LINES_RETENTION_BATCH_SIZE, lease);
     if (deleted > 0) this.logger.log({ deleted, retentionMs }, 'order lines past the retention deleted');
     return deleted;
   }

@@ -2,8 +2,9 @@ import { CurrentUser, type AuthUser } from '@conveyor/auth';
 import { ApiProblems } from '@conveyor/http';
 import { Controller, Delete, Param, Put } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { LikeStateResponse, productIdParam } from './engagement.dto';
-import { LikesService, type LikeState } from './likes.service';
+import { productIdParam } from '../../engagement.dto';
+import { LikeStateResponse, type LikeState } from './likes.dto';
+import { LikesService } from './likes.service';
 
 /** The caller's like of a product (the user is the token's subject); idempotent both ways. */
 @ApiTags('likes')

@@ -1,8 +1,7 @@
 import { zodDto } from '@conveyor/http';
 import { z } from 'zod';
+import { SEARCH_SORTS } from '../../domain/search-sort';
 
-export const SEARCH_SORTS = ['relevance', 'popular', 'newest'] as const;
-export type SearchSort = (typeof SEARCH_SORTS)[number];
 /** Longest query accepted (after trimming): a search box's worth; longer is refused, not cut. */
 export const MAX_QUERY_CHARS = 200;
 

@@ -2,8 +2,8 @@ import { RateLimit } from '@conveyor/auth';
 import { ApiProblems, Public } from '@conveyor/http';
 import { Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiNoContentResponse, ApiTags } from '@nestjs/swagger';
-import { productIdParam } from './engagement.dto';
-import { PRODUCT_VIEWS_LIMIT } from './rate-limits';
+import { productIdParam } from '../../engagement.dto';
+import { PRODUCT_VIEWS_LIMIT } from '../../rate-limits.policy';
 import { ViewsService } from './views.service';
 
 /** Product page views: counted in Redis, moved to PostgreSQL in batches. Anonymous, like browsing; limited per address. */
