@@ -40,6 +40,9 @@ fresh() {
   ln -s "$root/node_modules" "$tmp/ws/node_modules"
 }
 registry() { node tools/registry.mjs "$@" --root "$tmp/ws"; }
+# One run of the check, several assertions on what it said: `checked` runs it, `said` asserts on that run.
+checked() { checked_out=$(registry --check 2>&1) && checked_status=pass || checked_status=fail; }
+said() { check "$1" "$2" "$3" eval 'printf "%s\n" "$checked_out"; [ "$checked_status" = pass ]'; } # name, expected (fail|pass), text
 edit() { node -e "$1" "$tmp/ws"; } # JavaScript run with the copy's path as process.argv[1]
 
 check "the repo's places agree with services/registry.json" pass 'agree' node tools/registry.mjs --check
@@ -49,17 +52,19 @@ check "an untouched copy passes" pass 'agree' registry --check
 # A service missing: its folder stays, its entry goes.
 fresh
 edit 'const f = process.argv[1] + "/services/registry.json"; const r = require(f); r.services = r.services.filter((s) => s.name !== "search"); require("fs").writeFileSync(f, JSON.stringify(r, null, 2));'
-check "a service folder without a registry entry fails" fail 'services/search: a service folder missing from services/registry.json' registry --check
-check "... and its compose service and chart stanza are named" fail 'docker/compose.yaml: service search is not in services/registry.json' registry --check
-check "... and deploy/local/services' generated line" fail 'deploy/local/services: SERVICES=(' registry --check
+checked
+said "a service folder without a registry entry fails" fail 'services/search: a service folder missing from services/registry.json'
+said "... and its compose service and chart stanza are named" fail 'docker/compose.yaml: service search is not in services/registry.json'
+said "... and deploy/local/services' generated line" fail 'deploy/local/services: SERVICES=('
 
 # A port disagreeing: the registry moves points to 3012, nothing else does.
 fresh
 sed -i 's/"port": 3002/"port": 3012/' "$tmp/ws/services/registry.json"
-check "a port that disagrees fails on compose" fail 'docker/compose.yaml: points: ports [127.0.0.1:3002:3002] differ from the registry' registry --check
-check "... on the chart" fail 'helm/conveyor/values.yaml: services.points.port 3002 differs from the registry' registry --check
-check "... on deploy/local/services" fail 'deploy/local/services: SERVICES=(' registry --check
-check "... and on the service's own default" fail 'services/points/src/config.ts: httpServerEnv(3002) differs from the registry' registry --check
+checked
+said "a port that disagrees fails on compose" fail 'docker/compose.yaml: points: ports [127.0.0.1:3002:3002] differ from the registry'
+said "... on the chart" fail 'helm/conveyor/values.yaml: services.points.port 3002 differs from the registry'
+said "... on deploy/local/services" fail 'deploy/local/services: SERVICES=('
+said "... and on the service's own default" fail 'services/points/src/config.ts: httpServerEnv(3002) differs from the registry'
 
 # The other way round: compose alone changes a port.
 fresh
@@ -100,9 +105,9 @@ check "--write adds them (and still reports what it cannot make)" fail 'wrote do
 check "... its compose service and one-shot" pass '' grep -q '^  ledger-migrate:$' "$tmp/ws/docker/compose.yaml"
 check "... its chart stanza" pass '' grep -q '^    database: conveyor_ledger$' "$tmp/ws/helm/conveyor/values.yaml"
 check "... its database and start entry" pass '' grep -q 'ledger:3200:conveyor_ledger)$' "$tmp/ws/deploy/local/services"
-check "after --write, what is left is the missing folder" fail 'services/registry.json: ledger has no folder services/ledger' registry --check
-out=$(registry --check 2>&1 || true)
-check "... and nothing else" pass '' test "$(grep -c '^  ' <<<"$out")" -eq 1
+checked
+said "after --write, what is left is the missing folder" fail 'services/registry.json: ledger has no folder services/ledger'
+check "... and nothing else" pass '' test "$(grep -c '^  ' <<<"$checked_out")" -eq 1
 
 echo "registry: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
