@@ -1,4 +1,4 @@
-import { checkPlaces, databasesLine, parseRegistry, servicesLine, writePlaces, type RegisteredService, type WorkspaceFiles } from './registry';
+import { checkPlaces, databasesLine, helmStanza, parseRegistry, servicesLine, writePlaces, type RegisteredService, type WorkspaceFiles } from './registry';
 import { checkServiceStructure } from './structure';
 
 const service = (over: Partial<RegisteredService>): RegisteredService => ({
@@ -77,5 +77,17 @@ describe('services registry', () => {
     expect(checkServiceStructure(files, 'shop')).toEqual([]);
     files.read = (path) => (path.endsWith('add-item.service.ts') ? "export const x = (m: any) => m.query('SELECT 1');" : 'export class ItemsModule {}');
     expect(checkServiceStructure(files, 'shop')).toEqual(['services/shop/src/items/add-item.service.ts:1: rule 2, .query( outside a repository']);
+  });
+
+  it('When a queue is not named after the service, then its new chart stanza gets RabbitMQ rights that cover it, and the chart default would not', () => {
+    const jobs = service({ uses: ['postgresql', 'rabbitmq'], rabbitmq: { publishes: [], consumes: [{ queue: 'jobs.todo', exchange: 'jobs' }] } });
+    const registry = parseRegistry(text(jobs));
+    const values = `services:\n${helmStanza(jobs).join('\n')}\n`;
+    const chartProblems = (yaml: string) => checkPlaces(registry, memory({ 'helm/conveyor/values.yaml': yaml })).filter((p) => p.startsWith('helm/'));
+    expect(chartProblems(values)).toEqual([]);
+    const withDefault = values.replace(/ {4}rabbitmq:\n( {6}.*\n){3}/, '');
+    expect(chartProblems(withDefault)).toContain(
+      'helm/conveyor/values.yaml: services.shop: its RabbitMQ read right (^shop(\\..+)?$) does not cover queue jobs.todo',
+    );
   });
 });

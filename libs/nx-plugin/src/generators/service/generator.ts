@@ -1,4 +1,5 @@
 import { formatFiles, generateFiles, getProjects, logger, names, workspaceRoot, type GeneratorCallback, type Tree } from '@nx/devkit';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseRegistry, REGISTRY_FILE, withService, writePlaces, type RegisteredService, type Registry, type WorkspaceFiles } from '../../registry/registry';
 import type { ServiceGeneratorSchema } from './schema';
@@ -142,6 +143,12 @@ export async function serviceGenerator(tree: Tree, schema: ServiceGeneratorSchem
 
   if (!schema.skipFormat) await formatFiles(tree);
   return () => {
+    // The docs page's environment table is generated from the new config.ts, which exists on disk only now.
+    try {
+      execFileSync(process.execPath, ['tools/env-docs.mjs', '--write'], { cwd: tree.root, stdio: 'inherit' });
+    } catch {
+      logger.warn(`docs/${options.name}-service.md: its environment table is not filled in; run make docs (make lint fails until then).`);
+    }
     logger.info(
       [
         `${options.name}: generated in ${options.projectRoot} (docs/${options.name}-service.md says what is where).`,
