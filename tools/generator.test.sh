@@ -83,6 +83,7 @@ registered() {
 }
 check "it joins services/registry.json, deploy/local/services, compose, the chart and ESLint's scopes agree with it (tools/registry.mjs --check)" registered
 check "it is written in the feature dialect (tools/check-structure.mjs $name)" in_copy node tools/check-structure.mjs "$name"
+check "its docs page's environment table is generated and current (tools/env-docs.mjs --check)" in_copy node tools/env-docs.mjs --check
 # The chart's stanza renders: helm is built by the deployment checks (tools/deploy.test.sh, before this in make test).
 chart_renders() {
   local helm=$root/.cache/deploy-tools/bin/helm out
