@@ -22,7 +22,7 @@ WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),user-1)
 TOKEN_ROLE := $(if $(ROLE),$(ROLE),user)
 
-.PHONY: docs docs-check contracts token audit build chart-check kind-up kind-down test-cluster format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag bench-table-change bench-pool-sizing test-e2e
+.PHONY: docs docs-check registry registry-check check-structure contracts token audit build chart-check kind-up kind-down test-cluster format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag bench-table-change bench-pool-sizing test-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -95,6 +95,17 @@ docs-check: setup ## part of make lint: every relative link and #anchor in READM
 # make lint runs docs-check too (a second rule only adds the prerequisite).
 lint: docs-check
 
+registry: setup ## regenerate what services/registry.json generates (deploy/local's service and database lists, the chart's token-verifiers-off values; compose and chart entries of a new service)
+	node tools/registry.mjs --write
+
+registry-check: setup ## part of make lint: deploy/local, compose, the Helm values, the AsyncAPI producers/consumers, the routes and the ESLint scopes agree with services/registry.json
+	node tools/registry.mjs --check
+
+lint: registry-check
+
+check-structure: setup ## the feature dialect of docs/architecture.md (file names, no SQL outside repositories, a module per feature folder, every service registered) over services/*
+	node tools/check-structure.mjs
+
 # Which service produces and consumes each message, read from services/ (test/contracts), against libs/contracts.
 CONTRACTS := node -r @swc-node/register test/contracts/check.ts
 
@@ -118,6 +129,8 @@ test: setup infra-up ## every test, against the real local servers
 	tools/check-boundaries.test.sh | tee .run/test-results/boundaries.txt || status=1; \
 	tools/check-tags.test.sh | tee .run/test-results/tags.txt || status=1; \
 	tools/docs-check.test.sh | tee .run/test-results/docs-check.txt || status=1; \
+	tools/registry.test.sh | tee .run/test-results/registry.txt || status=1; \
+	tools/check-structure.test.sh | tee .run/test-results/check-structure.txt || status=1; \
 	$(INFRA).test.sh | tee .run/test-results/infra.txt || status=1; \
 	tools/demo.test.sh | tee .run/test-results/demo.txt || status=1; \
 	tools/deploy.test.sh | tee .run/test-results/deploy.txt || status=1; \

@@ -1,4 +1,5 @@
 import nx from '@nx/eslint-plugin';
+import { readFileSync } from 'node:fs';
 import * as jsoncParser from 'jsonc-eslint-parser';
 import { projectTagsRule } from './tools/eslint/project-tags.mjs';
 
@@ -11,7 +12,9 @@ import { projectTagsRule } from './tools/eslint/project-tags.mjs';
 // - test helpers (type:testing) are for tests only, never for runtime code;
 // - tooling (type:tooling, the Nx generators) runs at development time only:
 //   it may use util libs, and nothing at runtime may import it.
-const scopes = ['provider-sim', 'order', 'points', 'notification', 'search'];
+// One scope per service of services/registry.json (tools/registry.mjs --check checks the rules built from it).
+const registry = JSON.parse(readFileSync(new URL('./services/registry.json', import.meta.url), 'utf8'));
+const scopes = registry.services.map((service) => service.name);
 const runtimeTypes = ['type:util', 'type:data-access', 'type:contracts'];
 const types = ['type:app', ...runtimeTypes, 'type:testing', 'type:tooling'];
 

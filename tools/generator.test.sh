@@ -5,7 +5,8 @@
 # an outbox and a Kafka consumer, then runs that service's lint, typecheck and
 # tests (real PostgreSQL and brokers), renders its Helm stanza, starts it with deploy/local/services on a
 # free port and a run dir of its own (a developer's running services are never
-# touched), checks /health/ready, stops it and removes the copy.
+# touched), checks /health/ready, stops it and removes the copy. Also: the
+# registry check and the structure check pass on the copy with the new service.
 # Ends with `N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -75,11 +76,14 @@ generate() {
 check "nx g @conveyor/nx-plugin:service $name --port $port --database --outbox --kafkaConsumer <topic> exits 0" generate
 
 registered() {
-  in_copy grep -q "SERVICES=(.* $name:$port:conveyor_gen_probe)" deploy/local/services &&
-    in_copy grep -q "'$name'\]" eslint.config.mjs &&
-    in_copy grep -q "\"scope:$name\", \"type:app\"" "services/$name/project.json"
+  in_copy grep -q "\"name\": \"$name\"" services/registry.json &&
+    in_copy grep -q "SERVICES=(.* $name:$port:conveyor_gen_probe)" deploy/local/services &&
+    in_copy grep -q "\"scope:$name\", \"type:app\"" "services/$name/project.json" &&
+    in_copy node tools/registry.mjs --check
 }
-check "the service is tagged, its scope is in the boundary rules and it is registered with deploy/local/services" registered
+check "it joins services/registry.json, deploy/local/services, compose, the chart and ESLint's scopes agree with it (tools/registry.mjs --check)" registered
+check "it is written in the feature dialect (tools/check-structure.mjs $name)" in_copy node tools/check-structure.mjs "$name"
+check "its docs page's environment table is generated and current (tools/env-docs.mjs --check)" in_copy node tools/env-docs.mjs --check
 # The chart's stanza renders: helm is built by the deployment checks (tools/deploy.test.sh, before this in make test).
 chart_renders() {
   local helm=$root/.cache/deploy-tools/bin/helm out
@@ -95,7 +99,7 @@ compose_has_it() {
 }
 check "it joins docker/compose.yaml with its migrations one-shot, and the compose checks pass" compose_has_it
 check "its main.ts is at most 15 lines" test "$(wc -l <"$ws/services/$name/src/main.ts")" -le 15
-check "the generated files are formatted (prettier --check)" in_copy npx prettier --check "services/$name" eslint.config.mjs
+check "the generated files are formatted (prettier --check)" in_copy npx prettier --check "services/$name" services/registry.json docker/compose.yaml helm/conveyor "docs/$name-service.md"
 check "nx run $name:lint passes with zero warnings" in_copy npx nx run "$name:lint" --outputStyle=static --skip-nx-cache
 check "nx run $name:typecheck passes" in_copy npx nx run "$name:typecheck" --outputStyle=static --skip-nx-cache
 
