@@ -7,6 +7,7 @@ import { SERVICE_NAME, type OrderConfig } from './config';
 import { orderMigrations } from './database/migrations';
 import { OrdersModule } from './orders/orders.module';
 import { orderRateLimits } from './orders/rate-limits.policy';
+import { ProductImagesModule } from './product-images/product-images.module';
 
 /** The order service: its database, Redis for the jobs' leases only (orders are taken without it), the outbox to both brokers. */
 export const appModule = (config: OrderConfig, telemetry: Telemetry): DynamicModule =>
@@ -26,5 +27,5 @@ export const appModule = (config: OrderConfig, telemetry: Telemetry): DynamicMod
       rabbitmqQueues: [{ exchange: config.NOTIFICATION_EXCHANGE, queue: config.NOTIFICATION_QUEUE, bindingKeys: [RoutingKeys.allNotifications] }],
     },
     openApi: { title: 'Conveyor order service', description: 'Catalog, orders and their payment (docs/order-service.md).' },
-    features: [CatalogModule, OrdersModule],
+    features: [CatalogModule, OrdersModule, ProductImagesModule],
   });

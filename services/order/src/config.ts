@@ -46,6 +46,14 @@ export const orderEnv = httpServerEnv(3001)
     ORDER_EXPORT_MAX_CONCURRENT: envField.int(2, { min: 1, max: 50 }),
     /** Largest product image accepted, in bytes. */
     ORDER_IMAGE_MAX_BYTES: envField.int(5 * 1024 * 1024, { min: 1 }),
+    /** Worker threads that compute product image renditions (off the event loop); each renders one image at a time. */
+    ORDER_IMAGE_RENDER_THREADS: envField.int(2, { min: 1, max: 64 }),
+    /** Uploads admitted beyond the rendering ones, waiting for a thread; one more is answered 503 PRODUCT_IMAGE.RENDERING_BUSY. */
+    ORDER_IMAGE_RENDER_QUEUE: envField.int(16, { min: 0, max: 10_000 }),
+    /** A rendering still running this long after its thread started it is cancelled (the thread terminated) and the image marked failed. */
+    ORDER_IMAGE_RENDER_TIMEOUT_MS: envField.durationMs(30_000, { min: 1 }),
+    /** Retry-After of a 503 PRODUCT_IMAGE.RENDERING_BUSY, in seconds. */
+    ORDER_IMAGE_RENDER_RETRY_AFTER_S: envField.int(2, { min: 1, max: 3_600 }),
     /**
      * How long after it was paid an order can still be cancelled, in seconds
      * (default 14 days); later, 409 ORDER.CANCEL_WINDOW_CLOSED. Points holds an

@@ -7,6 +7,7 @@ import { IdempotencyKeysRetention1764000000500 } from './migrations/176400000050
 import { ProductImages1764000000600 } from './migrations/1764000000600-product-images';
 import { ReconcileBackoff1764000000620 } from './migrations/1764000000620-reconcile-backoff';
 import { PaidAt1764000000700 } from './migrations/1764000000700-paid-at';
+import { ProductImageRenditions1764000000950 } from './migrations/1764000000950-product-image-renditions';
 
 /** The order database's migrations in order: libs/messaging's outbox tables first, then the order schema. */
 export const orderMigrations = [
@@ -19,4 +20,5 @@ export const orderMigrations = [
   ProductImages1764000000600,
   ReconcileBackoff1764000000620,
   PaidAt1764000000700,
+  ProductImageRenditions1764000000950,
 ];
