@@ -103,8 +103,10 @@ registry-check: setup ## part of make lint: deploy/local, compose, the Helm valu
 
 lint: registry-check
 
-check-structure: setup ## the feature dialect of docs/architecture.md (file names, no SQL outside repositories, a module per feature folder, every service registered) over services/*
+check-structure: setup ## part of make lint: the feature dialect of docs/architecture.md (file names, no SQL outside repositories, a module per feature folder, every service registered) over services/*
 	node tools/check-structure.mjs
+
+lint: check-structure
 
 # Which service produces and consumes each message, read from services/ (test/contracts), against libs/contracts.
 CONTRACTS := node -r @swc-node/register test/contracts/check.ts
@@ -123,6 +125,7 @@ test: setup infra-up ## every test, against the real local servers
 	status=0; \
 	npx prettier --check --log-level warn . || status=1; \
 	npx nx run-many -t lint typecheck --outputStyle=static || status=1; \
+	$(MAKE) --no-print-directory docs-check registry-check check-structure || status=1; \
 	$(WITH_INFRA_ENV) npx nx run-many -t test --outputStyle=static || status=1; \
 	$(E2E) --json --outputFile=.run/test-results/e2e.json || status=1; \
 	$(CONTRACTS) | tee .run/test-results/contracts.txt || status=1; \

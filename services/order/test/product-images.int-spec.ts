@@ -1,7 +1,17 @@
-import { ancestry, eventually, newTraceparent, parentSpan, spanService, waitForTraceById, startServiceProcess, type ServiceProcess } from '@conveyor/testing';
+import {
+  ancestry,
+  eventually,
+  PROBLEM_JSON,
+  newTraceparent,
+  parentSpan,
+  spanService,
+  waitForTraceById,
+  startServiceProcess,
+  type ServiceProcess,
+} from '@conveyor/testing';
 import sharp from 'sharp';
 import { HANGING_WIDTH, THREAD_KILLING_WIDTH } from './support/misbehaving-renditions';
-import { asAdmin, createProduct, PROBLEM, startOrderStack, type OrderStack } from './support/order-stack';
+import { asAdmin, createProduct, startOrderStack, type OrderStack } from './support/order-stack';
 
 // The order process exports its spans to the local Jaeger, so the worker's span can be found under the upload.
 const TRACED = { OTEL_SDK_DISABLED: 'false', OTEL_TRACES_SAMPLER_ARG: '1' };
@@ -97,7 +107,7 @@ describe('Product images', () => {
 
     const rendition = await fetch(`${stack.order.url}${bad.headers.get('location')}/thumbnail`);
     expect(rendition.status).toBe(409);
-    expect(rendition.headers.get('content-type')).toContain(PROBLEM);
+    expect(rendition.headers.get('content-type')).toContain(PROBLEM_JSON);
     expect(await rendition.json()).toMatchObject({ code: 'PRODUCT_IMAGE.RENDITION_NOT_READY', status: 409 });
   }, 60_000);
 
@@ -124,7 +134,7 @@ describe('Product images', () => {
       const res = await response;
       expect({ status: res.status, type: res.headers.get('content-type'), code: ((await res.json()) as { code: string }).code }).toEqual({
         status,
-        type: expect.stringContaining(PROBLEM),
+        type: expect.stringContaining(PROBLEM_JSON),
         code,
       });
     }
@@ -169,7 +179,7 @@ describe('Product images', () => {
       const refused = await upload(variant, productId, await png(100, 100));
       expect(refused.status).toBe(503);
       expect(refused.headers.get('retry-after')).toBe('7');
-      expect(refused.headers.get('content-type')).toContain(PROBLEM);
+      expect(refused.headers.get('content-type')).toContain(PROBLEM_JSON);
       expect(await refused.json()).toMatchObject({ code: 'PRODUCT_IMAGE.RENDERING_BUSY', status: 503 });
       const pending = await fetch(`${variant.url}/products/${productId}/images/${hangingImage.id}/webp`);
       expect(await pending.json()).toMatchObject({ code: 'PRODUCT_IMAGE.RENDITION_NOT_READY', status: 409 });

@@ -1,4 +1,5 @@
 import { DomainError } from '@conveyor/http';
+import { IMAGE_TYPES } from './product.model';
 
 export class ProductNotFound extends DomainError {
   constructor(productId: string) {
@@ -20,6 +21,22 @@ export class ProductVersionConflict extends DomainError {
       kind: 'conflict',
       detail: `Product ${productId} is no longer at version ${expected}; read it again and retry.`,
       extensions: { productId, expectedVersion: expected },
+    });
+  }
+}
+
+export class ImageNotFound extends DomainError {
+  constructor(name: string) {
+    super({ code: 'IMAGE.NOT_FOUND', kind: 'not_found', detail: `No image ${name}.` });
+  }
+}
+
+export class UnsupportedImage extends DomainError {
+  constructor(contentType: string | undefined) {
+    super({
+      code: 'IMAGE.UNSUPPORTED_TYPE',
+      kind: 'unsupported_media_type',
+      detail: `Images must be ${Object.keys(IMAGE_TYPES).join(', ')}; got ${contentType ?? 'none'}.`,
     });
   }
 }

@@ -64,4 +64,28 @@ export class CatalogRepository {
       await manager.query('SELECT * FROM products WHERE active ORDER BY created_at, id LIMIT $1 OFFSET $2', [page.limit, page.offset]),
     );
   }
+
+  /** Points the product at an image URL (a new version); undefined when there is no such product. */
+  async setImageUrl(manager: EntityManager, productId: string, imageUrl: string): Promise<ProductRow | undefined> {
+    const [row] = returnedRows<ProductRow>(
+      await manager.query('UPDATE products SET image_url = $2, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *', [productId, imageUrl]),
+    );
+    return row;
+  }
+
+  /** Stores an image under its content name (table `product_images`); the same name again stores nothing (same bytes). */
+  async storeImage(manager: EntityManager, image: { name: string; contentType: string; bytes: Buffer }): Promise<void> {
+    await manager.query('INSERT INTO product_images (name, content_type, bytes) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
+      image.name,
+      image.contentType,
+      image.bytes,
+    ]);
+  }
+
+  async findImage(manager: EntityManager, name: string): Promise<{ content_type: string; bytes: Buffer } | undefined> {
+    const [row] = returnedRows<{ content_type: string; bytes: Buffer }>(
+      await manager.query('SELECT content_type, bytes FROM product_images WHERE name = $1', [name]),
+    );
+    return row;
+  }
 }

@@ -6,8 +6,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { APP_CONFIG } from '@conveyor/config';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { OrderConfig } from '../config';
-import { ProductResponse, type ProductView } from './product.model';
-import { IMAGE_TYPES, ProductImagesService } from './product-images.service';
+import { IMAGE_TYPES, ProductResponse, type ProductView } from './product.model';
+import { ProductImagesService } from './product-images.service';
 import { ProductNotFound } from './catalog.errors';
 import { z } from 'zod';
 

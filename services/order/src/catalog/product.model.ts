@@ -74,3 +74,6 @@ export const toProductView = (p: ProductRow): ProductView => ({
   createdAt: p.created_at.toISOString(),
   updatedAt: p.updated_at.toISOString(),
 });
+
+/** Image types a product image may have, and the extension its content name gets. */
+export const IMAGE_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
