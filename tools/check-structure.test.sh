@@ -17,16 +17,8 @@ export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false SWC_NODE_PROJECT=tsconfig.b
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-passed=0 failed=0
-check() { # name, expected (fail|pass), expected text in the output ('' for none), then the command
-  local what=$1 expected=$2 text=$3 out status; shift 3
-  out=$("$@" 2>&1) && status=pass || status=fail
-  if [ "$status" = "$expected" ] && { [ -z "$text" ] || grep -qF -- "$text" <<<"$out"; }; then
-    echo "ok - $what"; passed=$((passed + 1))
-  else
-    echo "not ok - $what (got: $status)"; echo "$out" | tail -20 | sed 's/^/    /'; failed=$((failed + 1))
-  fi
-}
+# check NAME pass|fail TEXT COMMAND..., finish LABEL
+. tools/lib/check.sh
 structure() { node tools/check-structure.mjs --root "$tmp/ws" "$@"; }
 put() { mkdir -p "$(dirname "$tmp/ws/$1")" && printf '%s\n' "$2" >"$tmp/ws/$1"; } # <path> <content>
 
@@ -100,5 +92,4 @@ check "nx g @conveyor/nx-plugin:service structure-probe (database, outbox, both 
 check "the generated service passes the structure check" pass '1 service(s), 0 problem(s)' node tools/check-structure.mjs --root "$ws" structure-probe
 check "... and the registry check" pass 'agree' node tools/registry.mjs --check --root "$ws"
 
-echo "check-structure: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish check-structure

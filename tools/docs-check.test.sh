@@ -12,16 +12,8 @@ root=$PWD
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-passed=0 failed=0
-check() { # name, expected (fail|pass), expected text in the output ('' for none), then the command
-  local what=$1 expected=$2 text=$3 out status; shift 3
-  out=$("$@" 2>&1) && status=pass || status=fail
-  if [ "$status" = "$expected" ] && { [ -z "$text" ] || grep -qF -- "$text" <<<"$out"; }; then
-    echo "ok - $what"; passed=$((passed + 1))
-  else
-    echo "not ok - $what (got: $status)"; echo "$out" | tail -20 | sed 's/^/    /'; failed=$((failed + 1))
-  fi
-}
+# check NAME pass|fail TEXT COMMAND..., finish LABEL
+. tools/lib/check.sh
 
 # Links.
 check "every relative link of README.md and docs/ resolves" pass 'all resolve' node tools/check-doc-links.mjs
@@ -55,5 +47,4 @@ check "a page without the generated block fails --check" fail 'no <!-- env:begin
 check "--write turns its Environment table into the generated block" pass 'wrote docs/provider-sim.md' node "$work/tools/env-docs.mjs" --write
 check "--check passes after adopting it" pass '' node "$work/tools/env-docs.mjs" --check
 
-echo "docs-check: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish docs-check

@@ -15,16 +15,8 @@ PATH="$(tools/ensure-node):$PATH"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-passed=0 failed=0
-check() { # name, expected (fail|pass), expected text in the output ('' for none), then the command
-  local what=$1 expected=$2 text=$3 out status; shift 3
-  out=$("$@" 2>&1) && status=pass || status=fail
-  if [ "$status" = "$expected" ] && { [ -z "$text" ] || grep -qF -- "$text" <<<"$out"; }; then
-    echo "ok - $what"; passed=$((passed + 1))
-  else
-    echo "not ok - $what (got: $status)"; echo "$out" | tail -20 | sed 's/^/    /'; failed=$((failed + 1))
-  fi
-}
+# check NAME pass|fail TEXT COMMAND..., finish LABEL
+. tools/lib/check.sh
 
 # A fresh copy of what the check reads (the service sources too: their folders, tags, ports and routes).
 fresh() {
@@ -109,5 +101,4 @@ checked
 said "after --write, what is left is the missing folder" fail 'services/registry.json: ledger has no folder services/ledger'
 check "... and nothing else" pass '' test "$(grep -c '^  ' <<<"$checked_out")" -eq 1
 
-echo "registry: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish registry
