@@ -1,4 +1,5 @@
 import { fastifyServerOptions, hardenHttp, type HttpLimitsConfig } from '@conveyor/auth';
+import { publishOpenApiDocument } from '@conveyor/http';
 import type { ConsumerStrategy } from '@conveyor/messaging';
 import { backoffDelayMs } from '@conveyor/resilience';
 import compress from '@fastify/compress';
@@ -25,8 +26,9 @@ export interface HttpServerConfig extends HttpLimitsConfig {
  * compression (br, gzip) of answers above HTTP_COMPRESS_THRESHOLD_BYTES,
  * shutdown hooks (SIGTERM drains: relays and consumers stop after the work in
  * flight, then connections close), the message consumers the app module
- * declares, then listens. Telemetry must already be started (the service's
- * instrument.ts, first import of its main.ts).
+ * declares, the OpenAPI document built from the initialised app (libs/http
+ * `publishOpenApiDocument`), then listens. Telemetry must already be started
+ * (the service's instrument.ts, first import of its main.ts).
  */
 export async function bootstrapService(appModule: DynamicModule, config: HttpServerConfig): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(appModule, new FastifyAdapter(fastifyServerOptions(config)), { bufferLogs: true });
@@ -36,6 +38,9 @@ export async function bootstrapService(appModule: DynamicModule, config: HttpSer
   await app.register(compress as unknown as Parameters<typeof app.register>[0], { encodings: ['br', 'gzip'], threshold: config.HTTP_COMPRESS_THRESHOLD_BYTES });
   app.enableShutdownHooks();
   const consumers = app.get<ConsumerStrategy[]>(MESSAGE_CONSUMERS).map((strategy) => app.connectMicroservice({ strategy }, { inheritAppConfig: true }));
+  await app.init();
+  // Every route is registered now; published before listen, so the first request has the document.
+  publishOpenApiDocument(app);
   await app.listen(config.PORT, config.HOST);
   // After listen, and retried: a broker that is down at start must not keep the HTTP API from serving.
   const stopping = app.get(ShutdownSignal).signal;

@@ -13,7 +13,7 @@ export { IdempotencyKeyRequired, IdempotencyKeyReused, idempotencyKeyHeader, req
 export { ProblemDetailsFilter, toProblem, type ProblemAnswer } from './problem-details.filter';
 export { JsonBodyErrors, MethodNotAllowed, ProblemDetailsModule } from './problem-details.module';
 export { ZodValidationPipe, toValidationIssues, zodDto } from './zod-validation.pipe';
-export { ApiProblems, buildOpenApiDocument, OpenApiModule, type OpenApiOptions } from './openapi';
+export { ApiProblems, buildOpenApiDocument, OPENAPI_OPTIONS, OpenApiDocument, OpenApiModule, publishOpenApiDocument, type OpenApiOptions } from './openapi';
 export { IS_PUBLIC_ROUTE, Public } from './public-route';
 export {
   CREATED_AT_EXACT,

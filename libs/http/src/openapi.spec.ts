@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiCreatedResponse, ApiOkResponse } from '@nestjs/swagger';
 import { z } from 'zod';
-import { ApiProblems, buildOpenApiDocument, OpenApiModule, ProblemDetailsModule, zodDto } from './index';
+import { ApiProblems, buildOpenApiDocument, OpenApiModule, ProblemDetailsModule, publishOpenApiDocument, zodDto } from './index';
 
 class CreateThing extends zodDto(z.object({ name: z.string().min(1), size: z.number().int().positive() }).strict()) {}
 
@@ -65,15 +65,44 @@ interface Document {
   components: { schemas: Record<string, unknown> };
 }
 
+const startApp = async (): Promise<NestFastifyApplication> => {
+  const app = await NestFactory.create<NestFastifyApplication>(TestModule, new FastifyAdapter(), { logger: false });
+  await app.init();
+  return app;
+};
+
 describe('OpenApiModule', () => {
   let app: NestFastifyApplication;
+  let published: ReturnType<typeof publishOpenApiDocument>;
 
   beforeAll(async () => {
-    app = await NestFactory.create<NestFastifyApplication>(TestModule, new FastifyAdapter(), { logger: false });
-    await app.init();
+    app = await startApp();
+    published = publishOpenApiDocument(app);
     await app.getHttpAdapter().getInstance().ready();
   });
   afterAll(() => app.close());
+
+  it('When the app has published its document, then GET /openapi.json serves that document, cacheable', async () => {
+    const res = await app.inject({ method: 'GET', url: '/openapi.json' });
+    expect([res.statusCode, res.headers['cache-control']]).toEqual([200, 'public, max-age=300']);
+    expect(res.json()).toEqual(published);
+    expect(published).toEqual(JSON.parse(JSON.stringify(buildOpenApiDocument(app, { title: 'Things', description: 'A test API' }))));
+  });
+
+  it('When the app was started without publishing its document, then GET /openapi.json answers 503 OPENAPI.NOT_PUBLISHED, not cached', async () => {
+    const unpublished = await startApp();
+    try {
+      const res = await unpublished.inject({ method: 'GET', url: '/openapi.json' });
+      expect([res.statusCode, res.headers['content-type'], res.json().code]).toEqual([
+        503,
+        expect.stringContaining('application/problem+json'),
+        'OPENAPI.NOT_PUBLISHED',
+      ]);
+      expect(res.headers['cache-control']).toBeUndefined();
+    } finally {
+      await unpublished.close();
+    }
+  });
 
   it('When GET /openapi.json is asked, then it is a 3.1 document of every route, with the zod body and the declared problems', async () => {
     const res = await app.inject({ method: 'GET', url: '/openapi.json' });

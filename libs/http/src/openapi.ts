@@ -1,8 +1,8 @@
-import { Controller, Get, Header, Inject, Module, type DynamicModule, type INestApplication } from '@nestjs/common';
-import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { Controller, Get, Injectable, Module, Res, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { ApiResponse, DocumentBuilder, SwaggerModule, type HeaderObject, type OpenAPIObject, type ResponseObject } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
-import type { ErrorKind } from './domain-error';
+import { DomainError, type ErrorKind } from './domain-error';
 import { statusOfKind } from './error-status';
 import { PROBLEM_CONTENT_TYPE } from './problem';
 import { Public } from './public-route';
@@ -169,48 +169,79 @@ export function buildOpenApiDocument(app: INestApplication, options: OpenApiOpti
   return document;
 }
 
-const OPENAPI_OPTIONS = Symbol('OPENAPI_OPTIONS');
+/** Token of the {@link OpenApiOptions} given to `OpenApiModule.forRoot`. */
+export const OPENAPI_OPTIONS = Symbol('OPENAPI_OPTIONS');
 
-/** The app as @nestjs/swagger's scanner reads it: its module container, config and HTTP adapter. */
-interface ScannableApp {
-  container: { applicationConfig: unknown };
-  config: unknown;
-  getHttpAdapter(): unknown;
+/** The document `GET /openapi.json` serves: none until {@link publishOpenApiDocument} sets it. */
+@Injectable()
+export class OpenApiDocument {
+  private current?: OpenAPIObject;
+
+  get document(): OpenAPIObject | undefined {
+    return this.current;
+  }
+
+  publish(document: OpenAPIObject): void {
+    this.current = document;
+  }
+}
+
+/**
+ * Builds the app's document ({@link buildOpenApiDocument}, with the options of
+ * `OpenApiModule.forRoot`) and hands it to `GET /openapi.json`. Called once the
+ * app is initialised (every route registered), before it listens: libs/chassis
+ * `bootstrapService` does, and so must a test that builds its app itself.
+ */
+export function publishOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const document = buildOpenApiDocument(app, app.get<OpenApiOptions>(OPENAPI_OPTIONS));
+  app.get(OpenApiDocument).publish(document);
+  return document;
+}
+
+/** The app was started without {@link publishOpenApiDocument}: a bug of its start-up, not of the caller. */
+class OpenApiNotPublishedError extends DomainError {
+  constructor() {
+    super({
+      code: 'OPENAPI.NOT_PUBLISHED',
+      kind: 'unavailable',
+      detail: 'This service has no OpenAPI document: it was started without publishing one (publishOpenApiDocument)',
+    });
+  }
 }
 
 @Public()
 @Controller()
 class OpenApiHttpController {
-  private document?: OpenAPIObject;
+  constructor(private readonly published: OpenApiDocument) {}
 
-  constructor(
-    @Inject(OPENAPI_OPTIONS) private readonly options: OpenApiOptions,
-    private readonly moduleRef: ModuleRef,
-    private readonly adapterHost: HttpAdapterHost,
-  ) {}
-
-  /** The OpenAPI 3.1 description of this API, generated at the first request (every route is registered by then). */
+  /**
+   * The OpenAPI 3.1 description of this API, as published at start-up. The 503
+   * of an app that never published one is not in the document (whoever reads
+   * the document got it, so it was published), nor cached: the header is set
+   * here, as `@Header` would set it on the error too.
+   */
   @Get('openapi.json')
-  @Header('cache-control', 'public, max-age=300')
-  openapi(): OpenAPIObject {
-    if (!this.document) {
-      // The scanner takes an INestApplication but reads only these three members of it;
-      // a module cannot get the app itself, so they are handed over from the module container.
-      const container = (this.moduleRef as unknown as { container: ScannableApp['container'] }).container;
-      const app: ScannableApp = { container, config: container.applicationConfig, getHttpAdapter: () => this.adapterHost.httpAdapter };
-      this.document = buildOpenApiDocument(app as unknown as INestApplication, this.options);
-    }
-    return this.document;
+  openapi(@Res({ passthrough: true }) reply: FastifyReply): OpenAPIObject {
+    const document = this.published.document;
+    if (!document) throw new OpenApiNotPublishedError();
+    reply.header('cache-control', 'public, max-age=300');
+    return document;
   }
 }
 
 /**
  * Serves the app's generated OpenAPI document at `GET /openapi.json`. One line
- * in a service's root module: `OpenApiModule.forRoot({ title, description })`.
+ * in a service's root module: `OpenApiModule.forRoot({ title, description })`;
+ * the document is built from the running app by {@link publishOpenApiDocument}.
  */
 @Module({})
 export class OpenApiModule {
   static forRoot(options: OpenApiOptions): DynamicModule {
-    return { module: OpenApiModule, controllers: [OpenApiHttpController], providers: [{ provide: OPENAPI_OPTIONS, useValue: options }] };
+    return {
+      module: OpenApiModule,
+      controllers: [OpenApiHttpController],
+      providers: [{ provide: OPENAPI_OPTIONS, useValue: options }, OpenApiDocument],
+      exports: [OPENAPI_OPTIONS, OpenApiDocument],
+    };
   }
 }

@@ -1,4 +1,4 @@
-import { OpenApiModule, ProblemDetailsModule, zodDto } from '@conveyor/http';
+import { OpenApiModule, ProblemDetailsModule, publishOpenApiDocument, zodDto } from '@conveyor/http';
 import { Controller, Get, Header, HttpCode, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -60,6 +60,8 @@ describe('fuzzOpenApi: every answer is checked against the document', () => {
 
   beforeAll(async () => {
     app = await NestFactory.create<NestFastifyApplication>(ContractModule, new FastifyAdapter(), { logger: false });
+    await app.init();
+    publishOpenApiDocument(app);
     await app.listen(0, '127.0.0.1');
     url = await app.getUrl();
   });
