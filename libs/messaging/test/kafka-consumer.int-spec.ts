@@ -19,6 +19,7 @@ import {
   lockRow,
   openTestDataSource,
   startConsumerApp,
+  testDataSource,
   writeEvents,
   type Behaviour,
 } from './support/harness';
@@ -65,12 +66,12 @@ describe('Kafka consumer strategy', () => {
     await closeTestDataSource(handle);
   });
 
-  const consumerFor = async (topic: string, groupId: string, behaviour?: Behaviour, maxAttempts = 3) => {
+  const consumerFor = async (topic: string, groupId: string, behaviour?: Behaviour, maxAttempts = 3, dataSource = handle.dataSource) => {
     const server = new KafkaConsumerServer({
       kafka,
       groupId,
       topics: [topic],
-      dataSource: handle.dataSource,
+      dataSource,
       schemas: { [topic]: ItemRecorded.schema },
       maxAttempts,
       backoffInitialMs: 20,
@@ -86,7 +87,8 @@ describe('Kafka consumer strategy', () => {
     try {
       await consumerFor(topic, uniqueName('group'));
       relay.start();
-      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 1_000, keys: 25, perTransaction: 20, keyPrefix: topic });
+      const seq = new Map<string, number>();
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 1_000, keys: 25, perTransaction: 20, keyPrefix: topic, seq });
       // Redeliver everything once more, as a relay crash after publish would: the inbox must absorb it.
       await eventually(async () => ((await effectsSummary(handle.dataSource)).total >= 1_000 ? true : undefined), { timeoutMs: 60_000, what: '1,000 effects' });
       await handle.dataSource.query(
@@ -98,10 +100,21 @@ describe('Kafka consumer strategy', () => {
         timeoutMs: 20_000,
         what: 'the re-publish',
       });
-      await new Promise((r) => setTimeout(r, 1_000));
-      const summary = await handle.dataSource.query(`SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM effects WHERE key LIKE $1`, [
-        `${topic}-%`,
-      ]);
+      // One sentinel per key (seq 40, after each key's 0..39), through the same outbox, relay and
+      // partition as the copies: a key's events are applied in order, so once every sentinel is
+      // applied, every re-published copy before it has been handled, and a duplicate would be counted.
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 25, keys: 25, perTransaction: 25, keyPrefix: topic, seq });
+      await eventually(
+        async () =>
+          (await handle.dataSource.query(`SELECT count(*)::int AS n FROM effects WHERE key LIKE $1 AND seq = 40`, [`${topic}-%`]))[0].n === 25
+            ? true
+            : undefined,
+        { timeoutMs: 20_000, what: 'the 25 sentinels' },
+      );
+      const summary = await handle.dataSource.query(
+        `SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM effects WHERE key LIKE $1 AND seq < 40`,
+        [`${topic}-%`],
+      );
       expect(summary).toEqual([{ total: 1_000, distinct: 1_000 }]);
       await expect(effectsSummary(handle.dataSource)).resolves.toMatchObject({ outOfOrder: 0 });
     } finally {
@@ -482,23 +495,49 @@ describe('Kafka consumer strategy', () => {
   it('When the app closes during a slow batch, then in-flight work finishes and a new consumer resumes without re-applying it', async () => {
     const topic = await createTestTopic(kafka, 'consume_shutdown', 1);
     const groupId = uniqueName('group');
-    const slow: Behaviour = () => new Promise((r) => setTimeout(r, 20));
-    await consumerFor(topic, groupId, slow);
-    const events = Array.from({ length: 200 }, (_, i) => ItemRecorded.create('shutdown', { key: 'shutdown', seq: i }));
-    await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e) })) });
-    const count = async () => (await handle.dataSource.query(`SELECT count(*)::int AS n FROM effects WHERE key = 'shutdown'`))[0].n as number;
-    await eventually(async () => ((await count()) >= 30 ? true : undefined), { timeoutMs: 20_000, what: 'some progress' });
-    await apps.pop()?.close();
-    const atClose = await count();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await count()).toBe(atClose); // nothing runs after close() returned
+    // The resumed consumer gets a DataSource of its own, so a handler's manager tells which app ran it.
+    const resumedSource = testDataSource(handle.db.database);
+    await resumedSource.initialize();
+    let closed = false;
+    let inFlight = 0;
+    let runsAfterClose = 0;
+    const slow: Behaviour = async (_event, ctx) => {
+      const closedApp = ctx.manager.connection === handle.dataSource;
+      if (closedApp && closed) runsAfterClose += 1;
+      if (closedApp) inFlight += 1;
+      await new Promise((r) => setTimeout(r, 20));
+      if (closedApp) inFlight -= 1;
+    };
+    try {
+      await consumerFor(topic, groupId, slow);
+      const events = Array.from({ length: 200 }, (_, i) => ItemRecorded.create('shutdown', { key: 'shutdown', seq: i }));
+      await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e) })) });
+      const count = async () => (await handle.dataSource.query(`SELECT count(*)::int AS n FROM effects WHERE key = 'shutdown'`))[0].n as number;
+      await eventually(async () => ((await count()) >= 30 ? true : undefined), { timeoutMs: 20_000, what: 'some progress' });
+      await apps.pop()?.close();
+      closed = true;
+      // Nothing left running when close() returned: no handler in its work, no handler transaction open.
+      expect(inFlight).toBe(0);
+      const [open]: { n: number }[] = await handle.dataSource.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`,
+      );
+      expect(open.n).toBe(0);
+      const atClose = await count();
 
-    await consumerFor(topic, groupId);
-    await eventually(async () => ((await count()) >= 200 ? true : undefined), { timeoutMs: 30_000, what: 'the rest' });
-    const [dupes]: { n: number }[] = await handle.dataSource.query(
-      `SELECT count(*)::int AS n FROM (SELECT event_id FROM effects WHERE key = 'shutdown' GROUP BY event_id HAVING count(*) > 1) d`,
-    );
-    expect(dupes.n).toBe(0);
-    expect(await count()).toBe(200);
+      await consumerFor(topic, groupId, slow, 3, resumedSource);
+      await eventually(async () => ((await count()) >= 200 ? true : undefined), { timeoutMs: 30_000, what: 'the rest' });
+      // Nothing ran in the closed app while the resumed one applied the rest (20 ms a message):
+      // a loop of the closed app still going would have started its next message within that.
+      expect(runsAfterClose).toBe(0);
+      expect(atClose).toBeLessThan(200);
+      const [dupes]: { n: number }[] = await handle.dataSource.query(
+        `SELECT count(*)::int AS n FROM (SELECT event_id FROM effects WHERE key = 'shutdown' GROUP BY event_id HAVING count(*) > 1) d`,
+      );
+      expect(dupes.n).toBe(0);
+      expect(await count()).toBe(200);
+    } finally {
+      await Promise.all(apps.splice(0).map((a) => a.close()));
+      await resumedSource.destroy();
+    }
   }, 60_000);
 });

@@ -36,6 +36,33 @@ async function collectTopic(
   return { consumer, received };
 }
 
+const SENTINEL_HEADER = 'test-sentinel';
+
+/**
+ * Writes a sentinel to every partition of `topic` and waits until the collector has read them all,
+ * then removes them from `received`: whatever reached the topic before is read by then.
+ */
+async function drainTopic(kafka: Kafka, topic: string, received: { headers: Record<string, string> }[]): Promise<void> {
+  const admin = kafka.admin();
+  const producer = kafka.producer();
+  await Promise.all([admin.connect(), producer.connect()]);
+  try {
+    const [{ partitions }] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: partitions.map(({ partitionId }) => ({ partition: partitionId, value: 'sentinel', headers: { [SENTINEL_HEADER]: String(partitionId) } })),
+    });
+    await eventually(() => (received.filter((m) => m.headers[SENTINEL_HEADER] !== undefined).length === partitions.length ? true : undefined), {
+      timeoutMs: 20_000,
+      what: 'a sentinel from every partition',
+    });
+  } finally {
+    await Promise.all([admin.disconnect(), producer.disconnect()]);
+  }
+  received.splice(0, received.length, ...received.filter((m) => m.headers[SENTINEL_HEADER] === undefined));
+}
+
 describe('Outbox relay to Kafka', () => {
   const kafka = testKafka();
   let handle: Handle;
@@ -59,11 +86,12 @@ describe('Outbox relay to Kafka', () => {
           throw new Error('business rule failed after the outbox write');
         }),
       ).rejects.toThrow('business rule failed');
-      // A committed marker written afterwards proves the relay was running and publishing.
-      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 1, keys: 1, keyPrefix: 'marker' });
+      // A committed marker of the same key, written afterwards: the relay publishes a key's rows in
+      // order, to one partition, so a stored copy of the rolled-back row would arrive before it.
+      const marker = ItemRecorded.create('k', { key: 'k', seq: 1 });
+      await handle.dataSource.transaction((manager) => addToOutbox(manager, eventMessage({ kind: 'kafka', topic }, marker)));
       await eventually(() => (received.length > 0 ? true : undefined), { timeoutMs: 20_000, what: 'the marker' });
-      await new Promise((r) => setTimeout(r, 300));
-      expect(received.map((m) => m.key)).toEqual(['marker-0']);
+      expect(received.map((m) => (JSON.parse(m.value) as { id: string }).id)).toEqual([marker.id]);
       await expect(outboxStats(handle.dataSource)).resolves.toEqual({ backlog: 0, oldestAgeSeconds: 0 });
     } finally {
       await relay.stop();
@@ -88,7 +116,10 @@ describe('Outbox relay to Kafka', () => {
     try {
       relays.forEach((r) => r.start());
       await eventually(() => (received.length >= 2_000 ? true : undefined), { timeoutMs: 60_000, what: '2,000 messages' });
-      await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive now
+      // No more publishing (stop() waits for the batches in flight), then one sentinel per partition
+      // behind everything they published: once all are read, a duplicate would have been read too.
+      await Promise.all(relays.map((r) => r.stop()));
+      await drainTopic(kafka, topic, received);
       const ids = received.map((m) => (JSON.parse(m.value) as { id: string }).id);
       expect(received).toHaveLength(2_000);
       expect(new Set(ids).size).toBe(2_000);

@@ -97,20 +97,26 @@ describe('RabbitMQ consumer strategy', () => {
   });
 
   it('When a handler fails twice then succeeds, then it goes through the delay queues and its effect happens once', async () => {
-    const attempts: { attempt: number; at: number }[] = [];
-    const { exchange } = await startConsumer((_event, ctx) => {
-      attempts.push({ attempt: ctx.attempt, at: Date.now() });
+    const attempts: { key: string; attempt: number; at: number }[] = [];
+    const { exchange } = await startConsumer((event, ctx) => {
+      attempts.push({ key: event.key, attempt: ctx.attempt, at: Date.now() });
       if (ctx.attempt <= 2) throw new Error('SMS gateway timed out');
     });
     const event = ItemRecorded.create('r1', { key: 'r1', seq: 0 });
     await publish(exchange, JSON.stringify(event));
     await eventually(async () => ((await effects(event.id)) > 0 ? true : undefined), { timeoutMs: 10_000, what: 'the effect' });
-    await new Promise((r) => setTimeout(r, 500));
+    // A sentinel that fails twice as well, so it takes the same path after the event: the queue,
+    // then delay.100ms, then delay.200ms (FIFO queues, one TTL each). Once its effect is in, every
+    // copy of the event still in one of them has been delivered, and a duplicate would be counted.
+    const sentinel = ItemRecorded.create('r1-sentinel', { key: 'r1-sentinel', seq: 0 });
+    await publish(exchange, JSON.stringify(sentinel));
+    await eventually(async () => ((await effects(sentinel.id)) > 0 ? true : undefined), { timeoutMs: 10_000, what: 'the sentinel' });
     await expect(effects(event.id)).resolves.toBe(1);
-    expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+    const tries = attempts.filter((a) => a.key === 'r1');
+    expect(tries.map((a) => a.attempt)).toEqual([1, 2, 3]);
     // Waited out the first two delays (100 ms, then 200 ms).
-    expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(90);
-    expect(attempts[2].at - attempts[1].at).toBeGreaterThanOrEqual(190);
+    expect(tries[1].at - tries[0].at).toBeGreaterThanOrEqual(90);
+    expect(tries[2].at - tries[1].at).toBeGreaterThanOrEqual(190);
   });
 
   it('When the inbox is off, then the handler runs outside a transaction, calls refused by a breaker use up no attempt, and the last attempt is flagged before the DLQ', async () => {
@@ -259,7 +265,11 @@ describe('RabbitMQ consumer strategy', () => {
       expect(dead.properties.headers?.[RETRY_COUNT_HEADER]).toBe('4');
       expect(dead.properties.deliveryMode).toBe(2);
       channel.nack(dead, false, true); // leave it for replay
-      await new Promise((r) => setTimeout(r, 100));
+      // Back in the DLQ (which nothing consumes): the nack went through and the message was not handled.
+      await eventually(async () => ((await channel.checkQueue(`${queue}.dlq`)).messageCount === 1 ? true : undefined), {
+        timeoutMs: 10_000,
+        what: 'the dead letter back in the DLQ',
+      });
       await expect(effects(event.id)).resolves.toBe(0);
 
       broken = false;

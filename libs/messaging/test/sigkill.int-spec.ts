@@ -35,7 +35,8 @@ describe('Kafka consumer killed with SIGKILL', () => {
     const relay = new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: publisher } });
     let second: ChildProcess | undefined;
     try {
-      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 3_000, keys: 30 });
+      const seq = new Map<string, number>();
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 3_000, keys: 30, seq });
       await expect(relay.relayOnce()).resolves.toBeGreaterThan(0);
       relay.start();
 
@@ -59,8 +60,15 @@ describe('Kafka consumer killed with SIGKILL', () => {
         timeoutMs: 60_000,
         what: 'all 3,000 effects',
       });
-      await new Promise((r) => setTimeout(r, 500));
-      await expect(effectsSummary(handle.dataSource)).resolves.toEqual({ total: 3_000, distinct: 3_000, outOfOrder: 0 });
+      // One sentinel per key (seq 100, after each key's 0..99) through the same outbox and partition:
+      // a key's events are applied in order, so once all 30 are applied, whatever the restarted
+      // consumer was redelivered before them has been handled, and a duplicate would be counted.
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 30, keys: 30, seq });
+      await eventually(async () => ((await handle.dataSource.query(`SELECT count(*)::int AS n FROM effects WHERE seq = 100`))[0].n === 30 ? true : undefined), {
+        timeoutMs: 30_000,
+        what: 'the 30 sentinels',
+      });
+      await expect(effectsSummary(handle.dataSource)).resolves.toEqual({ total: 3_030, distinct: 3_030, outOfOrder: 0 });
     } finally {
       if (second && second.exitCode === null) {
         const exited = once(second, 'exit');
