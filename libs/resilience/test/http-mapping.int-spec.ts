@@ -86,9 +86,9 @@ describe('Failing fast through a Nest app', () => {
     while (client.inFlight < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(client.inFlight).toBe(2);
 
-    const started = performance.now();
     const rejected = await fetch(`${appUrl}/orders/${orderId}/payment`);
-    const elapsedMs = performance.now() - started;
+    // Refused at once, not queued behind them: the two slow calls are still in flight after the answer.
+    expect(client.inFlight).toBe(2);
     expect(rejected.status).toBe(503);
     expect(rejected.headers.get('retry-after')).toBe('1');
     expect(rejected.headers.get('content-type')).toContain('application/problem+json');
@@ -98,7 +98,6 @@ describe('Failing fast through a Nest app', () => {
       downstream: 'payments',
       instance: `/orders/${orderId}/payment`,
     });
-    expect(elapsedMs).toBeLessThan(500); // the slow calls still have ~1 s to go
 
     const answers = await Promise.all(slow);
     expect(answers.map((a) => a.status)).toEqual([200, 200]);
