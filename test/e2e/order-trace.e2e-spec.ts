@@ -218,6 +218,21 @@ describe('One order, one trace through every service', () => {
     console.log(`e2e: order ${order.id}, trace ${trace.traceID}, ${trace.spans.length} spans:\n${formatTraceTree(trace)}`);
   });
 
+  it('When each service is asked for /metrics, then it exports its event-loop delay as a histogram (issue #26)', async () => {
+    for (const service of SERVICES) {
+      // The histogram fills as the monitor samples; by now every service has run for seconds.
+      const text = await eventually(
+        async () => {
+          const body = await (await fetch(`${url(service)}/metrics`)).text();
+          return new RegExp(`^nodejs_eventloop_delay_seconds_count\\{service="${service}"\\} [1-9]`, 'm').test(body) ? body : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 200, what: `samples in ${service}'s nodejs_eventloop_delay_seconds` },
+      );
+      expect(text).toContain('# TYPE nodejs_eventloop_delay_seconds histogram');
+      expect(text).toMatch(new RegExp(`^nodejs_eventloop_delay_seconds_bucket\\{le="\\+Inf",service="${service}"\\} \\d+`, 'm'));
+    }
+  });
+
   it('When each service is asked for /asyncapi.json, then it serves its part of the generated AsyncAPI document: the channels it sends and handles', async () => {
     for (const service of SERVICES) {
       const res = await fetch(`${url(service)}/asyncapi.json`);
