@@ -10,26 +10,17 @@
 //
 // The rules are libs/nx-plugin/src/registry/structure.ts, which the generator's
 // spec also runs on what it writes. Proved by tools/check-structure.test.sh.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
+import { here, loadTs, treeFiles } from './lib/workspace.mjs';
 
-const here = path.resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const rootAt = args.indexOf('--root');
 const root = rootAt >= 0 ? path.resolve(args[rootAt + 1]) : here;
 const only = args.filter((arg, i) => !arg.startsWith('--') && (rootAt < 0 || i !== rootAt + 1));
 
-process.env.SWC_NODE_PROJECT ??= path.join(here, 'tsconfig.base.json');
-const require = createRequire(path.join(here, 'package.json'));
-require('@swc-node/register');
-const { ALLOWED_SUFFIXES, checkStructure } = require(path.join(here, 'libs/nx-plugin/src/registry/structure.ts'));
+const { ALLOWED_SUFFIXES, checkStructure } = loadTs('libs/nx-plugin/src/registry/structure.ts');
 
-const files = {
-  read: (file) => (existsSync(path.join(root, file)) ? readFileSync(path.join(root, file), 'utf8') : undefined),
-  children: (dir) => (existsSync(path.join(root, dir)) && statSync(path.join(root, dir)).isDirectory() ? readdirSync(path.join(root, dir)).sort() : []),
-  isFile: (file) => existsSync(path.join(root, file)) && statSync(path.join(root, file)).isFile(),
-};
+const files = treeFiles(root);
 
 const results = checkStructure(files, only);
 for (const name of only) if (!results.some((r) => r.service === name)) results.push({ service: name, problems: [`services/${name}: no such service folder`] });

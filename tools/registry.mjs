@@ -16,12 +16,11 @@
 // (eslint.config.mjs reads the registry; the rules it built are checked here).
 // The logic is libs/nx-plugin/src/registry/registry.ts, shared with the
 // service generator. `--root <dir>` runs on another tree (tools/registry.test.sh).
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { here, loadTs, treeFiles } from './lib/workspace.mjs';
 
-const here = path.resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const mode = args[0];
 const rootAt = args.indexOf('--root');
@@ -31,16 +30,9 @@ if (mode !== '--write' && mode !== '--check') {
   process.exit(2);
 }
 
-process.env.SWC_NODE_PROJECT ??= path.join(here, 'tsconfig.base.json');
-const require = createRequire(path.join(here, 'package.json'));
-require('@swc-node/register');
-const { REGISTRY_FILE, checkPlaces, parseRegistry, writePlaces } = require(path.join(here, 'libs/nx-plugin/src/registry/registry.ts'));
+const { REGISTRY_FILE, checkPlaces, parseRegistry, writePlaces } = loadTs('libs/nx-plugin/src/registry/registry.ts');
 
-const files = {
-  read: (file) => (existsSync(path.join(root, file)) ? readFileSync(path.join(root, file), 'utf8') : undefined),
-  children: (dir) => (existsSync(path.join(root, dir)) && statSync(path.join(root, dir)).isDirectory() ? readdirSync(path.join(root, dir)).sort() : []),
-  isFile: (file) => existsSync(path.join(root, file)) && statSync(path.join(root, file)).isFile(),
-};
+const files = treeFiles(root);
 
 let registry;
 try {
