@@ -103,6 +103,19 @@ export const orderEnv = httpServerEnv(3001)
     ORDER_IDEMPOTENCY_PRUNE_INTERVAL_MS: envField.durationMs(10 * 60_000),
     /** Keys deleted per statement by the pruning job (short transactions, however many expired). */
     ORDER_IDEMPOTENCY_PRUNE_BATCH_SIZE: envField.int(1_000, { min: 1, max: 100_000 }),
+    /**
+     * How often settled orders are moved to the archive (a singleton job under
+     * a lease, docs/patterns/archiving.md); 0 turns it off in this process.
+     */
+    ORDER_ARCHIVE_INTERVAL_MS: envField.durationMs(10 * 60_000),
+    /**
+     * A settled order (PAID, FAILED, CANCELLED, not flagged for the reconciler)
+     * unchanged for this long is moved to the archive (default 90 days). A PAID
+     * one also waits for its cancel window (ORDER_CANCEL_WINDOW_S) to close.
+     */
+    ORDER_ARCHIVE_AFTER_MS: envField.durationMs(90 * 24 * 60 * 60_000, { min: 60_000, max: 10 * 365 * 24 * 60 * 60_000 }),
+    /** Orders moved per transaction (their lines and keys with them): short transactions, however many are due. */
+    ORDER_ARCHIVE_BATCH_SIZE: envField.int(500, { min: 1, max: 10_000 }),
     /** Window of the POST /orders rate limit. */
     ORDER_PLACEMENT_RATE_WINDOW_MS: envField.durationMs(60_000, { min: 1_000 }),
     /** Orders one user may place per window; past it 429 with Retry-After. */

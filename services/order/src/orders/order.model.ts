@@ -80,6 +80,12 @@ export interface OrderItemRow {
   unit_price: string;
 }
 
+/** An order in orders_archive: its row as it was when moved, its lines as one jsonb array. */
+export interface ArchivedOrderRow extends OrderRow {
+  items: (OrderItemRow & { line: number })[];
+  archived_at: Date;
+}
+
 export function toOrderView(order: OrderRow, items: OrderItemRow[]): OrderView {
   return {
     id: order.id,

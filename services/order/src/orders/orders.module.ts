@@ -3,6 +3,7 @@ import { leaseScheduledJob } from '@conveyor/locks';
 import { clientOptionsFromEnv, ResilienceModule } from '@conveyor/resilience';
 import { Module } from '@nestjs/common';
 import type { OrderConfig } from '../config';
+import { ARCHIVE_LOCK, ArchiveOrdersService } from './commands/archive-orders/archive-orders.service';
 import { CancelOrderHttpController } from './commands/cancel-order/cancel-order.http.controller';
 import { CancelOrderService } from './commands/cancel-order/cancel-order.service';
 import { SETTLEMENT_LOCK, MatchSettlementsService } from './commands/match-settlements/match-settlements.service';
@@ -72,6 +73,13 @@ import { ListOrdersRequiringAttentionHttpController } from './queries/list-order
       use: PruneIdempotencyKeysService,
       intervalMs: (config: OrderConfig) => config.ORDER_IDEMPOTENCY_PRUNE_INTERVAL_MS,
       run: (pruner, lease) => pruner.prune(lease),
+    }),
+    ArchiveOrdersService,
+    leaseScheduledJob({
+      lockName: ARCHIVE_LOCK,
+      use: ArchiveOrdersService,
+      intervalMs: (config: OrderConfig) => config.ORDER_ARCHIVE_INTERVAL_MS,
+      run: (archive, lease) => archive.archiveSettledOrders(lease),
     }),
     { provide: ORDER_EVENTS, useClass: OutboxOrderEvents },
   ],

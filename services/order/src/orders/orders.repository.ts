@@ -7,7 +7,7 @@ import QueryStream from 'pg-query-stream';
 import type { Registry } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
-import { toOrderView, type OrderItemRow, type OrderRow, type OrderStatus, type OrderView } from './order.model';
+import { toOrderView, type ArchivedOrderRow, type OrderItemRow, type OrderRow, type OrderStatus, type OrderView } from './order.model';
 import type { Placement, PriceSource } from './placement.policy';
 import type { ReconcileCandidate } from './reconcile.policy';
 
@@ -21,6 +21,16 @@ export const RECONCILE_CANDIDATE = `(needs_reconciliation OR status IN ('UNKNOWN
 /** The export's query: the orders created in [$1, $2), oldest first (read through a cursor). */
 export const EXPORT_QUERY = `SELECT id, user_id, status, total_amount, currency, payment_key, created_at, updated_at
   FROM orders WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id`;
+
+/**
+ * The orders the archive job may move: settled, and nothing left for the
+ * reconciler. Word for word the predicate of `orders_archivable_idx`
+ * (migration 1764000001300), so that index serves the job's query.
+ */
+export const ARCHIVABLE = `status IN ('PAID', 'FAILED', 'CANCELLED') AND NOT needs_reconciliation`;
+
+/** What one archive batch did: orders moved (with their lines and keys), or the months whose partitions must be created first. */
+export type ArchiveBatch = { kind: 'moved'; orders: number; items: number; keys: number } | { kind: 'missing-partitions'; months: string[] };
 
 /** The answer stored under an idempotency key: what every repeat of the request gets. */
 export interface StoredPlacement {
@@ -220,16 +230,105 @@ export class OrdersRepository {
    * until none is left or `signal` is aborted; returns how many.
    */
   async pruneIdempotencyKeys(options: { retentionMs: number; batchSize: number; signal: AbortSignal; metrics: Registry }): Promise<number> {
-    return deleteInBatches(this.dataSource, {
-      table: 'idempotency_keys',
-      key: ['user_id', 'key'],
-      where: `created_at < now() - ($1::bigint * interval '1 millisecond')`,
-      parameters: [options.retentionMs],
-      orderBy: 'created_at',
-      batchSize: options.batchSize,
-      signal: options.signal,
-      metrics: options.metrics,
-    });
+    let total = 0;
+    // The archived keys (of archived orders) expire the same way: a key is honoured for its retention wherever its order is.
+    for (const table of ['idempotency_keys', 'idempotency_keys_archive']) {
+      if (options.signal.aborted) break;
+      total += await deleteInBatches(this.dataSource, {
+        table,
+        key: ['user_id', 'key'],
+        where: `created_at < now() - ($1::bigint * interval '1 millisecond')`,
+        parameters: [options.retentionMs],
+        orderBy: 'created_at',
+        batchSize: options.batchSize,
+        signal: options.signal,
+        metrics: options.metrics,
+      });
+    }
+    return total;
+  }
+
+  // ── the archive (docs/patterns/archiving.md) ───────────────────────
+
+  /**
+   * Moves up to `batchSize` archivable orders unchanged since before
+   * `changedBefore` (PAID ones only once paid before `paidBefore`: their
+   * cancel window closed), oldest change first, with their lines and
+   * idempotency keys, in the transaction of `manager`: copied into the
+   * archive, then deleted here. One transaction, so a batch that dies
+   * half-way (its connection, its process) leaves every order where it was.
+   * `FOR UPDATE SKIP LOCKED`: an order a cancel, a repeat or the reconciler
+   * holds right now is left for the next batch, and two runs at once (a
+   * lease lost) never take the same order. When a month of the batch has no
+   * partition yet, nothing is moved and the months are answered
+   * (`createArchivePartitions`, then try again).
+   */
+  async archiveBatch(manager: EntityManager, at: { changedBefore: Date; paidBefore: Date; batchSize: number }): Promise<ArchiveBatch> {
+    const picked: { id: string; month: string }[] = await manager.query(
+      `SELECT id, to_char(date_trunc('month', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS month FROM orders
+       WHERE ${ARCHIVABLE} AND updated_at < $1 AND (status <> 'PAID' OR paid_at < $2)
+       ORDER BY updated_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`,
+      [at.changedBefore, at.paidBefore, at.batchSize],
+    );
+    if (picked.length === 0) return { kind: 'moved', orders: 0, items: 0, keys: 0 };
+    const missing: { month: string }[] = await manager.query(
+      `SELECT DISTINCT m AS month FROM unnest($1::text[]) AS m WHERE to_regclass('orders_archive_p' || replace(left(m, 7), '-', '')) IS NULL ORDER BY m`,
+      [picked.map((p) => p.month)],
+    );
+    if (missing.length > 0) return { kind: 'missing-partitions', months: missing.map((m) => m.month) };
+    const ids = picked.map((p) => p.id);
+    // orders.* then the lines: orders_archive has the columns of orders in their order, then items and archived_at.
+    await manager.query(
+      `INSERT INTO orders_archive
+       SELECT o.*, COALESCE((SELECT jsonb_agg(jsonb_build_object('line', i.line, 'product_id', i.product_id, 'quantity', i.quantity, 'unit_price', i.unit_price::text)
+                                              ORDER BY i.line)
+                             FROM order_items i WHERE i.order_id = o.id), '[]'::jsonb), now()
+       FROM orders o WHERE o.id = ANY($1::uuid[])`,
+      [ids],
+    );
+    await manager.query(
+      `INSERT INTO idempotency_keys_archive (user_id, key, request_hash, order_id, response_status, response_body, created_at)
+       SELECT user_id, key, request_hash, order_id, response_status, response_body, created_at FROM idempotency_keys WHERE order_id = ANY($1::uuid[])`,
+      [ids],
+    );
+    const [, keys]: [unknown[], number] = await manager.query('DELETE FROM idempotency_keys WHERE order_id = ANY($1::uuid[])', [ids]);
+    const [, items]: [unknown[], number] = await manager.query('DELETE FROM order_items WHERE order_id = ANY($1::uuid[])', [ids]);
+    const [, orders]: [unknown[], number] = await manager.query('DELETE FROM orders WHERE id = ANY($1::uuid[])', [ids]);
+    return { kind: 'moved', orders, items, keys };
+  }
+
+  /**
+   * Creates the partitions of orders_archive for `months` (`YYYY-MM-01`, UTC)
+   * that do not exist yet: `orders_archive_pYYYYMM`, from that month's first
+   * instant to the next's. The months come from the database
+   * (`archiveBatch`), never from input.
+   */
+  async createArchivePartitions(months: string[]): Promise<void> {
+    for (const month of months) {
+      if (!/^\d{4}-\d{2}-01$/.test(month)) throw new TypeError(`not a month: ${month}`);
+      const name = `orders_archive_p${month.slice(0, 7).replace('-', '')}`;
+      await this.dataSource.query(
+        `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF orders_archive
+         FOR VALUES FROM ('${month} 00:00:00+00') TO (('${month}'::date + interval '1 month')::timestamp AT TIME ZONE 'UTC')`,
+      );
+    }
+  }
+
+  /** An archived order (the slower path: one index probe per month of the archive), with its lines. */
+  async findArchived(manager: EntityManager, orderId: string): Promise<ArchivedOrderRow | undefined> {
+    const rows: ArchivedOrderRow[] = await manager.query('SELECT * FROM orders_archive WHERE id = $1', [orderId]);
+    return rows[0];
+  }
+
+  /** The record of the user's key if its order was archived with the key still kept. */
+  async archivedIdempotencyRecord(manager: EntityManager, userId: string, key: string): Promise<IdempotencyRecord | undefined> {
+    const rows: { request_hash: string; order_id: string; response_status: number | null; response_body: OrderView | null }[] = await manager.query(
+      'SELECT request_hash, order_id, response_status, response_body FROM idempotency_keys_archive WHERE user_id = $1 AND key = $2',
+      [userId, key],
+    );
+    const record = rows[0];
+    if (!record) return undefined;
+    return { requestHash: record.request_hash, orderId: record.order_id, stored: storedPlacement(record) };
   }
 
   // ── lists ───────────────────────────────────────────────────────────

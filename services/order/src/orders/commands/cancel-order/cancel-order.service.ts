@@ -4,7 +4,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { OrderConfig } from '../../../config';
 import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
 import { OrderCancelWindowClosed, OrderNotCancellable, OrderNotFound } from '../../order.errors';
-import type { OrderView } from '../../order.model';
+import { toOrderView, type OrderView } from '../../order.model';
+import type { EntityManager } from 'typeorm';
 import { cancelDecision } from '../../cancel.policy';
 import { mayAccessOrder } from '../../order-access.policy';
 import { OrdersRepository } from '../../orders.repository';
@@ -39,7 +40,8 @@ export class CancelOrderService {
     const decided = await this.orders.transaction(async (manager) => {
       // FOR UPDATE: the decision holds against a concurrent payment result or reconciler.
       const order = await this.orders.find(manager, orderId, { forUpdate: true });
-      if (!order || !mayAccessOrder(user, order)) throw new OrderNotFound(orderId);
+      if (!order) return this.archivedAnswer(manager, user, orderId);
+      if (!mayAccessOrder(user, order)) throw new OrderNotFound(orderId);
       const decision = cancelDecision(order, this.clock.now(), this.config.ORDER_CANCEL_WINDOW_S);
       switch (decision.kind) {
         case 'answer':
@@ -73,5 +75,19 @@ export class CancelOrderService {
       if (cancelled) await this.events.orderCancelled(manager, view);
       return view;
     });
+  }
+
+  /**
+   * A cancel of an archived order: the policy's answer for its settled state
+   * (cancelled: the order as it is; failed: not cancellable; paid: its window
+   * closed before it was archived). Never a change: the archive is settled for good.
+   */
+  private async archivedAnswer(manager: EntityManager, user: AuthUser, orderId: string): Promise<{ refund: undefined; view: OrderView }> {
+    const archived = await this.orders.findArchived(manager, orderId);
+    if (!archived || !mayAccessOrder(user, archived)) throw new OrderNotFound(orderId);
+    const decision = cancelDecision(archived, this.clock.now(), this.config.ORDER_CANCEL_WINDOW_S);
+    if (decision.kind === 'answer') return { refund: undefined, view: toOrderView(archived, archived.items) };
+    if (decision.kind === 'window-closed') throw new OrderCancelWindowClosed(orderId, decision.paidAt, this.config.ORDER_CANCEL_WINDOW_S);
+    throw new OrderNotCancellable(orderId, archived.status);
   }
 }

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { ORDER_EVENTS, type OrderEvents } from '../../events/order-events.port';
 import { MixedCurrencies, MultipleSellers, PaymentUnavailable, RequestInProgress, UnknownProducts } from '../../order.errors';
-import type { OrderRow, OrderView } from '../../order.model';
+import { toOrderView, type OrderRow, type OrderView } from '../../order.model';
 import { OrdersRepository } from '../../orders.repository';
 import { PaymentGateway, type ChargeOutcome } from '../../payment.gateway';
 import { commitCertainlyFailed, placementOf, priceOrder, type Placement } from '../../placement.policy';
@@ -78,6 +78,9 @@ export class PlaceOrderService {
         const orderId = randomUUID();
         // The key first: a concurrent request with the same key waits on it until the first commits, then finds it taken.
         if (!(await this.orders.claimIdempotencyKey(manager, { userId: request.userId, key, requestHash, orderId }))) throw new KeyTaken(key);
+        // Then the archive, in this order: an archive batch that moved the key commits before our claim could take its place,
+        // so this read (a statement after the claim) sees it archived. Taken there: roll the claim back and replay.
+        if (await this.orders.archivedIdempotencyRecord(manager, request.userId, key)) throw new KeyTaken(key);
         return this.insertOrder(manager, orderId, request);
       });
       return { kind: 'new', order };
@@ -118,8 +121,7 @@ export class PlaceOrderService {
    */
   protected async replay(userId: string, key: string, requestHash: string): Promise<PlacementOutcome> {
     const record = await this.orders.idempotencyRecord(this.orders.manager, userId, key);
-    // Gone between our insert and this read: the first request got a 503 and removed it.
-    if (!record) throw new RequestInProgress(key);
+    if (!record) return this.replayArchived(userId, key, requestHash);
     if (record.requestHash !== requestHash) throw new IdempotencyKeyReused('ORDER', key);
     if (record.stored) return { kind: record.stored.placement, order: record.stored.body, replayed: true };
     const stored = await this.orders.transaction(async (manager) => {
@@ -129,6 +131,23 @@ export class PlaceOrderService {
     });
     if (!stored) throw new RequestInProgress(key);
     return { kind: stored.placement, order: stored.body, replayed: true };
+  }
+
+  /**
+   * The key's order was archived with the key (docs/patterns/archiving.md):
+   * the stored answer, or, if none was stored, the archived order as it is
+   * (settled for good). Neither: the key is gone because the first request
+   * got a 503 and removed it between our insert and our read.
+   */
+  private async replayArchived(userId: string, key: string, requestHash: string): Promise<PlacementOutcome> {
+    const manager = this.orders.manager;
+    const record = await this.orders.archivedIdempotencyRecord(manager, userId, key);
+    if (!record) throw new RequestInProgress(key);
+    if (record.requestHash !== requestHash) throw new IdempotencyKeyReused('ORDER', key);
+    if (record.stored) return { kind: record.stored.placement, order: record.stored.body, replayed: true };
+    const order = await this.orders.findArchived(manager, record.orderId);
+    if (!order) throw new RequestInProgress(key);
+    return { kind: placementOf(order.status), order: toOrderView(order, order.items), replayed: true };
   }
 
   private async settle(order: OrderRow, outcome: ChargeOutcome): Promise<PlacementOutcome> {

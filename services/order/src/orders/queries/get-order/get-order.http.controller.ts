@@ -4,7 +4,7 @@ import { Controller, Get, Header, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { OrderNotFound } from '../../order.errors';
-import { OrderResponse, type OrderView } from '../../order.model';
+import { OrderResponse, toOrderView, type OrderView } from '../../order.model';
 import { mayAccessOrder } from '../../order-access.policy';
 import { OrdersRepository } from '../../orders.repository';
 
@@ -15,7 +15,7 @@ const uuid = z.uuid();
 export class GetOrderHttpController {
   constructor(private readonly orders: OrdersRepository) {}
 
-  /** The order's current state: the status URL a 202 points to. The owner's or an admin's; anyone else's is 404. */
+  /** The order's current state: the status URL a 202 points to; an archived order too. The owner's or an admin's; anyone else's is 404. */
   @Get(':id')
   @Header('cache-control', 'no-store')
   @ApiOkResponse({ type: OrderResponse, description: 'The order' })
@@ -25,7 +25,13 @@ export class GetOrderHttpController {
     if (!uuid.safeParse(id).success) throw new OrderNotFound(id);
     const manager = this.orders.manager;
     const order = await this.orders.find(manager, id);
-    if (!order || !mayAccessOrder(user, order)) throw new OrderNotFound(id);
-    return this.orders.view(manager, order);
+    if (order) {
+      if (!mayAccessOrder(user, order)) throw new OrderNotFound(id);
+      return this.orders.view(manager, order);
+    }
+    // Not in the hot table: an archived order (settled for good), the slower path, under the same owner check.
+    const archived = await this.orders.findArchived(manager, id);
+    if (!archived || !mayAccessOrder(user, archived)) throw new OrderNotFound(id);
+    return toOrderView(archived, archived.items);
   }
 }
