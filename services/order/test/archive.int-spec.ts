@@ -58,7 +58,7 @@ describe('order service: archiving settled orders', () => {
   };
   const metric = async (table: string): Promise<number> => {
     const text = await (await fetch(`${stack.order.url}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`order_archive_rows_moved_total{table="${table}"}`));
+    const line = text.split('\n').find((l) => l.startsWith('order_archive_rows_moved_total{') && l.includes(`table="${table}"`));
     return line ? Number(line.split(' ').pop()) : 0;
   };
 
@@ -269,8 +269,15 @@ describe('order service: archiving settled orders', () => {
         timeoutMs: 60_000,
         what: `round ${round} archived`,
       });
-      // What autovacuum does in its time: the space of the deleted rows becomes free for new ones.
-      await stack.sql.query('VACUUM orders, order_items');
+      // What autovacuum does in its time: the space of the deleted rows becomes free for new ones. Only
+      // once no transaction of the server is older than the deletes (other databases' ones count too).
+      await eventually(
+        async () => {
+          await stack.sql.query('VACUUM orders, order_items');
+          return (await count(`SELECT n_dead_tup::int AS n FROM pg_stat_user_tables WHERE relname = 'orders'`)) === 0 ? true : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 500, what: `round ${round}'s dead rows vacuumed` },
+      );
       sizes.push(await count(`SELECT pg_relation_size('orders')::int AS n`));
       expect(await count('SELECT count(*)::int AS n FROM orders')).toBe(baseline);
     }
