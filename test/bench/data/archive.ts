@@ -12,8 +12,9 @@
  * spread over ten months), then the young ones; the service is started with
  * the archive job on, and rows/s is the orders moved from the first archived
  * row seen to the hot table holding only the young ones. Then the sizes:
- * the hot heap after the batch deletes, after VACUUM; one archive month
- * deleted in batches + VACUUM, another dropped as a partition.
+ * the hot table after the move, after VACUUM; the oldest archive month
+ * deleted in batches + VACUUM from a plain copy of the archive, and dropped
+ * as a partition from the partitioned one.
  * Progress and the figures go to stderr; stdout stays clean (the aggregator
  * prints). Run as a script, it prints one line:
  *   archive: rows=N rows_per_s=N …sizes in KiB
@@ -27,19 +28,22 @@ const YOUNG = Number(process.env['BENCH_ARCHIVE_YOUNG'] ?? 20_000);
 const BATCH = process.env['BENCH_ARCHIVE_BATCH'] ?? '500';
 const MONTHS = 10;
 
-/** Sizes (KiB) the run measured: the hot heap and the cost of removing an archive month both ways. */
+/** Sizes (KiB, heap and indexes) the run measured: the hot table after the move, and one archive month removed both ways. */
 export interface ArchiveSizes {
-  hotHeapBeforeKiB: number;
-  hotHeapAfterDeleteKiB: number;
-  hotHeapAfterVacuumKiB: number;
-  hotIndexesBeforeKiB: number;
-  hotIndexesAfterVacuumKiB: number;
+  /** orders (heap + indexes) before the move, after it, after VACUUM. */
+  hotBeforeKiB: number;
+  hotAfterMoveKiB: number;
+  hotAfterVacuumKiB: number;
+  /** The oldest archive month's rows. */
   monthRows: number;
-  monthKiB: number;
-  monthAfterDeleteVacuumKiB: number;
-  monthDeleteVacuumMs: number;
-  monthDropMs: number;
-  monthAfterDropKiB: number;
+  /** A plain (not partitioned) copy of the archive with the same indexes: before, after its oldest month is deleted in batches and vacuumed. */
+  plainKiB: number;
+  plainAfterDeleteVacuumKiB: number;
+  plainDeleteVacuumMs: number;
+  /** The partitioned archive: before, after the oldest month's partition is dropped. */
+  partitionedKiB: number;
+  partitionedAfterDropKiB: number;
+  partitionDropMs: number;
 }
 
 /**
@@ -97,6 +101,16 @@ async function runArchiveBench(): Promise<{ archiveRowsPerS: number; sizes: Arch
     await sql.connect();
     const size = async (expression: string): Promise<number> => Math.round(Number((await sql.query(`SELECT ${expression} AS n`)).rows[0].n) / 1024);
     const count = async (query: string): Promise<number> => Number((await sql.query(query)).rows[0].n);
+    const archiveSize = () => size(`(SELECT sum(pg_total_relation_size(i.inhrelid)) FROM pg_inherits i WHERE i.inhparent = 'orders_archive'::regclass)`);
+    // VACUUM removes the deleted rows only once no transaction of the server is older than the deletes: again until it has.
+    const vacuumClean = async (table: string) => {
+      for (let attempt = 0; attempt < 120; attempt += 1) {
+        await sql.query(`VACUUM ${table}`);
+        if ((await count(`SELECT n_dead_tup AS n FROM pg_stat_user_tables WHERE relname = '${table}'`)) === 0) return;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      progress(`${table}: dead rows left after a minute of VACUUM (an old transaction elsewhere on the server)`);
+    };
 
     const product = (
       await sql.query<{ id: string }>(`INSERT INTO products (sku, seller_id, name, price_amount) VALUES ($1, 'seller-aged', 'Aged', 10000) RETURNING id`, [
@@ -112,8 +126,7 @@ async function runArchiveBench(): Promise<{ archiveRowsPerS: number; sizes: Arch
     if (YOUNG > 0) await seedAgedOrders(sql, { count: YOUNG, productId: product, ageDays: 1, userPrefix: 'young' });
     await sql.query('VACUUM ANALYZE orders, order_items');
     progress(`seeded ${ROWS} aged + ${YOUNG} young orders in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
-    const hotHeapBeforeKiB = await size(`pg_relation_size('orders')`);
-    const hotIndexesBeforeKiB = await size(`pg_indexes_size('orders')`);
+    const hotBeforeKiB = await size(`pg_total_relation_size('orders')`);
 
     order = await startServiceProcess('services/order/src/main.ts', { ...env, ORDER_ARCHIVE_INTERVAL_MS: '50' });
     // From the first archived row seen (the job runs 50 ms after start-up) to the last aged one gone.
@@ -143,45 +156,51 @@ async function runArchiveBench(): Promise<{ archiveRowsPerS: number; sizes: Arch
     if ((await count('SELECT count(*) AS n FROM orders_archive')) !== ROWS) throw new Error('the archive does not hold every aged order once');
     progress(`moved ${ROWS - started.moved} orders in ${seconds.toFixed(1)} s: ${archiveRowsPerS} rows/s`);
 
-    const hotHeapAfterDeleteKiB = await size(`pg_relation_size('orders')`);
-    await sql.query('VACUUM orders, order_items');
-    const hotHeapAfterVacuumKiB = await size(`pg_relation_size('orders')`);
-    const hotIndexesAfterVacuumKiB = await size(`pg_indexes_size('orders')`);
+    const hotAfterMoveKiB = await size(`pg_total_relation_size('orders')`);
+    await vacuumClean('orders');
+    const hotAfterVacuumKiB = await size(`pg_total_relation_size('orders')`);
 
-    // Two archive months of the same size, removed both ways.
-    const partitions = (
+    // The oldest month removed from a plain table (what an archive without partitions needs:
+    // batch deletes, then VACUUM) and from the partitioned one (DROP TABLE of its partition).
+    await sql.query('CREATE TABLE archive_plain AS SELECT * FROM orders_archive ORDER BY created_at, id');
+    await sql.query('ALTER TABLE archive_plain ADD PRIMARY KEY (id, created_at)');
+    await sql.query('CREATE INDEX ON archive_plain (id)');
+    await sql.query('VACUUM ANALYZE archive_plain');
+    const oldest = (
       await sql.query<{ name: string }>(
-        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'orders_archive'::regclass ORDER BY c.relname`,
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'orders_archive'::regclass ORDER BY c.relname LIMIT 1`,
       )
-    ).rows.map((r) => r.name);
-    const [deleted, dropped] = partitions;
-    const monthRows = await count(`SELECT count(*) AS n FROM ${deleted}`);
-    const monthKiB = await size(`pg_total_relation_size('${deleted}')`);
+    ).rows[0].name;
+    const monthRows = await count(`SELECT count(*) AS n FROM ${oldest}`);
+    const bounds = (await sql.query<{ lo: Date; hi: Date }>(`SELECT min(created_at) AS lo, max(created_at) AS hi FROM ${oldest}`)).rows[0];
+    const plainKiB = await size(`pg_total_relation_size('archive_plain')`);
     const deleteStarted = performance.now();
-    // The batch delete a non-partitioned archive would need (libs/persistence deleteInBatches' statement shape), then VACUUM.
     for (;;) {
-      const result = await sql.query(`DELETE FROM ${deleted} WHERE (id, created_at) IN (SELECT id, created_at FROM ${deleted} LIMIT 1000)`);
+      const result = await sql.query(
+        `DELETE FROM archive_plain WHERE (id, created_at) IN (SELECT id, created_at FROM archive_plain WHERE created_at BETWEEN $1 AND $2 LIMIT 1000)`,
+        [bounds.lo, bounds.hi],
+      );
       if ((result.rowCount ?? 0) < 1000) break;
     }
-    await sql.query(`VACUUM ${deleted}`);
-    const monthDeleteVacuumMs = Math.round(performance.now() - deleteStarted);
-    const monthAfterDeleteVacuumKiB = await size(`pg_total_relation_size('${deleted}')`);
+    await vacuumClean('archive_plain');
+    const plainDeleteVacuumMs = Math.round(performance.now() - deleteStarted);
+    const plainAfterDeleteVacuumKiB = await size(`pg_total_relation_size('archive_plain')`);
+    const partitionedKiB = await archiveSize();
     const dropStarted = performance.now();
-    await sql.query(`DROP TABLE ${dropped}`);
-    const monthDropMs = Math.round(performance.now() - dropStarted);
-    const monthAfterDropKiB = await size(`coalesce(pg_total_relation_size(to_regclass('${dropped}')), 0)`);
+    await sql.query(`DROP TABLE ${oldest}`);
+    const partitionDropMs = Math.round(performance.now() - dropStarted);
+    const partitionedAfterDropKiB = await archiveSize();
     const sizes: ArchiveSizes = {
-      hotHeapBeforeKiB,
-      hotHeapAfterDeleteKiB,
-      hotHeapAfterVacuumKiB,
-      hotIndexesBeforeKiB,
-      hotIndexesAfterVacuumKiB,
+      hotBeforeKiB,
+      hotAfterMoveKiB,
+      hotAfterVacuumKiB,
       monthRows,
-      monthKiB,
-      monthAfterDeleteVacuumKiB,
-      monthDeleteVacuumMs,
-      monthDropMs,
-      monthAfterDropKiB,
+      plainKiB,
+      plainAfterDeleteVacuumKiB,
+      plainDeleteVacuumMs,
+      partitionedKiB,
+      partitionedAfterDropKiB,
+      partitionDropMs,
     };
     progress(JSON.stringify(sizes));
     return { archiveRowsPerS, sizes };
@@ -195,7 +214,7 @@ async function runArchiveBench(): Promise<{ archiveRowsPerS: number; sizes: Arch
 if (require.main === module) {
   runArchiveBench()
     .then(({ archiveRowsPerS, sizes }) => {
-      const figures = Object.entries(sizes).map(([name, value]) => `${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}=${value}`);
+      const figures = Object.entries(sizes).map(([name, value]) => `${name.replace('KiB', '_kib').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}=${value}`);
       console.log(`archive: rows=${ROWS} batch=${BATCH} rows_per_s=${archiveRowsPerS} ${figures.join(' ')}`);
     })
     .catch((error: unknown) => {
