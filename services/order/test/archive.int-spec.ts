@@ -26,7 +26,7 @@ describe('order service: archiving settled orders', () => {
       ORDER_ARCHIVE_BATCH_SIZE: '3',
       ORDER_CANCEL_WINDOW_S: String(14 * 24 * 60 * 60),
       ORDER_IDEMPOTENCY_RETENTION_MS: String(30 * DAY_MS),
-      ORDER_IDEMPOTENCY_PRUNE_INTERVAL_MS: '0',
+      ORDER_IDEMPOTENCY_PRUNE_INTERVAL_MS: '200',
       // A process killed holding the lease: the next one takes it soon.
       LOCK_TTL_MS: '3000',
       // The kill test holds a lock the batch waits on until the test cuts its connection.
@@ -160,6 +160,24 @@ describe('order service: archiving settled orders', () => {
     const reused = await placeOrder(stack.order, { ...first.request, items: [{ productId: product.id, quantity: 5 }] }, first.key);
     expect(reused.status).toBe(422);
     await expect(reused.json()).resolves.toMatchObject({ code: 'ORDER.IDEMPOTENCY_KEY_REUSED' });
+  }, 60_000);
+
+  it("When an archived order's key is older than the key retention, then the pruning job deletes it and the archived order stays", async () => {
+    const { key, request, order } = await place();
+    await age([order.id], 60);
+    await eventually(async () => ((await archived([order.id])) === 1 ? true : undefined), { timeoutMs: 20_000, what: 'the order archived' });
+    // The key was placed "60 days ago" as far as the order goes; its own clock is its created_at, moved past the 30-day retention.
+    await stack.sql.query(`UPDATE idempotency_keys_archive SET created_at = now() - interval '31 days' WHERE order_id = $1`, [order.id]);
+    await eventually(
+      async () => ((await count('SELECT count(*)::int AS n FROM idempotency_keys_archive WHERE order_id = $1', [order.id])) === 0 ? true : undefined),
+      { timeoutMs: 20_000, what: 'the archived key pruned' },
+    );
+    expect(await archived([order.id])).toBe(1);
+    // A repeat after the retention is a new request, as for a key of a hot order.
+    const again = await placeOrder(stack.order, request, key);
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBeNull();
+    await expect(again.json()).resolves.not.toMatchObject({ id: order.id });
   }, 60_000);
 
   it('When the archiving transaction is killed mid-batch, then no order is lost or moved twice, and the next run moves them', async () => {
