@@ -15,7 +15,8 @@ const root = path.resolve(__dirname, '..', '..');
  * docs/patterns/join-types.md).
  */
 const databases: Record<string, JoinPair[]> = {
-  order: [],
+  // The archive's key table names its order by id, with no foreign key (the order is in a partition).
+  order: [{ left: 'idempotency_keys_archive.order_id', right: 'orders_archive.id' }],
   points: [{ left: 'lots.user_id', right: 'accounts.user_id' }],
   notification: [],
   search: [
