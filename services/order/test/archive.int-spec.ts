@@ -180,6 +180,32 @@ describe('order service: archiving settled orders', () => {
     await expect(again.json()).resolves.not.toMatchObject({ id: order.id });
   }, 60_000);
 
+  it('When a due order is held by another transaction (a cancel, the reconciler), then the job moves the others without waiting and that one once it is free', async () => {
+    const placed = [];
+    for (let i = 0; i < 4; i += 1) placed.push(await place());
+    const ids = placed.map((p) => p.order.id);
+    const held = ids[0];
+    const holder = new Client({ host: stack.db.host, port: stack.db.port, user: stack.db.username, password: stack.db.password, database: stack.db.database });
+    await holder.connect();
+    try {
+      // A row lock in an open transaction. FOR KEY SHARE, weaker than a cancel's FOR UPDATE, so the test can
+      // still age the order under it; the job's FOR UPDATE conflicts with either.
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM orders WHERE id = $1 FOR KEY SHARE', [held]);
+      await age(ids, 60);
+      await eventually(async () => ((await archived(ids.slice(1))) === 3 ? true : undefined), { timeoutMs: 20_000, what: 'the free orders archived' });
+      expect(await hot([held])).toBe(1);
+      // Not waited on: no backend of the service waits for the holder's lock.
+      const waiting = await count(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      expect(waiting).toBe(0);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+    await eventually(async () => ((await archived([held])) === 1 ? true : undefined), { timeoutMs: 20_000, what: 'the held order archived once free' });
+    expect(await hot(ids)).toBe(0);
+  }, 60_000);
+
   it('When the archiving transaction is killed mid-batch, then no order is lost or moved twice, and the next run moves them', async () => {
     const placed = [];
     for (let i = 0; i < 5; i += 1) placed.push(await place());
