@@ -191,11 +191,34 @@ export class ReadRouter implements OnApplicationShutdown {
       return result;
     } catch (error) {
       if (!isReplicaFault(error)) throw error;
-      this.logger.warn({ err: error }, 'a read failed on the replica; running it on the primary');
-      this.up = false;
-      this.reads.inc({ target: 'primary', reason: 'replica_failed' });
+      this.replicaFailed(error);
       return work(this.options.primary.manager);
     }
+  }
+
+  /**
+   * For a read over connections of its own (a streamed export's cursor):
+   * where it should go, by the same rules as {@link read}, and counted. If
+   * the replica then cannot give it a connection, call
+   * {@link replicaFailed} and run it on the primary.
+   */
+  async route(userId: string | undefined): Promise<ReadTarget> {
+    const { target, reason } = await this.decide(userId);
+    this.reads.inc({ target, reason });
+    return target;
+  }
+
+  /** A read {@link route}d to the replica could not be run there: the replica counts as down until its next good check. */
+  replicaFailed(error: unknown): void {
+    this.logger.warn({ err: error }, 'a read failed on the replica; running it on the primary');
+    this.up = false;
+    this.reads.inc({ target: 'primary', reason: 'replica_failed' });
+  }
+
+  /** Where the replica listens (host, port), for a pool of its own; undefined without a replica. */
+  get replicaEndpoint(): { host: string; port: number } | undefined {
+    const host = this.options.config.POSTGRES_REPLICA_HOST;
+    return this.enabled && host !== undefined ? { host, port: this.options.config.POSTGRES_REPLICA_PORT ?? 5433 } : undefined;
   }
 
   /**
