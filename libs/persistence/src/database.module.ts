@@ -69,7 +69,12 @@ export class DatabaseModule {
                   ? undefined
                   : () =>
                       createDataSource(
-                        { ...config, POSTGRES_HOST: replicaHost, POSTGRES_PORT: config.POSTGRES_REPLICA_PORT ?? 5433, POSTGRES_POOL_SIZE: config.POSTGRES_REPLICA_POOL_SIZE ?? 10 },
+                        {
+                          ...config,
+                          POSTGRES_HOST: replicaHost,
+                          POSTGRES_PORT: config.POSTGRES_REPLICA_PORT ?? 5433,
+                          POSTGRES_POOL_SIZE: config.POSTGRES_REPLICA_POOL_SIZE ?? 10,
+                        },
                         { serviceName: `${options.serviceName}-replica`, migrations: [] },
                       ),
             });

@@ -291,7 +291,11 @@ export class ReadRouter implements OnApplicationShutdown {
   }
 
   private markDown(why: unknown): void {
-    if (this.up) this.logger.warn({ err: why instanceof Error ? why : undefined }, `read replica unavailable (${why instanceof Error ? why.message : String(why)}); reads go to the primary`);
+    if (this.up)
+      this.logger.warn(
+        { err: why instanceof Error ? why : undefined },
+        `read replica unavailable (${why instanceof Error ? why.message : String(why)}); reads go to the primary`,
+      );
     this.up = false;
   }
 

@@ -51,7 +51,10 @@ export class ListOrdersRequiringAttentionHttpController {
     return this.reads.read(user.id, (manager) => this.page(manager, query));
   }
 
-  private async page(manager: EntityManager, query: ListOrdersRequiringAttentionParams): Promise<{ orders: OrderRequiringAttention[]; nextCursor: string | null }> {
+  private async page(
+    manager: EntityManager,
+    query: ListOrdersRequiringAttentionParams,
+  ): Promise<{ orders: OrderRequiringAttention[]; nextCursor: string | null }> {
     const page = await keysetPage({
       cursor: query.cursor,
       limit: query.limit,
