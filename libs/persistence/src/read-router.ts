@@ -222,13 +222,16 @@ export class ReadRouter implements OnApplicationShutdown {
   }
 
   /**
-   * Remembers that `userId` just wrote: the primary's WAL insert position
-   * now is at or past the end of the write's commit, so once the replica has
-   * replayed that far it holds the write.
+   * Remembers that `userId` just wrote: the primary's WAL flush position now
+   * is at or past the end of the write's commit (a commit returns only once
+   * flushed), so once the replica has replayed that far it holds the write.
+   * Not the insert position: WAL inserted but not yet flushed is not sent to
+   * the replica yet, and a mark there would keep the writer on the primary
+   * for longer than needed.
    */
   async noteWrite(userId: string): Promise<void> {
     if (!this.enabled) return;
-    const rows: { lsn: string }[] = await this.options.primary.query('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+    const rows: { lsn: string }[] = await this.options.primary.query('SELECT pg_current_wal_flush_lsn()::text AS lsn');
     await this.marks.raise(userId, parseLsn(rows[0]!.lsn), this.rywTtlMs);
   }
 

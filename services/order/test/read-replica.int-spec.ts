@@ -108,10 +108,15 @@ describe('order service: reads from a read replica, with read-your-writes', () =
     }
     await eventually(async () => ((await exported()).includes(placed.id) ? true : undefined), { what: 'the export to include the order' });
 
-    // Once the replica has replayed past the write, the writer reads the replica too.
-    const before = await readCounts(stack);
-    expect(await listOwn(writer)).toContain(placed.id);
-    expect(increase(before, await readCounts(stack), 'replica/replica_ok')).toBe(1);
+    // Once the replica has replayed past the write's mark, the writer reads the replica too.
+    await eventually(
+      async () => {
+        const before = await readCounts(stack);
+        expect(await listOwn(writer)).toContain(placed.id);
+        return increase(before, await readCounts(stack), 'replica/replica_ok') === 1 ? true : undefined;
+      },
+      { what: "the writer's list to be read from the replica" },
+    );
   });
 
   it('When the replica is stopped, then reads fall back to the primary, readiness holds, and the replica is used again once back', async () => {
