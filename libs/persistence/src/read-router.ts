@@ -231,8 +231,8 @@ export class ReadRouter implements OnApplicationShutdown {
    */
   async noteWrite(userId: string): Promise<void> {
     if (!this.enabled) return;
-    const rows: { lsn: string }[] = await this.options.primary.query('SELECT pg_current_wal_flush_lsn()::text AS lsn');
-    await this.marks.raise(userId, parseLsn(rows[0]!.lsn), this.rywTtlMs);
+    const [row]: { lsn: string }[] = await this.options.primary.query('SELECT pg_current_wal_flush_lsn()::text AS lsn');
+    if (row) await this.marks.raise(userId, parseLsn(row.lsn), this.rywTtlMs);
   }
 
   private async decide(userId: string | undefined): Promise<{ target: ReadTarget; reason: ReadReason }> {
@@ -267,9 +267,11 @@ export class ReadRouter implements OnApplicationShutdown {
   }
 
   private async runCheck(): Promise<void> {
+    const { createReplica } = this.options;
+    if (!createReplica) return;
     try {
       if (!this.replica?.isInitialized) {
-        const replica = this.options.createReplica!();
+        const replica = createReplica();
         await replica.initialize();
         this.replica = replica;
       }
@@ -283,7 +285,8 @@ export class ReadRouter implements OnApplicationShutdown {
       }
       const [primary]: { lsn: string }[] = await this.options.primary.query('SELECT pg_current_wal_lsn()::text AS lsn');
       const replay = parseLsn(state.replay);
-      const lag = parseLsn(primary!.lsn) - replay;
+      if (!primary) throw new Error('the primary returned no WAL position');
+      const lag = parseLsn(primary.lsn) - replay;
       this.replayLsn = replay;
       this.lagBytes = lag > 0n ? lag : 0n;
       if (!this.up) this.logger.log(`read replica is available (lag ${this.lagBytes} bytes)`);
