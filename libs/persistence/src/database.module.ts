@@ -1,7 +1,7 @@
 import { APP_CONFIG } from '@conveyor/config';
 import { MetricsRegistry } from '@conveyor/telemetry';
 import { DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import type { DatabaseConfig, DatabaseModuleOptions } from './database-config';
 import { DatabaseErrorsInterceptor } from './database-errors.interceptor';
@@ -55,14 +55,21 @@ export class DatabaseModule {
         DataSourceShutdown,
         {
           provide: ReadRouter,
-          inject: [DataSource, APP_CONFIG, MetricsRegistry, { token: REDIS, optional: true }],
-          useFactory: async (primary: DataSource, config: DatabaseConfig & ReadReplicaConfig, metrics: MetricsRegistry, redis?: Redis) => {
+          // Redis is looked up at first use, not injected: the router must not change what starts before what.
+          inject: [DataSource, APP_CONFIG, MetricsRegistry, ModuleRef],
+          useFactory: async (primary: DataSource, config: DatabaseConfig & ReadReplicaConfig, metrics: MetricsRegistry, moduleRef: ModuleRef) => {
             const replicaHost = config.POSTGRES_REPLICA_HOST;
             const router = new ReadRouter({
               primary,
               config,
               metrics,
-              redis: redis ?? null,
+              redis: () => {
+                try {
+                  return moduleRef.get<Redis>(REDIS, { strict: false });
+                } catch {
+                  return null; // no RedisModule: the marks stay in this process
+                }
+              },
               markPrefix: `${options.serviceName}:ryw`,
               createReplica:
                 replicaHost === undefined

@@ -101,7 +101,8 @@ export interface ReadRouterOptions {
   createReplica?: () => DataSource;
   config: ReadReplicaConfig;
   metrics?: Registry;
-  redis?: Redis | null;
+  /** The service's Redis, or a function that finds it at first use (so the router adds no dependency to start-up); none: marks in this process. */
+  redis?: Redis | null | (() => Redis | null);
   /** Prefix of the writers' marks in Redis (`<service>:ryw`). */
   markPrefix: string;
 }
@@ -132,13 +133,12 @@ export class ReadRouter implements OnApplicationShutdown {
   private lagBytes = 0n;
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
-  private readonly marks: WriteMarks;
+  private writeMarks: WriteMarks | undefined;
   private readonly reads: Counter<'target' | 'reason'>;
   private readonly maxLagBytes: bigint;
   private readonly rywTtlMs: number;
 
   constructor(private readonly options: ReadRouterOptions) {
-    this.marks = options.redis ? new RedisWriteMarks(options.redis, options.markPrefix) : new InProcessWriteMarks();
     this.maxLagBytes = BigInt(options.config.POSTGRES_REPLICA_MAX_LAG_BYTES ?? DEFAULTS.maxLagBytes);
     this.rywTtlMs = options.config.POSTGRES_REPLICA_RYW_TTL_MS ?? DEFAULTS.rywTtlMs;
     this.reads = metricOnce(
@@ -153,6 +153,14 @@ export class ReadRouter implements OnApplicationShutdown {
         }),
     );
     if (options.createReplica) this.registerReplicaMetrics();
+  }
+
+  private get marks(): WriteMarks {
+    if (!this.writeMarks) {
+      const redis = typeof this.options.redis === 'function' ? this.options.redis() : this.options.redis;
+      this.writeMarks = redis ? new RedisWriteMarks(redis, this.options.markPrefix) : new InProcessWriteMarks();
+    }
+    return this.writeMarks;
   }
 
   /** Whether a replica is configured at all. */
