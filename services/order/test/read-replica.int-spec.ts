@@ -14,9 +14,9 @@ if (!Number.isInteger(REPLICA_PORT) || REPLICA_PORT <= 0) {
 async function readCounts(stack: OrderStack): Promise<Record<string, number>> {
   const text = await (await fetch(`${stack.order.url}/metrics`)).text();
   const counts: Record<string, number> = {};
-  for (const [, labels, value] of text.matchAll(/^postgres_reads_total\{([^}]*)\} (\S+)$/gm)) {
-    const target = /target="([^"]+)"/.exec(labels!)?.[1];
-    const reason = /reason="([^"]+)"/.exec(labels!)?.[1];
+  for (const [, labels = '', value] of text.matchAll(/^postgres_reads_total\{([^}]*)\} (\S+)$/gm)) {
+    const target = /target="([^"]+)"/.exec(labels)?.[1];
+    const reason = /reason="([^"]+)"/.exec(labels)?.[1];
     counts[`${target}/${reason}`] = Number(value);
   }
   return counts;
@@ -53,9 +53,9 @@ describe('order service: reads from a read replica, with read-your-writes', () =
   };
   /** Waits until the replica has replayed everything the primary has written so far. */
   const caughtUp = async (): Promise<void> => {
-    const { rows } = await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    const [{ lsn } = { lsn: '' }] = (await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows;
     await eventually(
-      async () => (await replica.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [rows[0]!.lsn])).rows[0]!.ok || undefined,
+      async () => (await replica.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn])).rows[0]?.ok || undefined,
       { what: 'the replica to replay the primary' },
     );
   };

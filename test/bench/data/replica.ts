@@ -108,8 +108,9 @@ export async function measureReplicaReads(): Promise<{ replicaReadShare: number;
 
     // Until the router has seen the replica, every read goes to the primary: start measuring once one has not.
     const deadline = Date.now() + 10_000;
-    while ((await readsByTarget(order)).replica === 0 && Date.now() < deadline) {
-      await listOwn(readers[0]!);
+    const [probe = writers[0]] = readers;
+    while (probe && (await readsByTarget(order)).replica === 0 && Date.now() < deadline) {
+      await listOwn(probe);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
 

@@ -36,7 +36,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     port,
     start: listen,
     async stop() {
-      const closing = server ? new Promise<void>((resolve) => server!.close(() => resolve())) : Promise.resolve();
+      const listening = server;
+      const closing = listening ? new Promise<void>((resolve) => listening.close(() => resolve())) : Promise.resolve();
       for (const socket of sockets) socket.resetAndDestroy();
       await closing;
       server = undefined;
