@@ -18,7 +18,7 @@ ports=$(node -e '
   const names = process.argv.slice(1);
   Promise.all(names.map(() => new Promise((res) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); })))
     .then((ps) => console.log(names.map((n, i) => `${n}=${ps[i]}`).join(" ")));
-' POSTGRES_PORT REDIS_PORT RABBITMQ_PORT RABBITMQ_MANAGEMENT_PORT RABBITMQ_DIST_PORT ERL_EPMD_PORT KAFKA_PORT \
+' POSTGRES_PORT POSTGRES_REPLICA_PORT REDIS_PORT RABBITMQ_PORT RABBITMQ_MANAGEMENT_PORT RABBITMQ_DIST_PORT ERL_EPMD_PORT KAFKA_PORT \
   KAFKA_CONTROLLER_PORT JAEGER_OTLP_GRPC_PORT JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_PORT JAEGER_QUERY_GRPC_PORT PROVIDER_SIM_PORT ORDER_PORT POINTS_PORT NOTIFICATION_PORT SEARCH_PORT)
 # shellcheck disable=SC2163,SC2086
 export $ports
@@ -72,10 +72,10 @@ check "the lessons service's token (make token CLIENT=lessons SCOPE=points:activ
 check "Jaeger's query API answers" answers "http://127.0.0.1:$JAEGER_QUERY_PORT/api/services"
 check "RabbitMQ's management API answers" curl -fsS -o /dev/null --max-time 5 -u conveyor:conveyor \
   "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview"
-check "infra status shows all five up" test "$(deploy/local/infra status | grep -cw up)" -eq 5
+check "infra status shows all six up (the five servers and the PostgreSQL replica)" test "$(deploy/local/infra status | grep -cw up)" -eq 6
 
 make --no-print-directory down >/dev/null 2>&1
-check "after make down, infra status shows all five down" test "$(deploy/local/infra status | grep -cw down)" -eq 5
+check "after make down, infra status shows all six down" test "$(deploy/local/infra status | grep -cw down)" -eq 6
 check "after make down, services status shows every service stopped" \
   test "$(deploy/local/services status | grep -cw stopped)" -eq "$(($(deploy/local/services status | wc -l) - 1))"
 nothing_left() {

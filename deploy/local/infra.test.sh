@@ -41,7 +41,7 @@ free_port() {
     USED_PORTS+="$p "; echo "$p"; return
   done
 }
-for v in POSTGRES_PORT REDIS_PORT RABBITMQ_PORT RABBITMQ_MANAGEMENT_PORT RABBITMQ_DIST_PORT \
+for v in POSTGRES_PORT POSTGRES_REPLICA_PORT REDIS_PORT RABBITMQ_PORT RABBITMQ_MANAGEMENT_PORT RABBITMQ_DIST_PORT \
          ERL_EPMD_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT JAEGER_OTLP_GRPC_PORT \
          JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_PORT JAEGER_QUERY_GRPC_PORT; do
   p=$(free_port); export "$v=$p"
@@ -185,9 +185,55 @@ else
   not_ok "postgres: role conveyor logs in with its password and sees the four databases"
 fi
 
+# --- the read replica: cloned from the running primary, streaming its writes -----------------
+
+rpsql() { # <port> <database> <sql>
+  PGPASSWORD=conveyor "$PSQL" -X -q -At -h 127.0.0.1 -p "$1" -U conveyor -d "$2" -c "$3" 2>&1
+}
+run "$INFRA" up replica
+if (( RC == 0 )) && [[ $OUT == *"base backup"* && $OUT == *"replica: started"* && $OUT != *"postgres: started"* ]] \
+   && grep -qx "POSTGRES_REPLICA_PORT=$POSTGRES_REPLICA_PORT" "$RUN/env" \
+   && [[ $(rpsql "$POSTGRES_REPLICA_PORT" conveyor_order 'select pg_is_in_recovery()') == t ]]; then
+  ok "up replica clones the running primary, answers as a standby, and is in the env file"
+else
+  not_ok "up replica clones the running primary, answers as a standby, and is in the env file" "rc=$RC" "$OUT" "$(cat "$RUN/env" 2>&1)"
+fi
+
+# A write on the primary shows on the replica; with replay paused (the app
+# role may pause it), it does not until replay resumes.
+rpsql "$POSTGRES_PORT" conveyor_order 'create table replica_probe (n int); insert into replica_probe values (1)' >/dev/null
+seen=''
+for _ in $(seq 50); do seen=$(rpsql "$POSTGRES_REPLICA_PORT" conveyor_order 'select count(*) from replica_probe'); [[ $seen == 1 ]] && break; sleep 0.1; done
+paused=$(rpsql "$POSTGRES_REPLICA_PORT" postgres 'select pg_wal_replay_pause()')
+rpsql "$POSTGRES_PORT" conveyor_order 'insert into replica_probe values (2)' >/dev/null
+for _ in $(seq 50); do [[ $(rpsql "$POSTGRES_REPLICA_PORT" postgres 'select pg_get_wal_replay_pause_state()') == paused ]] && break; sleep 0.1; done
+while_paused=$(rpsql "$POSTGRES_REPLICA_PORT" conveyor_order 'select count(*) from replica_probe')
+rpsql "$POSTGRES_REPLICA_PORT" postgres 'select pg_wal_replay_resume()' >/dev/null
+after=''
+for _ in $(seq 50); do after=$(rpsql "$POSTGRES_REPLICA_PORT" conveyor_order 'select count(*) from replica_probe'); [[ $after == 2 ]] && break; sleep 0.1; done
+if [[ $seen == 1 && $while_paused == 1 && $after == 2 ]]; then
+  ok "replica: streams the primary's writes; paused replay holds them back until resumed"
+else
+  not_ok "replica: streams the primary's writes; paused replay holds them back until resumed" "seen=$seen paused=$paused while_paused=$while_paused after=$after"
+fi
+
+# Stopped and started again, it catches up from its slot without a new base
+# backup; `up replica` with the primary down starts the primary first.
+"$INFRA" down replica >/dev/null 2>&1
+rpsql "$POSTGRES_PORT" conveyor_order 'insert into replica_probe values (3)' >/dev/null
+"$INFRA" down postgres >/dev/null 2>&1
+run "$INFRA" up replica
+after=''
+for _ in $(seq 50); do after=$(rpsql "$POSTGRES_REPLICA_PORT" conveyor_order 'select count(*) from replica_probe'); [[ $after == 3 ]] && break; sleep 0.1; done
+if (( RC == 0 )) && [[ $OUT == *"postgres: started"* && $OUT == *"replica: started"* && $OUT != *"base backup"* && $after == 3 ]]; then
+  ok "replica: up replica starts its primary first; restarted, it catches up without a new base backup"
+else
+  not_ok "replica: up replica starts its primary first; restarted, it catches up without a new base backup" "rc=$RC" "$OUT" "rows=$after"
+fi
+
 run "$INFRA" down
 run "$INFRA" status; S3=$OUT
-if [[ $(grep -c ' down$' <<<"$S3") == 5 ]] && no_leftovers; then
+if [[ $(grep -c ' down$' <<<"$S3") == 6 ]] && no_leftovers; then
   ok "down stops everything: status shows all down, no process of the run dir remains"
 else
   not_ok "down stops everything: status shows all down, no process of the run dir remains" "$S3" "left: $(leftovers | tr '\n' ' ')"

@@ -155,6 +155,15 @@ secretKeyRef, never as plain values.
 - name: POSTGRES_DB
   value: {{ . | quote }}
 {{- end }}
+{{- with $root.Values.postgresql.readReplica }}
+{{- if .host }}
+{{- /* Read by services whose config has postgresReplicaEnv (order); the others ignore it. */}}
+- name: POSTGRES_REPLICA_HOST
+  value: {{ .host | quote }}
+- name: POSTGRES_REPLICA_PORT
+  value: {{ .port | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if has "redis" $svc.uses }}
 - name: REDIS_URL

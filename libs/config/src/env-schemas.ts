@@ -96,6 +96,34 @@ export const postgresEnv = z.object({
   POSTGRES_START_TIMEOUT_MS: envField.durationMs(90_000),
 });
 
+/**
+ * A PostgreSQL streaming replica that query use cases may read from
+ * (libs/persistence `ReadRouter`, docs/patterns/read-replicas.md). Off
+ * unless POSTGRES_REPLICA_HOST is set: every read then goes to the primary.
+ */
+export const postgresReplicaEnv = z.object({
+  /** Host of the read replica; unset (the default) = no replica, every read on the primary. */
+  POSTGRES_REPLICA_HOST: z.string().min(1).optional(),
+  /** Its port (deploy/local/infra runs one on 5433 and writes POSTGRES_REPLICA_PORT to its env file). */
+  POSTGRES_REPLICA_PORT: envField.port(5433),
+  /** Connections of the replica's own pool (user, password, database and timeouts are the primary's). */
+  POSTGRES_REPLICA_POOL_SIZE: envField.int(10, { min: 1, max: 200 }),
+  /**
+   * Past this much WAL (bytes) between the primary's current position and
+   * what the replica has replayed, every read goes to the primary until it
+   * catches up.
+   */
+  POSTGRES_REPLICA_MAX_LAG_BYTES: envField.int(16 * 1024 * 1024, { min: 0 }),
+  /** How often the replica's replay position (and so its lag) is read; a failed read marks it down until the next one succeeds. */
+  POSTGRES_REPLICA_CHECK_INTERVAL_MS: envField.durationMs(1_000, { min: 50, max: 60_000 }),
+  /**
+   * How long a writer's commit position is remembered (in Redis) so that the
+   * writer's reads go to the primary until the replica has replayed past it.
+   * Longer than any lag the replica is allowed (past MAX_LAG_BYTES everyone reads the primary anyway).
+   */
+  POSTGRES_REPLICA_RYW_TTL_MS: envField.durationMs(5 * 60_000, { min: 1_000 }),
+});
+
 export const redisEnv = z.object({
   REDIS_URL: envField.url('redis://127.0.0.1:6379', ['redis', 'rediss']),
 });

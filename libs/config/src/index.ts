@@ -9,6 +9,7 @@ export {
   locksEnv,
   outboxEnv,
   postgresEnv,
+  postgresReplicaEnv,
   rabbitmqConsumerEnv,
   rabbitmqEnv,
   redisEnv,

@@ -19,3 +19,5 @@ export {
 } from './table-change';
 export { errorChain, isQueryTimeout, isSerializationFailure, isUniqueViolation, returnedRows, sqlState, SqlStates } from './sql-state';
 export { idempotencyKeysTableDdl, idempotentRequest, KeyTaken, type IdempotentAnswer, type IdempotentRequest } from './idempotent-request';
+export { isReplicaFault, parseLsn, ReadRouter, type ReadReason, type ReadReplicaConfig, type ReadRouterOptions, type ReadTarget } from './read-router';
+export { ReadYourWritesInterceptor } from './read-your-writes.interceptor';

@@ -7,6 +7,7 @@ import {
   locksEnv,
   outboxEnv,
   postgresEnv,
+  postgresReplicaEnv,
   rabbitmqEnv,
   redisEnv,
   telemetryEnv,
@@ -21,6 +22,7 @@ export const SERVICE_NAME = 'order';
 export const orderEnv = httpServerEnv(3001)
   .merge(telemetryEnv)
   .merge(postgresEnv)
+  .merge(postgresReplicaEnv)
   .merge(redisEnv)
   .merge(locksEnv)
   .merge(kafkaEnv)

@@ -1,4 +1,5 @@
 import { ApiProblems, Public, zodDto } from '@conveyor/http';
+import { ReadRouter } from '@conveyor/persistence';
 import { Controller, Get, Header, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
@@ -20,16 +21,19 @@ export class ListProductsParams extends zodDto(listProductsQuery) {}
 @ApiTags('catalog')
 @Controller('products')
 export class ListProductsHttpController {
-  constructor(private readonly catalog: CatalogRepository) {}
+  constructor(
+    private readonly catalog: CatalogRepository,
+    private readonly reads: ReadRouter,
+  ) {}
 
-  /** Lists active products. */
+  /** Lists active products; from the replica when one is configured (anonymous: a reader who wrote nothing, and the answer is cached 30 s anyway). */
   @Get()
   @Public()
   @Header('cache-control', 'public, max-age=30, stale-while-revalidate=30')
   @ApiOkResponse({ type: ProductPage, description: 'A page' })
   @ApiProblems({ invalid: 'Invalid query' })
   async list(@Query() query: ListProductsParams): Promise<{ products: ProductView[] }> {
-    const rows = await this.catalog.listActive(this.catalog.manager, query);
+    const rows = await this.reads.read(undefined, (manager) => this.catalog.listActive(manager, query));
     return { products: rows.map(toProductView) };
   }
 }

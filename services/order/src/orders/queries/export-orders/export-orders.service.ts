@@ -1,4 +1,5 @@
 import { APP_CONFIG } from '@conveyor/config';
+import { ReadRouter } from '@conveyor/persistence';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { stringify } from 'csv-stringify';
 import { pipeline, Readable } from 'node:stream';
@@ -16,31 +17,52 @@ export class ExportOrdersService implements OnModuleDestroy {
   protected readonly logger = new Logger('ExportOrders');
   /** The exports' own connections (ORDER_EXPORT_MAX_CONCURRENT of them), apart from the service's pool. */
   private readonly pool: Pool;
+  /** The same, to the read replica when one is configured: an export goes there when the ReadRouter says so. */
+  private readonly replicaPool: Pool | undefined;
   private active = 0;
 
   constructor(
     protected readonly orders: OrdersRepository,
     @Inject(APP_CONFIG) protected readonly config: OrderConfig,
+    protected readonly reads: ReadRouter,
   ) {
-    const db = orders.connectionOptions;
-    this.pool = new Pool({
+    this.pool = this.exportPool(orders.connectionOptions);
+    const replica = reads.replicaEndpoint;
+    this.replicaPool = replica ? this.exportPool({ ...orders.connectionOptions, ...replica }) : undefined;
+  }
+
+  private exportPool(db: OrdersRepository['connectionOptions']): Pool {
+    const pool = new Pool({
       host: db.host,
       port: db.port,
       user: db.username,
       password: typeof db.password === 'string' ? db.password : undefined,
       database: db.database,
       application_name: `${db.applicationName ?? 'order'}-export`,
-      max: config.ORDER_EXPORT_MAX_CONCURRENT,
+      max: this.config.ORDER_EXPORT_MAX_CONCURRENT,
       // The cursor is one statement for its whole life: the export's own bound, not the pool's.
-      statement_timeout: config.ORDER_EXPORT_TIMEOUT_MS,
-      connectionTimeoutMillis: config.POSTGRES_POOL_WAIT_MS,
+      statement_timeout: this.config.ORDER_EXPORT_TIMEOUT_MS,
+      connectionTimeoutMillis: this.config.POSTGRES_POOL_WAIT_MS,
       idleTimeoutMillis: 10_000,
     });
-    this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle export connection failed'));
+    pool.on('error', (error) => this.logger.warn({ err: error }, 'idle export connection failed'));
+    return pool;
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.replicaPool?.end()]);
+  }
+
+  /** A connection for an export by `readerId`: the replica's when the ReadRouter allows (read-your-writes included), else the primary's. */
+  private async connection(readerId: string | undefined): Promise<PoolClient> {
+    if (this.replicaPool && (await this.reads.route(readerId)) === 'replica') {
+      try {
+        return await this.replicaPool.connect();
+      } catch (error) {
+        this.reads.replicaFailed(error);
+      }
+    }
+    return this.pool.connect();
   }
 
   /**
@@ -55,8 +77,10 @@ export class ExportOrdersService implements OnModuleDestroy {
    * ORDER.EXPORTS_BUSY with Retry-After), each on a connection of the
    * exports' own pool, with ORDER_EXPORT_TIMEOUT_MS as its statement_timeout:
    * slow readers hold export connections, never the ones orders need.
+   * With a read replica configured the cursor runs there, unless `readerId`
+   * wrote something the replica has not replayed yet.
    */
-  async csv(from: Date, to: Date): Promise<Readable> {
+  async csv(from: Date, to: Date, readerId?: string): Promise<Readable> {
     if (this.active >= this.config.ORDER_EXPORT_MAX_CONCURRENT) {
       throw new ExportsBusy(this.config.ORDER_EXPORT_MAX_CONCURRENT, EXPORT_BUSY_RETRY_AFTER_SECONDS);
     }
@@ -71,7 +95,7 @@ export class ExportOrdersService implements OnModuleDestroy {
     };
     let rows: Readable;
     try {
-      client = await this.pool.connect();
+      client = await this.connection(readerId);
       rows = this.orders.exportRows(client, from, to);
     } catch (error) {
       release(error as Error);

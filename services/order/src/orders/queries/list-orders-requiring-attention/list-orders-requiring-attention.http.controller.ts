@@ -1,7 +1,9 @@
-import { Roles } from '@conveyor/auth';
+import { CurrentUser, Roles, type AuthUser } from '@conveyor/auth';
 import { ApiProblems, keysetPage, zodDto } from '@conveyor/http';
+import { ReadRouter } from '@conveyor/persistence';
 import { Controller, Get, Header, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { ORDER_STATUSES, OrderResponse, type OrderStatus, type OrderView } from '../../order.model';
 import { OrdersRepository } from '../../orders.repository';
@@ -25,21 +27,34 @@ export type OrderRequiringAttention = OrderView & { attention: { fromStatus: Ord
 @ApiTags('operations')
 @Controller('orders')
 export class ListOrdersRequiringAttentionHttpController {
-  constructor(private readonly orders: OrdersRepository) {}
+  constructor(
+    private readonly orders: OrdersRepository,
+    private readonly reads: ReadRouter,
+  ) {}
 
   /**
    * The operations queue: orders the reconciler gave up on after
    * ORDER_RECONCILE_MAX_ATTEMPTS failures, with why. Admins only; newest
    * first, by keyset pages on (created_at, id) as every list. What an
    * operator does with one: docs/order-service.md, "Operations queue".
+   * From the replica when one is configured (the operator's own retries read back from the primary until replayed).
    */
   @Get('requiring-attention')
   @Roles('admin')
   @Header('cache-control', 'no-store')
   @ApiOkResponse({ type: AttentionPageResponse, description: 'A page' })
   @ApiProblems({ invalid: 'Invalid query or cursor' })
-  async list(@Query() query: ListOrdersRequiringAttentionParams): Promise<{ orders: OrderRequiringAttention[]; nextCursor: string | null }> {
-    const manager = this.orders.manager;
+  async list(
+    @CurrentUser() user: AuthUser,
+    @Query() query: ListOrdersRequiringAttentionParams,
+  ): Promise<{ orders: OrderRequiringAttention[]; nextCursor: string | null }> {
+    return this.reads.read(user.id, (manager) => this.page(manager, query));
+  }
+
+  private async page(
+    manager: EntityManager,
+    query: ListOrdersRequiringAttentionParams,
+  ): Promise<{ orders: OrderRequiringAttention[]; nextCursor: string | null }> {
     const page = await keysetPage({
       cursor: query.cursor,
       limit: query.limit,

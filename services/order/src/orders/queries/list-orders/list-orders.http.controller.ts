@@ -1,5 +1,6 @@
 import { CurrentUser, type AuthUser } from '@conveyor/auth';
 import { ApiProblems, keysetPage, zodDto } from '@conveyor/http';
+import { ReadRouter } from '@conveyor/persistence';
 import { Controller, Get, Header, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
@@ -24,24 +25,29 @@ export interface OrderPage {
 @ApiTags('orders')
 @Controller('orders')
 export class ListOrdersHttpController {
-  constructor(private readonly orders: OrdersRepository) {}
+  constructor(
+    private readonly orders: OrdersRepository,
+    private readonly reads: ReadRouter,
+  ) {}
 
   /**
    * The token user's own orders (never another's: there is no user parameter), newest first, by keyset pages (created_at, id): a page
-   * costs the same however deep, and rows inserted meanwhile do not shift it.
+   * costs the same however deep, and rows inserted meanwhile do not shift it. Read from the replica when one is configured, except
+   * while the user's own last write is not replayed there yet (read-your-writes, docs/patterns/read-replicas.md).
    */
   @Get()
   @Header('cache-control', 'no-store')
   @ApiOkResponse({ type: OrderPageResponse, description: 'A page' })
   @ApiProblems({ invalid: 'Invalid query or cursor' })
   async list(@CurrentUser() user: AuthUser, @Query() query: ListOrdersParams): Promise<OrderPage> {
-    const manager = this.orders.manager;
-    const page = await keysetPage({
-      cursor: query.cursor,
-      limit: query.limit,
-      fetch: (after, take) => this.orders.pageOfUser(manager, user.id, after, take),
-      cursorOf: (last) => ({ createdAt: last.created_at_exact, id: last.id }),
+    return this.reads.read(user.id, async (manager) => {
+      const page = await keysetPage({
+        cursor: query.cursor,
+        limit: query.limit,
+        fetch: (after, take) => this.orders.pageOfUser(manager, user.id, after, take),
+        cursorOf: (last) => ({ createdAt: last.created_at_exact, id: last.id }),
+      });
+      return { orders: await this.orders.views(manager, page.rows), nextCursor: page.nextCursor };
     });
-    return { orders: await this.orders.views(manager, page.rows), nextCursor: page.nextCursor };
   }
 }
