@@ -120,23 +120,28 @@ export async function measurePoolSizing(): Promise<PoolSizing> {
     for (const size of SIZES) {
       orders.set(
         size,
-        await startServiceProcess('services/order/src/main.ts', {
-          OTEL_SDK_DISABLED: 'true',
-          LOG_LEVEL: 'warn',
-          POSTGRES_DB: db.database,
-          POSTGRES_POOL_SIZE: String(size),
-          // Waiting for a connection is what a small pool costs: let requests wait rather than be refused.
-          POSTGRES_POOL_WAIT_MS: '30000',
-          LOCK_KEY_PREFIX: uniqueName('bench_pool_lock'),
-          PAYMENTS_URL: sim.url,
-          PAYMENTS_BULKHEAD_MAX_CONCURRENT: '1000',
-          ORDER_RECONCILE_INTERVAL_MS: '0',
-          ORDER_SETTLEMENT_INTERVAL_MS: '0',
-          ORDER_PLACEMENT_RATE_PER_USER: '1000000',
-          ORDER_PLACEMENT_RATE_PER_IP: '1000000',
-          RATE_LIMIT_KEY_PREFIX: uniqueName('bench_pool_ratelimit'),
-          ...tokens.env,
-        }),
+        await startServiceProcess(
+          'services/order/src/main.ts',
+          {
+            OTEL_SDK_DISABLED: 'true',
+            LOG_LEVEL: 'warn',
+            POSTGRES_DB: db.database,
+            POSTGRES_POOL_SIZE: String(size),
+            // Waiting for a connection is what a small pool costs: let requests wait rather than be refused.
+            POSTGRES_POOL_WAIT_MS: '30000',
+            LOCK_KEY_PREFIX: uniqueName('bench_pool_lock'),
+            PAYMENTS_URL: sim.url,
+            PAYMENTS_BULKHEAD_MAX_CONCURRENT: '1000',
+            ORDER_RECONCILE_INTERVAL_MS: '0',
+            ORDER_SETTLEMENT_INTERVAL_MS: '0',
+            ORDER_PLACEMENT_RATE_PER_USER: '1000000',
+            ORDER_PLACEMENT_RATE_PER_IP: '1000000',
+            RATE_LIMIT_KEY_PREFIX: uniqueName('bench_pool_ratelimit'),
+            ...tokens.env,
+          },
+          // Six processes start one after another on a busy machine: give each room.
+          { readyTimeoutMs: 120_000 },
+        ),
       );
     }
     const first = [...orders.values()][0];
@@ -168,7 +173,14 @@ export async function measurePoolSizing(): Promise<PoolSizing> {
       .sort((a, b) => a - b)
       .map((size) => {
         const m = measured.get(size) ?? { latencies: [], roundsRps: [], failed: 0 };
-        return { pool: size, rps: median(m.roundsRps), roundsRps: m.roundsRps, p50: percentile(m.latencies, 0.5), p99: percentile(m.latencies, 0.99), failed: m.failed };
+        return {
+          pool: size,
+          rps: median(m.roundsRps),
+          roundsRps: m.roundsRps,
+          p50: percentile(m.latencies, 0.5),
+          p99: percentile(m.latencies, 0.99),
+          failed: m.failed,
+        };
       });
     const { pool, noise, tolerance } = findKnee(sizes);
     const knee = sizes.find((s) => s.pool === pool) ?? sizes[0];

@@ -32,4 +32,3 @@ export function findKnee(sizes: readonly { pool: number; roundsRps: number[] }[]
   const index = medians.findIndex((m) => m >= (1 - tolerance) * best);
   return { pool: sizes[Math.max(0, index)]?.pool ?? Number.NaN, noise, tolerance };
 }
-

@@ -52,7 +52,6 @@ interface Write {
   answer: string;
 }
 
-
 /** Clients placing orders back to back until `stop()`; every answer is recorded with when it started. */
 function placeOrdersUntilStopped(url: string, productId: string, headers: Record<string, string>) {
   const pool = new Pool(url, { connections: CONCURRENCY, pipelining: 1 });
