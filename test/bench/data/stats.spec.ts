@@ -31,6 +31,15 @@ describe('findKnee', () => {
     expect(knee.tolerance).toBeGreaterThan(0.15);
     expect(knee.pool).toBe(2);
   });
+
+  it('When a size has no valid round, then the knee is found among the others', () => {
+    const knee = findKnee([
+      { pool: 2, roundsRps: [] },
+      { pool: 4, roundsRps: [150, 151, 149] },
+      { pool: 8, roundsRps: [152, 150, 151] },
+    ]);
+    expect(knee.pool).toBe(4);
+  });
 });
 
 describe('median', () => {

@@ -21,14 +21,17 @@ export const median = (values: number[]): number => {
  */
 export function findKnee(sizes: readonly { pool: number; roundsRps: number[] }[]): { pool: number; noise: number; tolerance: number } {
   const medians = sizes.map((s) => median(s.roundsRps));
+  // A size with no valid round (every round left out) has no median and takes no part.
   const noise = median(
-    sizes.map((s, i) => {
-      const m = medians[i] ?? Number.NaN;
-      return (1.4826 * median(s.roundsRps.map((r) => Math.abs(r - m)))) / m;
-    }),
+    sizes
+      .map((s, i) => {
+        const m = medians[i] ?? Number.NaN;
+        return (1.4826 * median(s.roundsRps.map((r) => Math.abs(r - m)))) / m;
+      })
+      .filter(Number.isFinite),
   );
   const tolerance = Math.max(MIN_TOLERANCE, Number.isFinite(noise) ? noise : 0);
-  const best = Math.max(...medians);
+  const best = Math.max(...medians.filter(Number.isFinite));
   const index = medians.findIndex((m) => m >= (1 - tolerance) * best);
   return { pool: sizes[Math.max(0, index)]?.pool ?? Number.NaN, noise, tolerance };
 }
