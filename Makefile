@@ -22,7 +22,7 @@ WITH_INFRA_ENV := set -a; [ ! -f .run/infra/env ] || . .run/infra/env; set +a;
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),user-1)
 TOKEN_ROLE := $(if $(ROLE),$(ROLE),user)
 
-.PHONY: docs docs-check registry registry-check check-structure contracts token audit build chart-check kind-up kind-down test-cluster format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag bench-table-change bench-pool-sizing bench-cpu test-e2e
+.PHONY: docs docs-check registry registry-check check-structure contracts token audit build chart-check kind-up kind-down test-cluster format help setup infra-up infra-down infra-status services-up services-down demo down test lint typecheck test-chaos bench-outbox bench-resilience bench-export bench-orders bench-tracing trace latency scenario eval-search bench-search bench-notification bench-counters bench-points-lag bench-table-change bench-pool-sizing bench-data bench-cpu test-e2e test-pgbouncer
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -155,6 +155,10 @@ kind-up: setup ## kind cluster, one image per service, helm install --wait, prin
 kind-down: ## delete the kind cluster
 	deploy/kind/down
 
+test-pgbouncer: setup infra-up ## what PgBouncer in transaction mode breaks (session SET, LISTEN, prepared statements, advisory locks); starts it (not part of make test)
+	$(INFRA) up pgbouncer
+	$(WITH_INFRA_ENV) npx jest -c libs/persistence/jest.config.cjs --testMatch '**/*.pgbouncer-spec.ts'
+
 test-cluster: setup ## a real one-node cluster as local processes (root; not part of make test; see deploy/cluster/test)
 	deploy/cluster/test
 
@@ -209,6 +213,9 @@ bench-table-change: setup infra-up ## change 1,000,000 orders' shape while POST 
 
 bench-pool-sizing: setup infra-up ## the order workload at PostgreSQL pool sizes 2..64: req/s and p99 per size, the knee, replicas that fit max_connections
 	$(BENCH) test/bench/pool-sizing.bench.ts
+
+bench-data: setup infra-up ## the data layer in one run: pool knee, replica reads and read-your-writes, online table change, archive rows/s
+	$(BENCH) test/bench/data.bench.ts
 
 bench-cpu: setup infra-up ## product image renditions on the event loop vs on a worker pool: loop and light-route p99, thumbnails/s
 	$(BENCH) test/bench/cpu.bench.ts

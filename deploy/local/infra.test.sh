@@ -43,7 +43,7 @@ free_port() {
 }
 for v in POSTGRES_PORT POSTGRES_REPLICA_PORT REDIS_PORT RABBITMQ_PORT RABBITMQ_MANAGEMENT_PORT RABBITMQ_DIST_PORT \
          ERL_EPMD_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT JAEGER_OTLP_GRPC_PORT \
-         JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_PORT JAEGER_QUERY_GRPC_PORT; do
+         JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_PORT JAEGER_QUERY_GRPC_PORT PGBOUNCER_PORT; do
   p=$(free_port); export "$v=$p"
 done
 export RABBITMQ_NODENAME="infratest$$@localhost"
@@ -229,6 +229,22 @@ if (( RC == 0 )) && [[ $OUT == *"postgres: started"* && $OUT == *"replica: start
   ok "replica: up replica starts its primary first; restarted, it catches up without a new base backup"
 else
   not_ok "replica: up replica starts its primary first; restarted, it catches up without a new base backup" "rc=$RC" "$OUT" "rows=$after"
+fi
+
+# PgBouncer, only when named: in front of that postgres, transaction mode.
+if command -v pgbouncer >/dev/null; then
+  run "$INFRA" up pgbouncer
+  pb_out=$OUT pb_rc=$RC
+  pooled=$(PGPASSWORD=conveyor "$PSQL" -X -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U conveyor -d conveyor_order -Atc "select current_setting('port')" 2>&1)
+  mode=$(PGPASSWORD=conveyor "$PSQL" -X -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U conveyor -d pgbouncer -Atc "show config" 2>&1 | awk -F'|' '$1 == "pool_mode" { print $2 }')
+  if (( pb_rc == 0 )) && [[ $pb_out == *"pgbouncer: started"* && $pooled == "$POSTGRES_PORT" && $mode == transaction ]] \
+     && grep -qx "PGBOUNCER_PORT=$PGBOUNCER_PORT" "$RUN/env"; then
+    ok "up pgbouncer: transaction mode in front of postgres, conveyor logs in through it, env file has its port"
+  else
+    not_ok "up pgbouncer: transaction mode in front of postgres, conveyor logs in through it, env file has its port" "rc=$pb_rc" "$pb_out" "through it: $pooled" "pool_mode: $mode"
+  fi
+else
+  echo "# skipped: pgbouncer (not installed; 'infra up pgbouncer' installs it)"
 fi
 
 run "$INFRA" down

@@ -1,172 +1,26 @@
 /**
- * The order service's PostgreSQL pool, sized by measurement: the same
- * workload at each pool size, throughput and p99 per size, and the knee.
- * `make bench-pool-sizing` (a part of `make bench-data`); knobs:
- * BENCH_POOL_SIZES (2,4,8,16,32,64), BENCH_CONCURRENCY (64 clients),
- * BENCH_ROUNDS (3), BENCH_SECONDS (5 per size and round), BENCH_WARMUP_SECONDS
- * (2), BENCH_RESERVE (10 connections kept for migrations, operators and the
- * relays' own clients).
- *
- * Workload: each client places an order (POST /orders: idempotency record,
- * order, payment at provider-sim with no latency, PAID + outbox rows) and
- * then reads its list (GET /orders), back to back. One order process per
- * size (POSTGRES_POOL_SIZE=N), all on the same database and all started
- * first; the sizes take turns in rounds, forward then backward, so a change
- * of the machine's load during the run falls on every size alike.
- *
- * The knee is the smallest size whose throughput is within 5% of the best:
- * past it, connections only queue inside PostgreSQL for the same CPUs. With
- * `max_connections` of the server and the reserve, it prints how many
- * replicas of the service fit at the knee: replicas × pool ≤ max_connections
- * − reserve.
+ * `make bench-pool-sizing` (a part of `make bench-data`): the order service's
+ * PostgreSQL pool at sizes 2..64, throughput and p99 per size, the knee and
+ * the replicas that fit max_connections. The workload, the knobs and the
+ * knee rule: test/bench/data/pool-sizing.ts.
  */
-import { createTestDatabase, createTestTokens, startServiceProcess, uniqueName, type ServiceProcess } from '@conveyor/testing';
-import { randomUUID } from 'node:crypto';
-import os from 'node:os';
-import { Client } from 'pg';
-import { Pool } from 'undici';
-
-const SIZES = (process.env['BENCH_POOL_SIZES'] ?? '2,4,8,16,32,64').split(',').map(Number);
-const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 64);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
-const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 2);
-const RESERVE = Number(process.env['BENCH_RESERVE'] ?? 10);
-
-interface SizeResult {
-  pool: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  failed: number;
-}
-
-const percentile = (samples: number[], p: number): number => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN;
-};
-
-/** `CONCURRENCY` clients, each placing an order then listing its orders, for `seconds`; latency per request. */
-async function drive(url: string, productId: string, headersOf: (client: number) => Promise<Record<string, string>>, seconds: number) {
-  const pool = new Pool(url, { connections: CONCURRENCY, pipelining: 1 });
-  const latencies: number[] = [];
-  let failed = 0;
-  const until = performance.now() + seconds * 1000;
-  const request = async (options: Parameters<Pool['request']>[0], ok: number) => {
-    const t0 = performance.now();
-    const response = await pool.request(options);
-    await response.body.arrayBuffer();
-    if (response.statusCode === ok) latencies.push(performance.now() - t0);
-    else failed += 1;
-  };
-  const client = async (n: number) => {
-    const headers = await headersOf(n);
-    while (performance.now() < until) {
-      await request(
-        {
-          path: '/orders',
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...headers },
-          body: JSON.stringify({ items: [{ productId, quantity: 1 }] }),
-        },
-        201,
-      );
-      await request({ path: '/orders?limit=20', method: 'GET', headers }, 200);
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, (_, n) => client(n)));
-  const elapsed = (performance.now() - started) / 1000;
-  await pool.close();
-  return { latencies, elapsed, failed };
-}
+import { measurePoolSizing } from './data/pool-sizing';
 
 async function main(): Promise<void> {
-  const db = await createTestDatabase('bench_pool_sizing');
-  const tokens = await createTestTokens();
-  const userHeaders = new Map<number, Promise<Record<string, string>>>();
-  const headersOf = (n: number) => {
-    let h = userHeaders.get(n);
-    if (!h) userHeaders.set(n, (h = tokens.asUser(`pool-bench-${n}`)));
-    return h;
-  };
-  const sim = await startServiceProcess('services/provider-sim/src/main.ts', { OTEL_SDK_DISABLED: 'true', LOG_LEVEL: 'warn' });
-  const results: SizeResult[] = [];
-  const orders = new Map<number, ServiceProcess>();
-  const admin = new Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
-  try {
-    await admin.connect();
-    for (const size of SIZES) {
-      orders.set(
-        size,
-        await startServiceProcess('services/order/src/main.ts', {
-          OTEL_SDK_DISABLED: 'true',
-          LOG_LEVEL: 'warn',
-          POSTGRES_DB: db.database,
-          POSTGRES_POOL_SIZE: String(size),
-          // Waiting for a connection is what a small pool costs: let requests wait rather than be refused.
-          POSTGRES_POOL_WAIT_MS: '30000',
-          LOCK_KEY_PREFIX: uniqueName('bench_pool_lock'),
-          PAYMENTS_URL: sim.url,
-          PAYMENTS_BULKHEAD_MAX_CONCURRENT: '1000',
-          ORDER_RECONCILE_INTERVAL_MS: '0',
-          ORDER_SETTLEMENT_INTERVAL_MS: '0',
-          ORDER_PLACEMENT_RATE_PER_USER: '1000000',
-          ORDER_PLACEMENT_RATE_PER_IP: '1000000',
-          RATE_LIMIT_KEY_PREFIX: uniqueName('bench_pool_ratelimit'),
-          ...tokens.env,
-        }),
-      );
-    }
-    const first = [...orders.values()][0];
-    if (!first) throw new Error('BENCH_POOL_SIZES is empty');
-    const res = await fetch(`${first.url}/products`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(await tokens.asAdmin()) },
-      body: JSON.stringify({ sku: uniqueName('bench_sku'), sellerId: 'bench-seller', name: 'Bench product', priceAmount: 10_000 }),
-    });
-    if (res.status !== 201) throw new Error(`product not created: ${res.status}`);
-    const productId = ((await res.json()) as { id: string }).id;
-
-    for (const [, order] of orders) await drive(order.url, productId, headersOf, WARMUP_SECONDS);
-    const measured = new Map<number, { latencies: number[]; elapsed: number; failed: number }>(
-      SIZES.map((size) => [size, { latencies: [], elapsed: 0, failed: 0 }]),
-    );
-    for (let round = 0; round < ROUNDS; round += 1) {
-      for (const size of round % 2 === 0 ? SIZES : [...SIZES].reverse()) {
-        const run = await drive(orders.get(size)?.url ?? '', productId, headersOf, SECONDS);
-        const m = measured.get(size);
-        if (!m) continue;
-        m.latencies.push(...run.latencies);
-        m.elapsed += run.elapsed;
-        m.failed += run.failed;
-        console.log(`round ${round + 1} pool=${size}: ${(run.latencies.length / run.elapsed).toFixed(0)} req/s`);
-      }
-    }
-    for (const size of SIZES) {
-      const m = measured.get(size);
-      if (!m) continue;
-      const r = { pool: size, rps: m.latencies.length / m.elapsed, p50: percentile(m.latencies, 0.5), p99: percentile(m.latencies, 0.99), failed: m.failed };
-      results.push(r);
-      console.log(`pool=${size}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${r.failed} failed`);
-    }
-    const best = Math.max(...results.map((r) => r.rps));
-    const knee = results.find((r) => r.rps >= 0.95 * best) ?? results[0];
-    const maxConnections = Number((await admin.query<{ max_connections: string }>('SHOW max_connections')).rows[0]?.max_connections);
-    const replicas = knee ? Math.floor((maxConnections - RESERVE) / knee.pool) : 0;
+  const r = await measurePoolSizing();
+  for (const s of r.sizes)
     console.log(
-      `pool-sizing: cores=${os.availableParallelism()} max_connections=${maxConnections} reserve=${RESERVE} → at the knee ${replicas} replicas fit (replicas × pool ≤ max_connections − reserve)`,
+      `pool=${s.pool}: ${s.rps.toFixed(0)} req/s (median of ${s.roundsRps.map((x) => x.toFixed(0)).join(', ')}), ` +
+        `p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, ${s.failed} failed`,
     );
-    console.log(
-      `pool-sizing: ${results.map((r) => `pool${r.pool}_rps=${r.rps.toFixed(0)} pool${r.pool}_p99_ms=${r.p99.toFixed(1)}`).join(' ')} ` +
-        `pool_knee=${knee?.pool} rps_at_knee=${knee?.rps.toFixed(0)} replicas_at_knee=${replicas}`,
-    );
-  } finally {
-    await admin.end();
-    await Promise.all([...orders.values()].map((o) => o.stop()));
-    await sim.stop();
-    await db.drop();
-  }
+  console.log(
+    `pool-sizing: cores=${r.cores} noise=${(r.noise * 100).toFixed(1)}% tolerance=${(r.tolerance * 100).toFixed(1)}% knee=${r.knee.pool} ` +
+      `max_connections=${r.maxConnections} reserve=${r.reserve} → at the knee ${r.replicasAtKnee} replicas fit (replicas × pool ≤ max_connections − reserve)`,
+  );
+  console.log(
+    `pool-sizing: ${r.sizes.map((s) => `pool${s.pool}_rps=${s.rps.toFixed(0)} pool${s.pool}_p99_ms=${s.p99.toFixed(1)}`).join(' ')} ` +
+      `pool_knee=${r.knee.pool} rps_at_knee=${r.knee.rps.toFixed(0)} replicas_at_knee=${r.replicasAtKnee}`,
+  );
 }
 
 main().catch((error: unknown) => {
