@@ -23,6 +23,7 @@ interface ImageBody {
   width: number | null;
   height: number | null;
   placeholder: string | null;
+  palette: string[] | null;
   failureReason: string | null;
   renditions: Record<string, { url: string; contentType: string; width: number; height: number; sizeBytes: number }>;
 }
@@ -73,13 +74,15 @@ describe('Product images', () => {
     const res = await upload(stack.order, productId, await png(1200, 800));
     expect(res.status).toBe(202);
     const accepted = (await res.json()) as ImageBody;
-    expect(accepted).toMatchObject({ productId, status: 'pending', renditions: {} });
+    expect(accepted).toMatchObject({ productId, status: 'pending', palette: null, renditions: {} });
     const location = res.headers.get('location');
     expect(location).toBe(`/products/${productId}/images/${accepted.id}`);
 
     const ready = await settled(stack.order, location ?? '', 'the image to be rendered');
     expect(ready).toMatchObject({ status: 'ready', width: 1200, height: 800, failureReason: null });
     expect(ready.placeholder).toMatch(/^[0-9A-Za-z#$%*+,\-.:;=?@[\]^_{|}~]{20,}$/); // a 4×3 BlurHash
+    expect(ready.palette).toEqual(expect.arrayContaining([expect.stringMatching(/^#[0-9a-f]{6}$/)]));
+    expect(ready.palette?.length).toBeLessThanOrEqual(5);
     expect(ready.renditions['thumbnail']).toMatchObject({ url: `${location}/thumbnail`, contentType: 'image/webp', width: 160, height: 107 });
     expect(ready.renditions['webp']).toMatchObject({ url: `${location}/webp`, contentType: 'image/webp', width: 1024, height: 683 });
 
@@ -89,6 +92,35 @@ describe('Product images', () => {
     expect(thumbnail.headers.get('cache-control')).toContain('immutable');
     const meta = await sharp(Buffer.from(await thumbnail.arrayBuffer())).metadata();
     expect({ format: meta.format, width: meta.width, height: meta.height }).toEqual({ format: 'webp', width: 160, height: 107 });
+  }, 60_000);
+
+  it("When a product shot on a white background is uploaded, then its palette is the product's colours, the largest first, without the white", async () => {
+    // White, with a red block on 36% of the image and a blue one on 9%.
+    const block = (size: number, r: number, g: number, b: number) =>
+      sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } })
+        .png()
+        .toBuffer();
+    const shot = await sharp({ create: { width: 500, height: 500, channels: 3, background: '#ffffff' } })
+      .composite([
+        { input: await block(300, 200, 30, 30), left: 20, top: 20 },
+        { input: await block(150, 30, 60, 190), left: 340, top: 340 },
+      ])
+      .png()
+      .toBuffer();
+    const res = await upload(stack.order, productId, shot);
+    expect(res.status).toBe(202);
+    const ready = await settled(stack.order, res.headers.get('location') ?? '', 'the product shot to be rendered');
+    expect(ready.status).toBe('ready');
+
+    const rgb = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    const near = (hex: string, [r, g, b]: number[]) => Math.hypot(...rgb(hex).map((v, i) => v - [r, g, b][i])) < 40;
+    const palette = ready.palette ?? [];
+    expect({
+      palette,
+      firstIsRed: near(palette[0] ?? '#000000', [200, 30, 30]),
+      hasBlue: palette.some((hex) => near(hex, [30, 60, 190])),
+      whites: palette.filter((hex) => near(hex, [255, 255, 255])),
+    }).toEqual({ palette: expect.any(Array), firstIsRed: true, hasBlue: true, whites: [] });
   }, 60_000);
 
   it('When the bytes start like a PNG but do not decode, then that image fails alone and the next upload is ready', async () => {

@@ -8,6 +8,7 @@ import { ProductImages1764000000600 } from './migrations/1764000000600-product-i
 import { ReconcileBackoff1764000000620 } from './migrations/1764000000620-reconcile-backoff';
 import { PaidAt1764000000700 } from './migrations/1764000000700-paid-at';
 import { ProductImageRenditions1764000000950 } from './migrations/1764000000950-product-image-renditions';
+import { ProductImagePalette1764000000960 } from './migrations/1764000000960-product-image-palette';
 import { OrderArchive1764000001300 } from './migrations/1764000001300-order-archive';
 
 /** The order database's migrations in order: libs/messaging's outbox tables first, then the order schema. */
@@ -22,5 +23,6 @@ export const orderMigrations = [
   ReconcileBackoff1764000000620,
   PaidAt1764000000700,
   ProductImageRenditions1764000000950,
+  ProductImagePalette1764000000960,
   OrderArchive1764000001300,
 ];

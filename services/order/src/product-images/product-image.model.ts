@@ -16,6 +16,7 @@ export interface ProductImageRow {
   width: number | null;
   height: number | null;
   placeholder: string | null;
+  palette: string[] | null;
   failure_reason: string | null;
   created_at: Date;
   rendered_at: Date | null;
@@ -49,6 +50,8 @@ export interface ProductImageView {
   height: number | null;
   /** A BlurHash to paint while the image loads. */
   placeholder: string | null;
+  /** The image's main colours (`#rrggbb`), the one covering most of it first; null until ready. */
+  palette: string[] | null;
   failureReason: string | null;
   renditions: Partial<Record<RenditionName, RenditionView>>;
   createdAt: string;
@@ -68,6 +71,10 @@ export class ProductImageResponse extends zodDto(
     width: z.number().int().nullable(),
     height: z.number().int().nullable(),
     placeholder: z.string().nullable(),
+    palette: z
+      .array(z.string().regex(/^#[0-9a-f]{6}$/))
+      .nullable()
+      .describe("The image's main colours, the one covering most of it first (near-white ignored); null until ready"),
     failureReason: z.string().nullable(),
     renditions: z.object(Object.fromEntries(RENDITION_NAMES.map((name) => [name, renditionSchema.optional()]))),
     createdAt: z.iso.datetime({ offset: true }),
@@ -88,6 +95,7 @@ export function toProductImageView(row: ProductImageRow, renditions: RenditionRo
     width: row.width,
     height: row.height,
     placeholder: row.placeholder,
+    palette: row.palette,
     failureReason: row.failure_reason,
     renditions: Object.fromEntries(
       renditions.map((r) => [r.name, { url: `${base}/${r.name}`, contentType: r.content_type, width: r.width, height: r.height, sizeBytes: r.size_bytes }]),

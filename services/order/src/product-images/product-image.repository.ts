@@ -4,7 +4,7 @@ import type { RenderedImage, RenditionName } from './domain/renditions';
 import type { ProductImageRow, RenditionRow } from './product-image.model';
 
 const IMAGE_COLUMNS =
-  'id, product_id, status, content_type, octet_length(original) AS size_bytes, width, height, placeholder, failure_reason, created_at, rendered_at';
+  'id, product_id, status, content_type, octet_length(original) AS size_bytes, width, height, placeholder, palette, failure_reason, created_at, rendered_at';
 
 /** The SQL of product images: the upload with its original, and its renditions once computed. */
 @Injectable()
@@ -28,9 +28,9 @@ export class ProductImageRepository {
   async markReady(imageId: string, rendered: RenderedImage): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
       const [updated]: [unknown[], number] = await manager.query(
-        `UPDATE product_image_uploads SET status = 'ready', width = $2, height = $3, placeholder = $4, rendered_at = now()
+        `UPDATE product_image_uploads SET status = 'ready', width = $2, height = $3, placeholder = $4, palette = $5, rendered_at = now()
           WHERE id = $1 AND status = 'pending' RETURNING id`,
-        [imageId, rendered.width, rendered.height, rendered.placeholder],
+        [imageId, rendered.width, rendered.height, rendered.placeholder, rendered.palette],
       );
       if (updated.length === 0) return;
       for (const r of rendered.renditions) {

@@ -1,7 +1,9 @@
-// What a product image becomes once uploaded: pure computation (sharp and a
-// BlurHash encoder over the pixels), no Nest, no SQL. It runs on the image
-// worker pool's threads (renditions.port.ts), never on the event loop.
+// What a product image becomes once uploaded: pure computation (sharp, a
+// BlurHash encoder and a colour quantiser over the pixels), no Nest, no SQL.
+// It runs on the image worker pool's threads (renditions.port.ts), never on
+// the event loop.
 import { encode } from 'blurhash';
+import { getPalette } from 'colorthief';
 import sharp from 'sharp';
 
 /** The renditions of every image, by name, as the rendition URL names them. */
@@ -16,12 +18,25 @@ export const RENDITION_NAMES = Object.keys(RENDITIONS) as RenditionName[];
 
 /**
  * The placeholder (a BlurHash string a client paints while the image loads)
- * is encoded in JavaScript from the pixels of a copy at most this wide: the
- * one part of the work that runs on the calling thread's own CPU rather than
- * in libvips, and why this work belongs on a worker thread.
+ * is encoded in JavaScript from the pixels of a copy at most this wide.
  */
 const PLACEHOLDER_SOURCE_PX = 128;
 const PLACEHOLDER_COMPONENTS = { x: 4, y: 3 };
+
+/**
+ * The palette: the image's main colours, which product cards paint their
+ * background and accents with and the catalog can filter by. Computed with
+ * colorthief: the original decoded by sharp, every `PALETTE_SAMPLING`th
+ * pixel quantised in JavaScript (median cut in OKLCH, perceptually even;
+ * near-white pixels ignored, so a product shot on a white background gives
+ * the product's colours). Its defaults, kept: sampling fewer pixels loses
+ * small coloured details, more buys nothing visible. This quantisation is
+ * the bulk of an image's work on the calling thread's own CPU (libvips works
+ * on libuv's threads), tens of milliseconds for a photo: why the whole job
+ * runs on a worker thread and not on the event loop.
+ */
+const PALETTE_COLOURS = 5;
+const PALETTE_SAMPLING = 10;
 
 export interface Rendition {
   name: RenditionName;
@@ -35,6 +50,8 @@ export interface RenderedImage {
   width: number;
   height: number;
   placeholder: string;
+  /** At most PALETTE_COLOURS `#rrggbb` colours, the one covering most of the image first. */
+  palette: string[];
   renditions: Rendition[];
 }
 
@@ -63,5 +80,12 @@ export async function renderRenditions(original: Uint8Array): Promise<RenderedIm
     .raw()
     .toBuffer({ resolveWithObject: true });
   const placeholder = encode(new Uint8ClampedArray(pixels.data), pixels.info.width, pixels.info.height, PLACEHOLDER_COMPONENTS.x, PLACEHOLDER_COMPONENTS.y);
-  return { width: width ?? 0, height: height ?? 0, placeholder, renditions };
+  const colours =
+    (await getPalette(Buffer.from(original.buffer, original.byteOffset, original.byteLength), { colorCount: PALETTE_COLOURS, quality: PALETTE_SAMPLING })) ??
+    [];
+  const palette = colours
+    .sort((a, b) => b.population - a.population)
+    .slice(0, PALETTE_COLOURS)
+    .map((colour) => colour.hex());
+  return { width: width ?? 0, height: height ?? 0, placeholder, palette, renditions };
 }
