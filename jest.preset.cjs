@@ -23,6 +23,8 @@ module.exports = {
   },
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
+  // Service processes a timed-out test left running would keep jest from exiting.
+  setupFilesAfterEnv: [path.join(__dirname, 'libs/testing/src/jest/stop-leftover-processes.ts')],
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.int-spec.ts'],
   // Integration tests talk to real servers; give them room, but never hang CI.
   testTimeout: 30_000,

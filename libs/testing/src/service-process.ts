@@ -22,6 +22,9 @@ export interface ServiceProcess {
 
 const workspaceRoot = path.resolve(__dirname, '../../..');
 
+/** Processes started here that have not exited yet (see {@link stopLeftoverServiceProcesses}). */
+const running = new Set<ChildProcess>();
+
 /** Asks the OS for a free loopback port. */
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -44,6 +47,8 @@ export async function startServiceProcess(entry: string, env: Record<string, str
     env: { ...process.env, SWC_NODE_PROJECT: 'tsconfig.base.json', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const lines: string[] = [];
   let stderr = '';
   let buffered = '';
@@ -94,6 +99,30 @@ export async function startServiceProcess(entry: string, env: Record<string, str
       return { code, signal };
     },
   };
+}
+
+/**
+ * Stops every process {@link startServiceProcess} started that is still
+ * running (SIGTERM, SIGKILL after `timeoutMs`) and returns how many there
+ * were. A test that timed out while its processes were starting never
+ * reaches its own `stop()`; their open pipes would keep jest from ever
+ * exiting. The preset runs this after each test file
+ * (jest/stop-leftover-processes.ts).
+ */
+export async function stopLeftoverServiceProcesses(timeoutMs = 5_000): Promise<number> {
+  const leftover = [...running];
+  await Promise.all(
+    leftover.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+  running.clear();
+  return leftover.length;
 }
 
 /** Runs a service entry that is expected to fail at start-up; returns its exit code and stderr. */

@@ -4,7 +4,7 @@ import { createProduct, ledger, ORDER_ENTRY, placeOrder, setFaults, startOrderSt
 
 describe('order service: payment partner in trouble, and two replicas', () => {
   let stack: OrderStack;
-  let replica: ServiceProcess | undefined;
+  let replicas: ServiceProcess[] = [];
   let product: { id: string };
 
   beforeAll(async () => {
@@ -19,7 +19,7 @@ describe('order service: payment partner in trouble, and two replicas', () => {
     product = await createProduct(stack.order, 10_000);
   }, 60_000);
   afterAll(async () => {
-    await replica?.stop();
+    await Promise.all(replicas.map((p) => p.stop()));
     await stack?.stop();
   });
 
@@ -56,7 +56,7 @@ describe('order service: payment partner in trouble, and two replicas', () => {
     await setFaults(stack.sim, { 'GET /v1/payments/orders/:orderId': { latencyMs: 300, errorRate: 1, errorStatus: 500 } });
     const replicaEnv = { ...stack.orderEnv, ORDER_RECONCILE_INTERVAL_MS: '50', PAYMENTS_BREAKER_VOLUME_THRESHOLD: '100000' };
     const [a, b] = await Promise.all([startServiceProcess(ORDER_ENTRY, replicaEnv), startServiceProcess(ORDER_ENTRY, replicaEnv)]);
-    replica = a;
+    replicas = [a, b];
     try {
       type Run = { fencingToken: number; startedAt: string; finishedAt: string; examined: number; pid: number };
       const runs = (p: ServiceProcess): Run[] =>
@@ -64,7 +64,7 @@ describe('order service: payment partner in trouble, and two replicas', () => {
           .logs()
           .filter((l) => l.msg === 'reconciliation run')
           .map((l) => ({ ...(l as unknown as Run), pid: p.child.pid ?? 0 }));
-      await eventually(() => (runs(a).length >= 2 && runs(b).length >= 2 ? true : undefined), { timeoutMs: 20_000, what: 'runs in both replicas' });
+      await eventually(() => (runs(a).length >= 2 && runs(b).length >= 2 ? true : undefined), { timeoutMs: 60_000, what: 'runs in both replicas' });
 
       const all = [...runs(a), ...runs(b)].sort((x, y) => x.startedAt.localeCompare(y.startedAt));
       expect(all.every((r) => r.examined === 2)).toBe(true);
@@ -77,19 +77,21 @@ describe('order service: payment partner in trouble, and two replicas', () => {
       // SIGTERM mid-run: each replica finishes its run and closes within the bound, not by the SIGKILL
       // fallback (NestJS re-raises the signal after its shutdown hooks, hence the exit by SIGTERM).
       const exits = await Promise.all([a.stop(5_000), b.stop(5_000)]);
-      replica = undefined;
+      replicas = [];
       expect(exits).toEqual([
         { code: null, signal: 'SIGTERM' },
         { code: null, signal: 'SIGTERM' },
       ]);
       for (const p of [a, b]) expect(p.logs()).toContainEqual(expect.objectContaining({ msg: 'application shut down', signal: 'SIGTERM' }));
     }
-  });
+    // Two processes to start and four runs to wait for: on a loaded 2-core CI
+    // machine that took longer than the preset's 30 s (2026-12-06).
+  }, 120_000);
 
   it('When payments recover, then the orders left UNKNOWN by the outage settle as the provider ledger says', async () => {
     await setFaults(stack.sim, {});
     const replicaEnv = { ...stack.orderEnv, ORDER_RECONCILE_INTERVAL_MS: '100' };
-    replica = await startServiceProcess(ORDER_ENTRY, replicaEnv);
+    replicas = [await startServiceProcess(ORDER_ENTRY, replicaEnv)];
     const unknown = (await stack.sql.query(`SELECT id FROM orders WHERE status = 'UNKNOWN'`)).rows as { id: string }[];
     expect(unknown).toHaveLength(2);
     const settled = await eventually(
