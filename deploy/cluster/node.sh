@@ -15,6 +15,7 @@
 
 CL_PIDS=()
 CL_DIR=
+CL_SYSCTLS=
 CL_BRIDGE=cnv0
 CL_NODE_IP=198.18.0.1
 CL_POD_CIDR=198.18.0.0/24
@@ -64,12 +65,16 @@ cluster_down() {
   [[ -n $CL_DIR ]] && grep -o " $CL_DIR/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   # kube-proxy's chains (kube-proxy --cleanup), then kubelet's own.
   kube-proxy --cleanup >/dev/null 2>&1 || true
-  iptables -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
-  iptables -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
-  iptables -F KUBE-FIREWALL 2>/dev/null && iptables -X KUBE-FIREWALL 2>/dev/null
-  local t
-  for t in filter nat mangle; do iptables -t "$t" -X KUBE-KUBELET-CANARY 2>/dev/null || true; done
-  sysctl -qw net.ipv4.ip_forward=0 || true
+  local t ipt
+  for ipt in iptables ip6tables; do
+    "$ipt" -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
+    "$ipt" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
+    "$ipt" -F KUBE-FIREWALL 2>/dev/null && "$ipt" -X KUBE-FIREWALL 2>/dev/null
+    for t in filter nat mangle; do "$ipt" -t "$t" -X KUBE-KUBELET-CANARY 2>/dev/null || true; done
+    "$ipt" -t mangle -X KUBE-IPTABLES-HINT 2>/dev/null || true
+  done
+  # shellcheck disable=SC2086 # one word per setting
+  [[ -n $CL_SYSCTLS ]] && { sysctl -qw $CL_SYSCTLS || true; } # as they were before cluster_up
   ip link del "$CL_BRIDGE" 2>/dev/null || true
 }
 
@@ -84,6 +89,7 @@ cluster_up() { # <dir>
   ip link add "$CL_BRIDGE" type bridge 2>/dev/null || true
   ip addr replace "$CL_NODE_IP/24" dev "$CL_BRIDGE"
   ip link set "$CL_BRIDGE" up
+  CL_SYSCTLS=$(sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables 2>/dev/null | tr -d ' ' | tr '\n' ' ')
   sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 || return 1
 
   # --- control plane -------------------------------------------------------------
@@ -130,6 +136,16 @@ EOF
     --bind-address 127.0.0.1 --secure-port "$sched" --leader-elect=false --profiling=false
 
   # --- containerd + runc -------------------------------------------------------------
+  # kubelet asks for negative oom_score_adj (sandboxes -998, containers down to
+  # -997); where root may not lower it (no CAP_SYS_RESOURCE, as in this
+  # machine's sandbox) runc fails every sandbox, so containerd runs runc through
+  # deploy/cluster/runc-oom-clamp, which raises negative values to 0. Probed: a
+  # child shell writes -1 to its own oom_score_adj. A real node keeps plain runc.
+  local runc_binary=""
+  if ! sh -c 'echo -1 >/proc/self/oom_score_adj' 2>/dev/null; then
+    runc_binary="BinaryName = \"$ROOT/deploy/cluster/runc-oom-clamp\""
+    cl_say "this machine refuses a negative oom_score_adj: runc runs through deploy/cluster/runc-oom-clamp"
+  fi
   cat >"$CL_DIR/cni/net.d/10-conveyor.conflist" <<EOF
 {
   "cniVersion": "0.4.0",
@@ -158,6 +174,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri.v1alpha2"]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        $runc_binary
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$CL_DIR/cni/net.d"
@@ -201,7 +218,7 @@ hostnameOverride: $CL_NODE
 mode: iptables
 clusterCIDR: $CL_POD_CIDR
 nodePortAddresses: [$CL_NODE_IP/32, 127.0.0.1/32]
-metricsBindAddress: 127.0.0.1:0
+metricsBindAddress: 127.0.0.1:$(free_ports 1)
 healthzBindAddress: ""
 conntrack: { maxPerCore: 0 }
 EOF
