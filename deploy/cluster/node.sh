@@ -2,7 +2,8 @@
 # A one-node Kubernetes cluster from the official components, as processes on
 # this machine (make test-cluster): the control plane of deploy/check
 # (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, v1.37), and a
-# node: containerd (Debian 12's 1.6) with runc, the CNI plugins (Debian's
+# node: containerd (Debian 12's 1.6) with runc (through runc-oom-clamp where
+# root may not lower oom_score_adj), the CNI plugins (Debian's
 # containernetworking-plugins: bridge, host-local, portmap, loopback), kubelet
 # and kube-proxy (v1.37, deploy/tools/kubernetes-node).
 #
@@ -13,6 +14,11 @@
 # (their one route beyond the bridge is the services' range, via 198.18.0.1).
 #
 # cluster_up <dir> / cluster_down; sourced by deploy/cluster/test.
+# cluster_down leaves the machine as it was: the pods stopped through kubelet
+# (their veths and network namespaces with them), the processes, mounts,
+# iptables chains (kube-proxy's, kubelet's, kube-router's if
+# CL_KUBE_ROUTER=yes) and ipsets, the kubepods cgroups, /var/lib/kubelet and
+# /var/lib/cni if this cluster made them, the bridge, the two sysctls.
 
 CL_PIDS=()
 CL_DIR=
