@@ -2,19 +2,31 @@
 # A one-node Kubernetes cluster from the official components, as processes on
 # this machine (make test-cluster): the control plane of deploy/check
 # (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, v1.37), and a
-# node: containerd (Debian 12's 1.6) with runc, the CNI plugins (Debian's
+# node: containerd (Debian 12's 1.6) with runc (through runc-oom-clamp where
+# root may not lower oom_score_adj), the CNI plugins (Debian's
 # containernetworking-plugins: bridge, host-local, portmap, loopback), kubelet
 # and kube-proxy (v1.37, deploy/tools/kubernetes-node).
 #
 # Addresses: pods 198.18.0.0/24 on the bridge cnv0 (198.18.0.1, also the
 # node's and the API server's address), services 198.19.0.0/16 — both in
 # 198.18.0.0/15, reserved for benchmarking, never a private range. Nothing is
-# masqueraded and no route leaves the machine: pods reach only this host.
+# masqueraded and no route leaves the machine: pods reach only this host
+# (their one route beyond the bridge is the services' range, via 198.18.0.1).
 #
 # cluster_up <dir> / cluster_down; sourced by deploy/cluster/test.
+# cluster_down leaves the machine as it was: the pods stopped through kubelet
+# (their veths and network namespaces with them), the processes, mounts,
+# iptables chains (kube-proxy's, kubelet's, kube-router's if
+# CL_KUBE_ROUTER=yes) and ipsets, the kubepods cgroups, /var/lib/kubelet and
+# /var/lib/cni if this cluster made them, the bridge, the two sysctls.
 
 CL_PIDS=()
 CL_DIR=
+CL_SYSCTLS=
+CL_NETNS_BEFORE=
+CL_OWN_KUBEPODS=no
+CL_MADE=()
+CL_KUBE_ROUTER=no # deploy/cluster/test started kube-router's policy controller
 CL_BRIDGE=cnv0
 CL_NODE_IP=198.18.0.1
 CL_POD_CIDR=198.18.0.0/24
@@ -40,9 +52,36 @@ cl_wait() { # <seconds> <what> <command...>: until it succeeds, or fail naming w
   return 1
 }
 
+# What kube-router's policy controller leaves in iptables and ipset. Not
+# `kube-router --cleanup-config`: it leaves them (v2.1.0, iptables-nft), and
+# its service-proxy cleanup deletes every IPVS service of the machine.
+cl_kube_router_clean() {
+  local rule chain set
+  iptables-save -t filter | grep -E '^-A (INPUT|FORWARD|OUTPUT) .*-j KUBE-ROUTER-' | while read -r rule; do
+    eval "iptables -t filter ${rule/-A/-D}" 2>/dev/null || true
+  done
+  local chains
+  chains=$(iptables-save -t filter | sed -nE 's/^:((KUBE-ROUTER|KUBE-NWPLCY|KUBE-POD-FW)-[^ ]*) .*/\1/p')
+  for chain in $chains; do iptables -F "$chain" 2>/dev/null || true; done
+  for chain in $chains; do iptables -X "$chain" 2>/dev/null || true; done
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-(SRC|DST)-|kube-router-)'); do
+    ipset destroy "$set" 2>/dev/null || true
+  done
+}
+
 cluster_down() {
-  local pid i
+  local pid i n
   trap '' INT TERM
+  # The pods first, through kubelet: it stops their containers and sandboxes,
+  # and containerd takes their veths and network namespaces down with them.
+  if [[ -n $CL_DIR && -f $CL_DIR/kubeconfig ]] && kubectl get --raw /readyz >/dev/null 2>&1; then
+    kubectl delete deployments,daemonsets,jobs --all -A --wait=false >/dev/null 2>&1
+    kubectl delete pods --all -A --grace-period=1 --timeout=60s >/dev/null 2>&1
+    for _ in $(seq 60); do
+      ctr -a "$CL_DIR/containerd.sock" -n k8s.io tasks ls 2>/dev/null | grep -q RUNNING || break
+      sleep 0.5
+    done
+  fi
   for ((i = ${#CL_PIDS[@]} - 1; i >= 0; i--)); do kill "${CL_PIDS[i]}" 2>/dev/null || true; done
   for _ in $(seq 100); do
     local alive=0
@@ -61,20 +100,53 @@ cluster_down() {
       kill -9 "$pid" 2>/dev/null || true
     done
   fi
+  # Whatever is still in kubelet's cgroups (a pod kubelet did not stop), the
+  # cgroups, and the network namespaces containerd made: only if this
+  # cluster made them.
+  if [[ $CL_OWN_KUBEPODS == yes ]]; then
+    for pid in $(find /sys/fs/cgroup/*/kubepods -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u); do
+      kill -9 "$pid" 2>/dev/null || true
+    done
+    for _ in $(seq 20); do
+      find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null
+      compgen -G '/sys/fs/cgroup/*/kubepods' >/dev/null || break
+      sleep 0.2
+    done
+  fi
+  for n in /run/netns/cni-*; do
+    [[ -e $n && " $CL_NETNS_BEFORE " != *" $n "* ]] || continue
+    umount "$n" 2>/dev/null; rm -f "$n"
+  done
+  rm -f /var/lib/cni/results/conveyor-* 2>/dev/null
+  rm -rf "${CL_MADE[@]}"
+  CL_MADE=()
   [[ -n $CL_DIR ]] && grep -o " $CL_DIR/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-  # kube-proxy's chains (kube-proxy --cleanup), then kubelet's own.
+  # kube-router's chains and ipsets, kube-proxy's chains (--cleanup), then kubelet's own.
+  [[ $CL_KUBE_ROUTER == yes ]] && cl_kube_router_clean
+  CL_KUBE_ROUTER=no
   kube-proxy --cleanup >/dev/null 2>&1 || true
-  iptables -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
-  iptables -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
-  iptables -F KUBE-FIREWALL 2>/dev/null && iptables -X KUBE-FIREWALL 2>/dev/null
-  local t
-  for t in filter nat mangle; do iptables -t "$t" -X KUBE-KUBELET-CANARY 2>/dev/null || true; done
-  sysctl -qw net.ipv4.ip_forward=0 || true
+  local t ipt
+  for ipt in iptables ip6tables; do
+    "$ipt" -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
+    "$ipt" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
+    "$ipt" -F KUBE-FIREWALL 2>/dev/null && "$ipt" -X KUBE-FIREWALL 2>/dev/null
+    for t in filter nat mangle; do "$ipt" -t "$t" -X KUBE-KUBELET-CANARY 2>/dev/null || true; done
+    "$ipt" -t mangle -X KUBE-IPTABLES-HINT 2>/dev/null || true
+  done
+  # shellcheck disable=SC2086 # one word per setting
+  [[ -n $CL_SYSCTLS ]] && { sysctl -qw $CL_SYSCTLS || true; } # as they were before cluster_up
   ip link del "$CL_BRIDGE" 2>/dev/null || true
 }
 
 cluster_up() { # <dir>
   CL_DIR=$1
+  CL_NETNS_BEFORE=$(echo /run/netns/cni-*)
+  # kubelet's device-plugin socket and containerd's CNI result cache have fixed
+  # paths: cluster_down removes them if this cluster made them.
+  CL_MADE=()
+  local d
+  for d in /var/lib/kubelet /var/lib/cni; do [[ -e $d ]] || CL_MADE+=("$d"); done
+  compgen -G '/sys/fs/cgroup/*/kubepods' >/dev/null || CL_OWN_KUBEPODS=yes
   mkdir -p "$CL_DIR"/{pki,etcd,containerd,cni/net.d,cni/ipam,kubelet,kubelet-root}
   local etcd_client etcd_peer api kcm sched token
   read -r etcd_client etcd_peer api kcm sched <<<"$(free_ports 5)"
@@ -84,6 +156,7 @@ cluster_up() { # <dir>
   ip link add "$CL_BRIDGE" type bridge 2>/dev/null || true
   ip addr replace "$CL_NODE_IP/24" dev "$CL_BRIDGE"
   ip link set "$CL_BRIDGE" up
+  CL_SYSCTLS=$(sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables 2>/dev/null | tr -d ' ' | tr '\n' ' ')
   sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 || return 1
 
   # --- control plane -------------------------------------------------------------
@@ -130,13 +203,24 @@ EOF
     --bind-address 127.0.0.1 --secure-port "$sched" --leader-elect=false --profiling=false
 
   # --- containerd + runc -------------------------------------------------------------
+  # kubelet asks for negative oom_score_adj (sandboxes -998, containers down to
+  # -997); where root may not lower it (no CAP_SYS_RESOURCE, as in this
+  # machine's sandbox) runc fails every sandbox, so containerd runs runc through
+  # deploy/cluster/runc-oom-clamp, which raises negative values to 0. Probed: a
+  # child shell writes -1 to its own oom_score_adj. A real node keeps plain runc.
+  local runc_binary=""
+  if ! sh -c 'echo -1 >/proc/self/oom_score_adj' 2>/dev/null; then
+    runc_binary="BinaryName = \"$ROOT/deploy/cluster/runc-oom-clamp\""
+    cl_say "this machine refuses a negative oom_score_adj: runc runs through deploy/cluster/runc-oom-clamp"
+  fi
   cat >"$CL_DIR/cni/net.d/10-conveyor.conflist" <<EOF
 {
   "cniVersion": "0.4.0",
   "name": "conveyor",
   "plugins": [
     { "type": "bridge", "bridge": "$CL_BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-      "ipam": { "type": "host-local", "dataDir": "$CL_DIR/cni/ipam", "ranges": [[{ "subnet": "$CL_POD_CIDR", "gateway": "$CL_NODE_IP" }]] } },
+      "ipam": { "type": "host-local", "dataDir": "$CL_DIR/cni/ipam", "ranges": [[{ "subnet": "$CL_POD_CIDR", "gateway": "$CL_NODE_IP" }]],
+        "routes": [{ "dst": "$CL_SERVICE_CIDR" }] } },
     { "type": "portmap", "capabilities": { "portMappings": true } }
   ]
 }
@@ -158,6 +242,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri.v1alpha2"]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        $runc_binary
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$CL_DIR/cni/net.d"
@@ -189,6 +274,7 @@ evictionHard: { memory.available: 100Mi, nodefs.available: "1%", imagefs.availab
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 resolvConf: /etc/resolv.conf
+podLogsDir: $CL_DIR/pod-logs
 EOF
   cl_start kubelet kubelet --config "$CL_DIR/kubelet.yaml" --kubeconfig "$KUBECONFIG" \
     --hostname-override "$CL_NODE" --node-ip "$CL_NODE_IP" --root-dir "$CL_DIR/kubelet-root" \
@@ -201,7 +287,7 @@ hostnameOverride: $CL_NODE
 mode: iptables
 clusterCIDR: $CL_POD_CIDR
 nodePortAddresses: [$CL_NODE_IP/32, 127.0.0.1/32]
-metricsBindAddress: 127.0.0.1:0
+metricsBindAddress: 127.0.0.1:$(free_ports 1)
 healthzBindAddress: ""
 conntrack: { maxPerCore: 0 }
 EOF
