@@ -98,7 +98,7 @@ describe('OpenApiModule', () => {
         expect.stringContaining('application/problem+json'),
         'OPENAPI.NOT_PUBLISHED',
       ]);
-      expect(res.headers['cache-control']).toBeUndefined();
+      expect(res.headers['cache-control']).toBe('no-store');
     } finally {
       await unpublished.close();
     }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, InternalServerErrorException, Logger, Module, NotFoundException, Post } from '@nestjs/common';
+import { Body, Controller, Get, Header, InternalServerErrorException, Logger, Module, NotFoundException, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { z } from 'zod';
@@ -42,6 +42,12 @@ class ThingsController {
   @Get('down')
   down(): never {
     throw new PartnerDown();
+  }
+
+  @Get('cached-gone')
+  @Header('cache-control', 'public, max-age=30')
+  cachedGone(): never {
+    throw new ThingGone('t2');
   }
 
   @Get('locked')
@@ -109,6 +115,14 @@ describe('ProblemDetailsFilter', () => {
     expect(res.headers['retry-after']).toBe('3');
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.json()).toMatchObject({ code: 'PARTNER.UNAVAILABLE', status: 503 });
+  });
+
+  it('When a route with a cacheable Cache-Control fails, then the problem answer says no-store', async () => {
+    // Nest sets a route's @Header before its handler runs, so without the
+    // filter's own header a shared cache would keep this 404 for 30 s.
+    const res = await app.inject({ method: 'GET', url: '/things/cached-gone' });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['cache-control']).toBe('no-store');
   });
 
   it('When a domain error names a kind, then its status is the one of the libs/http table', async () => {

@@ -97,7 +97,8 @@ export function toProblem(exception: unknown, instance: string): ProblemAnswer {
 /**
  * The one exception filter of an app (register it through ProblemDetailsModule):
  * every error answer is `application/problem+json` with a stable `code`.
- * Unexpected errors are logged here, once, with their stack; 5xx domain errors
+ * Error answers are never cached (`Cache-Control: no-store`, whatever the
+ * route's own header says). Unexpected errors are logged here, once, with their stack; 5xx domain errors
  * once at warn with their cause (what the body leaves out); 4xx are not, as
  * they are the caller's business.
  */
@@ -114,6 +115,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (log === 'error') this.logger.error(fields, 'request failed with an unexpected error');
     else if (log === 'warn') this.logger.warn(fields, `request failed: ${problem.code}`);
     if (reply.sent) return; // a streamed answer broke mid-way; the log above is all that can be done
-    reply.status(problem.status).headers(headers).type(PROBLEM_CONTENT_TYPE).send(problem);
+    // Nest applies a route's @Header before its handler runs: without this a
+    // cacheable route's error (404, 503) would be kept by shared caches.
+    reply
+      .status(problem.status)
+      .headers({ 'cache-control': 'no-store', ...headers })
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(problem);
   }
 }
