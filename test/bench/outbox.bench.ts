@@ -10,10 +10,14 @@
  * - throughput: the same messages (key, 300-byte JSON body, headers), once
  *   through the relay as a service runs it and once through a raw kafkajs
  *   producer with the same settings (idempotent, acks=all, one request in
- *   flight) and the same batch size; alternating rounds, same process, one
- *   warmed topic each (3 partitions). Each figure is the median of the
- *   rounds' rates. The relay starts on a full outbox, so this is the backlog
- *   case, where the modes differ only in how rows are found.
+ *   flight) and the same batch size; same process, one warmed topic each (3
+ *   partitions). Every relay round has a raw run right before and right
+ *   after it: relay_per_s and raw_per_s are the medians of the rounds'
+ *   rates, ratio the median of the rounds' relay rate / mean of its two raw
+ *   neighbours (so a raw rate that drifts during the run moves it little),
+ *   raw_spread_per_s the slowest and fastest raw run. The relay starts on a
+ *   full outbox, so this is the backlog case, where the modes differ only in
+ *   how rows are found.
  * - lag at a steady BENCH_RATE: one event per transaction, the relay and a
  *   KafkaConsumerServer running as a service runs them (service defaults);
  *   lag = broker ack - writer's commit (lag_p50_ms, lag_p99_ms) and consumer
@@ -21,7 +25,7 @@
  * - burst: BENCH_BURST rows written as fast as one writer can (1,000 per
  *   transaction) with the relay running: seconds until the last ack.
  * One line per mode:
- *   outbox-relay: mode=M relay_per_s=N raw_per_s=N ratio=R lag_p50_ms=N lag_p99_ms=N consumer_p50_ms=N consumer_p99_ms=N burst_rows=N burst_drain_s=N
+ *   outbox-relay: mode=M relay_per_s=N raw_per_s=N ratio=R lag_p50_ms=N lag_p99_ms=N consumer_p50_ms=N consumer_p99_ms=N burst_rows=N burst_drain_s=N raw_spread_per_s=N-N
  * CDC needs wal_level=logical; on a server without it the cdc line says so.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -177,32 +181,41 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
     for (let i = 0; i < warmMessages.length; i += BATCH) {
       await raw.sendBatch({ acks: -1, topicMessages: [{ topic: rawTopic, messages: warmMessages.slice(i, i + BATCH) }] });
     }
+    // The raw producer's rate swings (on a shared machine 27k-83k/s between
+    // rounds): so each relay round sits between a raw run just before and one
+    // just after it, and the ratio is the median of the rounds' ratios, each
+    // relay round against the mean of its two raw neighbours.
+    const ratios: number[] = [];
+    const rawRun = async (messages: Message[]): Promise<number> => {
+      const started = performance.now();
+      for (let i = 0; i < messages.length; i += BATCH) {
+        await raw.sendBatch({ acks: -1, topicMessages: [{ topic: rawTopic, messages: messages.slice(i, i + BATCH) }] });
+      }
+      const elapsed = performance.now() - started;
+      process.stdout.write(`${mode} raw: ${messages.length} messages in ${elapsed.toFixed(0)} ms\n`);
+      return messages.length / (elapsed / 1_000);
+    };
+    // The first round's "before": as many messages as a round (the warm-up ones over again; the raw topic has no reader).
+    let rawBefore = await rawRun(Array.from({ length: MESSAGES / ROUNDS }, (_, i) => warmMessages[i % warmMessages.length]));
     for (let round = 0; round < ROUNDS; round += 1) {
       const messages = await fillOutbox(dataSource, relayTopic, MESSAGES / ROUNDS);
-      const runs: [string, () => Promise<void>][] = [
-        ['relay', () => relayRun(messages.length)],
-        [
-          'raw',
-          async () => {
-            for (let i = 0; i < messages.length; i += BATCH) {
-              await raw.sendBatch({ acks: -1, topicMessages: [{ topic: rawTopic, messages: messages.slice(i, i + BATCH) }] });
-            }
-          },
-        ],
-      ];
-      if (round % 2 === 1) runs.reverse();
-      for (const [name, run] of runs) {
-        const started = performance.now();
-        await run();
-        const elapsed = performance.now() - started;
-        rates[name as 'relay' | 'raw'].push(messages.length / (elapsed / 1_000));
-        process.stdout.write(`${mode} round ${round + 1} ${name}: ${messages.length} messages in ${elapsed.toFixed(0)} ms\n`);
-      }
+      const started = performance.now();
+      await relayRun(messages.length);
+      const elapsed = performance.now() - started;
+      process.stdout.write(`${mode} round ${round + 1} relay: ${messages.length} messages in ${elapsed.toFixed(0)} ms\n`);
+      const relayRate = messages.length / (elapsed / 1_000);
+      const rawAfter = await rawRun(messages);
+      rates.relay.push(relayRate);
+      rates.raw.push(rawAfter);
+      ratios.push(relayRate / ((rawBefore + rawAfter) / 2));
+      rawBefore = rawAfter;
     }
     // Medians over the rounds: one stalled round on either side (a broker or
     // garbage-collection pause) moves a median little and a sum a lot.
     const relayPerS = percentile(rates.relay, 0.5);
     const rawPerS = percentile(rates.raw, 0.5);
+    const ratio = percentile(ratios, 0.5);
+    const rawSpread = `${Math.min(...rates.raw).toFixed(0)}-${Math.max(...rates.raw).toFixed(0)}`;
 
     // --- lag at a steady rate, and the burst, with the relay running ---------------
     received.clear();
@@ -255,10 +268,10 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
       );
       const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : 'lost');
       return (
-        `outbox-relay: mode=${mode} relay_per_s=${relayPerS.toFixed(0)} raw_per_s=${rawPerS.toFixed(0)} ratio=${(relayPerS / rawPerS).toFixed(2)} ` +
+        `outbox-relay: mode=${mode} relay_per_s=${relayPerS.toFixed(0)} raw_per_s=${rawPerS.toFixed(0)} ratio=${ratio.toFixed(2)} ` +
         `lag_p50_ms=${f(percentile(ackLags, 0.5))} lag_p99_ms=${f(percentile(ackLags, 0.99))} ` +
         `consumer_p50_ms=${f(percentile(consumerLags, 0.5))} consumer_p99_ms=${f(percentile(consumerLags, 0.99))} ` +
-        `burst_rows=${BURST} burst_drain_s=${((drained - burstStarted) / 1_000).toFixed(1)}`
+        `burst_rows=${BURST} burst_drain_s=${((drained - burstStarted) / 1_000).toFixed(1)} raw_spread_per_s=${rawSpread}`
       );
     } finally {
       await relay.stop();
