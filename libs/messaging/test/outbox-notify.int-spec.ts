@@ -207,7 +207,7 @@ describe('Outbox wake-up (LISTEN/NOTIFY)', () => {
       const { consumer, received } = await collectTopic(kafka, topic);
       const publishers = [new KafkaOutboxPublisher({ kafka }), new KafkaOutboxPublisher({ kafka })];
       // notify without its safety-net poll: every row must come through the wake-ups and the relays' own re-claims.
-      // (Before rows held back behind another open batch were claimed again, 4 runs in 4 on a busy machine, and about 1 in 5 before, left the last rows in `outbox`.)
+      // (Until rows held back behind an open batch were claimed again, the last rows stayed in `outbox`: 4 runs of 4 on 2026-12-06.)
       const relays = publishers.map(
         (p) => new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: p }, mode, batchSize: 20, pollIntervalMs: mode === 'poll' ? 5 : NEVER }),
       );
