@@ -2,7 +2,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { Client } from 'pg';
 import { Registry } from 'prom-client';
 import { createTestTopic, eventually, localServers, testKafka, uniqueName } from '@conveyor/testing';
-import { addToOutbox, eventMessage, KafkaOutboxPublisher, OUTBOX_CHANNEL, OutboxRelay, type OutboxRelayMode } from '../src';
+import { addToOutbox, eventMessage, KafkaOutboxPublisher, OUTBOX_CHANNEL, OutboxRelay, type OutboxPublisher, type OutboxRelayMode } from '../src';
 import { closeTestDataSource, ItemRecorded, openTestDataSource, writeEvents } from './support/harness';
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
@@ -196,6 +196,55 @@ describe('Outbox wake-up (LISTEN/NOTIFY)', () => {
     } finally {
       await relay.stop();
       await publisher.close();
+      await consumer.disconnect();
+    }
+  });
+
+  it("When a relay's claim finds only rows behind another relay's batch in flight, then it claims them again once that batch is done, with no notification or poll", async () => {
+    const topic = await createTestTopic(kafka, 'outbox_notify_behind');
+    const { consumer, received } = await collectTopic(kafka, topic);
+    const publishers = [new KafkaOutboxPublisher({ kafka }), new KafkaOutboxPublisher({ kafka })];
+    // Relay A's broker holds its first batch until the test lets it go.
+    let reached!: () => void;
+    const atGate = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const gated: OutboxPublisher = {
+      publish: async (messages, signal) => {
+        reached();
+        await gate;
+        await publishers[0].publish(messages, signal);
+      },
+      close: async () => undefined,
+    };
+    // A polls, ten minutes apart, and listens to nothing: once its batch is done it will not look again. B listens.
+    const a = new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: gated }, mode: 'poll', pollIntervalMs: NEVER, publishTimeoutMs: 60_000 });
+    const metricsB = new Registry();
+    const b = new OutboxRelay({
+      dataSource: handle.dataSource,
+      publishers: { kafka: publishers[1] },
+      mode: 'notify',
+      pollIntervalMs: NEVER,
+      metrics: metricsB,
+    });
+    const seq = new Map<string, number>();
+    try {
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 1, keys: 1, keyPrefix: 'k', seq });
+      a.start();
+      await atGate; // A holds k-0 (seq 0) in its open batch
+      b.start();
+      await eventually(async () => ((await wakeups(metricsB, 'notify')) >= 1 ? true : undefined), { what: "B's first look" });
+      // One notification: B wakes, claims k-0's next rows, and must leave them (k-0 is still with A's broker).
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 2, keys: 1, keyPrefix: 'k', seq });
+      await eventually(async () => ((await wakeups(metricsB, 'notify')) >= 2 ? true : undefined), { what: 'B woken by the commit' });
+      release();
+      await waitFor(received, 'all three rows of k', (keys) => keys.length >= 3);
+      expect(received.map((m) => m.seq)).toEqual([0, 1, 2]);
+      await expect(handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox`)).resolves.toEqual([{ n: 0 }]);
+    } finally {
+      release();
+      await Promise.all([a.stop(), b.stop()]);
+      await Promise.all(publishers.map((p) => p.close()));
       await consumer.disconnect();
     }
   });
