@@ -10,10 +10,19 @@
  * - throughput: the same messages (key, 300-byte JSON body, headers), once
  *   through the relay as a service runs it and once through a raw kafkajs
  *   producer with the same settings (idempotent, acks=all, one request in
- *   flight) and the same batch size; alternating rounds, same process, one
- *   warmed topic each (3 partitions). Each figure is the median of the
- *   rounds' rates. The relay starts on a full outbox, so this is the backlog
- *   case, where the modes differ only in how rows are found.
+ *   flight) and the same batch size; same process, one warmed topic each (3
+ *   partitions). Every relay round has a raw run right before and right
+ *   after it: relay_per_s and raw_per_s are the medians of the rounds'
+ *   rates, ratio the median of the rounds' relay rate / mean of its two raw
+ *   neighbours (so a raw rate that drifts during the run moves it little),
+ *   raw_spread_per_s the slowest and fastest raw run. drain_ratio is the
+ *   same ratio timed from each side's first confirmed batch to its last, and
+ *   start_ms the median time from a relay's start() to its first confirmed
+ *   batch: a relay is started per round, and start-up (for cdc, the
+ *   replication stream reaching its first commit) is paid once per process,
+ *   not per 10,000 messages. The relay starts on a
+ *   full outbox, so this is the backlog case, where the modes differ only in
+ *   how rows are found.
  * - lag at a steady BENCH_RATE: one event per transaction, the relay and a
  *   KafkaConsumerServer running as a service runs them (service defaults);
  *   lag = broker ack - writer's commit (lag_p50_ms, lag_p99_ms) and consumer
@@ -21,7 +30,7 @@
  * - burst: BENCH_BURST rows written as fast as one writer can (1,000 per
  *   transaction) with the relay running: seconds until the last ack.
  * One line per mode:
- *   outbox-relay: mode=M relay_per_s=N raw_per_s=N ratio=R lag_p50_ms=N lag_p99_ms=N consumer_p50_ms=N consumer_p99_ms=N burst_rows=N burst_drain_s=N
+ *   outbox-relay: mode=M relay_per_s=N raw_per_s=N ratio=R lag_p50_ms=N lag_p99_ms=N consumer_p50_ms=N consumer_p99_ms=N burst_rows=N burst_drain_s=N raw_spread_per_s=N-N drain_ratio=R start_ms=N
  * CDC needs wal_level=logical; on a server without it the cdc line says so.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -165,44 +174,76 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
     // wait for its metadata and leaders, which is not what is measured here.
     const relayTopic = await createTestTopic(kafka, 'bench_relay');
     const rawTopic = await createTestTopic(kafka, 'bench_raw');
-    const relayRun = async (count: number): Promise<void> => {
+    /** Runs a relay until `count` messages are confirmed: when it started, when the first and last batch were confirmed, how many the first held. */
+    const relayRun = async (count: number): Promise<{ started: number; firstAck: number; firstCount: number; lastAck: number; stopped: number }> => {
       const probe = counting(publisher);
       const relay = makeRelay(mode, dataSource, probe, slotName);
+      const started = now();
       relay.start();
       await probe.until(count);
+      const lastAck = now();
       await relay.stop();
+      const stopped = now();
+      const acks = [...probe.acked.values()];
+      const firstAck = Math.min(...acks);
+      return { started, firstAck, firstCount: acks.filter((at) => at === firstAck).length, lastAck, stopped };
     };
     const warmMessages = await fillOutbox(dataSource, relayTopic, 4 * BATCH * CONCURRENCY);
     await relayRun(warmMessages.length);
     for (let i = 0; i < warmMessages.length; i += BATCH) {
       await raw.sendBatch({ acks: -1, topicMessages: [{ topic: rawTopic, messages: warmMessages.slice(i, i + BATCH) }] });
     }
+    // The raw producer's rate swings (on a shared machine 27k-83k/s between
+    // rounds): so each relay round sits between a raw run just before and one
+    // just after it, and the ratio is the median of the rounds' ratios, each
+    // relay round against the mean of its two raw neighbours.
+    // drain_*: the same from the first confirmed batch to the last, on both
+    // sides, so a relay's start-up (connections, for cdc the replication
+    // stream reaching its first commit) is printed apart (start_ms) instead
+    // of counted against its rate once per 10,000 messages.
+    const ratios: number[] = [];
+    const drainRatios: number[] = [];
+    const starts: number[] = [];
+    const rawRun = async (messages: Message[]): Promise<{ rate: number; drain: number }> => {
+      const started = now();
+      let firstAck = 0;
+      for (let i = 0; i < messages.length; i += BATCH) {
+        await raw.sendBatch({ acks: -1, topicMessages: [{ topic: rawTopic, messages: messages.slice(i, i + BATCH) }] });
+        if (i === 0) firstAck = now();
+      }
+      const ended = now();
+      process.stdout.write(`${mode} raw: ${messages.length} messages in ${(ended - started).toFixed(0)} ms\n`);
+      const firstCount = Math.min(BATCH, messages.length);
+      return { rate: messages.length / ((ended - started) / 1_000), drain: (messages.length - firstCount) / ((ended - firstAck) / 1_000) };
+    };
+    // The first round's "before": as many messages as a round (the warm-up ones over again; the raw topic has no reader).
+    let rawBefore = await rawRun(Array.from({ length: MESSAGES / ROUNDS }, (_, i) => warmMessages[i % warmMessages.length]));
     for (let round = 0; round < ROUNDS; round += 1) {
       const messages = await fillOutbox(dataSource, relayTopic, MESSAGES / ROUNDS);
-      const runs: [string, () => Promise<void>][] = [
-        ['relay', () => relayRun(messages.length)],
-        [
-          'raw',
-          async () => {
-            for (let i = 0; i < messages.length; i += BATCH) {
-              await raw.sendBatch({ acks: -1, topicMessages: [{ topic: rawTopic, messages: messages.slice(i, i + BATCH) }] });
-            }
-          },
-        ],
-      ];
-      if (round % 2 === 1) runs.reverse();
-      for (const [name, run] of runs) {
-        const started = performance.now();
-        await run();
-        const elapsed = performance.now() - started;
-        rates[name as 'relay' | 'raw'].push(messages.length / (elapsed / 1_000));
-        process.stdout.write(`${mode} round ${round + 1} ${name}: ${messages.length} messages in ${elapsed.toFixed(0)} ms\n`);
-      }
+      const run = await relayRun(messages.length);
+      // relay_per_s as before: from start() until the relay has stopped.
+      const elapsed = run.stopped - run.started;
+      process.stdout.write(
+        `${mode} round ${round + 1} relay: ${messages.length} messages in ${elapsed.toFixed(0)} ms (first ack after ${(run.firstAck - run.started).toFixed(0)} ms)\n`,
+      );
+      const relayRate = messages.length / (elapsed / 1_000);
+      const relayDrain = (messages.length - run.firstCount) / ((run.lastAck - run.firstAck) / 1_000);
+      const rawAfter = await rawRun(messages);
+      rates.relay.push(relayRate);
+      rates.raw.push(rawAfter.rate);
+      ratios.push(relayRate / ((rawBefore.rate + rawAfter.rate) / 2));
+      drainRatios.push(relayDrain / ((rawBefore.drain + rawAfter.drain) / 2));
+      starts.push(run.firstAck - run.started);
+      rawBefore = rawAfter;
     }
     // Medians over the rounds: one stalled round on either side (a broker or
     // garbage-collection pause) moves a median little and a sum a lot.
     const relayPerS = percentile(rates.relay, 0.5);
     const rawPerS = percentile(rates.raw, 0.5);
+    const ratio = percentile(ratios, 0.5);
+    const rawSpread = `${Math.min(...rates.raw).toFixed(0)}-${Math.max(...rates.raw).toFixed(0)}`;
+    const drainRatio = percentile(drainRatios, 0.5);
+    const startMs = percentile(starts, 0.5);
 
     // --- lag at a steady rate, and the burst, with the relay running ---------------
     received.clear();
@@ -255,10 +296,10 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
       );
       const f = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : 'lost');
       return (
-        `outbox-relay: mode=${mode} relay_per_s=${relayPerS.toFixed(0)} raw_per_s=${rawPerS.toFixed(0)} ratio=${(relayPerS / rawPerS).toFixed(2)} ` +
+        `outbox-relay: mode=${mode} relay_per_s=${relayPerS.toFixed(0)} raw_per_s=${rawPerS.toFixed(0)} ratio=${ratio.toFixed(2)} ` +
         `lag_p50_ms=${f(percentile(ackLags, 0.5))} lag_p99_ms=${f(percentile(ackLags, 0.99))} ` +
         `consumer_p50_ms=${f(percentile(consumerLags, 0.5))} consumer_p99_ms=${f(percentile(consumerLags, 0.99))} ` +
-        `burst_rows=${BURST} burst_drain_s=${((drained - burstStarted) / 1_000).toFixed(1)}`
+        `burst_rows=${BURST} burst_drain_s=${((drained - burstStarted) / 1_000).toFixed(1)} raw_spread_per_s=${rawSpread} drain_ratio=${drainRatio.toFixed(2)} start_ms=${startMs.toFixed(0)}`
       );
     } finally {
       await relay.stop();

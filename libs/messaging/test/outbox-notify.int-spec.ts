@@ -2,7 +2,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { Client } from 'pg';
 import { Registry } from 'prom-client';
 import { createTestTopic, eventually, localServers, testKafka, uniqueName } from '@conveyor/testing';
-import { addToOutbox, eventMessage, KafkaOutboxPublisher, OUTBOX_CHANNEL, OutboxRelay, type OutboxRelayMode } from '../src';
+import { addToOutbox, eventMessage, KafkaOutboxPublisher, OUTBOX_CHANNEL, OutboxRelay, type OutboxPublisher, type OutboxRelayMode } from '../src';
 import { closeTestDataSource, ItemRecorded, openTestDataSource, writeEvents } from './support/harness';
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
@@ -166,18 +166,99 @@ describe('Outbox wake-up (LISTEN/NOTIFY)', () => {
     }
   });
 
+  it('When a burst of several batches on a few keys is committed at once, then the notify relay publishes all of it without waiting for the poll', async () => {
+    const topic = await createTestTopic(kafka, 'outbox_notify_burst');
+    const { consumer, received } = await collectTopic(kafka, topic);
+    const publisher = new KafkaOutboxPublisher({ kafka });
+    const metrics = new Registry();
+    // Two batches in flight (the default): while the first is with the broker the next is claimed, and on two keys
+    // every row of that next claim waits behind the first. Those rows must be claimed again once the first commits.
+    const relay = new OutboxRelay({
+      dataSource: handle.dataSource,
+      publishers: { kafka: publisher },
+      mode: 'notify',
+      batchSize: 20,
+      concurrency: 2,
+      pollIntervalMs: NEVER,
+      metrics,
+    });
+    try {
+      relay.start();
+      await eventually(() => relay.listenerPid, { what: 'the LISTEN connection' });
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 1, keys: 1, keyPrefix: 'first' });
+      await waitFor(received, 'the first row', (keys) => keys.includes('first-0'));
+      // One transaction, one notification, five batches' worth of rows.
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 100, keys: 2, perTransaction: 100, keyPrefix: 'burst' });
+      await waitFor(received, '100 burst rows', (keys) => keys.filter((k) => k.startsWith('burst')).length >= 100);
+      await expect(handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox`)).resolves.toEqual([{ n: 0 }]);
+      expect(received.filter((m) => m.key === 'burst-0').map((m) => m.seq)).toEqual([...Array(50).keys()]);
+      await expect(wakeups(metrics, 'poll')).resolves.toBe(0);
+    } finally {
+      await relay.stop();
+      await publisher.close();
+      await consumer.disconnect();
+    }
+  });
+
+  it("When a relay's claim finds only rows behind another relay's batch in flight, then it claims them again once that batch is done, with no notification or poll", async () => {
+    const topic = await createTestTopic(kafka, 'outbox_notify_behind');
+    const { consumer, received } = await collectTopic(kafka, topic);
+    const publishers = [new KafkaOutboxPublisher({ kafka }), new KafkaOutboxPublisher({ kafka })];
+    // Relay A's broker holds its first batch until the test lets it go.
+    let reached!: () => void;
+    const atGate = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const gated: OutboxPublisher = {
+      publish: async (messages, signal) => {
+        reached();
+        await gate;
+        await publishers[0].publish(messages, signal);
+      },
+      close: async () => undefined,
+    };
+    // A polls, ten minutes apart, and listens to nothing: once its batch is done it will not look again. B listens.
+    const a = new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: gated }, mode: 'poll', pollIntervalMs: NEVER, publishTimeoutMs: 60_000 });
+    const metricsB = new Registry();
+    const b = new OutboxRelay({
+      dataSource: handle.dataSource,
+      publishers: { kafka: publishers[1] },
+      mode: 'notify',
+      pollIntervalMs: NEVER,
+      metrics: metricsB,
+    });
+    const seq = new Map<string, number>();
+    try {
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 1, keys: 1, keyPrefix: 'k', seq });
+      a.start();
+      await atGate; // A holds k-0 (seq 0) in its open batch
+      b.start();
+      await eventually(async () => ((await wakeups(metricsB, 'notify')) >= 1 ? true : undefined), { what: "B's first look" });
+      // One notification: B wakes, claims k-0's next rows, and must leave them (k-0 is still with A's broker).
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 2, keys: 1, keyPrefix: 'k', seq });
+      await eventually(async () => ((await wakeups(metricsB, 'notify')) >= 2 ? true : undefined), { what: 'B woken by the commit' });
+      release();
+      await waitFor(received, 'all three rows of k', (keys) => keys.length >= 3);
+      expect(received.map((m) => m.seq)).toEqual([0, 1, 2]);
+      await expect(handle.dataSource.query(`SELECT count(*)::int AS n FROM outbox`)).resolves.toEqual([{ n: 0 }]);
+    } finally {
+      release();
+      await Promise.all([a.stop(), b.stop()]);
+      await Promise.all(publishers.map((p) => p.close()));
+      await consumer.disconnect();
+    }
+  });
+
   it.each<OutboxRelayMode>(['poll', 'notify'])(
     'When two %s relays publish while writers commit, then every row arrives once and per-key order holds',
     async (mode) => {
       const topic = await createTestTopic(kafka, `outbox_order_${mode}`);
       const { consumer, received } = await collectTopic(kafka, topic);
       const publishers = [new KafkaOutboxPublisher({ kafka }), new KafkaOutboxPublisher({ kafka })];
-      // notify keeps its safety-net poll here, at the service default (100 ms): this test is about exactly-once and
-      // per-key order while two relays' claims race, and that notify publishes without the poll is shown by the
-      // single-relay tests above. With no poll at all, about 1 run in 5 left the last transactions' rows unpublished
-      // (both relays idle, no notification seen after their last claim): the poll is what bounds that case.
+      // notify without its safety-net poll: every row must come through the wake-ups and the relays' own re-claims.
+      // (Until rows held back behind an open batch were claimed again, the last rows stayed in `outbox`: 4 runs of 4 on 2026-12-06.)
       const relays = publishers.map(
-        (p) => new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: p }, mode, batchSize: 20, pollIntervalMs: mode === 'poll' ? 5 : 100 }),
+        (p) => new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: p }, mode, batchSize: 20, pollIntervalMs: mode === 'poll' ? 5 : NEVER }),
       );
       try {
         relays.forEach((r) => r.start());

@@ -12,6 +12,12 @@ import { Parking } from './relay/parking';
 import { PublishPipeline } from './relay/publish-pipeline';
 import { NotifyWakeup } from './relay/wakeup';
 
+/**
+ * First wait before claiming again rows that wait behind another relay's
+ * batch in flight: about one batch's broker round trip on a local broker.
+ */
+const HELD_BACK_RETRY_MS = 5;
+
 /** How an idle relay learns of new rows: `OUTBOX_RELAY` (the CDC relay is a class of its own). */
 export type OutboxRelayMode = 'poll' | 'notify';
 
@@ -156,6 +162,19 @@ export class OutboxRelay {
     return this.wakeup?.listenerPid;
   }
 
+  /**
+   * Waits before claiming rows again that wait behind another relay's batch:
+   * it ends in a few milliseconds (or, while a broker is down, its publish
+   * timeout), so the wait starts at {@link HELD_BACK_RETRY_MS} and doubles
+   * (jittered), never past the poll interval or the back-off ceiling. A
+   * notification ends it early.
+   */
+  private async waitBehindOtherRelay(attempt: number, signal: AbortSignal): Promise<void> {
+    const delay = backoffDelay(attempt, { baseDelayMs: HELD_BACK_RETRY_MS, maxDelayMs: Math.min(this.pollIntervalMs, this.backoffMaxMs) });
+    if (this.wakeup) await this.wakeup.wait(delay, signal);
+    else await sleep(delay, signal);
+  }
+
   /** Waits, when there was nothing to publish, for a notification or the poll interval. */
   private async idle(signal: AbortSignal): Promise<void> {
     if (!this.wakeup) {
@@ -208,7 +227,9 @@ export class OutboxRelay {
     // Resolves once the claim's query is written (or failed); its error is handled where it is awaited.
     const claimAhead = (after?: ClaimedBatch): Promise<void> =>
       new Promise((sent) => {
-        const claim = this.claim.claim({ sent, after });
+        // Alone: no other batch of ours holds row locks while this claim runs (`after` is committed first).
+        const alone = ahead.length === 0 && (after !== undefined || !inFlight);
+        const claim = this.claim.claim({ sent, after }).then((batch) => Object.assign(batch, { alone }));
         claim.then(
           () => sent(),
           () => sent(),
@@ -219,23 +240,45 @@ export class OutboxRelay {
       const claims = ahead.splice(0);
       await Promise.all(claims.map((claim) => claim.then((batch) => endBatch(batch, 'ROLLBACK')).catch(() => undefined)));
     };
+    let inFlight = false;
     let failures = 0;
+    // A batch held back rows (see below): claim again once every batch of ours has ended.
+    let lookAgain = false;
+    // Consecutive claims, each alone, that took nothing and held back rows: they wait behind another relay's batch.
+    let blocked = 0;
     while (!signal.aborted) {
       try {
-        if (ahead.length === 0) await claimAhead();
-        const batch = await (ahead.shift() as Promise<ClaimedBatch>); // never empty here
-        // A full batch with something to send means more are waiting. (A batch
-        // whose every row waits behind another relay's is not: wait for it.)
+        if (ahead.length === 0) {
+          lookAgain = false;
+          await claimAhead();
+        }
+        const batch = (await ahead.shift()) as ClaimedBatch & { alone: boolean }; // never empty here
+        inFlight = true;
+        // A full batch with something to send means more are waiting.
         const more = batch.claimed >= this.batchSize && batch.messages.length > 0;
+        // Rows the claim locked but left, because an earlier row of their key was in another open batch (ours or
+        // another relay's): they are free again once this batch ends, but no notification will say so, and a
+        // claim made meanwhile skipped them as locked. So they are claimed again: at once when the batch they
+        // waited behind was ours (it has committed by now) or when this batch took something; after a short,
+        // growing wait when a claim made alone found only rows behind another relay's batch, still in flight.
+        const heldBack = batch.claimed > batch.messages.length;
+        const behindOtherRelay = heldBack && batch.alone && batch.messages.length === 0;
+        if (heldBack && !behindOtherRelay) lookAgain = true;
+        blocked = behindOtherRelay ? blocked + 1 : 0;
         while (more && ahead.length < this.concurrency - 1) await claimAhead();
         await this.send(batch);
         if (more && !signal.aborted) await claimAhead(batch);
         else await endBatch(batch, 'COMMIT');
+        inFlight = false;
         if (failures > 0) this.options.logger?.log(`outbox relay: publishing again after ${failures} failed attempts`);
         failures = 0;
-        if (!more && ahead.length === 0) await this.idle(signal);
+        if (!more && ahead.length === 0 && !lookAgain) {
+          if (blocked > 0) await this.waitBehindOtherRelay(blocked, signal);
+          else await this.idle(signal);
+        }
       } catch (caught) {
         let error = caught;
+        inFlight = false;
         await giveBack();
         if (error instanceof UnpublishableMessageError && !signal.aborted) {
           // The broker refused something in the batch for good: find the row.

@@ -16,9 +16,13 @@ interface ClaimStatement {
   run: string;
 }
 
-/** One row of CLAIM_BATCH_SQL's result, in its column order. */
+/**
+ * One row of CLAIM_BATCH_SQL's result, in its column order. A claim that
+ * took nothing returns one row of nulls but `claimed`, so the relay learns
+ * that it locked rows it had to leave.
+ */
 type ClaimedRow = [
-  id: string,
+  id: string | null,
   destination: 'kafka' | 'rabbitmq',
   topic: string,
   routingKey: string | null,
@@ -104,8 +108,9 @@ const CLAIM_BATCH_SQL = `
     INSERT INTO outbox_published (id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at)
     SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at, clock_timestamp() FROM taken
   )
-  SELECT id, destination, topic, routing_key, message_key, payload, headers, (SELECT count(*) FROM claimed)::int AS claimed
-  FROM taken ORDER BY id`;
+  SELECT t.id, t.destination, t.topic, t.routing_key, t.message_key, t.payload, t.headers, c.claimed
+  FROM (SELECT count(*)::int AS claimed FROM claimed) c LEFT JOIN taken t ON true
+  ORDER BY t.id`;
 
 /**
  * Claims batches of `outbox` rows for the destinations this relay publishes:
@@ -171,15 +176,9 @@ export class OutboxClaim {
       // Rows as arrays, in CLAIM_BATCH_SQL's column order: no object per row to build and drop.
       const results = await session.queryArrays(sql, `EXECUTE ${statement.name}`, sent);
       const rows = results[results.length - 1] as ClaimedRow[];
-      const messages = rows.map(([id, destination, topic, routingKey, key, payload, headers]) => ({
-        id,
-        destination,
-        topic,
-        routingKey,
-        key,
-        payload,
-        headers,
-      }));
+      const messages = rows.flatMap(([id, destination, topic, routingKey, key, payload, headers]) =>
+        id === null ? [] : [{ id, destination, topic, routingKey, key, payload, headers }],
+      );
       return { session, messages, claimed: rows[0]?.[7] ?? 0 };
     } catch (error) {
       // Which of the statements ran is unknown (the PREPARE? the COMMIT?), so
