@@ -8,7 +8,7 @@
  * - inline: services/order/test/bench/inline-renditions.main.ts, the
  *   renditions computed in the service's own thread (a provider override);
  * - pool: the service as shipped (src/main.ts), renditions on its WorkerPool
- *   (ORDER_IMAGE_RENDER_THREADS 2, a queue deep enough for the rate).
+ *   (ORDER_CPU_POOL_THREADS 2, a queue deep enough for the rate).
  * Each run: uploads at a fixed rate (open loop: one every 1/rate s whether
  * or not the last has answered) while GET /health/live (the lightest
  * route: it waits for nothing but the event loop) is called
@@ -193,8 +193,8 @@ async function main(): Promise<void> {
     RATE_LIMIT_KEY_PREFIX: uniqueName('bench_cpu_ratelimit'),
     ORDER_RECONCILE_INTERVAL_MS: '0',
     ORDER_SETTLEMENT_INTERVAL_MS: '0',
-    ORDER_IMAGE_RENDER_THREADS: '2',
-    ORDER_IMAGE_RENDER_QUEUE: String(Math.ceil(UPLOADS_PER_S * SECONDS)),
+    ORDER_CPU_POOL_THREADS: '2',
+    ORDER_CPU_POOL_QUEUE: String(Math.ceil(UPLOADS_PER_S * SECONDS)),
     EVENT_LOOP_DELAY_WINDOW_MS: '250',
     ...tokens.env,
   };
