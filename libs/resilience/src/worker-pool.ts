@@ -114,10 +114,14 @@ interface PoolMetrics {
  * caller reserves a slot first and is told at once when there is none, so a
  * burst is refused (503 + Retry-After at the edge) instead of queueing
  * without end. A task that throws or kills its thread fails alone; one that
- * runs past `taskTimeoutMs` is cancelled and its thread replaced.
+ * runs past `taskTimeoutMs` (or its own `timeoutMs`) is cancelled and its
+ * thread replaced. One pool can run any number of {@link WorkerTask}s, so a
+ * process needs one pool for all its CPU work. With `niceIncrement` (and
+ * `helperThreads`) the threads run below the event loop, which then gets a
+ * core first when they outnumber the cores.
  *
  * Tracing: the submitting context's traceparent travels with the task, and
- * the task's span (`<name> task`, from when the thread started it to when it
+ * the task's span (`<task name> task`, from when the thread started it to when it
  * ended) is recorded here, in the main thread, as a child of that context:
  * a thread has no SDK of its own, and a span exported by a thread that a
  * timeout terminates would be lost with it.
