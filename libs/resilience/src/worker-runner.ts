@@ -63,8 +63,13 @@ export default async function runWorkerTask(envelope: WorkerTaskEnvelope): Promi
   Atomics.add(envelope.counters, IN_FLIGHT, 1);
   // Starts the pool's timeout for this task (it waits on the word with Atomics.waitAsync).
   Atomics.notify(envelope.state, 0);
-  // Before (threads another task started meanwhile) and after (those this one started).
-  if (envelope.helperThreads?.length) lowerHelperThreads(envelope.helperThreads);
+  // Before (threads another task started meanwhile), while it runs (those it starts: libvips's come and go), and after.
+  const helpers = envelope.helperThreads;
+  let helperScan: NodeJS.Timeout | undefined;
+  if (helpers?.length) {
+    lowerHelperThreads(helpers);
+    helperScan = setInterval(() => lowerHelperThreads(helpers), HELPER_SCAN_MS).unref();
+  }
   try {
     // require, not import(): a service run from source loads .ts through its require hook (@swc-node/register).
     const run = (require(envelope.module) as Record<string, TaskFunction>)[envelope.export];
@@ -73,7 +78,8 @@ export default async function runWorkerTask(envelope: WorkerTaskEnvelope): Promi
     return { output, startedAt, endedAt: now(), threadId };
   } finally {
     envelope.stream?.close();
-    if (envelope.helperThreads?.length) lowerHelperThreads(envelope.helperThreads);
+    clearInterval(helperScan);
+    if (helpers?.length) lowerHelperThreads(helpers);
     if (Atomics.compareExchange(envelope.state, 0, TaskState.RUNNING, TaskState.SETTLED) === TaskState.RUNNING) {
       Atomics.sub(envelope.counters, IN_FLIGHT, 1);
     }
@@ -97,6 +103,15 @@ function readableFrom(port: MessagePort): Readable {
   );
 }
 
+/**
+ * How often a running task looks for new helper threads. libvips starts and
+ * ends its threads as the work needs them (8 s of a rendering pool saw a new
+ * set), each at the priority of the libuv thread that started it: between
+ * two looks, a new one runs at the event loop's priority. A look reads
+ * /proc/self/task (a few dozen small reads), well under a millisecond.
+ */
+const HELPER_SCAN_MS = 20;
+
 /** Helper threads already at this thread's priority (or gone): not looked at again. */
 const lowered = new Set<number>();
 
@@ -105,8 +120,9 @@ const lowered = new Set<number>();
  * priority (Linux: `setpriority` on a thread id changes that thread alone).
  * A thread started by one of them later inherits its priority; one started
  * by libuv's threadpool (whose threads stay at the event loop's priority:
- * the loop's own file, DNS and zlib work runs there) is caught at the start
- * or end of the next task of any of the pool's threads. Best
+ * the loop's own file, DNS and zlib work runs there) is caught by the next
+ * look of any of the pool's threads (every HELPER_SCAN_MS while a task runs,
+ * and at its start and end). Best
  * effort: without /proc it does nothing, and a thread that exits meanwhile
  * is skipped.
  */
@@ -120,8 +136,11 @@ function lowerHelperThreads(names: string[]): void {
   } catch {
     return;
   }
-  for (const entry of tids) {
-    const tid = Number(entry);
+  // Threads come and go: forget the ones gone, so the set stays the size of the process's threads.
+  const present = new Set(tids.map(Number));
+  for (const tid of lowered) if (!present.has(tid)) lowered.delete(tid);
+  for (const tid of present) {
+    const entry = String(tid);
     if (lowered.has(tid)) continue;
     try {
       if (!names.includes(readFileSync(`/proc/self/task/${entry}/comm`, 'utf8').trim())) continue;
