@@ -8,7 +8,7 @@
  * - inline: services/order/test/bench/inline-renditions.main.ts, the
  *   renditions computed in the service's own thread (a provider override);
  * - pool: the service as shipped (src/main.ts), renditions on its WorkerPool
- *   (ORDER_IMAGE_RENDER_THREADS 2, a queue deep enough for the rate).
+ *   (ORDER_CPU_POOL_THREADS 2, a queue deep enough for the rate).
  * Each run: uploads at a fixed rate (open loop: one every 1/rate s whether
  * or not the last has answered) while GET /health/live (the lightest
  * route: it waits for nothing but the event loop) is called
@@ -29,8 +29,23 @@
  * Prints `cpu: inline_loop_p99_ms=N pool_loop_p99_ms=N light_p99_inline_ms=N
  * light_p99_pool_ms=N ratio=R thumbs_per_s=N` (ratio = light p99 inline ÷
  * pool; thumbs_per_s is the pool's, the inline one is printed above it).
+ *
+ * Then the settlement file parse (BENCH_SETTLEMENT_ROWS, 100000 rows a
+ * file; BENCH_SETTLEMENT_SECONDS, 10; 0 rows skips it): a stub provider
+ * serves a file of that many rows (half charges, half their cancels, so
+ * nothing is left to match and the run is the download and the parse), and
+ * the settlement job runs back to back (ORDER_SETTLEMENT_INTERVAL_MS 1, two
+ * files a run) in two processes, one after the other:
+ * services/order/test/bench/inline-settlement.main.ts (parsed on the event
+ * loop, as before the CPU pool) and src/main.ts (parsed on the pool).
+ * Prints `cpu-settlement: rows=N inline_loop_p99_ms=N pool_loop_p99_ms=N
+ * ratio=R inline_rows_per_s=N pool_rows_per_s=N` (ratio = loop p99 inline ÷
+ * pool; rows per second from the runs the service logged in the window).
  */
 import { createTestDatabase, createTestTokens, startServiceProcess, uniqueName, type ServiceProcess, type TestTokens } from '@conveyor/testing';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import sharp from 'sharp';
@@ -40,6 +55,8 @@ const UPLOADS_PER_S = Number(process.env['BENCH_UPLOADS_PER_S'] ?? 2);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 15);
 const LIGHT_PER_S = Number(process.env['BENCH_LIGHT_PER_S'] ?? 100);
 const IMAGE_PX = Number(process.env['BENCH_IMAGE_PX'] ?? 1200);
+const SETTLEMENT_ROWS = Number(process.env['BENCH_SETTLEMENT_ROWS'] ?? 100_000);
+const SETTLEMENT_SECONDS = Number(process.env['BENCH_SETTLEMENT_SECONDS'] ?? 10);
 
 const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
@@ -182,6 +199,74 @@ async function settle(sql: Client, productId: string): Promise<number> {
   }
 }
 
+/** A settlement file of `rows` rows: each charge followed, later in the file, by its cancel. */
+function settlementFile(rows: number): string {
+  const lines = ['type,payment_key,order_id,amount,currency,occurred_at'];
+  const charges = Math.floor(rows / 2);
+  for (let i = 0; i < charges; i += 1)
+    lines.push(`charge,pay_bench_${i},00000000-0000-4000-8000-${String(i).padStart(12, '0')},1000,KRW,2026-01-01T00:00:00.000Z`);
+  for (let i = 0; i < rows - charges; i += 1)
+    lines.push(`cancel,pay_bench_${i},00000000-0000-4000-8000-${String(i).padStart(12, '0')},1000,KRW,2026-01-01T00:00:01.000Z`);
+  return `${lines.join('\n')}\n`;
+}
+
+interface SettlementResult {
+  loopP99Ms: number;
+  rowsPerS: number;
+}
+
+/** The settlement job running back to back for SETTLEMENT_SECONDS in `order`: its loop p99 and the rows it parsed a second. */
+async function runSettlement(label: string, order: ServiceProcess): Promise<SettlementResult> {
+  const matched = () => order.logs().filter((l) => l['msg'] === 'settlement matched').length;
+  // Warm-up: one run (two files) done.
+  while (matched() < 2) await sleep(50);
+  const before = await loopBuckets(order);
+  const matchedBefore = matched();
+  await sleep(SETTLEMENT_SECONDS * 1000);
+  const files = matched() - matchedBefore;
+  await sleep(600);
+  const after = await loopBuckets(order);
+  const result = { loopP99Ms: loopP99Ms(before, after), rowsPerS: (files * SETTLEMENT_ROWS) / SETTLEMENT_SECONDS };
+  console.log(`${label}: loop p99 ${result.loopP99Ms.toFixed(1)} ms, ${files} files of ${SETTLEMENT_ROWS} rows matched in ${SETTLEMENT_SECONDS} s`);
+  return result;
+}
+
+async function benchSettlement(env: Record<string, string>): Promise<void> {
+  const body = settlementFile(SETTLEMENT_ROWS);
+  const provider = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8' });
+    res.end(body);
+  });
+  provider.listen(0, '127.0.0.1');
+  await once(provider, 'listening');
+  const settlementEnv = {
+    ...env,
+    LOG_LEVEL: 'info',
+    PAYMENTS_URL: `http://127.0.0.1:${(provider.address() as AddressInfo).port}`,
+    ORDER_SETTLEMENT_INTERVAL_MS: '1',
+    LOCK_KEY_PREFIX: uniqueName('bench_cpu_settlement_lock'),
+  };
+  console.log(
+    `cpu bench, settlement: files of ${SETTLEMENT_ROWS} rows (${(body.length / 1024 / 1024).toFixed(1)} MiB), matched back to back for ${SETTLEMENT_SECONDS} s`,
+  );
+  let order: ServiceProcess | undefined;
+  try {
+    order = await startServiceProcess('services/order/test/bench/inline-settlement.main.ts', settlementEnv);
+    const inline = await runSettlement('settlement inline', order);
+    await order.stop();
+    order = await startServiceProcess('services/order/src/main.ts', settlementEnv);
+    const pool = await runSettlement('settlement pool', order);
+    console.log(
+      `cpu-settlement: rows=${SETTLEMENT_ROWS} inline_loop_p99_ms=${inline.loopP99Ms.toFixed(1)} pool_loop_p99_ms=${pool.loopP99Ms.toFixed(1)} ` +
+        `ratio=${(inline.loopP99Ms / pool.loopP99Ms).toFixed(1)} inline_rows_per_s=${inline.rowsPerS.toFixed(0)} pool_rows_per_s=${pool.rowsPerS.toFixed(0)}`,
+    );
+  } finally {
+    await order?.stop();
+    provider.closeAllConnections();
+    provider.close();
+  }
+}
+
 async function main(): Promise<void> {
   const db = await createTestDatabase('bench_cpu');
   const tokens = await createTestTokens();
@@ -193,8 +278,8 @@ async function main(): Promise<void> {
     RATE_LIMIT_KEY_PREFIX: uniqueName('bench_cpu_ratelimit'),
     ORDER_RECONCILE_INTERVAL_MS: '0',
     ORDER_SETTLEMENT_INTERVAL_MS: '0',
-    ORDER_IMAGE_RENDER_THREADS: '2',
-    ORDER_IMAGE_RENDER_QUEUE: String(Math.ceil(UPLOADS_PER_S * SECONDS)),
+    ORDER_CPU_POOL_THREADS: '2',
+    ORDER_CPU_POOL_QUEUE: String(Math.ceil(UPLOADS_PER_S * SECONDS)),
     EVENT_LOOP_DELAY_WINDOW_MS: '250',
     ...tokens.env,
   };
@@ -223,6 +308,9 @@ async function main(): Promise<void> {
         `light_p99_inline_ms=${inlineResult.lightP99Ms.toFixed(2)} light_p99_pool_ms=${poolResult.lightP99Ms.toFixed(2)} ` +
         `ratio=${(inlineResult.lightP99Ms / poolResult.lightP99Ms).toFixed(1)} thumbs_per_s=${poolResult.thumbsPerS.toFixed(2)}`,
     );
+    await pooled.stop();
+    pooled = undefined;
+    if (SETTLEMENT_ROWS > 0) await benchSettlement(env);
   } finally {
     await Promise.all([inline?.stop(), pooled?.stop()]);
     await sql.end();

@@ -26,4 +26,4 @@ export type {
   ResilientHttpClientOptions,
   RetryOptions,
 } from './types';
-export { WorkerPool, WorkerTaskFailedError, WorkerTaskTimeoutError, type WorkerPoolOptions, type WorkerPoolSlot } from './worker-pool';
+export { WorkerPool, WorkerTaskFailedError, WorkerTaskTimeoutError, type WorkerPoolOptions, type WorkerPoolSlot, type WorkerTask } from './worker-pool';

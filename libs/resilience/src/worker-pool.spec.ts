@@ -3,21 +3,22 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { once } from 'node:events';
+import { readlinkSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { Registry } from 'prom-client';
 import type { SpecTask } from '../test/workers/tasks';
-import { WorkerPool, WorkerTaskFailedError, WorkerTaskTimeoutError, type WorkerPoolOptions } from './worker-pool';
+import { WorkerPool, WorkerTaskFailedError, WorkerTaskTimeoutError, type WorkerPoolOptions, type WorkerTask } from './worker-pool';
 
-const TASKS = path.join(__dirname, '../test/workers/tasks.ts');
+const SPEC_TASK: WorkerTask<SpecTask, unknown> = { name: 'spec', module: path.join(__dirname, '../test/workers/tasks.ts'), export: 'specTask' };
 
 describe('WorkerPool', () => {
-  const pools: WorkerPool<SpecTask, unknown>[] = [];
-  const pool = (options: Partial<WorkerPoolOptions> = {}): WorkerPool<SpecTask, unknown> => {
-    const created = new WorkerPool<SpecTask, unknown>({
+  const pools: WorkerPool[] = [];
+  const pool = (options: Partial<WorkerPoolOptions> = {}): WorkerPool => {
+    const created = new WorkerPool({
       name: 'spec',
-      module: TASKS,
-      export: 'specTask',
       threads: 1,
       queue: 0,
       taskTimeoutMs: 30_000,
@@ -30,8 +31,8 @@ describe('WorkerPool', () => {
     await Promise.all(pools.map((p) => p.close()));
   });
 
-  const reserveOrFail = (p: WorkerPool<SpecTask, unknown>) => {
-    const slot = p.reserve();
+  const reserveOrFail = (p: WorkerPool, task = SPEC_TASK) => {
+    const slot = p.reserve(task);
     if (!slot) throw new Error('the pool admitted nothing');
     return slot;
   };
@@ -40,7 +41,7 @@ describe('WorkerPool', () => {
     Atomics.store(g, 0, 1);
     Atomics.notify(g, 0);
   };
-  const untilRunning = async (p: WorkerPool<SpecTask, unknown>, n: number) => {
+  const untilRunning = async (p: WorkerPool, n: number) => {
     while (p.running < n) await new Promise((r) => setImmediate(r));
   };
 
@@ -56,10 +57,10 @@ describe('WorkerPool', () => {
     const g = gate();
     const first = reserveOrFail(small).run({ do: 'wait', gate: g, value: 1 });
     const second = reserveOrFail(small).run({ do: 'wait', gate: g, value: 2 });
-    expect(small.reserve()).toBeUndefined();
+    expect(small.reserve(SPEC_TASK)).toBeUndefined();
     open(g);
     await expect(Promise.all([first, second])).resolves.toEqual([1, 2]);
-    const third = small.reserve();
+    const third = small.reserve(SPEC_TASK);
     expect(third).toBeDefined();
     third?.release();
     expect(small.admitted).toBe(0);
@@ -68,7 +69,7 @@ describe('WorkerPool', () => {
   it('When a reserved slot is released unused, then it is free again', () => {
     const one = pool();
     const slot = reserveOrFail(one);
-    expect(one.reserve()).toBeUndefined();
+    expect(one.reserve(SPEC_TASK)).toBeUndefined();
     slot.release();
     slot.release();
     expect(one.admitted).toBe(0);
@@ -91,7 +92,7 @@ describe('WorkerPool', () => {
     const one = pool({ taskTimeoutMs: 300 });
     const run = reserveOrFail(one).run({ do: 'hang' });
     await untilRunning(one, 1);
-    expect(one.reserve()).toBeUndefined();
+    expect(one.reserve(SPEC_TASK)).toBeUndefined();
     await expect(run).rejects.toThrow(WorkerTaskTimeoutError);
     expect(one.running).toBe(0);
     await expect(reserveOrFail(one).run({ do: 'square', n: 5 })).resolves.toBe(25);
@@ -114,7 +115,7 @@ describe('WorkerPool', () => {
     const metered = pool({ name: 'metered', threads: 1, queue: 1, registry });
     const g = gate();
     const runs = [reserveOrFail(metered).run({ do: 'wait', gate: g, value: 1 }), reserveOrFail(metered).run({ do: 'wait', gate: g, value: 2 })];
-    expect(metered.reserve()).toBeUndefined();
+    expect(metered.reserve(SPEC_TASK)).toBeUndefined();
     await untilRunning(metered, 1);
     const text = await registry.metrics();
     expect(text).toContain('worker_pool_tasks{pool="metered",state="running"} 1');
@@ -141,7 +142,9 @@ describe('WorkerPool', () => {
     it("When a task runs under a span, then the task gets that span's traceparent and its span is a child of it", async () => {
       const traced = pool({ name: 'traced' });
       const request = provider.getTracer('spec').startSpan('request');
-      const seen = await context.with(trace.setSpan(context.active(), request), () => reserveOrFail(traced).run({ do: 'traceparent' }));
+      const seen = await context.with(trace.setSpan(context.active(), request), () =>
+        reserveOrFail(traced, { ...SPEC_TASK, name: 'traced' }).run({ do: 'traceparent' }),
+      );
       request.end();
       const { traceId, spanId } = request.spanContext();
       expect(seen).toBe(`00-${traceId}-${spanId}-01`);
@@ -151,8 +154,79 @@ describe('WorkerPool', () => {
       expect(task?.spanContext().traceId).toBe(traceId);
       expect(task?.parentSpanContext?.spanId).toBe(spanId);
       expect(task?.attributes['thread.id']).toEqual(expect.any(Number));
+      expect(task?.attributes['worker_pool.name']).toBe('traced');
     }, 60_000);
   });
+
+  describe('priority (Linux)', () => {
+    const tidOfThisThread = () => Number(readlinkSync('/proc/thread-self').split('/').pop());
+
+    it("When niceIncrement is set, then the pool's threads run that much lower than the thread that made the pool", async () => {
+      const niced = pool({ niceIncrement: 5 });
+      const own = getPriority(tidOfThisThread());
+      await expect(reserveOrFail(niced).run({ do: 'nice' })).resolves.toBe(Math.min(19, own + 5));
+      expect(getPriority(tidOfThisThread())).toBe(own);
+    }, 60_000);
+
+    it("When helperThreads names threads the task's code feeds, then a task lowers them to the pool threads' priority", async () => {
+      // A thread named like a native helper: a plain worker thread (its name, "WorkerThread"), started from here, at this thread's priority.
+      const helper = new Worker(
+        `const { parentPort } = require('node:worker_threads');
+         parentPort.postMessage(Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()));
+         setInterval(() => undefined, 1000);`,
+        { eval: true },
+      );
+      try {
+        const [helperTid] = (await once(helper, 'message')) as [number];
+        const own = getPriority(tidOfThisThread());
+        expect(getPriority(helperTid)).toBe(own);
+        const niced = pool({ niceIncrement: 7, helperThreads: ['WorkerThread'] });
+        await expect(reserveOrFail(niced).run({ do: 'nice' })).resolves.toBe(Math.min(19, own + 7));
+        expect(getPriority(helperTid)).toBe(Math.min(19, own + 7));
+        expect(getPriority(tidOfThisThread())).toBe(own);
+      } finally {
+        await helper.terminate();
+      }
+    }, 60_000);
+  });
+
+  it('When a task is given a stream, then it reads the bytes in order as they arrive, whatever the chunks', async () => {
+    const one = pool();
+    const chunks = ['line 1\nline', ' 2\n', '', 'line 3 ✓\n'].map((c) => Buffer.from(c));
+    const stream = Readable.from(chunks);
+    await expect(reserveOrFail(one).run({ do: 'read-stream' }, { stream })).resolves.toBe('line 1\nline 2\nline 3 ✓\n');
+  }, 60_000);
+
+  it('When the stream fails mid-way, then the task reading it fails with its error, and the next task runs', async () => {
+    const one = pool();
+    const stream = Readable.from(
+      (function* () {
+        yield Buffer.from('first part\n');
+        throw new Error('connection reset');
+      })(),
+    );
+    await expect(reserveOrFail(one).run({ do: 'read-stream' }, { stream })).rejects.toThrow('connection reset');
+    await expect(reserveOrFail(one).run({ do: 'square', n: 6 })).resolves.toBe(36);
+  }, 60_000);
+
+  it('When a task reads its stream slowly, then the stream is pulled only as fast: a chunk or two ahead of the reader', async () => {
+    const one = pool();
+    // How many chunks the main thread has pulled, where the task reads it after each chunk it reads.
+    const pulled = new Int32Array(new SharedArrayBuffer(4));
+    const stream = Readable.from(
+      (function* () {
+        for (let i = 0; i < 50; i += 1) {
+          Atomics.add(pulled, 0, 1);
+          // A download's chunk size: the reading side buffers up to 16 KiB ahead (its highWaterMark).
+          yield Buffer.alloc(16 * 1024, 'x');
+        }
+      })(),
+    );
+    const result = (await reserveOrFail(one).run({ do: 'read-stream-slowly', pulled }, { stream })) as { read: number; pulledWhenRead: number[] };
+    expect(result.read).toBe(50);
+    // Unbounded, all 50 would be pulled before the task read its 10th chunk.
+    expect(result.pulledWhenRead[9]).toBeLessThan(15);
+  }, 60_000);
 });
 
 /**

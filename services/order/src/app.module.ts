@@ -4,6 +4,7 @@ import type { Telemetry } from '@conveyor/telemetry';
 import type { DynamicModule } from '@nestjs/common';
 import { CatalogModule } from './catalog/catalog.module';
 import { SERVICE_NAME, type OrderConfig } from './config';
+import { CpuPoolModule } from './cpu-pool/cpu-pool';
 import { orderMigrations } from './database/migrations';
 import { OrdersModule } from './orders/orders.module';
 import { orderRateLimits } from './orders/rate-limits.policy';
@@ -27,5 +28,5 @@ export const appModule = (config: OrderConfig, telemetry: Telemetry): DynamicMod
       rabbitmqQueues: [{ exchange: config.NOTIFICATION_EXCHANGE, queue: config.NOTIFICATION_QUEUE, bindingKeys: [RoutingKeys.allNotifications] }],
     },
     openApi: { title: 'Conveyor order service', description: 'Catalog, orders and their payment (docs/order-service.md).' },
-    features: [CatalogModule, OrdersModule, ProductImagesModule],
+    features: [CpuPoolModule, CatalogModule, OrdersModule, ProductImagesModule],
   });

@@ -48,12 +48,20 @@ export const orderEnv = httpServerEnv(3001)
     ORDER_EXPORT_MAX_CONCURRENT: envField.int(2, { min: 1, max: 50 }),
     /** Largest product image accepted, in bytes. */
     ORDER_IMAGE_MAX_BYTES: envField.int(5 * 1024 * 1024, { min: 1 }),
-    /** Worker threads that compute product image renditions (off the event loop); each renders one image at a time. */
-    ORDER_IMAGE_RENDER_THREADS: envField.int(2, { min: 1, max: 64 }),
-    /** Uploads admitted beyond the rendering ones, waiting for a thread; one more is answered 503 PRODUCT_IMAGE.RENDERING_BUSY. */
-    ORDER_IMAGE_RENDER_QUEUE: envField.int(16, { min: 0, max: 10_000 }),
-    /** A rendering still running this long after its thread started it is cancelled (the thread terminated) and the image marked failed. */
-    ORDER_IMAGE_RENDER_TIMEOUT_MS: envField.durationMs(30_000, { min: 1 }),
+    /**
+     * Worker threads for the service's CPU work, off the event loop: product image renditions and settlement file parses.
+     * Each runs one task at a time. With fewer cores than busy threads, the event loop has to take turns with them (see ORDER_CPU_POOL_NICE).
+     */
+    ORDER_CPU_POOL_THREADS: envField.int(2, { min: 1, max: 64 }),
+    /** Tasks admitted beyond the running ones, waiting for a thread; one more is refused (an upload: 503 PRODUCT_IMAGE.RENDERING_BUSY; the settlement job: waits and asks again). */
+    ORDER_CPU_POOL_QUEUE: envField.int(16, { min: 0, max: 10_000 }),
+    /** A task (a rendering) still running this long after its thread started it is cancelled (the thread terminated); an image is then marked failed. */
+    ORDER_CPU_POOL_TASK_TIMEOUT_MS: envField.durationMs(30_000, { min: 1 }),
+    /**
+     * How much lower than the event loop the pool's threads run (a nice increment, 0–19; libvips's threads are lowered with them):
+     * on a busy CPU the event loop gets a core first, and the pool's tasks take what is left.
+     */
+    ORDER_CPU_POOL_NICE: envField.int(10, { min: 0, max: 19 }),
     /** Retry-After of a 503 PRODUCT_IMAGE.RENDERING_BUSY, in seconds. */
     ORDER_IMAGE_RENDER_RETRY_AFTER_S: envField.int(2, { min: 1, max: 3_600 }),
     /**
@@ -84,6 +92,10 @@ export const orderEnv = httpServerEnv(3001)
      * matched against the orders; 0 turns it off in this process.
      */
     ORDER_SETTLEMENT_INTERVAL_MS: envField.durationMs(60 * 60_000),
+    /** A settlement file is parsed on the CPU pool; this long after its thread started it (the download included), the parse is cancelled and the run fails. */
+    ORDER_SETTLEMENT_PARSE_TIMEOUT_MS: envField.durationMs(10 * 60_000, { min: 1 }),
+    /** When the CPU pool and its queue are full, the settlement job waits this long and asks again (while it holds its lease). */
+    ORDER_SETTLEMENT_POOL_RETRY_MS: envField.durationMs(1_000, { min: 1 }),
     /** Kafka topic of OrderPaid / OrderPaymentFailed / OrderCancelled (tests give each run its own). */
     ORDER_EVENTS_TOPIC: envField.string(Topics.orderEvents),
     /** Kafka topic of ProductPublished / ProductUpdated (tests give each run its own). */

@@ -9,6 +9,7 @@ import {
   startServiceProcess,
   type ServiceProcess,
 } from '@conveyor/testing';
+import { readdirSync, readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { HANGING_WIDTH, THREAD_KILLING_WIDTH } from './support/misbehaving-renditions';
 import { asAdmin, createProduct, startOrderStack, type OrderStack } from './support/order-stack';
@@ -173,6 +174,29 @@ describe('Product images', () => {
     expect(await stored()).toBe(before);
   }, 60_000);
 
+  it("When an image is rendered, then the pool's threads and libvips's run ORDER_CPU_POOL_NICE (10) below the event loop; the loop's other threads do not", async () => {
+    const res = await upload(stack.order, productId, await png(800, 600), 'image/png');
+    expect(res.status).toBe(202);
+    await settled(stack.order, res.headers.get('location') ?? '', 'an image to be rendered');
+    // Linux: each thread of the service process, its name and its nice value (field 19 of its stat).
+    const pid = stack.order.child.pid;
+    const threads = readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return [{ tid: Number(tid), name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), nice: Number(fields[16]) }];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+    const loopNice = threads.find((t) => t.tid === pid)?.nice ?? NaN;
+    const niceOf = (name: string) => [...new Set(threads.filter((t) => t.name === name).map((t) => t.nice))];
+    expect(niceOf('libvips worker')).toEqual([Math.min(19, loopNice + 10)]);
+    expect(niceOf('WorkerThread')).toEqual([Math.min(19, loopNice + 10)]);
+    // libuv's threadpool serves the loop's own file, DNS and zlib work too: left at the loop's priority.
+    expect(niceOf('libuv-worker')).toEqual([loopNice]);
+  }, 60_000);
+
   it("When an image is rendered, then the worker's span is in the upload's trace, a child of the request span", async () => {
     const { traceId, traceparent } = newTraceparent();
     const res = await upload(stack.order, productId, await png(640, 480), 'image/png', { traceparent });
@@ -194,9 +218,9 @@ describe('Product images', () => {
       variant = await startServiceProcess('services/order/test/support/misbehaving-renditions.main.ts', {
         ...stack.orderEnv,
         OTEL_SDK_DISABLED: 'true',
-        ORDER_IMAGE_RENDER_THREADS: '1',
-        ORDER_IMAGE_RENDER_QUEUE: '0',
-        ORDER_IMAGE_RENDER_TIMEOUT_MS: '3000',
+        ORDER_CPU_POOL_THREADS: '1',
+        ORDER_CPU_POOL_QUEUE: '0',
+        ORDER_CPU_POOL_TASK_TIMEOUT_MS: '3000',
         ORDER_IMAGE_RENDER_RETRY_AFTER_S: '7',
         ORDER_RECONCILE_INTERVAL_MS: '0',
       });

@@ -1,6 +1,9 @@
-import { eventually } from '@conveyor/testing';
+import { eventually, parentSpan, startServiceProcess, uniqueName, waitForTrace, type ServiceProcess } from '@conveyor/testing';
 import { randomUUID } from 'node:crypto';
-import { createProduct, getOrder, ledger, placeOrder, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
+import sharp from 'sharp';
+import { HANGING_WIDTH } from './support/misbehaving-renditions';
+import { asAdmin, createProduct, getOrder, ledger, placeOrder, startOrderStack, type OrderBody, type OrderStack } from './support/order-stack';
+import { startStubPartner, type StubPartner } from './support/stub-partner';
 
 describe('order service: matching the provider settlement file', () => {
   let stack: OrderStack;
@@ -114,5 +117,104 @@ describe('order service: matching the provider settlement file', () => {
     );
     expect(mismatches(paid.id)).toEqual([]);
     expect(await escalations(paid.id)).toEqual([]);
+  });
+
+  describe('on the CPU pool: one thread, no queue, and an image that hangs on request', () => {
+    let variant: ServiceProcess;
+    const startedMicros = Date.now() * 1000;
+    beforeAll(async () => {
+      variant = await startServiceProcess('services/order/test/support/misbehaving-renditions.main.ts', {
+        ...stack.orderEnv,
+        // Its spans go to the local Jaeger; its settlement lease is its own (the stack's process runs the job too).
+        OTEL_SDK_DISABLED: 'false',
+        OTEL_TRACES_SAMPLER_ARG: '1',
+        LOCK_KEY_PREFIX: uniqueName('settlement_pool_lock'),
+        ORDER_CPU_POOL_THREADS: '1',
+        ORDER_CPU_POOL_QUEUE: '0',
+        ORDER_CPU_POOL_TASK_TIMEOUT_MS: '3000',
+        ORDER_SETTLEMENT_INTERVAL_MS: '300',
+        ORDER_SETTLEMENT_POOL_RETRY_MS: '200',
+        ORDER_RECONCILE_INTERVAL_MS: '0',
+      });
+    }, 60_000);
+    afterAll(() => variant?.stop());
+
+    it("When a settlement file is matched, then it was parsed on a pool thread: the parse's span is a child of the run's span", async () => {
+      const found = await waitForTrace(
+        'order',
+        (t) => t.spans.some((s) => s.operationName === 'settlement-parse task' && parentSpan(t, s)?.operationName === 'settlement match'),
+        30_000,
+        { operation: 'settlement match', startMicros: startedMicros },
+      );
+      const parse = found.spans.find((s) => s.operationName === 'settlement-parse task');
+      // Thread 0 is the main thread: the event loop.
+      expect(parse?.tags.find((t) => t.key === 'thread.id')?.value).toBeGreaterThan(0);
+      expect(parse?.tags.find((t) => t.key === 'worker_pool.name')?.value).toBe('order-cpu');
+    }, 60_000);
+
+    it('When the pool is full, then the settlement run waits for a thread and matches the file once one is free', async () => {
+      const image = await sharp({ create: { width: HANGING_WIDTH, height: 10, channels: 3, background: '#808080' } })
+        .png()
+        .toBuffer();
+      const seen = variant.logs().length;
+      // The one thread hangs on this image until its task times out (3 s).
+      const hanging = await fetch(`${variant.url}/products/${product.id}/images`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/png', ...(await asAdmin()) },
+        body: new Uint8Array(image),
+      });
+      expect(hanging.status).toBe(202);
+      const logs = () => variant.logs().slice(seen);
+      const waitedAt = await eventually(
+        () => {
+          const at = logs().findIndex((l) => l.msg === 'CPU pool full; the settlement parse waits for a thread');
+          return at >= 0 ? at : undefined;
+        },
+        { timeoutMs: 10_000, what: 'the settlement run to find the pool full' },
+      );
+      await eventually(
+        () =>
+          logs()
+            .slice(waitedAt)
+            .some((l) => l.msg === 'settlement matched')
+            ? true
+            : undefined,
+        {
+          timeoutMs: 15_000,
+          what: 'a settlement matched after the wait',
+        },
+      );
+    }, 60_000);
+  });
+
+  describe('with a provider whose settlement file is malformed', () => {
+    let stub: StubPartner;
+    let order: ServiceProcess;
+    beforeAll(async () => {
+      stub = await startStubPartner((_request, res) => {
+        res.writeHead(200, { 'content-type': 'text/csv' });
+        // The second row has 3 fields where the header names 6.
+        res.end('type,payment_key,order_id,amount,currency,occurred_at\ncharge,pay_1,order-1,100,KRW,t\ncharge,pay_2,order-2\n');
+      });
+      order = await startServiceProcess('services/order/src/main.ts', {
+        ...stack.orderEnv,
+        PAYMENTS_URL: stub.url,
+        LOCK_KEY_PREFIX: uniqueName('settlement_malformed_lock'),
+        ORDER_SETTLEMENT_INTERVAL_MS: '300',
+        ORDER_RECONCILE_INTERVAL_MS: '0',
+      });
+    }, 60_000);
+    afterAll(async () => {
+      await order?.stop();
+      await stub?.stop();
+    });
+
+    it("When the file has a row of the wrong length, then the run fails with the CSV parser's error, as it did on the event loop, and the job goes on", async () => {
+      const failures = () => order.logs().filter((l) => l.msg === 'run failed');
+      // Two failed runs: the first did not stop the schedule.
+      await eventually(() => (failures().length >= 2 ? true : undefined), { timeoutMs: 15_000, what: 'two failed settlement runs' });
+      expect((failures()[0].err as { message: string }).message).toContain('Invalid Record Length: columns length is 6, got 3 on line 3');
+      expect(order.logs().some((l) => l.msg === 'settlement matched')).toBe(false);
+    }, 60_000);
   });
 });

@@ -7,6 +7,7 @@ import { ARCHIVE_LOCK, ArchiveOrdersService } from './commands/archive-orders/ar
 import { CancelOrderHttpController } from './commands/cancel-order/cancel-order.http.controller';
 import { CancelOrderService } from './commands/cancel-order/cancel-order.service';
 import { SETTLEMENT_LOCK, MatchSettlementsService } from './commands/match-settlements/match-settlements.service';
+import { PoolSettlementParser, SETTLEMENT_PARSER } from './settlement-parser.port';
 import { PlaceOrderHttpController } from './commands/place-order/place-order.http.controller';
 import { PlaceOrderService } from './commands/place-order/place-order.service';
 import { IDEMPOTENCY_PRUNE_LOCK, PruneIdempotencyKeysService } from './commands/prune-idempotency-keys/prune-idempotency-keys.service';
@@ -61,6 +62,7 @@ import { ListOrdersRequiringAttentionHttpController } from './queries/list-order
       run: (reconciler, lease) => reconciler.reconcileUnsettledPayments(lease),
     }),
     MatchSettlementsService,
+    { provide: SETTLEMENT_PARSER, useClass: PoolSettlementParser },
     leaseScheduledJob({
       lockName: SETTLEMENT_LOCK,
       use: MatchSettlementsService,

@@ -1,9 +1,7 @@
-import { APP_CONFIG } from '@conveyor/config';
-import { WorkerPool } from '@conveyor/resilience';
-import { MetricsRegistry } from '@conveyor/telemetry';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type { WorkerTask } from '@conveyor/resilience';
+import { Inject, Injectable } from '@nestjs/common';
 import path from 'node:path';
-import type { OrderConfig } from '../config';
+import { CpuPool } from '../cpu-pool/cpu-pool';
 import { renderRenditions, type RenderedImage } from './domain/renditions';
 
 /** A place to render one image in, reserved before the upload is stored. */
@@ -22,48 +20,32 @@ export interface Renditions {
 
 export const RENDITIONS_PORT = Symbol('RENDITIONS_PORT');
 
-/** The function the pool's threads run: a module path and its export. */
-export interface RenditionTask {
-  module: string;
-  export: string;
-}
-
-/** Which {@link RenditionTask} the pool runs: `renderRenditions` (a test's variant process replaces it). */
+/** Which task renders an image on the CPU pool: `renderRenditions` (a test's variant process replaces it). */
+export type RenditionTask = WorkerTask<Uint8Array, RenderedImage>;
 export const RENDITION_TASK = Symbol('RENDITION_TASK');
 
 export const renderRenditionsTask: RenditionTask = {
+  name: 'product-images',
   // The module of renderRenditions, as this file was loaded (.ts from source, .js when built).
   module: path.join(__dirname, 'domain', `renditions${path.extname(__filename)}`),
   export: renderRenditions.name,
 };
 
 /**
- * Renditions on a worker pool (libs/resilience WorkerPool, piscina):
- * ORDER_IMAGE_RENDER_THREADS threads and ORDER_IMAGE_RENDER_QUEUE waiting
- * images at most; a rendering past ORDER_IMAGE_RENDER_TIMEOUT_MS is
- * cancelled (its thread terminated). The event loop only hands bytes over.
+ * Renditions on the service's CPU pool (cpu-pool.ts): at most
+ * ORDER_CPU_POOL_THREADS images render at once, ORDER_CPU_POOL_QUEUE more
+ * wait; a rendering past ORDER_CPU_POOL_TASK_TIMEOUT_MS is cancelled (its
+ * thread terminated). The event loop only hands bytes over.
  */
 @Injectable()
-export class PoolRenditions implements Renditions, OnModuleDestroy {
-  private readonly pool: WorkerPool<Uint8Array, RenderedImage>;
-
-  constructor(@Inject(APP_CONFIG) config: OrderConfig, metrics: MetricsRegistry, @Inject(RENDITION_TASK) task: RenditionTask) {
-    this.pool = new WorkerPool({
-      name: 'product-images',
-      ...task,
-      threads: config.ORDER_IMAGE_RENDER_THREADS,
-      queue: config.ORDER_IMAGE_RENDER_QUEUE,
-      taskTimeoutMs: config.ORDER_IMAGE_RENDER_TIMEOUT_MS,
-      registry: metrics,
-    });
-  }
+export class PoolRenditions implements Renditions {
+  constructor(
+    private readonly pool: CpuPool,
+    @Inject(RENDITION_TASK) private readonly task: RenditionTask,
+  ) {}
 
   reserve(): RenditionSlot | undefined {
-    const slot = this.pool.reserve();
+    const slot = this.pool.reserve(this.task);
     return slot && { render: (original) => slot.run(original), release: () => slot.release() };
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.pool.close();
   }
 }

@@ -8,5 +8,5 @@ import { startOrderWith } from '../bench/start-order';
 import { renderOrMisbehave } from './misbehaving-renditions';
 
 void startOrderWith(telemetry, [
-  { provide: RENDITION_TASK, useValue: { module: path.join(__dirname, 'misbehaving-renditions.ts'), export: renderOrMisbehave.name } },
+  { provide: RENDITION_TASK, useValue: { name: 'product-images', module: path.join(__dirname, 'misbehaving-renditions.ts'), export: renderOrMisbehave.name } },
 ]);

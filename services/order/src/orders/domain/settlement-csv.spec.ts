@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { settlementRecords, type SettlementRecord } from './settlement-csv';
+import { parseSettlementFile, settlementRecords, type SettlementRecord } from './settlement-csv';
 
 const HEADER = 'type,payment_key,order_id,amount,currency,occurred_at\n';
 
@@ -68,5 +68,20 @@ describe('settlementRecords', () => {
     // the pipe's buffers hold a few hundred.
     expect(producedAtFirstRecord).toBeGreaterThan(0);
     expect(producedAtFirstRecord).toBeLessThan(LINES / 10);
+  });
+});
+
+describe('parseSettlementFile', () => {
+  it('When a file charges, cancels and charges again, then the rows are counted and only the charges not cancelled are live', async () => {
+    const file = Readable.from([HEADER, 'charge,pay_1,o1,100,KRW,t\n', 'charge,pay_2,o2,200, KRW,t\n', 'cancel,pay_1,o1,100,KRW,t\n', 'payout,x,y,1,KRW,t\n']);
+    await expect(parseSettlementFile(null, { stream: file })).resolves.toEqual({
+      rows: 4,
+      live: [{ paymentKey: 'pay_2', orderId: 'o2', amount: 200, currency: 'KRW' }],
+    });
+  });
+
+  it("When a row has fewer fields than the header, then it rejects with the CSV parser's error", async () => {
+    const file = Readable.from([HEADER, 'charge,pay_1,o1\n']);
+    await expect(parseSettlementFile(null, { stream: file })).rejects.toThrow('Invalid Record Length: columns length is 6, got 3 on line 2');
   });
 });

@@ -1,5 +1,11 @@
+// The settlement file's parse: pure computation over a byte stream, no Nest,
+// no SQL. `parseSettlementFile` runs on the CPU pool's threads
+// (settlement-parser.port.ts), never on the event loop: csv-parse takes about
+// a second of CPU per 100,000 rows, which on the loop is a second no request
+// is answered.
 import { parse } from 'csv-parse';
 import { pipeline, type Readable } from 'node:stream';
+import { applySettlementRecord, type LiveCharge } from './settlement-matching';
 
 /** One row of the provider's settlement file (`GET /v1/settlements/:date`), by its header's column names. */
 export interface SettlementRecord {
@@ -23,4 +29,26 @@ export function settlementRecords(body: Readable): AsyncIterable<SettlementRecor
   const parser = parse({ columns: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n'], encoding: 'utf8' });
   pipeline(body, parser, () => undefined); // errors reach the reader through the parser
   return parser;
+}
+
+/** What the parse of a settlement file gives the matching: the rows read, and the charges still live at the end of the file. */
+export interface ParsedSettlement {
+  rows: number;
+  live: LiveCharge[];
+}
+
+/**
+ * Reads a settlement file as it arrives (`task.stream`, the download) and
+ * folds its rows into the day's live charges. Throws what the parse throws
+ * (a malformed row: csv-parse's error) or what the download throws.
+ */
+export async function parseSettlementFile(_input: unknown, task: { stream?: Readable }): Promise<ParsedSettlement> {
+  if (!task.stream) throw new TypeError('parseSettlementFile needs the file as a stream');
+  const live = new Map<string, LiveCharge>();
+  let rows = 0;
+  for await (const record of settlementRecords(task.stream)) {
+    rows += 1;
+    applySettlementRecord(live, record);
+  }
+  return { rows, live: [...live.values()] };
 }

@@ -2,25 +2,21 @@ import { APP_CONFIG } from '@conveyor/config';
 import { fencedWrite, type Lease } from '@conveyor/locks';
 import { clientOptionsFromEnv, worstCaseCallMs } from '@conveyor/resilience';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { trace } from '@opentelemetry/api';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { OrderConfig } from '../../../config';
-import { settlementRecords } from '../../domain/settlement-csv';
-import {
-  applySettlementRecord,
-  chargesByOrder,
-  isEscalated,
-  matchLiveCharges,
-  matchPaidOrder,
-  type LiveCharge,
-  type Mismatch,
-} from '../../domain/settlement-matching';
+import { chargesByOrder, isEscalated, matchLiveCharges, matchPaidOrder, type LiveCharge, type Mismatch } from '../../domain/settlement-matching';
 import { OrdersRepository } from '../../orders.repository';
 import { PaymentGateway } from '../../payment.gateway';
 import { PaymentRecordsRepository } from '../../payment-records.repository';
+import { SETTLEMENT_PARSER, type SettlementParser, type SettlementParseSlot } from '../../settlement-parser.port';
 
 /** The lock, and the fencing resource, of settlement matching. */
 export const SETTLEMENT_LOCK = 'order-settlement';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+const tracer = trace.getTracer('order');
 
 export interface SettlementReport {
   date: string;
@@ -47,6 +43,10 @@ export interface SettlementReport {
  *
  * The file is streamed and parsed record by record as it arrives, with
  * back-pressure: memory holds the live charges of the day, never the file itself.
+ * The parse runs on the CPU pool (settlement-parser.port.ts), not on the
+ * event loop; when the pool is full, the run waits ORDER_SETTLEMENT_POOL_RETRY_MS
+ * and asks again, for as long as it holds the lease (a lost lease ends the
+ * run: the next one matches the day again, nothing is lost).
  */
 @Injectable()
 export class MatchSettlementsService {
@@ -58,7 +58,8 @@ export class MatchSettlementsService {
     private readonly orders: OrdersRepository,
     private readonly records: PaymentRecordsRepository,
     private readonly gateway: PaymentGateway,
-    @Inject(APP_CONFIG) config: OrderConfig,
+    @Inject(SETTLEMENT_PARSER) private readonly parser: SettlementParser,
+    @Inject(APP_CONFIG) private readonly config: OrderConfig,
   ) {
     this.inFlightMs = worstCaseCallMs(clientOptionsFromEnv('PAYMENTS', 'payments', config));
   }
@@ -72,19 +73,37 @@ export class MatchSettlementsService {
     }
   }
 
-  async matchDay(date: string, lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<SettlementReport> {
-    const file = await this.gateway.settlementFile(date);
-    const live = new Map<string, LiveCharge>();
-    let rows = 0;
+  /** One day's file, in a span of its own: the parse's span (`settlement-parse task`, on a pool thread) is its child. */
+  matchDay(date: string, lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<SettlementReport> {
+    return tracer.startActiveSpan('settlement match', { attributes: { 'settlement.date': date } }, async (span) => {
+      try {
+        return await this.matchDayTraced(date, lease);
+      } catch (error) {
+        span.recordException(error as Error);
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async matchDayTraced(date: string, lease: Pick<Lease, 'fencingToken' | 'signal'>): Promise<SettlementReport> {
+    // The place on the pool first: a download is not started (its connection held) while waiting for a thread.
+    const slot = await this.parseSlot(lease.signal);
+    let parsed;
     try {
-      for await (const record of settlementRecords(file)) {
-        rows += 1;
-        applySettlementRecord(live, record);
+      const file = await this.gateway.settlementFile(date);
+      try {
+        parsed = await slot.parse(file);
+      } finally {
+        // Left early (a parse error): give the connection and the bulkhead slot back.
+        file.destroy();
       }
     } finally {
-      // Left early (an error in the loop): give the connection and the bulkhead slot back.
-      file.destroy();
+      slot.release();
     }
+    const { rows } = parsed;
+    const live = new Map<string, LiveCharge>(parsed.live.map((charge) => [charge.paymentKey, charge]));
 
     const byOrder = chargesByOrder(live.values());
     const known = await this.orders.findMany(this.orders.manager, [...byOrder.keys()]);
@@ -109,5 +128,17 @@ export class MatchSettlementsService {
     if (mismatches.length) this.logger.warn({ ...report, flagged: toFlag.length }, 'settlement mismatches');
     this.logger.log({ date, rows, liveCharges: live.size, mismatches: mismatches.length, flagged: toFlag.length }, 'settlement matched');
     return report;
+  }
+
+  /** A place on the CPU pool, waited for while the pool is full; rejects when the lease is lost meanwhile. */
+  private async parseSlot(signal: AbortSignal): Promise<SettlementParseSlot> {
+    let waited = false;
+    for (;;) {
+      const slot = this.parser.reserve();
+      if (slot) return slot;
+      if (!waited) this.logger.warn({ retryMs: this.config.ORDER_SETTLEMENT_POOL_RETRY_MS }, 'CPU pool full; the settlement parse waits for a thread');
+      waited = true;
+      await sleep(this.config.ORDER_SETTLEMENT_POOL_RETRY_MS, undefined, { signal });
+    }
   }
 }
