@@ -4,7 +4,7 @@ import type { Telemetry } from '@conveyor/telemetry';
 import type { DynamicModule } from '@nestjs/common';
 import { CatalogModule } from './catalog/catalog.module';
 import { SERVICE_NAME, type OrderConfig } from './config';
-import { CpuPoolModule } from './cpu-pool/cpu-pool';
+import { CpuPoolModule } from './cpu-pool/cpu-pool.module';
 import { orderMigrations } from './database/migrations';
 import { OrdersModule } from './orders/orders.module';
 import { orderRateLimits } from './orders/rate-limits.policy';

@@ -4,7 +4,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { OrderConfig } from '../config';
-import { CpuPool } from '../cpu-pool/cpu-pool';
+import { CpuPool } from '../cpu-pool/cpu-pool.module';
 import { parseSettlementFile, type ParsedSettlement } from './domain/settlement-csv';
 
 /** A place to parse one settlement file in, reserved before the file is downloaded. */

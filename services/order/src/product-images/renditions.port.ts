@@ -1,7 +1,7 @@
 import type { WorkerTask } from '@conveyor/resilience';
 import { Inject, Injectable } from '@nestjs/common';
 import path from 'node:path';
-import { CpuPool } from '../cpu-pool/cpu-pool';
+import { CpuPool } from '../cpu-pool/cpu-pool.module';
 import { renderRenditions, type RenderedImage } from './domain/renditions';
 
 /** A place to render one image in, reserved before the upload is stored. */
