@@ -270,9 +270,12 @@ and the trace collector.
   ports:
     - { port: 4318, protocol: TCP }
 {{- else if $root.Values.jaeger.otlpEndpoint }}
+{{- /* The collector's port, from its URL (any address): a fixed 4318/443 shut out a collector on another port. */}}
+{{- $u := urlParse $root.Values.jaeger.otlpEndpoint }}
+{{- $port := ternary "443" "80" (eq $u.scheme "https") }}
+{{- if regexMatch ":[0-9]+$" $u.host }}{{ $port = regexFind "[0-9]+$" $u.host }}{{ end }}
 - ports:
-    - { port: 4318, protocol: TCP }
-    - { port: 443, protocol: TCP }
+    - { port: {{ $port }}, protocol: TCP }
 {{- end }}
 {{- end -}}
 
