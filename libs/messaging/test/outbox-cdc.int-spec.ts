@@ -190,12 +190,16 @@ describe('Outbox CDC relay (logical replication)', () => {
     await channel.assertQueue(queue, { durable: false });
     await channel.bindQueue(queue, exchange, 'healthy');
     const publisher = new RabbitmqOutboxPublisher({ url: localServers().RABBITMQ_URL });
+    // What the relay says (refusals, parking, failed batches) goes into a failure's message.
+    const said: string[] = [];
+    const say = (level: string) => (message: unknown) => void said.push(`${new Date().toISOString()} ${level} ${String(message)}`);
     const relay = new OutboxCdcRelay({
       dataSource: handle.dataSource,
       publishers: { rabbitmq: publisher },
       backoffInitialMs: 20,
       backoffMaxMs: 50,
       maxPublishAttempts: 2,
+      logger: { log: say('log'), warn: say('warn'), error: say('error') },
     });
     slots.push(relay.slotName);
     const command = (routingKey: string, seq: number) =>
@@ -239,7 +243,16 @@ describe('Outbox CDC relay (logical replication)', () => {
       await channel.bindQueue(queue, exchange, 'poisoned');
       await expect(unparkOutboxRows(handle.dataSource, { key: 'poisoned', rewrite: true })).resolves.toBe(1);
       const after: { key: string; seq: number }[] = [];
-      await eventually(async () => (after.push(...(await drain())), firsts(after).length >= 2 ? true : undefined), { what: 'the unparked commands' });
+      await eventually(async () => (after.push(...(await drain())), firsts(after).length >= 2 ? true : undefined), {
+        timeoutMs: 20_000,
+        what: 'the unparked commands',
+      }).catch(async (error: Error) => {
+        const rows = await handle.dataSource.query(`SELECT id, message_key, attempts, parked_at IS NOT NULL AS parked FROM outbox ORDER BY id`);
+        const parked = await handle.dataSource.query(`SELECT destination, message_key FROM outbox_parked_keys`);
+        throw new Error(
+          `${error.message}; received ${JSON.stringify(after)}, outbox ${JSON.stringify(rows)}, parked keys ${JSON.stringify(parked)}, streaming ${relay.streaming}, relay said:\n${said.join('\n')}`,
+        );
+      });
       expect(firsts(after)).toEqual([
         { key: 'poisoned', seq: 0 },
         { key: 'poisoned', seq: 1 },
