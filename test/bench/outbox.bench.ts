@@ -26,7 +26,9 @@
  * - lag at a steady BENCH_RATE: one event per transaction, the relay and a
  *   KafkaConsumerServer running as a service runs them (service defaults);
  *   lag = broker ack - writer's commit (lag_p50_ms, lag_p99_ms) and consumer
- *   handler start - writer's commit (consumer_p50_ms, consumer_p99_ms).
+ *   handler start - writer's commit (consumer_p50_ms, consumer_p99_ms). The
+ *   writer and the consumer run in worker threads of their own, as other
+ *   services would: the relay's event loop is its own, as in a service.
  * - burst: BENCH_BURST rows written as fast as one writer can (1,000 per
  *   transaction) with the relay running: seconds until the last ack.
  * One line per mode:
@@ -73,7 +75,11 @@ const percentile = (samples: number[], p: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 };
 
+/** Consumed events (envelope id → handler start), filled from the consumer's thread. */
 const received = new Map<string, number>();
+/** In the consumer's thread: first arrivals not yet posted to the main thread. */
+const arrivals: [string, number][] = [];
+const seen = new Set<string>();
 
 /** Milliseconds on a clock shared by the main thread and the writer's worker thread. */
 const now = (): number => performance.timeOrigin + performance.now();
@@ -82,7 +88,9 @@ const now = (): number => performance.timeOrigin + performance.now();
 class LagProbe {
   @EventPattern(BenchEvent.type)
   onEvent(_payload: unknown, @Ctx() ctx: MessageContext): void {
-    if (!received.has(ctx.envelope.id)) received.set(ctx.envelope.id, now());
+    if (seen.has(ctx.envelope.id)) return;
+    seen.add(ctx.envelope.id);
+    arrivals.push([ctx.envelope.id, now()]);
   }
 }
 
@@ -248,17 +256,7 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
     // --- lag at a steady rate, and the burst, with the relay running ---------------
     received.clear();
     const lagTopic = await createTestTopic(kafka, 'bench_lag');
-    const app = await NestFactory.createMicroservice(LagProbeModule, {
-      strategy: new KafkaConsumerServer({
-        kafka,
-        groupId: uniqueName('bench_group'),
-        topics: [lagTopic],
-        dataSource,
-        schemas: { [lagTopic]: BenchEvent.schema },
-      }),
-      logger: ['error'],
-    });
-    await app.listen();
+    const consumer = await consumerThread(db, lagTopic);
     const probe = counting(publisher);
     const relay = makeRelay(mode, dataSource, probe, slotName);
     relay.start();
@@ -303,7 +301,7 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
       );
     } finally {
       await relay.stop();
-      await app.close();
+      await consumer.stop();
     }
   } finally {
     if (mode === 'cdc')
@@ -317,7 +315,7 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
 function steadyWriter(db: TestDatabase, topic: string, total: number): Promise<{ committed: Map<string, number>; achievedRate: number }> {
   const committed = new Map<string, number>();
   const worker = new Worker(__filename, {
-    workerData: { db: { host: db.host, port: db.port, username: db.username, password: db.password, database: db.database }, topic, total, rate: RATE },
+    workerData: { role: 'writer', db: databaseSettings(db), topic, total, rate: RATE },
   });
   return new Promise((resolve, reject) => {
     worker.on('message', (message: { commits?: [string, number][]; achievedRate?: number }) => {
@@ -328,8 +326,60 @@ function steadyWriter(db: TestDatabase, topic: string, total: number): Promise<{
   });
 }
 
-/** The worker thread: `total` events, one transaction each, at `rate` per second. */
-async function writerThread(data: { db: Omit<TestDatabase, 'drop'>; topic: string; total: number; rate: number }): Promise<void> {
+type DatabaseSettings = Pick<TestDatabase, 'host' | 'port' | 'username' | 'password' | 'database'>;
+const databaseSettings = (db: TestDatabase): DatabaseSettings => ({
+  host: db.host,
+  port: db.port,
+  username: db.username,
+  password: db.password,
+  database: db.database,
+});
+
+/** Starts the consumer in a worker thread; its first arrivals land in `received`. Resolves once it listens. */
+async function consumerThread(db: TestDatabase, topic: string): Promise<{ stop(): Promise<void> }> {
+  const worker = new Worker(__filename, { workerData: { role: 'consumer', db: databaseSettings(db), topic, groupId: uniqueName('bench_group') } });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    worker.on('message', (message: { listening?: boolean; arrivals?: [string, number][] }) => {
+      for (const [id, at] of message.arrivals ?? []) if (!received.has(id)) received.set(id, at);
+      if (message.listening) resolve();
+    });
+    worker.on('error', reject);
+  });
+  return {
+    async stop() {
+      worker.postMessage('stop');
+      await exited;
+    },
+  };
+}
+
+/** The consumer's thread: a KafkaConsumerServer with its own pool, posting first arrivals every 20 ms. */
+async function consumerWorker(data: { db: DatabaseSettings; topic: string; groupId: string }): Promise<void> {
+  const dataSource = new DataSource({ type: 'postgres', ...data.db, extra: { max: 10 } });
+  await dataSource.initialize();
+  const app = await NestFactory.createMicroservice(LagProbeModule, {
+    strategy: new KafkaConsumerServer({
+      kafka: testKafka(),
+      groupId: data.groupId,
+      topics: [data.topic],
+      dataSource,
+      schemas: { [data.topic]: BenchEvent.schema },
+    }),
+    logger: ['error'],
+  });
+  await app.listen();
+  const flush = setInterval(() => arrivals.length > 0 && parentPort?.postMessage({ arrivals: arrivals.splice(0) }), 20);
+  parentPort?.postMessage({ listening: true });
+  await new Promise<void>((resolve) => parentPort?.once('message', () => resolve()));
+  clearInterval(flush);
+  await app.close();
+  await dataSource.destroy();
+  parentPort?.close();
+}
+
+/** The writer's thread: `total` events, one transaction each, at `rate` per second. */
+async function writerThread(data: { db: DatabaseSettings; topic: string; total: number; rate: number }): Promise<void> {
   const dataSource = new DataSource({ type: 'postgres', ...data.db, extra: { max: 10 } });
   await dataSource.initialize();
   const commits: [string, number][] = [];
@@ -369,7 +419,7 @@ async function main(): Promise<void> {
   for (const line of lines) process.stdout.write(`${line}\n`);
 }
 
-(isMainThread ? main() : writerThread(workerData)).catch((error: unknown) => {
+(isMainThread ? main() : workerData.role === 'consumer' ? consumerWorker(workerData) : writerThread(workerData)).catch((error: unknown) => {
   process.stderr.write(`${String((error as Error)?.stack ?? error)}\n`);
   process.exit(1);
 });
