@@ -249,8 +249,18 @@ describe('Outbox CDC relay (logical replication)', () => {
       }).catch(async (error: Error) => {
         const rows = await handle.dataSource.query(`SELECT id, message_key, attempts, parked_at IS NOT NULL AS parked FROM outbox ORDER BY id`);
         const parked = await handle.dataSource.query(`SELECT destination, message_key FROM outbox_parked_keys`);
+        // Did the server send the rows (sent_lsn past the rewrite), and is a query of the relay's waiting?
+        const sender = await handle.dataSource.query(
+          `SELECT r.state, r.sent_lsn::text, r.flush_lsn::text, s.confirmed_flush_lsn::text, pg_current_wal_lsn()::text AS current_lsn
+           FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1`,
+          [relay.slotName],
+        );
+        const sessions = await handle.dataSource.query(
+          `SELECT state, wait_event_type, wait_event, left(query, 120) AS query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+        );
         throw new Error(
-          `${error.message}; received ${JSON.stringify(after)}, outbox ${JSON.stringify(rows)}, parked keys ${JSON.stringify(parked)}, streaming ${relay.streaming}, relay said:\n${said.join('\n')}`,
+          `${error.message}; received ${JSON.stringify(after)}, outbox ${JSON.stringify(rows)}, parked keys ${JSON.stringify(parked)}, streaming ${relay.streaming}, ` +
+            `slot ${JSON.stringify(sender)}, sessions ${JSON.stringify(sessions)}, relay said:\n${said.join('\n')}`,
         );
       });
       expect(firsts(after)).toEqual([
