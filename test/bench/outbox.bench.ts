@@ -77,7 +77,7 @@ const percentile = (samples: number[], p: number): number => {
 
 /** Consumed events (envelope id → handler start), filled from the consumer's thread. */
 const received = new Map<string, number>();
-/** In the consumer's thread: first arrivals not yet posted to the main thread. */
+/** In the consumer's thread: first arrivals not yet posted to the main thread, and every id handled so far. */
 const arrivals: [string, number][] = [];
 const seen = new Set<string>();
 
@@ -341,7 +341,7 @@ async function consumerThread(db: TestDatabase, topic: string): Promise<{ stop()
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     worker.on('message', (message: { listening?: boolean; arrivals?: [string, number][] }) => {
-      for (const [id, at] of message.arrivals ?? []) if (!received.has(id)) received.set(id, at);
+      for (const [id, at] of message.arrivals ?? []) received.set(id, at); // first arrivals only: the thread drops re-deliveries
       if (message.listening) resolve();
     });
     worker.on('error', reject);
