@@ -51,8 +51,9 @@ export interface OutboxCdcRelayOptions {
 /** Prefix of the logical message an idle CDC relay writes to move its slot on (see stream). */
 const HEARTBEAT_PREFIX = 'conveyor-outbox-cdc-heartbeat';
 
-/** An outbox row decoded from the WAL, with the end of its transaction's commit record. */
+/** An outbox row decoded from the WAL, with its transaction's id and the end of its commit record. */
 interface StreamedRow extends PendingOutboxMessage {
+  xid: number;
   commitEndLsn?: string;
 }
 
@@ -225,6 +226,7 @@ export class OutboxCdcRelay {
     });
     const buffer: StreamedRow[] = [];
     let open: StreamedRow[] = [];
+    let openXid = 0;
     /** The position confirmed to the server last: every transaction ending there is published. */
     let confirmed: string | undefined;
     let failed!: (error: Error) => void;
@@ -239,11 +241,14 @@ export class OutboxCdcRelay {
       if (shouldRespond) void service.acknowledge(confirmed ?? '0/0');
     });
     service.on('data', async (_lsn: string, message: Pgoutput.Message) => {
-      if (message.tag === 'begin') open = [];
-      else if (message.tag === 'insert' && message.relation.name === 'outbox') {
+      if (message.tag === 'begin') {
+        open = [];
+        openXid = message.xid;
+      } else if (message.tag === 'insert' && message.relation.name === 'outbox') {
         const row = message.new as Record<string, unknown>;
         if (this.destinations.has(String(row.destination)))
           open.push({
+            xid: openXid,
             id: String(row.id),
             destination: row.destination as 'kafka' | 'rabbitmq',
             topic: String(row.topic),
@@ -346,11 +351,10 @@ export class OutboxCdcRelay {
   private async publishBatch(rows: StreamedRow[], signal: AbortSignal): Promise<void> {
     for (let failures = 0; ;) {
       signal.throwIfAborted();
-      const held = await this.heldPairs();
-      const sendable = rows.filter((r) => !held.has(`${r.destination} ${r.key}`));
+      const sendable = await this.sendable(rows, signal);
       try {
         if (sendable.length > 0) await this.pipeline.publish(sendable);
-        await this.archive(sendable);
+        await this.archive(sendable, signal);
         return;
       } catch (error) {
         if (error instanceof UnpublishableMessageError) {
@@ -362,7 +366,7 @@ export class OutboxCdcRelay {
             if (blocked.has(pair)) continue;
             try {
               await this.pipeline.publish([row]);
-              await this.archive([row]);
+              await this.archive([row], signal);
               rows = rows.filter((r) => r !== row);
             } catch (single) {
               if (!(single instanceof UnpublishableMessageError)) break; // the broker is down: back off
@@ -381,23 +385,72 @@ export class OutboxCdcRelay {
     }
   }
 
-  /** (destination, key) pairs parked now, as `destination key`. */
-  private async heldPairs(): Promise<Set<string>> {
-    const rows: { pair: string }[] = await this.options.dataSource.query(`SELECT destination || ' ' || message_key AS pair FROM outbox_parked_keys`);
-    return new Set(rows.map((r) => r.pair));
+  /**
+   * The rows of `rows` whose (destination, key) is not parked. A key parked
+   * as of a snapshot that does not show the batch yet may have been unparked
+   * by it (a rewrite deletes the parked key in the transaction that inserts
+   * the rows again), so rows are only held back once their transactions are
+   * visible (see untilVisible).
+   */
+  private async sendable(rows: StreamedRow[], signal: AbortSignal): Promise<StreamedRow[]> {
+    const unheld = async () => {
+      const parked: { pair: string }[] = await this.options.dataSource.query(`SELECT destination || ' ' || message_key AS pair FROM outbox_parked_keys`);
+      const held = new Set(parked.map((r) => r.pair));
+      return rows.filter((r) => !held.has(`${r.destination} ${r.key}`));
+    };
+    const sendable = await unheld();
+    if (sendable.length === rows.length) return sendable;
+    await this.untilVisible(rows, signal);
+    return unheld();
   }
 
-  /** Moves published rows from `outbox` to `outbox_published` (rows gone already, after a re-stream, are skipped). */
-  private async archive(rows: StreamedRow[]): Promise<void> {
+  /**
+   * Waits until the transactions of `rows` are visible to new snapshots.
+   * The stream can deliver a transaction before that: its commit record is
+   * flushed, and so decoded and sent, before the committing backend leaves
+   * the list of running transactions, which a loaded machine can delay by
+   * milliseconds. A transaction holds the lock on its own id until after it
+   * has left that list, so once no such lock is held, every later query sees it.
+   */
+  private async untilVisible(rows: StreamedRow[], signal: AbortSignal): Promise<void> {
+    const xids = [...new Set(rows.map((r) => String(r.xid)))];
+    for (;;) {
+      const [{ running }]: { running: number }[] = await this.options.dataSource.query(
+        `SELECT count(*)::int AS running FROM pg_locks WHERE locktype = 'transactionid' AND granted AND transactionid = ANY($1::text[]::xid[])`,
+        [xids],
+      );
+      if (running === 0) return;
+      await sleep(1, signal);
+    }
+  }
+
+  /**
+   * Moves published rows from `outbox` to `outbox_published`. Rows gone
+   * already (archived before a re-stream, or rewritten by an unpark) are
+   * skipped; rows not found are looked for again once their transactions
+   * are visible (see untilVisible), so none stays behind in `outbox`.
+   */
+  private async archive(rows: StreamedRow[], signal: AbortSignal): Promise<void> {
     if (rows.length === 0) return;
-    await this.options.dataSource.query(
+    if ((await this.moveToPublished(rows)) < rows.length) {
+      await this.untilVisible(rows, signal);
+      await this.moveToPublished(rows);
+    }
+  }
+
+  /** How many of `rows` were moved. */
+  private async moveToPublished(rows: StreamedRow[]): Promise<number> {
+    const [{ moved }]: { moved: number }[] = await this.options.dataSource.query(
       `WITH taken AS (
          DELETE FROM outbox WHERE id = ANY($1::bigint[])
          RETURNING id, destination, topic, routing_key, message_key, payload, headers, created_at
+       ), archived AS (
+         INSERT INTO outbox_published (id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at)
+         SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at, clock_timestamp() FROM taken
        )
-       INSERT INTO outbox_published (id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at)
-       SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at, clock_timestamp() FROM taken`,
+       SELECT count(*)::int AS moved FROM taken`,
       [rows.map((r) => r.id)],
     );
+    return moved;
   }
 }
