@@ -29,6 +29,9 @@
  *   handler start - writer's commit (consumer_p50_ms, consumer_p99_ms). The
  *   writer and the consumer run in worker threads of their own, as other
  *   services would: the relay's event loop is its own, as in a service.
+ *   The mode's `lag:` line splits the ack lag: commit to the relay's send
+ *   (finding the row: wake-up or stream, claim) and the broker round trip
+ *   per batch.
  * - burst: BENCH_BURST rows written as fast as one writer can (1,000 per
  *   transaction) with the relay running: seconds until the last ack.
  * One line per mode:
@@ -123,21 +126,36 @@ function makeRelay(mode: Mode, dataSource: DataSource, publisher: OutboxPublishe
  * resolves `until(n)` once n messages in all are confirmed, so a run ends
  * without a polling loop taking CPU from the relay it measures.
  */
-function counting(publisher: OutboxPublisher): OutboxPublisher & { acked: Map<string, number>; until(n: number): Promise<void>; total: number } {
+function counting(publisher: OutboxPublisher): OutboxPublisher & {
+  acked: Map<string, number>;
+  sent: Map<string, number>;
+  brokerMs: number[];
+  until(n: number): Promise<void>;
+  total: number;
+} {
   let waiting: { n: number; resolve: () => void } | undefined;
   const self = {
     acked: new Map<string, number>(),
+    /** When the batch with each message went to the broker (first time). */
+    sent: new Map<string, number>(),
+    /** Each batch's broker round trip. */
+    brokerMs: [] as number[],
     total: 0,
     until(n: number): Promise<void> {
       if (self.total >= n) return Promise.resolve();
       return new Promise<void>((resolve) => (waiting = { n, resolve }));
     },
     publish: async (batch: Parameters<OutboxPublisher['publish']>[0], signal?: AbortSignal) => {
+      const sentAt = now();
       await publisher.publish(batch, signal);
       const at = now();
+      self.brokerMs.push(at - sentAt);
       for (const m of batch) {
         const id = m.headers['message-id'];
-        if (id && !self.acked.has(id)) self.acked.set(id, at);
+        if (id && !self.acked.has(id)) {
+          self.acked.set(id, at);
+          self.sent.set(id, sentAt);
+        }
       }
       self.total += batch.length;
       if (waiting && self.total >= waiting.n) {
@@ -271,6 +289,7 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
       );
       while (received.size < warmUp.length) await new Promise((r) => setTimeout(r, 50));
       received.clear();
+      probe.brokerMs.length = 0;
       // The writer runs in a worker thread with a pool of its own, as another
       // process would: its 1,000 transactions a second must not queue behind
       // the relay and the consumer on this event loop (nor they behind it).
@@ -279,8 +298,15 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
       const deadline = Date.now() + 60_000;
       while (received.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       const ackLags = [...committed].map(([id, at]) => (probe.acked.get(id) ?? Number.POSITIVE_INFINITY) - at);
+      // Where the lag goes: commit to the relay's send (finding the row), and the broker's round trip.
+      const findLags = [...committed].map(([id, at]) => (probe.sent.get(id) ?? Number.POSITIVE_INFINITY) - at);
+      const brokerMs = probe.brokerMs.splice(0);
       const consumerLags = [...committed].map(([id, at]) => (received.get(id) ?? Number.POSITIVE_INFINITY) - at);
-      process.stdout.write(`${mode} lag: ${received.size}/${total} events consumed at ${achievedRate.toFixed(0)} events/s written\n`);
+      process.stdout.write(
+        `${mode} lag: ${received.size}/${total} events consumed at ${achievedRate.toFixed(0)} events/s written; ` +
+          `commit to send p50 ${percentile(findLags, 0.5).toFixed(1)} p99 ${percentile(findLags, 0.99).toFixed(1)} ms, ` +
+          `broker round trip p50 ${percentile(brokerMs, 0.5).toFixed(1)} p99 ${percentile(brokerMs, 0.99).toFixed(1)} ms over ${brokerMs.length} batches\n`,
+      );
 
       // Burst: BURST rows as fast as one writer can, the relay already running.
       const before = probe.total;
