@@ -1,5 +1,4 @@
-import { connectTestRabbitmq, eventually, localServers, uniqueName } from '@conveyor/testing';
-import { Client } from 'pg';
+import { connectTestRabbitmq, eventually, localServers, uniqueName, withAdminClient } from '@conveyor/testing';
 import { addToOutbox, eventMessage, OutboxCdcRelay, RabbitmqOutboxPublisher, unparkOutboxRows } from '../src';
 import { closeTestDataSource, ItemRecorded, openTestDataSource } from './support/harness';
 
@@ -37,17 +36,11 @@ describe('Outbox CDC relay and commit visibility', () => {
     });
     const command = (key: string, seq: number) => eventMessage({ kind: 'rabbitmq', exchange, routingKey: key }, ItemRecorded.create(key, { key, seq }));
     // In the `postgres` database, where deploy/local/infra grants pg_reload_conf (function grants are per database).
-    const configure = async (statements: string[]) => {
-      const s = localServers();
-      const admin = new Client({ host: s.POSTGRES_HOST, port: s.POSTGRES_PORT, user: s.POSTGRES_USER, password: s.POSTGRES_PASSWORD, database: 'postgres' });
-      await admin.connect();
-      try {
+    const configure = (statements: string[]) =>
+      withAdminClient(async (admin) => {
         for (const sql of statements) await admin.query(sql); // ALTER SYSTEM: one statement at a time, outside a transaction
         await admin.query(`SELECT pg_reload_conf()`);
-      } finally {
-        await admin.end();
-      }
-    };
+      });
     const unparker = handle.dataSource.createQueryRunner();
     try {
       relay.start();

@@ -1,6 +1,6 @@
 export { localServers, type LocalServers } from './local-servers';
 export { TEST_RUN_ID, uniqueName } from './unique-names';
-export { createTestDatabase, type TestDatabase } from './postgres';
+export { createTestDatabase, withAdminClient, type TestDatabase } from './postgres';
 export { createTestTopic, testKafka } from './kafka';
 export { connectTestRabbitmq } from './rabbitmq';
 export { testRedis } from './redis';

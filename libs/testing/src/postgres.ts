@@ -13,7 +13,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function withAdminClient<T>(run: (client: Client) => Promise<T>): Promise<T> {
+/** Runs `run` on a client of the local PostgreSQL's `postgres` database (as the app role), then closes it. */
+export async function withAdminClient<T>(run: (client: Client) => Promise<T>): Promise<T> {
   const s = localServers();
   const client = new Client({
     host: s.POSTGRES_HOST,

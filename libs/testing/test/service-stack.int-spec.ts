@@ -1,20 +1,11 @@
-import { Client } from 'pg';
-import { localServers } from '../src/local-servers';
+import { withAdminClient } from '../src/postgres';
 import { PROVIDER_SIM_ENTRY, startServiceStack } from '../src/service-stack';
 import { TEST_RUN_ID } from '../src/unique-names';
 
 /** startServiceStack against the real servers, with provider-sim (no database of its own) as the service and as an extra process. */
 describe('startServiceStack (real processes and PostgreSQL)', () => {
-  const databaseExists = async (name: string): Promise<boolean> => {
-    const s = localServers();
-    const admin = new Client({ host: s.POSTGRES_HOST, port: s.POSTGRES_PORT, user: s.POSTGRES_USER, password: s.POSTGRES_PASSWORD, database: 'postgres' });
-    await admin.connect();
-    try {
-      return (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
-    } finally {
-      await admin.end();
-    }
-  };
+  const databaseExists = (name: string): Promise<boolean> =>
+    withAdminClient(async (admin) => (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
 
   it('When a stack with an extra process and a database is started, then the service answers, gets the extra process in its env, and stop() ends both and drops the database', async () => {
     const stack = await startServiceStack({
@@ -63,14 +54,9 @@ describe('startServiceStack (real processes and PostgreSQL)', () => {
   it('When a step fails (an entry that does not exist), then what was started is stopped and its database dropped before the error', async () => {
     await expect(startServiceStack({ service: 'provider-sim', entry: 'services/provider-sim/src/no-such-main.ts' })).rejects.toThrow(/exited/);
     // Every database this test process made carries its run id; the stacks above were stopped, and the failed one must have dropped its own.
-    const s = localServers();
-    const admin = new Client({ host: s.POSTGRES_HOST, port: s.POSTGRES_PORT, user: s.POSTGRES_USER, password: s.POSTGRES_PASSWORD, database: 'postgres' });
-    await admin.connect();
-    try {
-      const { rows } = await admin.query('SELECT datname FROM pg_database WHERE datname LIKE $1', [`t_provider_sim_${TEST_RUN_ID}_%`]);
-      expect(rows).toEqual([]);
-    } finally {
-      await admin.end();
-    }
+    const { rows } = await withAdminClient((admin) =>
+      admin.query('SELECT datname FROM pg_database WHERE datname LIKE $1', [`t_provider_sim_${TEST_RUN_ID}_%`]),
+    );
+    expect(rows).toEqual([]);
   });
 });
