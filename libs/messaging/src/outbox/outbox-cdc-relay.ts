@@ -62,7 +62,8 @@ interface StreamedRow extends PendingOutboxMessage {
  * from a logical replication slot (pgoutput, publication on `outbox`,
  * inserts only) in commit order, publishes them through the same pipeline,
  * parking and metrics as the polling relay, moves them to
- * `outbox_published`, and only then confirms the slot's position. A crash
+ * `outbox_published` (while the next batch goes to the broker), and only
+ * then confirms the slot's position, batch by batch in order. A crash
  * anywhere before the confirm streams the rows again (at least once; the
  * consumers' inbox absorbs it); rows written while no relay reads are kept
  * in the WAL by the slot and published when one does, in order.
@@ -262,15 +263,16 @@ export class OutboxCdcRelay {
         // been handled (the stream is handled in order). With nothing waiting,
         // the slot may move up to it, so an idle outbox on a busy server does
         // not pin the WAL of every other database's writes.
-        if (buffer.length === 0 && open.length === 0 && !sending && message.messageLsn) {
+        if (buffer.length === 0 && open.length === 0 && !sending && archiving === 0 && message.messageLsn) {
           confirmed = message.messageLsn;
           await service.acknowledge(message.messageLsn);
         }
       } else if (message.tag === 'commit') {
         const end = message.commitEndLsn ?? undefined;
         if (open.length === 0) {
-          // Nothing of ours in it: the position may move on once nothing is waiting before it.
-          if (buffer.length === 0 && end) {
+          // Nothing of ours in it: the position may move on once nothing is waiting before it. (While
+          // a published batch is still being archived it may not; that batch's confirm covers this one.)
+          if (buffer.length === 0 && archiving === 0 && end) {
             confirmed = end;
             void service.acknowledge(end);
           } else if (buffer.length > 0) buffer[buffer.length - 1].commitEndLsn = end;
@@ -286,6 +288,10 @@ export class OutboxCdcRelay {
     });
 
     let sending = false;
+    /** Published batches whose rows are being moved to outbox_published; each confirms its LSN after that. */
+    let archiving = 0;
+    /** The archive-then-confirm of the batch published last: the next one's waits for it, so confirms stay in order. */
+    let archived: Promise<void> = Promise.resolve();
     let idleSince = performance.now();
     const sender = async (): Promise<void> => {
       while (!signal.aborted) {
@@ -308,15 +314,32 @@ export class OutboxCdcRelay {
         }
         const batch = buffer.slice(0, end);
         sending = true;
+        let published: StreamedRow[];
         try {
-          await this.publishBatch(batch, signal);
+          published = await this.publishBatch(batch, signal);
         } finally {
           sending = false;
         }
         buffer.splice(0, end);
         const lsn = batch[batch.length - 1].commitEndLsn as string;
-        confirmed = lsn;
-        await service.acknowledge(lsn);
+        // The broker has the batch; moving its rows to outbox_published is bookkeeping, so it runs while
+        // the next batch goes to the broker (per-key order is the order of publishes, one batch at a time).
+        // The slot moves past the batch only after both, in batch order: a relay that dies before an
+        // archive streams the batch again from the last confirm (a duplicate the inbox absorbs), and
+        // never leaves published rows in `outbox` for good.
+        archiving += 1;
+        const previous = archived;
+        archived = (async () => {
+          try {
+            await previous;
+            await this.archive(published, signal);
+            confirmed = lsn;
+            await service.acknowledge(lsn);
+          } finally {
+            archiving -= 1;
+          }
+        })();
+        archived.catch((error: unknown) => failed(error instanceof Error ? error : new Error(String(error))));
         if (buffer.length < this.batchSize * 4) {
           drained?.();
           drained = undefined;
@@ -334,6 +357,8 @@ export class OutboxCdcRelay {
     try {
       await Promise.race([sender(), failure]);
     } finally {
+      // Stopping: the last batch's archive and confirm finish first.
+      await archived.catch(() => undefined);
       this.streaming = false;
       drained?.();
       await service.destroy().catch(() => undefined);
@@ -343,19 +368,19 @@ export class OutboxCdcRelay {
   /**
    * Publishes a batch, retrying a broker outage with back-off (the slot
    * holds the position meanwhile), finding and counting a row refused for
-   * good as the polling relay does, then moves the published rows to
+   * good as the polling relay does (those rows are archived here, one by
+   * one); returns the rows published together, which the caller moves to
    * `outbox_published`. Rows of a parked (destination, key), and the parked
    * row itself, stay in `outbox`: unparking them with `rewrite` writes them
    * again (see unparkOutboxRows), so the stream sees them anew, in order.
    */
-  private async publishBatch(rows: StreamedRow[], signal: AbortSignal): Promise<void> {
+  private async publishBatch(rows: StreamedRow[], signal: AbortSignal): Promise<StreamedRow[]> {
     for (let failures = 0; ;) {
       signal.throwIfAborted();
       const sendable = await this.sendable(rows, signal);
       try {
         if (sendable.length > 0) await this.pipeline.publish(sendable);
-        await this.archive(sendable, signal);
-        return;
+        return sendable;
       } catch (error) {
         if (error instanceof UnpublishableMessageError) {
           // One at a time: a refused row counts an attempt and holds back the
