@@ -5,6 +5,7 @@ export {
   CreateInboxTable1764000000001,
   CreateOutboxTable1764000000000,
   messagingMigrations,
+  OutboxIdAfterTransactionId1764000000005,
   outboxMigrations,
   ParkOutboxKeysPerDestination1764000000004,
   ParkOutboxRows1764000000003,

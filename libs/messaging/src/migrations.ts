@@ -169,12 +169,34 @@ export class ParkOutboxKeysPerDestination1764000000004 implements MigrationInter
   }
 }
 
+/**
+ * An outbox row's id is taken only once its transaction has an id of its
+ * own (`pg_current_xact_id()` assigns one if it has none yet), so a snapshot
+ * that shows the transaction running covers every id it may still commit.
+ * The polling relay's floor relies on it (relay/claim-floor.ts): without
+ * it, a transaction's first statement could take an id and get its
+ * transaction id only a moment later, invisible to that reasoning.
+ */
+export class OutboxIdAfterTransactionId1764000000005 implements MigrationInterface {
+  name = 'OutboxIdAfterTransactionId1764000000005';
+
+  async up(q: QueryRunner): Promise<void> {
+    // CASE evaluates its condition first; the function is volatile, so it is never folded away.
+    await q.query(`ALTER TABLE outbox ALTER COLUMN id SET DEFAULT CASE WHEN pg_current_xact_id() IS NOT NULL THEN nextval('outbox_id_seq'::regclass) END`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE outbox ALTER COLUMN id SET DEFAULT nextval('outbox_id_seq'::regclass)`);
+  }
+}
+
 /** The outbox tables, in order; a service that publishes runs all of them. */
 export const outboxMigrations = [
   CreateOutboxTable1764000000000,
   SplitPublishedOutbox1764000000002,
   ParkOutboxRows1764000000003,
   ParkOutboxKeysPerDestination1764000000004,
+  OutboxIdAfterTransactionId1764000000005,
 ];
 
 /** Every messaging table, for a service that publishes and consumes. */
@@ -184,4 +206,5 @@ export const messagingMigrations = [
   SplitPublishedOutbox1764000000002,
   ParkOutboxRows1764000000003,
   ParkOutboxKeysPerDestination1764000000004,
+  OutboxIdAfterTransactionId1764000000005,
 ];

@@ -157,6 +157,11 @@ export class OutboxRelay {
     this.loops = [];
   }
 
+  /** Where the next claim starts reading `outbox` (relay/claim-floor.ts; for operators and tests). */
+  get claimFloor(): bigint {
+    return this.claim.floor.value;
+  }
+
   /** `notify` mode: the server process id of the LISTEN connection now, if it is open (for operators and tests). */
   get listenerPid(): number | undefined {
     return this.wakeup?.listenerPid;
@@ -175,14 +180,16 @@ export class OutboxRelay {
     else await sleep(delay, signal);
   }
 
-  /** Waits, when there was nothing to publish, for a notification or the poll interval. */
+  /**
+   * Waits, when there was nothing to publish, for a notification or the
+   * poll interval. A claim after a full poll interval reads `outbox` from
+   * the start again (relay/claim-floor.ts): the safety net for rows
+   * written below the floor by hand.
+   */
   private async idle(signal: AbortSignal): Promise<void> {
-    if (!this.wakeup) {
-      await sleep(this.pollIntervalMs, signal);
-      this.metrics.wokeUp('poll');
-      return;
-    }
-    this.metrics.wokeUp(await this.wakeup.wait(this.pollIntervalMs, signal));
+    const reason = this.wakeup ? await this.wakeup.wait(this.pollIntervalMs, signal) : await sleep(this.pollIntervalMs, signal).then(() => 'poll' as const);
+    if (reason === 'poll') this.claim.floor.reset();
+    this.metrics.wokeUp(reason);
   }
 
   /** Publishes one batch; returns how many rows were published. */

@@ -1,5 +1,6 @@
 import type { RawPostgres, RawSession } from '@conveyor/persistence';
 import type { PendingOutboxMessage } from '../outbox-publisher';
+import { ClaimFloor } from './claim-floor';
 
 /** A batch whose rows are locked and taken, in a transaction still open on `session`. */
 export interface ClaimedBatch {
@@ -18,8 +19,9 @@ interface ClaimStatement {
 
 /**
  * One row of CLAIM_BATCH_SQL's result, in its column order. A claim that
- * took nothing returns one row of nulls but `claimed`, so the relay learns
- * that it locked rows it had to leave.
+ * took nothing returns one row of nulls but `claimed` and the horizon, so
+ * the relay learns that it locked rows it had to leave, and where the
+ * next claim may start (see ClaimFloor).
  */
 type ClaimedRow = [
   id: string | null,
@@ -30,6 +32,10 @@ type ClaimedRow = [
   payload: string,
   headers: Record<string, string>,
   claimed: number,
+  xmin: string,
+  xmax: string,
+  lastId: string,
+  lowestRow: string | null,
 ];
 
 /*
@@ -60,6 +66,11 @@ type ClaimedRow = [
  * has no join whose plan hangs on statistics: a queue table's are usually
  * from a moment when it was nearly empty.
  *
+ * Those dead rows stay until no snapshot anywhere may see them (a replica's
+ * feedback, a long transaction), so both scans start at the relay's floor
+ * (`$3`, see relay/claim-floor.ts), below which every row is gone for good;
+ * the statement returns what the floor needs to move on.
+ *
  * Order is id order, and ids are taken when the row is inserted. Writers of
  * one aggregate serialize on the aggregate's row (they update it before they
  * add to the outbox), so for one key id order is commit order.
@@ -86,7 +97,7 @@ type ClaimedRow = [
 const CLAIM_BATCH_SQL = `
   WITH claimed AS MATERIALIZED (
     SELECT id FROM outbox
-    WHERE destination <> ALL($2::text[])
+    WHERE id >= $3 AND destination <> ALL($2::text[])
       AND destination || ' ' || message_key <> ALL(ARRAY(SELECT destination || ' ' || message_key FROM outbox_parked_keys))
     ORDER BY id
     LIMIT $1
@@ -97,7 +108,7 @@ const CLAIM_BATCH_SQL = `
       FROM (
         SELECT id, destination, message_key, id IN (SELECT id FROM claimed) AS mine
         FROM outbox
-        WHERE id <= (SELECT max(id) FROM claimed) AND destination <> ALL($2::text[])
+        WHERE id >= $3 AND id <= (SELECT max(id) FROM claimed) AND destination <> ALL($2::text[])
       ) pending
     ) ranked
     WHERE mine AND in_order
@@ -108,8 +119,15 @@ const CLAIM_BATCH_SQL = `
     INSERT INTO outbox_published (id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at)
     SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at, clock_timestamp() FROM taken
   )
-  SELECT t.id, t.destination, t.topic, t.routing_key, t.message_key, t.payload, t.headers, c.claimed
-  FROM (SELECT count(*)::int AS claimed FROM claimed) c LEFT JOIN taken t ON true
+  SELECT t.id, t.destination, t.topic, t.routing_key, t.message_key, t.payload, t.headers, c.*
+  FROM (
+    SELECT count(*)::int AS claimed,
+      pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
+      pg_snapshot_xmax(pg_current_snapshot())::text AS xmax,
+      (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_id_seq) AS last_id,
+      (SELECT min(id) FROM outbox WHERE id >= $3 AND destination <> ALL($2::text[])) AS lowest_row
+    FROM claimed
+  ) c LEFT JOIN taken t ON true
   ORDER BY t.id`;
 
 /**
@@ -122,6 +140,8 @@ export class OutboxClaim {
   /** The batch claim, and a claim of one row to find a row the broker refuses. */
   private readonly batch: ClaimStatement;
   private readonly single: ClaimStatement;
+  /** Where claims start reading (see ClaimFloor). */
+  readonly floor = new ClaimFloor();
 
   constructor(
     private readonly postgres: RawPostgres,
@@ -134,7 +154,9 @@ export class OutboxClaim {
       const name = `outbox_claim_${size}_${options.unhandled.join('_') || 'none'}`;
       return {
         name,
-        prepare: `PREPARE ${name} AS ${CLAIM_BATCH_SQL.replaceAll('$1', String(size)).replaceAll('$2::text[]', `'{${options.unhandled.join(',')}}'::text[]`)}`,
+        prepare: `PREPARE ${name}(bigint) AS ${CLAIM_BATCH_SQL.replaceAll('$1', String(size))
+          .replaceAll('$2::text[]', `'{${options.unhandled.join(',')}}'::text[]`)
+          .replaceAll('$3', '$1')}`,
         run: [
           'BEGIN',
           // Losing this commit in a database crash only means the batch is sent
@@ -147,7 +169,7 @@ export class OutboxClaim {
           // session mid-publish: the COMMIT fails and the confirmed batch is sent
           // again, every time. The relay bounds the wait itself (publishTimeoutMs).
           `SET LOCAL idle_in_transaction_session_timeout = ${options.idleInTransactionTimeoutMs}`,
-          `EXECUTE ${name}`,
+          `EXECUTE ${name}(%floor%)`,
         ].join(';\n'),
       };
     };
@@ -167,7 +189,9 @@ export class OutboxClaim {
     let session: RawSession | undefined = after?.session;
     try {
       session ??= await this.postgres.session();
-      let sql = statement.run;
+      const { floor, ticket } = this.floor.next();
+      // The floor is a bigint the relay computed, never input.
+      let sql = statement.run.replace('%floor%', floor.toString());
       if (!session.prepared.has(statement.name)) {
         sql = `${statement.prepare};\n${sql}`;
         session.prepared.add(statement.name);
@@ -179,7 +203,14 @@ export class OutboxClaim {
       const messages = rows.flatMap(([id, destination, topic, routingKey, key, payload, headers]) =>
         id === null ? [] : [{ id, destination, topic, routingKey, key, payload, headers }],
       );
-      return { session, messages, claimed: rows[0]?.[7] ?? 0 };
+      const [, , , , , , , claimed, xmin, xmax, lastId, lowestRow] = rows[0];
+      this.floor.observe(ticket, floor, {
+        xmin: BigInt(xmin),
+        xmax: BigInt(xmax),
+        lastId: BigInt(lastId),
+        lowestRow: lowestRow === null ? null : BigInt(lowestRow),
+      });
+      return { session, messages, claimed };
     } catch (error) {
       // Which of the statements ran is unknown (the PREPARE? the COMMIT?), so
       // the connection is closed, not reused: that also rolls back.

@@ -1,0 +1,118 @@
+import { createTestTopic, testKafka } from '@conveyor/testing';
+import { addToOutbox, eventMessage, KafkaOutboxPublisher, OutboxRelay, type OutboxPublisher, type PendingOutboxMessage } from '../src';
+import { closeTestDataSource, ItemRecorded, openTestDataSource, writeEvents } from './support/harness';
+
+type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
+
+/** The real Kafka publisher, recording what it sent, in order. */
+function recording(publisher: KafkaOutboxPublisher): OutboxPublisher & { sent: PendingOutboxMessage[] } {
+  const sent: PendingOutboxMessage[] = [];
+  return {
+    sent,
+    publish: async (messages, signal) => {
+      await publisher.publish(messages, signal);
+      sent.push(...messages);
+    },
+    close: () => publisher.close(),
+  };
+}
+
+/** Runs relayOnce until a claim takes nothing; returns how many rows went out. */
+async function drain(relay: OutboxRelay): Promise<number> {
+  let total = 0;
+  for (let n = await relay.relayOnce(); n > 0; n = await relay.relayOnce()) total += n;
+  return total;
+}
+
+describe('The polling relay claims from its floor (relay/claim-floor.ts)', () => {
+  let handle: Handle | undefined;
+  const kafka = testKafka();
+  const publisher = new KafkaOutboxPublisher({ kafka });
+  afterAll(async () => {
+    await publisher.close();
+    await closeTestDataSource(handle);
+  });
+
+  it('When rows are published while no snapshot lets their dead versions go, then the next claim starts past them, and new rows still go out', async () => {
+    handle = await openTestDataSource('outbox_floor_dead');
+    const { dataSource } = handle;
+    const topic = await createTestTopic(kafka, 'floor');
+    // A read-only transaction with a snapshot keeps every row deleted from now on (as a replica's feedback
+    // or a long report does), yet holds no transaction id, so it does not stop the floor.
+    const reader = dataSource.createQueryRunner();
+    await reader.connect();
+    await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await reader.query('SELECT count(*) FROM outbox');
+    try {
+      await writeEvents(dataSource, { kind: 'kafka', topic }, { count: 2_000, keys: 40, perTransaction: 250 });
+      const relay = new OutboxRelay({ dataSource, publishers: { kafka: recording(publisher) }, batchSize: 500, cleanupIntervalMs: 0 });
+      expect(relay.claimFloor).toBe(0n);
+      await expect(drain(relay)).resolves.toBe(2_000);
+      const [{ last }]: { last: string }[] = await dataSource.query(`SELECT last_value AS last FROM outbox_id_seq`);
+      expect(relay.claimFloor).toBe(BigInt(last) + 1n);
+      // The reader's snapshot still holds the cleanup horizon: the 2,000 deleted rows are in the table.
+      const [{ holds }]: { holds: boolean }[] = await reader.query(
+        `SELECT backend_xmin IS NOT NULL AS holds FROM pg_stat_activity WHERE pid = pg_backend_pid()`,
+      );
+      expect(holds).toBe(true);
+      await writeEvents(dataSource, { kind: 'kafka', topic }, { count: 10, keys: 10, keyPrefix: 'after' });
+      await expect(relay.relayOnce()).resolves.toBe(10);
+    } finally {
+      await reader.query('ROLLBACK');
+      await reader.release();
+    }
+  });
+
+  it('When a transaction that took an id commits after later rows were published, then the floor waited below it and its rows go out in key order', async () => {
+    handle ??= await openTestDataSource('outbox_floor_late');
+    const { dataSource } = handle;
+    const topic = await createTestTopic(kafka, 'floor_late');
+    const recorder = recording(publisher);
+    const relay = new OutboxRelay({ dataSource, publishers: { kafka: recorder }, batchSize: 200, cleanupIntervalMs: 0 });
+    await drain(relay); // start from whatever the database holds
+    const late = dataSource.createQueryRunner();
+    await late.connect();
+    await late.startTransaction();
+    let lateId: bigint;
+    try {
+      await addToOutbox(late.manager, eventMessage({ kind: 'kafka', topic }, ItemRecorded.create('late', { key: 'late', seq: 0 })));
+      [lateId] = ((await late.query(`SELECT max(id) AS id FROM outbox`)) as { id: string }[]).map((r) => BigInt(r.id));
+      // Later ids, committed and published while the first transaction runs.
+      await writeEvents(dataSource, { kind: 'kafka', topic }, { count: 1_000, keys: 20, perTransaction: 100 });
+      await expect(drain(relay)).resolves.toBe(1_000);
+      expect(relay.claimFloor).toBeLessThanOrEqual(lateId);
+      await late.commitTransaction();
+    } finally {
+      if (late.isTransactionActive) await late.rollbackTransaction();
+      await late.release();
+    }
+    // The same key's next row, written after the first committed (as writers of one aggregate do).
+    await dataSource.transaction((manager) =>
+      addToOutbox(manager, eventMessage({ kind: 'kafka', topic }, ItemRecorded.create('late', { key: 'late', seq: 1 }))),
+    );
+    await expect(drain(relay)).resolves.toBe(2);
+    const lateRows = recorder.sent.filter((m) => m.key === 'late').map((m) => (JSON.parse(m.payload) as { payload: { seq: number } }).payload.seq);
+    expect(lateRows).toEqual([0, 1]);
+    expect(relay.claimFloor).toBeGreaterThan(lateId);
+  });
+
+  it('When an outbox row is inserted, then its transaction has an id before the row takes one from the sequence', async () => {
+    handle ??= await openTestDataSource('outbox_floor_xid');
+    const { dataSource } = handle;
+    // A BEFORE trigger runs after the defaults are computed and before the row is stored (which assigns a
+    // transaction id of its own accord): the column default must have assigned it already.
+    await dataSource.query(`
+      CREATE FUNCTION record_xid() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN NEW.headers := jsonb_build_object('xid', pg_current_xact_id_if_assigned()::text); RETURN NEW; END $$`);
+    await dataSource.query(`CREATE TRIGGER record_xid BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION record_xid()`);
+    try {
+      const [row]: { headers: { xid: string | null } }[] = await dataSource.transaction((manager) =>
+        manager.query(`INSERT INTO outbox (destination, topic, message_key, payload) VALUES ('kafka', 'xid', 'k', '{}') RETURNING headers`),
+      );
+      expect(row.headers.xid).toMatch(/^\d+$/);
+    } finally {
+      await dataSource.query(`DROP TRIGGER record_xid ON outbox`);
+      await dataSource.query(`DELETE FROM outbox WHERE topic = 'xid'`);
+    }
+  });
+});
