@@ -211,9 +211,15 @@ describe('One order, one trace through every service', () => {
     // milliseconds, where the 100 ms poll alone took 116 ms (#23). Printed, not asserted: the machine is shared.
     const placing = span(trace, 'order', 'POST /orders');
     const publish = span(trace, 'order', 'publish order.events');
+    // The transaction that wrote the row: order's last COMMIT to end before the publish began.
+    const commit = trace.spans
+      .filter((s) => spanService(trace, s) === 'order' && s.operationName.startsWith('pg.query:COMMIT') && s.startTime + s.duration <= publish.startTime)
+      .sort((a, b) => a.startTime + a.duration - (b.startTime + b.duration))
+      .at(-1);
     console.log(
       `in the trace: publish order.events began ${((publish.startTime - placing.startTime) / 1000).toFixed(1)} ms after POST /orders began ` +
-        `(${((publish.startTime - placing.startTime - placing.duration) / 1000).toFixed(1)} ms after it ended)`,
+        `(${((publish.startTime - placing.startTime - placing.duration) / 1000).toFixed(1)} ms after it ended` +
+        (commit ? `, ${((publish.startTime - commit.startTime - commit.duration) / 1000).toFixed(1)} ms after its transaction's COMMIT ended)` : ')'),
     );
     console.log(`e2e: order ${order.id}, trace ${trace.traceID}, ${trace.spans.length} spans:\n${formatTraceTree(trace)}`);
   });
