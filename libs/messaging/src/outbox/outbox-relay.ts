@@ -18,6 +18,9 @@ import { NotifyWakeup } from './relay/wakeup';
  */
 const HELD_BACK_RETRY_MS = 5;
 
+/** An idle relay claims from id 0 again at most once per this many poll intervals (see idle). */
+const FLOOR_RESET_POLLS = 10;
+
 /** How an idle relay learns of new rows: `OUTBOX_RELAY` (the CDC relay is a class of its own). */
 export type OutboxRelayMode = 'poll' | 'notify';
 
@@ -95,6 +98,8 @@ export class OutboxRelay {
   /** The LISTEN connection in `notify` mode. */
   private readonly wakeup?: NotifyWakeup;
   private stopping = new AbortController();
+  /** When the claim floor last went back to 0 (performance.now()). */
+  private floorResetAt = 0;
   private loops: Promise<void>[] = [];
 
   constructor(private readonly options: OutboxRelayOptions) {
@@ -182,13 +187,17 @@ export class OutboxRelay {
 
   /**
    * Waits, when there was nothing to publish, for a notification or the
-   * poll interval. A claim after a full poll interval reads `outbox` from
-   * the start again (relay/claim-floor.ts): the safety net for rows
-   * written below the floor by hand.
+   * poll interval. After a full poll interval with nothing to do, the next
+   * claim reads `outbox` from id 0 again (relay/claim-floor.ts), at most once
+   * per {@link FLOOR_RESET_POLLS} intervals: the safety net for rows written
+   * below the floor by hand, found within about a second by default.
    */
   private async idle(signal: AbortSignal): Promise<void> {
     const reason = this.wakeup ? await this.wakeup.wait(this.pollIntervalMs, signal) : await sleep(this.pollIntervalMs, signal).then(() => 'poll' as const);
-    if (reason === 'poll') this.claim.floor.reset();
+    if (reason === 'poll' && performance.now() - this.floorResetAt >= FLOOR_RESET_POLLS * this.pollIntervalMs) {
+      this.claim.floor.reset();
+      this.floorResetAt = performance.now();
+    }
     this.metrics.wokeUp(reason);
   }
 

@@ -40,8 +40,8 @@ export interface ClaimHorizon {
  *    down, so per-key order and parking hold as before.
  *
  * Rows inserted with an explicit id below the floor (copying published rows
- * back by hand) are not seen until the relay's next idle poll, which starts
- * again from 0 ({@link reset}).
+ * back by hand) are not seen until the relay has gone a poll interval
+ * without work: it then starts again from 0 ({@link reset}; OutboxRelay.idle).
  */
 export class ClaimFloor {
   private floor = 0n;
