@@ -28,14 +28,17 @@ describe('The polling relay claims from its floor (relay/claim-floor.ts)', () =>
   let handle: Handle | undefined;
   const kafka = testKafka();
   const publisher = new KafkaOutboxPublisher({ kafka });
+  // One database for all cases: each relay drains what it finds before it starts counting.
+  beforeAll(async () => {
+    handle = await openTestDataSource('outbox_floor');
+  });
   afterAll(async () => {
     await publisher.close();
     await closeTestDataSource(handle);
   });
 
   it('When rows are published while no snapshot lets their dead versions go, then the next claim starts past them, and new rows still go out', async () => {
-    handle = await openTestDataSource('outbox_floor_dead');
-    const { dataSource } = handle;
+    const { dataSource } = handle as Handle;
     const topic = await createTestTopic(kafka, 'floor');
     // A read-only transaction with a snapshot keeps every row deleted from now on (as a replica's feedback
     // or a long report does), yet holds no transaction id, so it does not stop the floor.
@@ -45,7 +48,7 @@ describe('The polling relay claims from its floor (relay/claim-floor.ts)', () =>
     await reader.query('SELECT count(*) FROM outbox');
     try {
       await writeEvents(dataSource, { kind: 'kafka', topic }, { count: 2_000, keys: 40, perTransaction: 250 });
-      const relay = new OutboxRelay({ dataSource, publishers: { kafka: recording(publisher) }, batchSize: 500, cleanupIntervalMs: 0 });
+      const relay = new OutboxRelay({ dataSource, publishers: { kafka: publisher }, batchSize: 500, cleanupIntervalMs: 0 });
       expect(relay.claimFloor).toBe(0n);
       await expect(drain(relay)).resolves.toBe(2_000);
       const [{ last }]: { last: string }[] = await dataSource.query(`SELECT last_value AS last FROM outbox_id_seq`);
@@ -64,8 +67,7 @@ describe('The polling relay claims from its floor (relay/claim-floor.ts)', () =>
   });
 
   it('When a transaction that took an id commits after later rows were published, then the floor waited below it and its rows go out in key order', async () => {
-    handle ??= await openTestDataSource('outbox_floor_late');
-    const { dataSource } = handle;
+    const { dataSource } = handle as Handle;
     const topic = await createTestTopic(kafka, 'floor_late');
     const recorder = recording(publisher);
     const relay = new OutboxRelay({ dataSource, publishers: { kafka: recorder }, batchSize: 200, cleanupIntervalMs: 0 });
@@ -97,8 +99,7 @@ describe('The polling relay claims from its floor (relay/claim-floor.ts)', () =>
   });
 
   it('When an outbox row is inserted, then its transaction has an id before the row takes one from the sequence', async () => {
-    handle ??= await openTestDataSource('outbox_floor_xid');
-    const { dataSource } = handle;
+    const { dataSource } = handle as Handle;
     // A BEFORE trigger runs after the defaults are computed and before the row is stored (which assigns a
     // transaction id of its own accord): the column default must have assigned it already.
     await dataSource.query(`
