@@ -18,24 +18,36 @@ interface ClaimStatement {
 }
 
 /**
- * One row of CLAIM_BATCH_SQL's result, in its column order. A claim that
- * took nothing returns one row of nulls but `claimed` and the horizon, so
- * the relay learns that it locked rows it had to leave, and where the
- * next claim may start (see ClaimFloor).
+ * The rows of CLAIM_BATCH_SQL's result, in its column order. The first
+ * (`id` null) says how many rows the claim locked, publishable or not, and
+ * the horizon (see ClaimFloor): the relay learns that it locked rows it had
+ * to leave, and where the next claim may start. The taken rows follow in id
+ * order, their last columns null: the horizon is sent once per claim, not
+ * once per row, as the relay parses every column of every row on its event
+ * loop (0.3-0.6 ms of a 500-row claim's ~2 ms there).
  */
-type ClaimedRow = [
-  id: string | null,
+type HorizonRow = [
+  id: null,
+  destination: null,
+  topic: null,
+  routingKey: null,
+  key: null,
+  payload: null,
+  headers: null,
+  claimed: number,
+  xmin: string,
+  xmax: string,
+  lastId: string,
+  lowestRow: string | null,
+];
+type TakenRow = [
+  id: string,
   destination: 'kafka' | 'rabbitmq',
   topic: string,
   routingKey: string | null,
   key: string,
   payload: string,
   headers: Record<string, string>,
-  claimed: number,
-  xmin: string,
-  xmax: string,
-  lastId: string,
-  lowestRow: string | null,
 ];
 
 /*
@@ -119,16 +131,16 @@ const CLAIM_BATCH_SQL = `
     INSERT INTO outbox_published (id, destination, topic, routing_key, message_key, payload, headers, created_at, published_at)
     SELECT id, destination, topic, routing_key, message_key, payload, headers, created_at, clock_timestamp() FROM taken
   )
-  SELECT t.id, t.destination, t.topic, t.routing_key, t.message_key, t.payload, t.headers, c.*
-  FROM (
-    SELECT count(*)::int AS claimed,
-      pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
-      pg_snapshot_xmax(pg_current_snapshot())::text AS xmax,
-      (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_id_seq) AS last_id,
-      (SELECT min(id) FROM outbox WHERE id >= $3 AND destination <> ALL($2::text[])) AS lowest_row
-    FROM claimed
-  ) c LEFT JOIN taken t ON true
-  ORDER BY t.id`;
+  SELECT NULL::bigint AS id, NULL AS destination, NULL AS topic, NULL AS routing_key, NULL AS message_key, NULL AS payload, NULL::jsonb AS headers,
+    count(*)::int AS claimed,
+    pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
+    pg_snapshot_xmax(pg_current_snapshot())::text AS xmax,
+    (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_id_seq) AS last_id,
+    (SELECT min(id) FROM outbox WHERE id >= $3 AND destination <> ALL($2::text[])) AS lowest_row
+  FROM claimed
+  UNION ALL
+  SELECT id, destination, topic, routing_key, message_key, payload, headers, NULL, NULL, NULL, NULL, NULL FROM taken
+  ORDER BY id NULLS FIRST`;
 
 /**
  * Claims batches of `outbox` rows for the destinations this relay publishes:
@@ -199,11 +211,17 @@ export class OutboxClaim {
       if (after) sql = `COMMIT;\n${sql}`;
       // Rows as arrays, in CLAIM_BATCH_SQL's column order: no object per row to build and drop.
       const results = await session.queryArrays(sql, `EXECUTE ${statement.name}`, sent);
-      const rows = results[results.length - 1] as ClaimedRow[];
-      const messages = rows.flatMap(([id, destination, topic, routingKey, key, payload, headers]) =>
-        id === null ? [] : [{ id, destination, topic, routingKey, key, payload, headers }],
-      );
-      const [, , , , , , , claimed, xmin, xmax, lastId, lowestRow] = rows[0];
+      const [horizon, ...taken] = results[results.length - 1] as [HorizonRow, ...TakenRow[]];
+      const [, , , , , , , claimed, xmin, xmax, lastId, lowestRow] = horizon;
+      const messages = taken.map(([id, destination, topic, routingKey, key, payload, headers]) => ({
+        id,
+        destination,
+        topic,
+        routingKey,
+        key,
+        payload,
+        headers,
+      }));
       this.floor.observe(ticket, floor, {
         xmin: BigInt(xmin),
         xmax: BigInt(xmax),
