@@ -22,7 +22,13 @@
  *   replication stream reaching its first commit) is paid once per process,
  *   not per 10,000 messages. The relay starts on a
  *   full outbox, so this is the backlog case, where the modes differ only in
- *   how rows are found.
+ *   how rows are found. The mode's `event loop:` line gives each side's
+ *   event-loop busy time per message and the share of the run it was busy
+ *   (medians over the rounds): the raw producer is bound by its event loop,
+ *   so that is where a relay's extra work per message shows. Its `cpu
+ *   cores:` line gives the cores each process group used (this process,
+ *   PostgreSQL, its replica, Kafka, the whole machine; the servers only
+ *   where deploy/local/infra runs them) and their CPU time per message.
  * - lag at a steady BENCH_RATE: one event per transaction, the relay and a
  *   KafkaConsumerServer running as a service runs them (service defaults);
  *   lag = broker ack - writer's commit (lag_p50_ms, lag_p99_ms) and consumer
@@ -38,6 +44,7 @@
  *   outbox-relay: mode=M relay_per_s=N raw_per_s=N ratio=R lag_p50_ms=N lag_p99_ms=N consumer_p50_ms=N consumer_p99_ms=N burst_rows=N burst_drain_s=N raw_spread_per_s=N-N drain_ratio=R start_ms=N
  * CDC needs wal_level=logical; on a server without it the cdc line says so.
  */
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -57,6 +64,7 @@ import {
 import { createTestDatabase, createTestTopic, testKafka, uniqueName, type TestDatabase } from '@conveyor/testing';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
+import { ProcessCpu, type CpuSnapshot, type CpuSplit } from './process-cpu';
 import { z } from 'zod';
 
 const MODES = (process.env['BENCH_MODES'] ?? 'poll,notify,cdc').split(',') as Mode[];
@@ -122,13 +130,20 @@ function makeRelay(mode: Mode, dataSource: DataSource, publisher: OutboxPublishe
 }
 
 /**
- * Wraps the publisher: records each message's ack time (by message id) and
+ * Wraps the publisher: records when each batch was confirmed and, with
+ * `perMessage`, each message's send and ack time (by message id), and
  * resolves `until(n)` once n messages in all are confirmed, so a run ends
- * without a polling loop taking CPU from the relay it measures.
+ * without a polling loop taking CPU from the relay it measures. The
+ * throughput rounds count batches only: two map entries per message are
+ * work on the relay's event loop that a service's relay does not do.
  */
-function counting(publisher: OutboxPublisher): OutboxPublisher & {
+function counting(
+  publisher: OutboxPublisher,
+  { perMessage }: { perMessage: boolean },
+): OutboxPublisher & {
   acked: Map<string, number>;
   sent: Map<string, number>;
+  batches: { at: number; count: number }[];
   brokerMs: number[];
   until(n: number): Promise<void>;
   total: number;
@@ -138,6 +153,8 @@ function counting(publisher: OutboxPublisher): OutboxPublisher & {
     acked: new Map<string, number>(),
     /** When the batch with each message went to the broker (first time). */
     sent: new Map<string, number>(),
+    /** When each batch was confirmed, and its size. */
+    batches: [] as { at: number; count: number }[],
     /** Each batch's broker round trip. */
     brokerMs: [] as number[],
     total: 0,
@@ -150,11 +167,14 @@ function counting(publisher: OutboxPublisher): OutboxPublisher & {
       await publisher.publish(batch, signal);
       const at = now();
       self.brokerMs.push(at - sentAt);
-      for (const m of batch) {
-        const id = m.headers['message-id'];
-        if (id && !self.acked.has(id)) {
-          self.acked.set(id, at);
-          self.sent.set(id, sentAt);
+      self.batches.push({ at, count: batch.length });
+      if (perMessage) {
+        for (const m of batch) {
+          const id = m.headers['message-id'];
+          if (id && !self.acked.has(id)) {
+            self.acked.set(id, at);
+            self.sent.set(id, sentAt);
+          }
         }
       }
       self.total += batch.length;
@@ -196,23 +216,36 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
     }
     // --- throughput: the relay starts on a full outbox --------------------------
     const rates: Record<'relay' | 'raw', number[]> = { relay: [], raw: [] };
+    const cpu = new ProcessCpu();
     // One topic each for all rounds, warmed first: a new topic's first sends
     // wait for its metadata and leaders, which is not what is measured here.
     const relayTopic = await createTestTopic(kafka, 'bench_relay');
     const rawTopic = await createTestTopic(kafka, 'bench_raw');
     /** Runs a relay until `count` messages are confirmed: when it started, when the first and last batch were confirmed, how many the first held. */
-    const relayRun = async (count: number): Promise<{ started: number; firstAck: number; firstCount: number; lastAck: number; stopped: number }> => {
-      const probe = counting(publisher);
+    const relayRun = async (
+      count: number,
+    ): Promise<{ started: number; firstAck: number; firstCount: number; lastAck: number; stopped: number; loop: EventLoopUtilization; cpu: CpuSplit }> => {
+      const probe = counting(publisher, { perMessage: false });
       const relay = makeRelay(mode, dataSource, probe, slotName);
+      const cpuBefore = await cpu.snapshot();
+      const loopBefore = performance.eventLoopUtilization();
       const started = now();
       relay.start();
       await probe.until(count);
       const lastAck = now();
       await relay.stop();
       const stopped = now();
-      const acks = [...probe.acked.values()];
-      const firstAck = Math.min(...acks);
-      return { started, firstAck, firstCount: acks.filter((at) => at === firstAck).length, lastAck, stopped };
+      const first = probe.batches[0];
+      const loop = performance.eventLoopUtilization(loopBefore);
+      return {
+        started,
+        firstAck: first.at,
+        firstCount: first.count,
+        lastAck,
+        stopped,
+        loop,
+        cpu: ProcessCpu.between(cpuBefore, await cpu.snapshot(cpuBefore)),
+      };
     };
     const warmMessages = await fillOutbox(dataSource, relayTopic, 4 * BATCH * CONCURRENCY);
     await relayRun(warmMessages.length);
@@ -230,7 +263,22 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
     const ratios: number[] = [];
     const drainRatios: number[] = [];
     const starts: number[] = [];
-    const rawRun = async (messages: Message[]): Promise<{ rate: number; drain: number }> => {
+    // The event loop's busy time per message on each side (it is the raw
+    // producer's bottleneck), and the share of the run it was busy.
+    // And the cores each process group used (see test/bench/process-cpu.ts):
+    // the relay has PostgreSQL (and its replica) to share the machine with.
+    const loops: Record<'relay' | 'raw', { busyUs: number[]; utilization: number[]; cpu: { split: CpuSplit; msPerMessage: number }[] }> = {
+      relay: { busyUs: [], utilization: [], cpu: [] },
+      raw: { busyUs: [], utilization: [], cpu: [] },
+    };
+    const record = (side: 'relay' | 'raw', run: { loop: EventLoopUtilization; cpu: CpuSplit }, messages: number, elapsedMs: number): void => {
+      loops[side].busyUs.push((run.loop.active * 1_000) / messages);
+      loops[side].utilization.push(run.loop.utilization);
+      loops[side].cpu.push({ split: run.cpu, msPerMessage: elapsedMs / messages });
+    };
+    const rawRun = async (messages: Message[]): Promise<{ rate: number; drain: number; loop: EventLoopUtilization; cpu: CpuSplit; elapsed: number }> => {
+      const cpuBefore: CpuSnapshot = await cpu.snapshot();
+      const loopBefore = performance.eventLoopUtilization();
       const started = now();
       let firstAck = 0;
       for (let i = 0; i < messages.length; i += BATCH) {
@@ -240,7 +288,13 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
       const ended = now();
       process.stdout.write(`${mode} raw: ${messages.length} messages in ${(ended - started).toFixed(0)} ms\n`);
       const firstCount = Math.min(BATCH, messages.length);
-      return { rate: messages.length / ((ended - started) / 1_000), drain: (messages.length - firstCount) / ((ended - firstAck) / 1_000) };
+      return {
+        rate: messages.length / ((ended - started) / 1_000),
+        drain: (messages.length - firstCount) / ((ended - firstAck) / 1_000),
+        loop: performance.eventLoopUtilization(loopBefore),
+        cpu: ProcessCpu.between(cpuBefore, await cpu.snapshot(cpuBefore)),
+        elapsed: ended - started,
+      };
     };
     // The first round's "before": as many messages as a round (the warm-up ones over again; the raw topic has no reader).
     let rawBefore = await rawRun(Array.from({ length: MESSAGES / ROUNDS }, (_, i) => warmMessages[i % warmMessages.length]));
@@ -250,7 +304,7 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
       // relay_per_s as before: from start() until the relay has stopped.
       const elapsed = run.stopped - run.started;
       process.stdout.write(
-        `${mode} round ${round + 1} relay: ${messages.length} messages in ${elapsed.toFixed(0)} ms (first ack after ${(run.firstAck - run.started).toFixed(0)} ms)\n`,
+        `${mode} round ${round + 1} relay: ${messages.length} messages in ${elapsed.toFixed(0)} ms (first ack after ${(run.firstAck - run.started).toFixed(0)} ms, stopped ${(run.stopped - run.lastAck).toFixed(0)} ms after the last)\n`,
       );
       const relayRate = messages.length / (elapsed / 1_000);
       const relayDrain = (messages.length - run.firstCount) / ((run.lastAck - run.firstAck) / 1_000);
@@ -260,6 +314,8 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
       ratios.push(relayRate / ((rawBefore.rate + rawAfter.rate) / 2));
       drainRatios.push(relayDrain / ((rawBefore.drain + rawAfter.drain) / 2));
       starts.push(run.firstAck - run.started);
+      record('relay', run, messages.length, elapsed);
+      record('raw', rawAfter, messages.length, rawAfter.elapsed);
       rawBefore = rawAfter;
     }
     // Medians over the rounds: one stalled round on either side (a broker or
@@ -270,12 +326,32 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
     const rawSpread = `${Math.min(...rates.raw).toFixed(0)}-${Math.max(...rates.raw).toFixed(0)}`;
     const drainRatio = percentile(drainRatios, 0.5);
     const startMs = percentile(starts, 0.5);
+    const loopLine = (side: 'relay' | 'raw'): string =>
+      `${side} ${percentile(loops[side].busyUs, 0.5).toFixed(1)} µs/message (busy ${percentile(loops[side].utilization, 0.5).toFixed(2)} of the run)`;
+    process.stdout.write(`${mode} event loop: ${loopLine('relay')}, ${loopLine('raw')}; medians over the rounds\n`);
+    // Cores, and CPU µs per message, of each group: medians over the rounds.
+    const cpuLine = (side: 'relay' | 'raw'): string =>
+      (['node', 'postgres', 'replica', 'kafka', 'machine'] as const)
+        .filter((group) => loops[side].cpu.every(({ split }) => split[group] !== undefined))
+        .map((group) => {
+          const cores = percentile(
+            loops[side].cpu.map(({ split }) => split[group] as number),
+            0.5,
+          );
+          const us = percentile(
+            loops[side].cpu.map(({ split, msPerMessage }) => (split[group] as number) * msPerMessage * 1_000),
+            0.5,
+          );
+          return `${group} ${cores.toFixed(2)} (${us.toFixed(1)} µs/message)`;
+        })
+        .join(' ');
+    process.stdout.write(`${mode} cpu cores: relay ${cpuLine('relay')}; raw ${cpuLine('raw')}\n`);
 
     // --- lag at a steady rate, and the burst, with the relay running ---------------
     received.clear();
     const lagTopic = await createTestTopic(kafka, 'bench_lag');
     const consumer = await consumerThread(db, lagTopic);
-    const probe = counting(publisher);
+    const probe = counting(publisher, { perMessage: true });
     const relay = makeRelay(mode, dataSource, probe, slotName);
     relay.start();
     try {
