@@ -64,7 +64,7 @@ import {
 import { createTestDatabase, createTestTopic, testKafka, uniqueName, type TestDatabase } from '@conveyor/testing';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { ProcessCpu, type CpuSnapshot, type CpuSplit } from './process-cpu';
+import { ProcessCpu, type CpuGroup, type CpuWindow } from './process-cpu';
 import { z } from 'zod';
 
 const MODES = (process.env['BENCH_MODES'] ?? 'poll,notify,cdc').split(',') as Mode[];
@@ -224,7 +224,7 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
     /** Runs a relay until `count` messages are confirmed: when it started, when the first and last batch were confirmed, how many the first held. */
     const relayRun = async (
       count: number,
-    ): Promise<{ started: number; firstAck: number; firstCount: number; lastAck: number; stopped: number; loop: EventLoopUtilization; cpu: CpuSplit }> => {
+    ): Promise<{ started: number; firstAck: number; firstCount: number; lastAck: number; stopped: number; loop: EventLoopUtilization; cpu: CpuWindow }> => {
       const probe = counting(publisher, { perMessage: false });
       const relay = makeRelay(mode, dataSource, probe, slotName);
       const cpuBefore = await cpu.snapshot();
@@ -267,17 +267,9 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
     // producer's bottleneck), and the share of the run it was busy.
     // And the cores each process group used (see test/bench/process-cpu.ts):
     // the relay has PostgreSQL (and its replica) to share the machine with.
-    const loops: Record<'relay' | 'raw', { busyUs: number[]; utilization: number[]; cpu: { split: CpuSplit; msPerMessage: number }[] }> = {
-      relay: { busyUs: [], utilization: [], cpu: [] },
-      raw: { busyUs: [], utilization: [], cpu: [] },
-    };
-    const record = (side: 'relay' | 'raw', run: { loop: EventLoopUtilization; cpu: CpuSplit }, messages: number, elapsedMs: number): void => {
-      loops[side].busyUs.push((run.loop.active * 1_000) / messages);
-      loops[side].utilization.push(run.loop.utilization);
-      loops[side].cpu.push({ split: run.cpu, msPerMessage: elapsedMs / messages });
-    };
-    const rawRun = async (messages: Message[]): Promise<{ rate: number; drain: number; loop: EventLoopUtilization; cpu: CpuSplit; elapsed: number }> => {
-      const cpuBefore: CpuSnapshot = await cpu.snapshot();
+    const costs: Record<'relay' | 'raw', { loop: EventLoopUtilization; cpu: CpuWindow; messages: number }[]> = { relay: [], raw: [] };
+    const rawRun = async (messages: Message[]): Promise<{ rate: number; drain: number; loop: EventLoopUtilization; cpu: CpuWindow }> => {
+      const cpuBefore = await cpu.snapshot();
       const loopBefore = performance.eventLoopUtilization();
       const started = now();
       let firstAck = 0;
@@ -293,7 +285,6 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
         drain: (messages.length - firstCount) / ((ended - firstAck) / 1_000),
         loop: performance.eventLoopUtilization(loopBefore),
         cpu: ProcessCpu.between(cpuBefore, await cpu.snapshot(cpuBefore)),
-        elapsed: ended - started,
       };
     };
     // The first round's "before": as many messages as a round (the warm-up ones over again; the raw topic has no reader).
@@ -314,8 +305,8 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
       ratios.push(relayRate / ((rawBefore.rate + rawAfter.rate) / 2));
       drainRatios.push(relayDrain / ((rawBefore.drain + rawAfter.drain) / 2));
       starts.push(run.firstAck - run.started);
-      record('relay', run, messages.length, elapsed);
-      record('raw', rawAfter, messages.length, rawAfter.elapsed);
+      costs.relay.push({ ...run, messages: messages.length });
+      costs.raw.push({ ...rawAfter, messages: messages.length });
       rawBefore = rawAfter;
     }
     // Medians over the rounds: one stalled round on either side (a broker or
@@ -326,22 +317,18 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
     const rawSpread = `${Math.min(...rates.raw).toFixed(0)}-${Math.max(...rates.raw).toFixed(0)}`;
     const drainRatio = percentile(drainRatios, 0.5);
     const startMs = percentile(starts, 0.5);
+    const median = (side: 'relay' | 'raw', value: (cost: (typeof costs)['relay'][number]) => number): number => percentile(costs[side].map(value), 0.5);
     const loopLine = (side: 'relay' | 'raw'): string =>
-      `${side} ${percentile(loops[side].busyUs, 0.5).toFixed(1)} µs/message (busy ${percentile(loops[side].utilization, 0.5).toFixed(2)} of the run)`;
+      `${side} ${median(side, ({ loop, messages }) => (loop.active * 1_000) / messages).toFixed(1)} µs/message ` +
+      `(busy ${median(side, ({ loop }) => loop.utilization).toFixed(2)} of the run)`;
     process.stdout.write(`${mode} event loop: ${loopLine('relay')}, ${loopLine('raw')}; medians over the rounds\n`);
     // Cores, and CPU µs per message, of each group: medians over the rounds.
     const cpuLine = (side: 'relay' | 'raw'): string =>
-      (['node', 'postgres', 'replica', 'kafka', 'machine'] as const)
-        .filter((group) => loops[side].cpu.every(({ split }) => split[group] !== undefined))
+      (['node', 'postgres', 'replica', 'kafka', 'machine'] as CpuGroup[])
+        .filter((group) => costs[side].every(({ cpu: { cpuMs } }) => cpuMs[group] !== undefined))
         .map((group) => {
-          const cores = percentile(
-            loops[side].cpu.map(({ split }) => split[group] as number),
-            0.5,
-          );
-          const us = percentile(
-            loops[side].cpu.map(({ split, msPerMessage }) => (split[group] as number) * msPerMessage * 1_000),
-            0.5,
-          );
+          const cores = median(side, ({ cpu: { cpuMs, windowMs } }) => (cpuMs[group] as number) / windowMs);
+          const us = median(side, ({ cpu: { cpuMs }, messages }) => ((cpuMs[group] as number) * 1_000) / messages);
           return `${group} ${cores.toFixed(2)} (${us.toFixed(1)} µs/message)`;
         })
         .join(' ');

@@ -15,18 +15,22 @@ import pidusage from 'pidusage';
 
 const SERVERS = ['postgres', 'replica', 'kafka'] as const;
 type Server = (typeof SERVERS)[number];
-type Group = 'node' | Server | 'machine';
+export type CpuGroup = 'node' | Server | 'machine';
 
-/** CPU milliseconds used so far, per group, at `at` (performance.now()). */
+/** CPU milliseconds used so far, at `at` (performance.now()). */
 export interface CpuSnapshot {
   at: number;
-  ms: Partial<Record<Group, number>>;
-  /** The processes counted per server. */
-  families: Map<Server, number[]>;
+  node: number;
+  machine: number;
+  /** Per server, each of its processes' CPU milliseconds so far. */
+  servers: Map<Server, Map<number, number>>;
 }
 
-/** Cores each group used between two snapshots (1.0: one core busy all the time). */
-export type CpuSplit = Partial<Record<Group, number>>;
+/** CPU milliseconds each group used within a window of `windowMs`. */
+export interface CpuWindow {
+  windowMs: number;
+  cpuMs: Partial<Record<CpuGroup, number>>;
+}
 
 /** Busy milliseconds of every core together. */
 function machineMs(): number {
@@ -53,29 +57,35 @@ export class ProcessCpu {
    * window), so a process started within the window is left out of it.
    */
   async snapshot(start?: CpuSnapshot): Promise<CpuSnapshot> {
-    const families = start?.families ?? new Map<Server, number[]>();
-    if (!start) {
+    const families = new Map<Server, number[]>();
+    for (const [server, pid] of this.pids) {
       // PostgreSQL forks a process per connection and per helper: count them all.
-      for (const [server, pid] of this.pids) families.set(server, [pid, ...(await pidtree(pid).catch(() => []))]);
+      families.set(server, start ? [...(start.servers.get(server)?.keys() ?? [])] : [pid, ...(await pidtree(pid).catch(() => []))]);
     }
     const at = performance.now();
     const node = process.cpuUsage();
-    const ms: CpuSnapshot['ms'] = { node: (node.user + node.system) / 1_000, machine: machineMs() };
+    const snapshot: CpuSnapshot = { at, node: (node.user + node.system) / 1_000, machine: machineMs(), servers: new Map() };
     for (const [server, family] of families) {
-      // A process that ended within the window is missing from the answer; its time is lost to the split.
-      const usage = await pidusage(family).catch(() => undefined);
-      if (usage) ms[server] = family.reduce((sum, pid) => sum + (usage[pid]?.ctime ?? 0), 0);
+      const usage: Record<string, pidusage.Status | undefined> = await pidusage(family).catch(() => ({}));
+      const byPid = new Map<number, number>();
+      for (const pid of family) {
+        const ctime = usage[String(pid)]?.ctime;
+        if (ctime !== undefined) byPid.set(pid, ctime);
+      }
+      snapshot.servers.set(server, byPid);
     }
-    return { at, ms, families };
+    return snapshot;
   }
 
-  static between(a: CpuSnapshot, b: CpuSnapshot): CpuSplit {
-    const split: CpuSplit = {};
-    for (const group of Object.keys(b.ms) as Group[]) {
-      const before = a.ms[group];
-      const after = b.ms[group];
-      if (before !== undefined && after !== undefined) split[group] = (after - before) / (b.at - a.at);
+  /** CPU time per group between two snapshots; a server's processes count where both snapshots read them. */
+  static between(a: CpuSnapshot, b: CpuSnapshot): CpuWindow {
+    const cpuMs: CpuWindow['cpuMs'] = { node: b.node - a.node, machine: b.machine - a.machine };
+    for (const [server, after] of b.servers) {
+      const before = a.servers.get(server);
+      if (!before) continue;
+      // A process that ended within the window is missing from `after`: its time in the window is lost, not negative.
+      cpuMs[server] = [...after].reduce((sum, [pid, ms]) => sum + (before.has(pid) ? ms - (before.get(pid) as number) : 0), 0);
     }
-    return split;
+    return { windowMs: b.at - a.at, cpuMs };
   }
 }
