@@ -79,14 +79,19 @@ const confirmedLsn = async (handle: Handle, slot: string): Promise<number> =>
 /** A broker stand-in in front of the real publisher: `down` makes every send fail as an unreachable broker does. */
 class SwitchableBroker implements OutboxPublisher {
   down = false;
+  /** Goes down by itself once it has passed on this many batches. */
+  downAfter = Number.POSITIVE_INFINITY;
   failures = 0;
+  /** The sizes of the batches it passed on. */
+  readonly sizes: number[] = [];
   constructor(private readonly inner: OutboxPublisher) {}
   async publish(messages: PendingOutboxMessage[], signal?: AbortSignal): Promise<void> {
-    if (this.down) {
+    if (this.down || this.sizes.length >= this.downAfter) {
       this.failures += 1;
       throw new Error('connect ECONNREFUSED 127.0.0.1:9092');
     }
     await this.inner.publish(messages, signal);
+    this.sizes.push(messages.length);
   }
   close(): Promise<void> {
     return this.inner.close();
@@ -318,6 +323,36 @@ describe('Outbox CDC relay (logical replication)', () => {
       await eventually(() => (distinct(received) >= 300 ? true : undefined), { timeoutMs: 30_000, what: '300 messages' });
       expect(outOfOrder(received)).toBe(0);
       await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'an empty outbox' });
+    } finally {
+      await relay.stop();
+      await broker.close();
+      await consumer.disconnect();
+    }
+  }, 60_000);
+
+  it('When one transaction holds more rows than a batch, then it goes out in batches, and the slot moves past it only once all are out', async () => {
+    const topic = await createTestTopic(kafka, 'outbox_cdc_large');
+    const { consumer, received } = await collectTopic(kafka, topic);
+    const broker = new SwitchableBroker(new KafkaOutboxPublisher({ kafka }));
+    const relay = new OutboxCdcRelay({ dataSource: handle.dataSource, publishers: { kafka: broker }, batchSize: 50, backoffInitialMs: 20, backoffMaxMs: 100 });
+    slots.push(relay.slotName);
+    try {
+      relay.start();
+      await eventually(() => (relay.streaming ? true : undefined), { what: 'the relay streaming' });
+      const before = await confirmedLsn(handle, relay.slotName);
+      // The broker confirms three batches of the transaction, then is down.
+      broker.downAfter = 3;
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 400, keys: 8, perTransaction: 400 });
+      await eventually(() => (broker.failures >= 3 ? true : undefined), { timeoutMs: 30_000, what: 'three failed sends' });
+      expect(broker.sizes).toEqual([50, 50, 50]);
+      // Published rows of an unfinished transaction: the slot stays before it, so a restart sends it again from its start.
+      await expect(confirmedLsn(handle, relay.slotName)).resolves.toBe(before);
+      broker.downAfter = Number.POSITIVE_INFINITY;
+      await eventually(() => (distinct(received) >= 400 ? true : undefined), { timeoutMs: 30_000, what: '400 messages' });
+      expect(outOfOrder(received)).toBe(0);
+      expect(Math.max(...broker.sizes)).toBe(50);
+      await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'an empty outbox' });
+      await eventually(async () => ((await confirmedLsn(handle, relay.slotName)) > before ? true : undefined), { what: 'the slot confirmed' });
     } finally {
       await relay.stop();
       await broker.close();

@@ -305,13 +305,11 @@ export class OutboxCdcRelay {
           continue;
         }
         idleSince = performance.now();
-        // A batch ends at a transaction boundary, so its last commit LSN covers all of it.
-        let end = Math.min(this.batchSize, buffer.length);
-        while (end < buffer.length && !buffer[end - 1].commitEndLsn) end += 1;
-        if (!buffer[end - 1].commitEndLsn) {
-          await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(1_000, signal), failure]);
-          continue;
-        }
+        // The buffer holds committed transactions only. A batch is at most
+        // batchSize rows, even inside one large transaction: a batch the size
+        // of a 10,000-row transaction is more than the broker takes in one
+        // request, and was then sent row by row.
+        const end = Math.min(this.batchSize, buffer.length);
         const batch = buffer.slice(0, end);
         sending = true;
         let published: StreamedRow[];
@@ -321,20 +319,24 @@ export class OutboxCdcRelay {
           sending = false;
         }
         buffer.splice(0, end);
-        const lsn = batch[batch.length - 1].commitEndLsn as string;
+        // Set on a transaction's last row: a batch that ends inside a transaction confirms nothing,
+        // the batch that ends it confirms it all.
+        const lsn = batch[batch.length - 1].commitEndLsn;
         // The broker has the batch; moving its rows to outbox_published is bookkeeping, so it runs while
         // the next batch goes to the broker (per-key order is the order of publishes, one batch at a time).
-        // The slot moves past the batch only after both, in batch order: a relay that dies before an
-        // archive streams the batch again from the last confirm (a duplicate the inbox absorbs), and
-        // never leaves published rows in `outbox` for good.
+        // The slot moves past a transaction only after both, for all of its rows, in batch order: a relay
+        // that dies before streams it again from the last confirm (duplicates the inbox absorbs; rows
+        // archived already are skipped), and never leaves published rows in `outbox` for good.
         archiving += 1;
         const previous = archived;
         archived = (async () => {
           try {
             await previous;
             await this.archive(published, signal);
-            confirmed = lsn;
-            await service.acknowledge(lsn);
+            if (lsn) {
+              confirmed = lsn;
+              await service.acknowledge(lsn);
+            }
           } finally {
             archiving -= 1;
           }
