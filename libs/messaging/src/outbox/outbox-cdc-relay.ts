@@ -216,9 +216,12 @@ export class OutboxCdcRelay {
   /**
    * Streams from the slot until `signal` aborts or something fails (then
    * throws; the caller backs off and streams again from the last confirmed
-   * position). Decoded rows collect per transaction; a committed
-   * transaction's rows join the buffer, which one sender drains in batches
-   * (one batch with the broker at a time, so per-key order is commit order).
+   * position). The stream sends a transaction only once it has committed
+   * (pgoutput without streaming), so its rows join the buffer as they come,
+   * and one sender drains it in batches (one batch with the broker at a
+   * time, so per-key order is commit order): a large transaction's first
+   * batch goes out while the rest of it is still arriving, and the buffer
+   * (with it the stream, through flow control) stops at four batches.
    */
   private async stream(signal: AbortSignal): Promise<void> {
     const service = new LogicalReplicationService(this.postgres.clientConfig({ application_name: `outbox-cdc ${this.slotName}` }), {
@@ -226,8 +229,11 @@ export class OutboxCdcRelay {
       flowControl: { enabled: true },
     });
     const buffer: StreamedRow[] = [];
-    let open: StreamedRow[] = [];
+    /** The transaction being received (between its begin and its commit), and its id. */
+    let inTransaction = false;
     let openXid = 0;
+    /** The row that joined the buffer last: the commit LSN of its transaction (and of later ones without rows) goes on it. */
+    let lastRow: StreamedRow | undefined;
     /** The position confirmed to the server last: every transaction ending there is published. */
     let confirmed: string | undefined;
     let failed!: (error: Error) => void;
@@ -243,47 +249,48 @@ export class OutboxCdcRelay {
     });
     service.on('data', async (_lsn: string, message: Pgoutput.Message) => {
       if (message.tag === 'begin') {
-        open = [];
+        inTransaction = true;
         openXid = message.xid;
       } else if (message.tag === 'insert' && message.relation.name === 'outbox') {
         const row = message.new as Record<string, unknown>;
-        if (this.destinations.has(String(row.destination)))
-          open.push({
-            xid: openXid,
-            id: String(row.id),
-            destination: row.destination as 'kafka' | 'rabbitmq',
-            topic: String(row.topic),
-            routingKey: (row.routing_key as string | null) ?? null,
-            key: String(row.message_key),
-            payload: String(row.payload),
-            headers: (typeof row.headers === 'string' ? JSON.parse(row.headers) : row.headers) as Record<string, string>,
-          });
+        if (!this.destinations.has(String(row.destination))) return;
+        lastRow = {
+          xid: openXid,
+          id: String(row.id),
+          destination: row.destination as 'kafka' | 'rabbitmq',
+          topic: String(row.topic),
+          routingKey: (row.routing_key as string | null) ?? null,
+          key: String(row.message_key),
+          payload: String(row.payload),
+          headers: (typeof row.headers === 'string' ? JSON.parse(row.headers) : row.headers) as Record<string, string>,
+        };
+        buffer.push(lastRow);
+        if (buffer.length >= this.batchSize) wake?.();
+        // Back-pressure: with flow control on, the stream is paused while this waits.
+        if (buffer.length >= this.batchSize * 4) await new Promise<void>((resolve) => (drained = resolve));
       } else if (message.tag === 'message' && message.prefix === HEARTBEAT_PREFIX) {
         // Our own heartbeat came through the stream: everything before it has
         // been handled (the stream is handled in order). With nothing waiting,
         // the slot may move up to it, so an idle outbox on a busy server does
         // not pin the WAL of every other database's writes.
-        if (buffer.length === 0 && open.length === 0 && !sending && archiving === 0 && message.messageLsn) {
+        if (!inTransaction && buffer.length === 0 && !sending && archiving === 0 && message.messageLsn) {
           confirmed = message.messageLsn;
           await service.acknowledge(message.messageLsn);
         }
       } else if (message.tag === 'commit') {
+        inTransaction = false;
         const end = message.commitEndLsn ?? undefined;
-        if (open.length === 0) {
-          // Nothing of ours in it: the position may move on once nothing is waiting before it. (While
-          // a published batch is still being archived it may not; that batch's confirm covers this one.)
-          if (buffer.length === 0 && archiving === 0 && end) {
-            confirmed = end;
-            void service.acknowledge(end);
-          } else if (buffer.length > 0) buffer[buffer.length - 1].commitEndLsn = end;
-        } else {
-          open[open.length - 1].commitEndLsn = end;
-          buffer.push(...open);
+        if (!end) return;
+        if (buffer.length === 0 && !sending && archiving === 0) {
+          // Every row so far is published and archived (this transaction's too, if it had any): the slot may move past it.
+          confirmed = end;
+          void service.acknowledge(end);
+        } else if (lastRow) {
+          // The row that joined last is still on its way, and everything waiting ends with it: the
+          // batch it is in confirms this commit once it is published and archived.
+          lastRow.commitEndLsn = end;
         }
-        open = [];
         wake?.();
-        // Back-pressure: with flow control on, the stream is paused while this waits.
-        if (buffer.length >= this.batchSize * 4) await new Promise<void>((resolve) => (drained = resolve));
       }
     });
 
@@ -295,8 +302,9 @@ export class OutboxCdcRelay {
     let idleSince = performance.now();
     const sender = async (): Promise<void> => {
       while (!signal.aborted) {
-        if (buffer.length === 0) {
-          if (performance.now() - idleSince >= this.heartbeatMs) {
+        if (buffer.length === 0 || (inTransaction && buffer.length < this.batchSize)) {
+          // Nothing to send, or less than a batch of a transaction still arriving: wait for more, or its commit.
+          if (buffer.length === 0 && performance.now() - idleSince >= this.heartbeatMs) {
             idleSince = performance.now();
             await this.options.dataSource.query(`SELECT pg_logical_emit_message(false, '${HEARTBEAT_PREFIX}', '')`);
           }
@@ -305,10 +313,8 @@ export class OutboxCdcRelay {
           continue;
         }
         idleSince = performance.now();
-        // The buffer holds committed transactions only. A batch is at most
-        // batchSize rows, even inside one large transaction: a batch the size
-        // of a 10,000-row transaction is more than the broker takes in one
-        // request, and was then sent row by row.
+        // At most batchSize rows, even inside one large transaction: a whole
+        // 10,000-row transaction is more than the broker takes in one request.
         const end = Math.min(this.batchSize, buffer.length);
         const batch = buffer.slice(0, end);
         sending = true;
@@ -319,9 +325,6 @@ export class OutboxCdcRelay {
           sending = false;
         }
         buffer.splice(0, end);
-        // Set on a transaction's last row: a batch that ends inside a transaction confirms nothing,
-        // the batch that ends it confirms it all.
-        const lsn = batch[batch.length - 1].commitEndLsn;
         // The broker has the batch; moving its rows to outbox_published is bookkeeping, so it runs while
         // the next batch goes to the broker (per-key order is the order of publishes, one batch at a time).
         // The slot moves past a transaction only after both, for all of its rows, in batch order: a relay
@@ -333,12 +336,16 @@ export class OutboxCdcRelay {
           try {
             await previous;
             await this.archive(published, signal);
-            if (lsn) {
-              confirmed = lsn;
-              await service.acknowledge(lsn);
-            }
           } finally {
             archiving -= 1;
+          }
+          // Read only now: the commit of the transaction the batch ends in may have come while it was
+          // out. Without one (the batch ends inside a transaction) it confirms nothing; the batch that
+          // ends the transaction confirms it all, or, if that has gone already, its commit does.
+          const lsn = batch[batch.length - 1].commitEndLsn;
+          if (lsn) {
+            confirmed = lsn;
+            await service.acknowledge(lsn);
           }
         })();
         archived.catch((error: unknown) => failed(error instanceof Error ? error : new Error(String(error))));
