@@ -185,6 +185,30 @@ describe('Outbox CDC relay (logical replication)', () => {
     }
   });
 
+  it('When the publication predates its column list, then ensureSlot narrows it to the columns the relay publishes', async () => {
+    const publisher = new KafkaOutboxPublisher({ kafka });
+    const relay = new OutboxCdcRelay({ dataSource: handle.dataSource, publishers: { kafka: publisher } });
+    slots.push(relay.slotName);
+    const streamed = async (): Promise<string[]> => {
+      const [row]: { attnames: string[] }[] = await handle.dataSource.query(
+        `SELECT attnames::text[] AS attnames FROM pg_publication_tables WHERE pubname = 'outbox_cdc' AND tablename = 'outbox'`,
+      );
+      return [...row.attnames].sort();
+    };
+    try {
+      // As a relay of an earlier release made it: every column of `outbox`.
+      await handle.dataSource.query(`CREATE PUBLICATION outbox_cdc FOR TABLE outbox WITH (publish = 'insert')`);
+      const [{ columns }]: { columns: number }[] = await handle.dataSource.query(
+        `SELECT count(*)::int AS columns FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'outbox'`,
+      );
+      await expect(streamed()).resolves.toHaveLength(columns);
+      await relay.ensureSlot();
+      await expect(streamed()).resolves.toEqual(['destination', 'headers', 'id', 'message_key', 'payload', 'routing_key', 'topic']);
+    } finally {
+      await publisher.close();
+    }
+  });
+
   it('When the broker refuses a key for good, then CDC parks it, holds its later rows, lets other keys through, and a rewrite unpark publishes them in order', async () => {
     const rabbit = await connectTestRabbitmq();
     const channel = await rabbit.createChannel();

@@ -48,6 +48,13 @@ export interface OutboxCdcRelayOptions {
   lease?: { locks: LeaseLocks; name?: string };
 }
 
+/**
+ * The outbox columns the publication streams: what the relay publishes, and
+ * no more. Every other column (a timestamp among them) would be sent by the
+ * server and parsed by the relay for each row, on the event loop that bounds it.
+ */
+const STREAMED_COLUMNS = ['id', 'destination', 'topic', 'routing_key', 'message_key', 'payload', 'headers'];
+
 /** Prefix of the logical message an idle CDC relay writes to move its slot on (see stream). */
 const HEARTBEAT_PREFIX = 'conveyor-outbox-cdc-heartbeat';
 
@@ -156,13 +163,23 @@ export class OutboxCdcRelay {
     this.loops = [];
   }
 
-  /** Creates the publication and the slot if they are missing (idempotent; replicas may race). */
+  /**
+   * Creates the publication and the slot if they are missing (idempotent;
+   * replicas may race), and gives a publication made before its column list
+   * (PostgreSQL 15) the list.
+   */
   async ensureSlot(): Promise<void> {
+    const columns = STREAMED_COLUMNS.join(', ');
     try {
       await this.options.dataSource.query(
         `DO $$ BEGIN
            IF NOT EXISTS (SELECT FROM pg_publication WHERE pubname = '${this.publicationName}') THEN
-             CREATE PUBLICATION ${this.publicationName} FOR TABLE outbox WITH (publish = 'insert');
+             CREATE PUBLICATION ${this.publicationName} FOR TABLE outbox (${columns}) WITH (publish = 'insert');
+           ELSIF NOT EXISTS (
+             SELECT FROM pg_publication_tables WHERE pubname = '${this.publicationName}' AND tablename = 'outbox'
+               AND attnames @> '{${columns}}'::name[] AND attnames <@ '{${columns}}'::name[]
+           ) THEN
+             ALTER PUBLICATION ${this.publicationName} SET TABLE outbox (${columns});
            END IF;
          END $$`,
       );
