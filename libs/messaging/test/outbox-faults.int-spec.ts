@@ -170,6 +170,37 @@ describe('Outbox relay and a row the broker rejects for good', () => {
     await closeTestDataSource(handle);
   });
 
+  it('When a batch is larger than the broker takes in one request but no row is, then it goes out whole and in order, without a refusal', async () => {
+    const topic = await createTestTopic(kafka, 'outbox_large_batch');
+    // 24 rows of about 100 kB, one key: 2.4 MB for one partition, where the broker takes 1 MiB per request.
+    await handle.dataSource.transaction(async (manager) => {
+      await addToOutbox(
+        manager,
+        Array.from({ length: 24 }, (_, seq) => {
+          const message = eventMessage({ kind: 'kafka', topic }, ItemRecorded.create('large', { key: 'large', seq }));
+          return { ...message, headers: { ...message.headers, padding: 'x'.repeat(100_000) } };
+        }),
+      );
+    });
+    const warned: string[] = [];
+    const logger = {
+      log: () => undefined,
+      warn: (message: unknown) => void warned.push(String(message)),
+      error: (message: unknown) => void warned.push(String(message)),
+    };
+    const publisher = new KafkaOutboxPublisher({ kafka });
+    const relay = new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: publisher }, logger, batchSize: 50, pollIntervalMs: 5 });
+    try {
+      relay.start();
+      const received = await readAll(kafka, topic, 24);
+      expect(received.map((m) => m.seq)).toEqual(Array.from({ length: 24 }, (_, seq) => seq));
+      expect(warned).toEqual([]);
+    } finally {
+      await relay.stop();
+      await publisher.close();
+    }
+  });
+
   it('When a row is too large for its topic, then it is retried a bounded number of times and parked, other keys keep flowing, later rows of its key wait, and replay un-parks it', async () => {
     const topic = uniqueName('outbox_poison');
     const admin = kafka.admin();

@@ -11,7 +11,20 @@ export interface KafkaOutboxPublisherOptions {
   requestTimeoutMs?: number;
   /** kafkajs retries within one send before the relay's own back-off takes over; default 3. */
   retries?: number;
+  /**
+   * Largest request, in bytes of keys, values and headers: a larger batch
+   * goes as several requests, one after the other; default 900,000, under
+   * the broker's default `message.max.bytes` (1 MiB per partition's batch).
+   */
+  maxRequestBytes?: number;
 }
+
+/**
+ * A message's bytes on the wire besides its key, value and stored headers,
+ * rounded up: lengths, offsets and timestamp, and the `traceparent` the
+ * publisher adds.
+ */
+const RECORD_OVERHEAD_BYTES = 160;
 
 /**
  * Sends outbox rows to Kafka with an idempotent producer (acks=all, one
@@ -34,29 +47,35 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
       void producer.disconnect().catch(() => undefined);
     };
     signal?.addEventListener('abort', abandon, { once: true });
-    const byTopic = new Map<string, Message[]>();
-    const spans = messages.map((m) => {
-      const { span, headers } = startProducerSpan(publishSpanName(m.topic), m.headers, () => ({
-        'messaging.system': 'kafka',
-        'messaging.destination.name': m.topic,
-        'messaging.kafka.message.key': m.key,
-        'messaging.operation.type': 'send',
-        'conveyor.outbox.id': m.id,
-      }));
-      const list = byTopic.get(m.topic) ?? [];
-      list.push({ key: m.key, value: m.payload, headers });
-      byTopic.set(m.topic, list);
-      return span;
-    });
+    const requests = this.requests(messages).map((part) => ({ part, byTopic: new Map<string, Message[]>() }));
+    const spans = requests.flatMap(({ part, byTopic }) =>
+      part.map((m) => {
+        const { span, headers } = startProducerSpan(publishSpanName(m.topic), m.headers, () => ({
+          'messaging.system': 'kafka',
+          'messaging.destination.name': m.topic,
+          'messaging.kafka.message.key': m.key,
+          'messaging.operation.type': 'send',
+          'conveyor.outbox.id': m.id,
+        }));
+        const list = byTopic.get(m.topic);
+        if (list) list.push({ key: m.key, value: m.payload, headers });
+        else byTopic.set(m.topic, [{ key: m.key, value: m.payload, headers }]);
+        return span;
+      }),
+    );
     try {
-      await sendTraced(spans, () =>
-        producer.sendBatch({
-          acks: -1,
-          timeout: this.options.requestTimeoutMs ?? 10_000,
-          compression: CompressionTypes.None,
-          topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
-        }),
-      );
+      await sendTraced(spans, async () => {
+        // One request at a time, in row order: the producer has one in flight, so per-key order holds.
+        for (const { byTopic } of requests) {
+          signal?.throwIfAborted();
+          await producer.sendBatch({
+            acks: -1,
+            timeout: this.options.requestTimeoutMs ?? 10_000,
+            compression: CompressionTypes.None,
+            topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+          });
+        }
+      });
     } catch (error) {
       // A failed idempotent producer may hold sequence state the broker no
       // longer agrees with (e.g. after a broker restart); start clean.
@@ -67,6 +86,40 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
     } finally {
       signal?.removeEventListener('abort', abandon);
     }
+  }
+
+  /**
+   * The messages as the requests they go in, in order: all in one, unless
+   * together they pass maxRequestBytes, which the broker would refuse
+   * (MESSAGE_TOO_LARGE) though each message alone is fine. A message larger
+   * than the bound goes alone, for the broker to refuse or take.
+   */
+  private requests(messages: PendingOutboxMessage[]): PendingOutboxMessage[][] {
+    const limit = this.options.maxRequestBytes ?? 900_000;
+    const size = (m: PendingOutboxMessage, bytes: (text: string) => number): number => {
+      let total = RECORD_OVERHEAD_BYTES + bytes(m.key) + bytes(m.payload);
+      for (const name in m.headers) total += bytes(name) + bytes(m.headers[name]);
+      return total;
+    };
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: a batch under the bound by that count is one request (the usual case).
+    let upperBound = 0;
+    for (const m of messages) upperBound += size(m, (text) => text.length * 3);
+    if (upperBound <= limit) return [messages];
+    const parts: PendingOutboxMessage[][] = [];
+    let part: PendingOutboxMessage[] = [];
+    let bytes = 0;
+    for (const m of messages) {
+      const own = size(m, Buffer.byteLength);
+      if (part.length > 0 && bytes + own > limit) {
+        parts.push(part);
+        part = [];
+        bytes = 0;
+      }
+      part.push(m);
+      bytes += own;
+    }
+    parts.push(part);
+    return parts;
   }
 
   async close(): Promise<void> {
