@@ -1,7 +1,7 @@
 /**
  * What the transactional outbox costs, in each relay mode (poll, notify,
  * cdc), in one run. `make bench-outbox`; knobs: BENCH_MODES (poll,notify,cdc),
- * BENCH_MESSAGES (60000 per mode), BENCH_BATCH (500), BENCH_ROUNDS (6),
+ * BENCH_MESSAGES (120000 per mode), BENCH_BATCH (500), BENCH_ROUNDS (12),
  * BENCH_RELAY_CONCURRENCY (2), BENCH_RATE (1000/s), BENCH_LAG_SECONDS (10),
  * BENCH_BURST (100000).
  *
@@ -11,20 +11,24 @@
  *   through the relay as a service runs it and once through a raw kafkajs
  *   producer with the same settings (idempotent, acks=all, one request in
  *   flight) and the same batch size; same process, one warmed topic each (3
- *   partitions). Every relay round has a raw run right before and right
- *   after it: relay_per_s and raw_per_s are the medians of the rounds'
- *   rates, ratio the median of the rounds' relay rate / mean of its two raw
- *   neighbours (so a raw rate that drifts during the run moves it little),
- *   raw_spread_per_s the slowest and fastest raw run. drain_ratio is the
- *   same ratio timed from each side's first confirmed batch to its last, and
- *   start_ms the median time from a relay's start() to its first confirmed
- *   batch: a relay is started per round, and start-up (for cdc, the
- *   replication stream reaching its first commit) is paid once per process,
- *   not per 10,000 messages. The relay starts on a
- *   full outbox, so this is the backlog case, where the modes differ only in
- *   how rows are found. The mode's `event loop:` line gives each side's
- *   event-loop busy time per message and the share of the run it was busy
- *   (medians over the rounds): the raw producer is bound by its event loop,
+ *   partitions). One relay runs through all rounds, as a service runs one
+ *   per process; each round commits its 10,000 rows in one transaction and
+ *   is timed from that commit to the broker's ack of the last row
+ *   (commit-to-ack, as the lag below). Every relay round has a raw run
+ *   right before and right after it: relay_per_s and raw_per_s are the
+ *   medians of the rounds' rates, ratio the median of the rounds' relay
+ *   rate / mean of its two raw neighbours (so a raw rate that drifts during
+ *   the run moves it little), raw_spread_per_s the slowest and fastest raw
+ *   run. drain_ratio is the same ratio timed from each side's first
+ *   confirmed batch to its last (without the relay's wake-up and first
+ *   claim, or the stream's first rows), and start_ms the time from the
+ *   relay's start() on a full outbox to its first confirmed batch (for cdc,
+ *   the replication stream reaching its first commit), paid once per
+ *   process. All rows of a round are there at once, so this is the backlog
+ *   case, where the modes differ only in how the relay learns of them
+ *   (poll: up to one poll interval). The mode's `event loop:` line gives
+ *   each side's event-loop busy time per message and the share of the run
+ *   it was busy (medians over the rounds): the raw producer is bound by its event loop,
  *   so that is where a relay's extra work per message shows. Its `cpu
  *   cores:` line gives the cores each process group used (this process,
  *   PostgreSQL, its replica, Kafka, the whole machine; the servers only
@@ -68,11 +72,11 @@ import { ProcessCpu, type CpuGroup, type CpuWindow } from './process-cpu';
 import { z } from 'zod';
 
 const MODES = (process.env['BENCH_MODES'] ?? 'poll,notify,cdc').split(',') as Mode[];
-const MESSAGES = Number(process.env['BENCH_MESSAGES'] ?? 60_000);
+const MESSAGES = Number(process.env['BENCH_MESSAGES'] ?? 120_000);
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 500);
 const RATE = Number(process.env['BENCH_RATE'] ?? 1_000);
 const LAG_SECONDS = Number(process.env['BENCH_LAG_SECONDS'] ?? 10);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 12);
 const CONCURRENCY = Number(process.env['BENCH_RELAY_CONCURRENCY'] ?? 2);
 const BURST = Number(process.env['BENCH_BURST'] ?? 100_000);
 
@@ -108,19 +112,34 @@ class LagProbe {
 @Module({ controllers: [LagProbe] })
 class LagProbeModule {}
 
-async function fillOutbox(dataSource: DataSource, topic: string, count: number): Promise<Message[]> {
-  const messages: Message[] = [];
-  for (let start = 0; start < count; start += 1_000) {
-    const batch = Array.from({ length: Math.min(1_000, count - start) }, (_, i) => BenchEvent.create(`order-${(start + i) % 1_000}`, { n: start + i, note }));
-    await dataSource.transaction((manager) =>
-      addToOutbox(
+/** `count` bench events, and the same as the raw producer sends them (built outside any timed window). */
+function benchEvents(count: number): { events: ReturnType<typeof BenchEvent.create>[]; messages: Message[] } {
+  const events = Array.from({ length: count }, (_, i) => BenchEvent.create(`order-${i % 1_000}`, { n: i, note }));
+  const messages = events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e), headers: { 'message-id': e.id, 'event-type': e.type } }));
+  return { events, messages };
+}
+
+/**
+ * Adds `events` to the outbox, `perTransaction` to a transaction (1,000
+ * unless given); `beforeCommit` runs in the last one, after its insert.
+ * Resolves with when the last transaction committed.
+ */
+async function writeOutbox(
+  dataSource: DataSource,
+  topic: string,
+  events: ReturnType<typeof BenchEvent.create>[],
+  { perTransaction = 1_000, beforeCommit }: { perTransaction?: number; beforeCommit?: () => Promise<void> } = {},
+): Promise<number> {
+  for (let start = 0; start < events.length; start += perTransaction) {
+    await dataSource.transaction(async (manager) => {
+      await addToOutbox(
         manager,
-        batch.map((e) => eventMessage({ kind: 'kafka', topic }, e)),
-      ),
-    );
-    for (const e of batch) messages.push({ key: e.aggregateId, value: JSON.stringify(e), headers: { 'message-id': e.id, 'event-type': e.type } });
+        events.slice(start, start + perTransaction).map((e) => eventMessage({ kind: 'kafka', topic }, e)),
+      );
+      if (start + perTransaction >= events.length) await beforeCommit?.();
+    });
   }
-  return messages;
+  return now();
 }
 
 /** A relay of `mode` as a service runs it (service defaults, the bench's batch size and concurrency). */
@@ -214,100 +233,110 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
       if (level !== 'logical') return `outbox-relay: mode=cdc skipped (wal_level=${level}; needs logical and a restart)`;
       await new OutboxCdcRelay({ dataSource, publishers: { kafka: publisher }, slotName }).ensureSlot();
     }
-    // --- throughput: the relay starts on a full outbox --------------------------
+    // --- throughput: a running relay, each round's rows committed at once -------
     const rates: Record<'relay' | 'raw', number[]> = { relay: [], raw: [] };
     const cpu = new ProcessCpu();
     // One topic each for all rounds, warmed first: a new topic's first sends
     // wait for its metadata and leaders, which is not what is measured here.
     const relayTopic = await createTestTopic(kafka, 'bench_relay');
     const rawTopic = await createTestTopic(kafka, 'bench_raw');
-    /** Runs a relay until `count` messages are confirmed: when it started, when the first and last batch were confirmed, how many the first held. */
-    const relayRun = async (
-      count: number,
-    ): Promise<{ started: number; firstAck: number; firstCount: number; lastAck: number; stopped: number; loop: EventLoopUtilization; cpu: CpuWindow }> => {
-      const probe = counting(publisher, { perMessage: false });
-      const relay = makeRelay(mode, dataSource, probe, slotName);
-      const cpuBefore = await cpu.snapshot();
-      const loopBefore = performance.eventLoopUtilization();
-      const started = now();
-      relay.start();
-      await probe.until(count);
-      const lastAck = now();
-      await relay.stop();
-      const stopped = now();
-      const first = probe.batches[0];
-      const loop = performance.eventLoopUtilization(loopBefore);
-      return {
-        started,
-        firstAck: first.at,
-        firstCount: first.count,
-        lastAck,
-        stopped,
-        loop,
-        cpu: ProcessCpu.between(cpuBefore, await cpu.snapshot(cpuBefore)),
-      };
-    };
-    const warmMessages = await fillOutbox(dataSource, relayTopic, 4 * BATCH * CONCURRENCY);
-    await relayRun(warmMessages.length);
-    for (let i = 0; i < warmMessages.length; i += BATCH) {
-      await raw.sendBatch({ acks: -1, topicMessages: [{ topic: rawTopic, messages: warmMessages.slice(i, i + BATCH) }] });
-    }
-    // The raw producer's rate swings (on a shared machine 27k-83k/s between
-    // rounds): so each relay round sits between a raw run just before and one
-    // just after it, and the ratio is the median of the rounds' ratios, each
-    // relay round against the mean of its two raw neighbours.
-    // drain_*: the same from the first confirmed batch to the last, on both
-    // sides, so a relay's start-up (connections, for cdc the replication
-    // stream reaching its first commit) is printed apart (start_ms) instead
-    // of counted against its rate once per 10,000 messages.
+    // One relay for all rounds, as a service runs one per process: started on
+    // a full outbox (the warm-up rows), so start_ms is its start-up once
+    // (connections, LISTEN, for cdc the replication stream reaching its first
+    // commit), not paid again per 10,000 messages.
+    const roundProbe = counting(publisher, { perMessage: false });
+    const roundRelay = makeRelay(mode, dataSource, roundProbe, slotName);
+    const warm = benchEvents(4 * BATCH * CONCURRENCY);
+    await writeOutbox(dataSource, relayTopic, warm.events);
+    const relayStarted = now();
+    roundRelay.start();
+    // The rounds' rates and ratios, and each side's cost (see the event loop and cpu cores lines below).
     const ratios: number[] = [];
     const drainRatios: number[] = [];
-    const starts: number[] = [];
-    // The event loop's busy time per message on each side (it is the raw
-    // producer's bottleneck), and the share of the run it was busy.
-    // And the cores each process group used (see test/bench/process-cpu.ts):
-    // the relay has PostgreSQL (and its replica) to share the machine with.
     const costs: Record<'relay' | 'raw', { loop: EventLoopUtilization; cpu: CpuWindow; messages: number }[]> = { relay: [], raw: [] };
-    const rawRun = async (messages: Message[]): Promise<{ rate: number; drain: number; loop: EventLoopUtilization; cpu: CpuWindow }> => {
-      const cpuBefore = await cpu.snapshot();
-      const loopBefore = performance.eventLoopUtilization();
-      const started = now();
-      let firstAck = 0;
-      for (let i = 0; i < messages.length; i += BATCH) {
-        await raw.sendBatch({ acks: -1, topicMessages: [{ topic: rawTopic, messages: messages.slice(i, i + BATCH) }] });
-        if (i === 0) firstAck = now();
+    let startMs: number;
+    try {
+      await roundProbe.until(warm.events.length);
+      startMs = roundProbe.batches[0].at - relayStarted;
+      for (let i = 0; i < warm.messages.length; i += BATCH) {
+        await raw.sendBatch({ acks: -1, topicMessages: [{ topic: rawTopic, messages: warm.messages.slice(i, i + BATCH) }] });
       }
-      const ended = now();
-      process.stdout.write(`${mode} raw: ${messages.length} messages in ${(ended - started).toFixed(0)} ms\n`);
-      const firstCount = Math.min(BATCH, messages.length);
-      return {
-        rate: messages.length / ((ended - started) / 1_000),
-        drain: (messages.length - firstCount) / ((ended - firstAck) / 1_000),
-        loop: performance.eventLoopUtilization(loopBefore),
-        cpu: ProcessCpu.between(cpuBefore, await cpu.snapshot(cpuBefore)),
+      /**
+       * One round: `events` committed in one transaction with the relay
+       * running, timed from that commit to the broker's ack of the last
+       * (commit-to-ack, as the lag below), and from the first confirmed
+       * batch to the last (drain). The CPU and event-loop windows open just
+       * before the COMMIT, after the insert: the writer's work is not the relay's.
+       */
+      const relayRound = async (
+        events: ReturnType<typeof BenchEvent.create>[],
+      ): Promise<{ rate: number; drain: number; firstAckMs: number; elapsed: number; loop: EventLoopUtilization; cpu: CpuWindow }> => {
+        const total = roundProbe.total;
+        const batches = roundProbe.batches.length;
+        let cpuBefore: Awaited<ReturnType<ProcessCpu['snapshot']>> | undefined;
+        let loopBefore: EventLoopUtilization | undefined;
+        const committed = await writeOutbox(dataSource, relayTopic, events, {
+          perTransaction: events.length,
+          beforeCommit: async () => {
+            cpuBefore = await cpu.snapshot();
+            loopBefore = performance.eventLoopUtilization();
+          },
+        });
+        await roundProbe.until(total + events.length);
+        const lastAck = now();
+        const loop = performance.eventLoopUtilization(loopBefore);
+        const first = roundProbe.batches[batches];
+        return {
+          rate: events.length / ((lastAck - committed) / 1_000),
+          drain: (events.length - first.count) / ((lastAck - first.at) / 1_000),
+          firstAckMs: first.at - committed,
+          elapsed: lastAck - committed,
+          loop,
+          cpu: ProcessCpu.between(cpuBefore as NonNullable<typeof cpuBefore>, await cpu.snapshot(cpuBefore)),
+        };
       };
-    };
-    // The first round's "before": as many messages as a round (the warm-up ones over again; the raw topic has no reader).
-    let rawBefore = await rawRun(Array.from({ length: MESSAGES / ROUNDS }, (_, i) => warmMessages[i % warmMessages.length]));
-    for (let round = 0; round < ROUNDS; round += 1) {
-      const messages = await fillOutbox(dataSource, relayTopic, MESSAGES / ROUNDS);
-      const run = await relayRun(messages.length);
-      // relay_per_s as before: from start() until the relay has stopped.
-      const elapsed = run.stopped - run.started;
-      process.stdout.write(
-        `${mode} round ${round + 1} relay: ${messages.length} messages in ${elapsed.toFixed(0)} ms (first ack after ${(run.firstAck - run.started).toFixed(0)} ms, stopped ${(run.stopped - run.lastAck).toFixed(0)} ms after the last)\n`,
-      );
-      const relayRate = messages.length / (elapsed / 1_000);
-      const relayDrain = (messages.length - run.firstCount) / ((run.lastAck - run.firstAck) / 1_000);
-      const rawAfter = await rawRun(messages);
-      rates.relay.push(relayRate);
-      rates.raw.push(rawAfter.rate);
-      ratios.push(relayRate / ((rawBefore.rate + rawAfter.rate) / 2));
-      drainRatios.push(relayDrain / ((rawBefore.drain + rawAfter.drain) / 2));
-      starts.push(run.firstAck - run.started);
-      costs.relay.push({ ...run, messages: messages.length });
-      costs.raw.push({ ...rawAfter, messages: messages.length });
-      rawBefore = rawAfter;
+      const rawRun = async (messages: Message[]): Promise<{ rate: number; drain: number; loop: EventLoopUtilization; cpu: CpuWindow }> => {
+        const cpuBefore = await cpu.snapshot();
+        const loopBefore = performance.eventLoopUtilization();
+        const started = now();
+        let firstAck = 0;
+        for (let i = 0; i < messages.length; i += BATCH) {
+          await raw.sendBatch({ acks: -1, topicMessages: [{ topic: rawTopic, messages: messages.slice(i, i + BATCH) }] });
+          if (i === 0) firstAck = now();
+        }
+        const ended = now();
+        process.stdout.write(`${mode} raw: ${messages.length} messages in ${(ended - started).toFixed(0)} ms\n`);
+        const firstCount = Math.min(BATCH, messages.length);
+        return {
+          rate: messages.length / ((ended - started) / 1_000),
+          drain: (messages.length - firstCount) / ((ended - firstAck) / 1_000),
+          loop: performance.eventLoopUtilization(loopBefore),
+          cpu: ProcessCpu.between(cpuBefore, await cpu.snapshot(cpuBefore)),
+        };
+      };
+      // The raw producer's rate swings (on a shared machine 27k-83k/s between
+      // rounds): so each relay round sits between a raw run just before and one
+      // just after it, and the ratio is the median of the rounds' ratios, each
+      // relay round against the mean of its two raw neighbours.
+      // The first round's "before": as many messages as a round (the warm-up ones over again; the raw topic has no reader).
+      let rawBefore = await rawRun(Array.from({ length: MESSAGES / ROUNDS }, (_, i) => warm.messages[i % warm.messages.length]));
+      for (let round = 0; round < ROUNDS; round += 1) {
+        const { events, messages } = benchEvents(MESSAGES / ROUNDS);
+        const run = await relayRound(events);
+        process.stdout.write(
+          `${mode} round ${round + 1} relay: ${events.length} messages in ${run.elapsed.toFixed(0)} ms from the commit (first ack after ${run.firstAckMs.toFixed(0)} ms)\n`,
+        );
+        const rawAfter = await rawRun(messages);
+        rates.relay.push(run.rate);
+        rates.raw.push(rawAfter.rate);
+        ratios.push(run.rate / ((rawBefore.rate + rawAfter.rate) / 2));
+        drainRatios.push(run.drain / ((rawBefore.drain + rawAfter.drain) / 2));
+        costs.relay.push({ ...run, messages: events.length });
+        costs.raw.push({ ...rawAfter, messages: messages.length });
+        rawBefore = rawAfter;
+      }
+    } finally {
+      await roundRelay.stop();
     }
     // Medians over the rounds: one stalled round on either side (a broker or
     // garbage-collection pause) moves a median little and a sum a lot.
@@ -316,7 +345,6 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
     const ratio = percentile(ratios, 0.5);
     const rawSpread = `${Math.min(...rates.raw).toFixed(0)}-${Math.max(...rates.raw).toFixed(0)}`;
     const drainRatio = percentile(drainRatios, 0.5);
-    const startMs = percentile(starts, 0.5);
     const median = (side: 'relay' | 'raw', value: (cost: (typeof costs)['relay'][number]) => number): number => percentile(costs[side].map(value), 0.5);
     const loopLine = (side: 'relay' | 'raw'): string =>
       `${side} ${median(side, ({ loop, messages }) => (loop.active * 1_000) / messages).toFixed(1)} µs/message ` +
@@ -373,8 +401,9 @@ async function benchMode(mode: Mode, kafka: Kafka, raw: Producer, publisher: Kaf
 
       // Burst: BURST rows as fast as one writer can, the relay already running.
       const before = probe.total;
+      const burst = benchEvents(BURST).events;
       const burstStarted = performance.now();
-      await fillOutbox(dataSource, lagTopic, BURST);
+      await writeOutbox(dataSource, lagTopic, burst);
       const written = performance.now();
       await probe.until(before + BURST);
       const drained = performance.now();
