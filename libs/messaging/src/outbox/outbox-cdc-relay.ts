@@ -246,9 +246,10 @@ export class OutboxCdcRelay {
       flowControl: { enabled: true },
     });
     const buffer: StreamedRow[] = [];
-    /** The transaction being received (between its begin and its commit), and its id. */
+    /** The transaction being received (between its begin and its commit): its id, and how many of its rows wait at the buffer's end. */
     let inTransaction = false;
     let openXid = 0;
+    let openRows = 0;
     /** The row that joined the buffer last: the commit LSN of its transaction (and of later ones without rows) goes on it. */
     let lastRow: StreamedRow | undefined;
     /** The position confirmed to the server last: every transaction ending there is published. */
@@ -268,6 +269,7 @@ export class OutboxCdcRelay {
       if (message.tag === 'begin') {
         inTransaction = true;
         openXid = message.xid;
+        openRows = 0;
       } else if (message.tag === 'insert' && message.relation.name === 'outbox') {
         const row = message.new as Record<string, unknown>;
         if (!this.destinations.has(String(row.destination))) return;
@@ -282,6 +284,7 @@ export class OutboxCdcRelay {
           headers: (typeof row.headers === 'string' ? JSON.parse(row.headers) : row.headers) as Record<string, string>,
         };
         buffer.push(lastRow);
+        openRows += 1;
         if (buffer.length >= this.batchSize) wake?.();
         // Back-pressure: with flow control on, the stream is paused while this waits.
         if (buffer.length >= this.batchSize * 4) await new Promise<void>((resolve) => (drained = resolve));
@@ -296,6 +299,7 @@ export class OutboxCdcRelay {
         }
       } else if (message.tag === 'commit') {
         inTransaction = false;
+        openRows = 0;
         const end = message.commitEndLsn ?? undefined;
         if (!end) return;
         if (buffer.length === 0 && !sending && archiving === 0) {
@@ -319,8 +323,8 @@ export class OutboxCdcRelay {
     let idleSince = performance.now();
     const sender = async (): Promise<void> => {
       while (!signal.aborted) {
-        if (buffer.length === 0 || (inTransaction && buffer.length < this.batchSize)) {
-          // Nothing to send, or less than a batch of a transaction still arriving: wait for more, or its commit.
+        if (buffer.length === 0 || (buffer.length === openRows && buffer.length < this.batchSize)) {
+          // Nothing to send, or only less than a batch of a transaction still arriving: wait for more, or its commit.
           if (buffer.length === 0 && performance.now() - idleSince >= this.heartbeatMs) {
             idleSince = performance.now();
             await this.options.dataSource.query(`SELECT pg_logical_emit_message(false, '${HEARTBEAT_PREFIX}', '')`);
@@ -342,6 +346,8 @@ export class OutboxCdcRelay {
           sending = false;
         }
         buffer.splice(0, end);
+        // The open transaction's rows are the buffer's last.
+        openRows = Math.min(openRows, buffer.length);
         // The broker has the batch; moving its rows to outbox_published is bookkeeping, so it runs while
         // the next batch goes to the broker (per-key order is the order of publishes, one batch at a time).
         // The slot moves past a transaction only after both, for all of its rows, in batch order: a relay
