@@ -131,6 +131,31 @@ describe('Outbox CDC relay (logical replication)', () => {
     await closeTestDataSource(handle);
   });
 
+  /**
+   * A CDC relay (batches of 50, a quick back-off) streaming into a new topic
+   * through a SwitchableBroker, and a collector on that topic.
+   */
+  const streamingThroughBroker = async (name: string) => {
+    const topic = await createTestTopic(kafka, name);
+    const { consumer, received } = await collectTopic(kafka, topic);
+    const broker = new SwitchableBroker(new KafkaOutboxPublisher({ kafka }));
+    const relay = new OutboxCdcRelay({ dataSource: handle.dataSource, publishers: { kafka: broker }, batchSize: 50, backoffInitialMs: 20, backoffMaxMs: 100 });
+    slots.push(relay.slotName);
+    const stop = async (): Promise<void> => {
+      await relay.stop();
+      await broker.close();
+      await consumer.disconnect();
+    };
+    try {
+      relay.start();
+      await eventually(() => (relay.streaming ? true : undefined), { what: 'the relay streaming' });
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    return { topic, received, broker, relay, stop };
+  };
+
   it('When rows are committed, then they are published in per-key order, moved to outbox_published, the trace continues, and the slot is confirmed after the broker', async () => {
     const topic = await createTestTopic(kafka, 'outbox_cdc');
     const { consumer, received } = await collectTopic(kafka, topic);
@@ -328,14 +353,8 @@ describe('Outbox CDC relay (logical replication)', () => {
   }, 90_000);
 
   it('When the broker is down, then nothing is confirmed or removed, and once it is back every row goes out in order', async () => {
-    const topic = await createTestTopic(kafka, 'outbox_cdc_outage');
-    const { consumer, received } = await collectTopic(kafka, topic);
-    const broker = new SwitchableBroker(new KafkaOutboxPublisher({ kafka }));
-    const relay = new OutboxCdcRelay({ dataSource: handle.dataSource, publishers: { kafka: broker }, batchSize: 50, backoffInitialMs: 20, backoffMaxMs: 100 });
-    slots.push(relay.slotName);
+    const { topic, received, broker, relay, stop } = await streamingThroughBroker('outbox_cdc_outage');
     try {
-      relay.start();
-      await eventually(() => (relay.streaming ? true : undefined), { what: 'the relay streaming' });
       broker.down = true;
       const before = await confirmedLsn(handle, relay.slotName);
       await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 300, keys: 6, perTransaction: 10 });
@@ -348,21 +367,13 @@ describe('Outbox CDC relay (logical replication)', () => {
       expect(outOfOrder(received)).toBe(0);
       await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'an empty outbox' });
     } finally {
-      await relay.stop();
-      await broker.close();
-      await consumer.disconnect();
+      await stop();
     }
   }, 60_000);
 
   it('When one transaction holds more rows than a batch, then it goes out in batches, and the slot moves past it only once all are out', async () => {
-    const topic = await createTestTopic(kafka, 'outbox_cdc_large');
-    const { consumer, received } = await collectTopic(kafka, topic);
-    const broker = new SwitchableBroker(new KafkaOutboxPublisher({ kafka }));
-    const relay = new OutboxCdcRelay({ dataSource: handle.dataSource, publishers: { kafka: broker }, batchSize: 50, backoffInitialMs: 20, backoffMaxMs: 100 });
-    slots.push(relay.slotName);
+    const { topic, received, broker, relay, stop } = await streamingThroughBroker('outbox_cdc_large');
     try {
-      relay.start();
-      await eventually(() => (relay.streaming ? true : undefined), { what: 'the relay streaming' });
       const before = await confirmedLsn(handle, relay.slotName);
       // The broker confirms three batches of the transaction, then is down.
       broker.downAfter = 3;
@@ -378,9 +389,7 @@ describe('Outbox CDC relay (logical replication)', () => {
       await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'an empty outbox' });
       await eventually(async () => ((await confirmedLsn(handle, relay.slotName)) > before ? true : undefined), { what: 'the slot confirmed' });
     } finally {
-      await relay.stop();
-      await broker.close();
-      await consumer.disconnect();
+      await stop();
     }
   }, 60_000);
 
