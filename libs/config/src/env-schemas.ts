@@ -167,6 +167,12 @@ export const outboxEnv = z.object({
   /** `notify` mode: how often the LISTEN connection is checked with a query (a dead one is opened again). */
   OUTBOX_LISTEN_HEARTBEAT_MS: envField.durationMs(10_000, { min: 100 }),
   OUTBOX_PUBLISH_TIMEOUT_MS: envField.durationMs(10_000, { min: 100 }),
+  /**
+   * Largest Kafka request of a batch, in bytes of keys, values and headers: a
+   * larger batch goes as several requests in order. Keep it under the
+   * broker's `message.max.bytes` (1 MiB by default) and every topic's `max.message.bytes`.
+   */
+  OUTBOX_KAFKA_MAX_REQUEST_BYTES: envField.int(900_000, { min: 1_000, max: 100_000_000 }),
   OUTBOX_BACKOFF_INITIAL_MS: envField.durationMs(200, { min: 1 }),
   OUTBOX_BACKOFF_MAX_MS: envField.durationMs(10_000, { min: 1 }),
   OUTBOX_RETENTION_MS: envField.durationMs(24 * 60 * 60 * 1000),

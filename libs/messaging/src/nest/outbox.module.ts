@@ -42,6 +42,7 @@ export interface OutboxConfig extends KafkaClientConfig {
   OUTBOX_POLL_INTERVAL_MS: number;
   OUTBOX_LISTEN_HEARTBEAT_MS: number;
   OUTBOX_PUBLISH_TIMEOUT_MS: number;
+  OUTBOX_KAFKA_MAX_REQUEST_BYTES: number;
   OUTBOX_BACKOFF_INITIAL_MS: number;
   OUTBOX_BACKOFF_MAX_MS: number;
   OUTBOX_RETENTION_MS: number;
@@ -123,7 +124,11 @@ export class OutboxRelays implements OnApplicationBootstrap, BeforeApplicationSh
     const topics = options.kafkaTopics ?? [];
     const exchanges = options.rabbitmqExchanges ?? [];
     if (topics.length > 0) {
-      const publisher = new KafkaOutboxPublisher({ kafka, requestTimeoutMs: config.OUTBOX_PUBLISH_TIMEOUT_MS });
+      const publisher = new KafkaOutboxPublisher({
+        kafka,
+        requestTimeoutMs: config.OUTBOX_PUBLISH_TIMEOUT_MS,
+        maxRequestBytes: config.OUTBOX_KAFKA_MAX_REQUEST_BYTES,
+      });
       this.relays.push({ kind: 'kafka', publisher, relay: relay('kafka', publisher, true), declare: () => this.createTopics(kafka, topics) });
     }
     if (exchanges.length > 0) {
