@@ -300,6 +300,7 @@ export class OutboxCdcRelay {
       } else if (message.tag === 'commit') {
         inTransaction = false;
         openRows = 0;
+        wake?.();
         const end = message.commitEndLsn ?? undefined;
         if (!end) return;
         if (buffer.length === 0 && !sending && archiving === 0) {
@@ -311,7 +312,6 @@ export class OutboxCdcRelay {
           // batch it is in confirms this commit once it is published and archived.
           lastRow.commitEndLsn = end;
         }
-        wake?.();
       }
     });
 
