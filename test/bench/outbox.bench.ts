@@ -3,7 +3,7 @@
  * cdc), in one run. `make bench-outbox`; knobs: BENCH_MODES (poll,notify,cdc),
  * BENCH_MESSAGES (120000 per mode), BENCH_BATCH (500), BENCH_ROUNDS (12),
  * BENCH_RELAY_CONCURRENCY (2), BENCH_RATE (1000/s), BENCH_LAG_SECONDS (10),
- * BENCH_BURST (100000).
+ * BENCH_BURST (100000), BENCH_KEYS (1000 distinct message keys).
  *
  * Per mode, on a database of its own (a CDC slot streams every insert of its
  * database):
@@ -79,6 +79,7 @@ const LAG_SECONDS = Number(process.env['BENCH_LAG_SECONDS'] ?? 10);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 12);
 const CONCURRENCY = Number(process.env['BENCH_RELAY_CONCURRENCY'] ?? 2);
 const BURST = Number(process.env['BENCH_BURST'] ?? 100_000);
+const KEYS = Number(process.env['BENCH_KEYS'] ?? 1_000);
 
 type Mode = 'poll' | 'notify' | 'cdc';
 
@@ -114,7 +115,7 @@ class LagProbeModule {}
 
 /** `count` bench events, and the same as the raw producer sends them (built outside any timed window). */
 function benchEvents(count: number): { events: ReturnType<typeof BenchEvent.create>[]; messages: Message[] } {
-  const events = Array.from({ length: count }, (_, i) => BenchEvent.create(`order-${i % 1_000}`, { n: i, note }));
+  const events = Array.from({ length: count }, (_, i) => BenchEvent.create(`order-${i % KEYS}`, { n: i, note }));
   const messages = events.map((e) => ({ key: e.aggregateId, value: JSON.stringify(e), headers: { 'message-id': e.id, 'event-type': e.type } }));
   return { events, messages };
 }
@@ -508,7 +509,7 @@ async function writerThread(data: { db: DatabaseSettings; topic: string; total: 
     const due = started + (i * 1_000) / data.rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const event = BenchEvent.create(`order-${i % 1_000}`, { n: i, note });
+    const event = BenchEvent.create(`order-${i % KEYS}`, { n: i, note });
     writes.push(
       dataSource
         .transaction((manager) => addToOutbox(manager, eventMessage({ kind: 'kafka', topic: data.topic }, event)))
