@@ -6,6 +6,8 @@
 //          "not checked" for a check that could not run here: listed, not counted)
 //   contracts.txt          (`make contracts`, ending "contracts: … orphans=N asyncapi=…"):
 //          1 passed when clean; otherwise each ORPHAN/PROBLEM/ASYNCAPI line is a failure
+// The failed jest tests are named just above the closing line, so the last
+// lines of a CI log say which test to look at.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -14,6 +16,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 let brokenSuites = 0;
+const failedTests = [];
 
 for (const file of readdirSync(dir).sort()) {
   const full = path.join(dir, file);
@@ -34,6 +37,15 @@ for (const file of readdirSync(dir).sort()) {
     failed += r.numFailedTests;
     skipped += r.numPendingTests + r.numTodoTests;
     brokenSuites += r.numRuntimeErrorTestSuites;
+    for (const suite of r.testResults ?? []) {
+      const where = path.relative(process.cwd(), suite.name ?? '');
+      for (const t of suite.assertionResults ?? []) {
+        if (t.status === 'failed') failedTests.push(`${where}: ${t.fullName}`);
+      }
+      if (suite.status === 'failed' && !(suite.assertionResults ?? []).some((t) => t.status === 'failed')) {
+        failedTests.push(`${where}: the suite did not run`);
+      }
+    }
     console.log(
       `  ${file.replace(/\.json$/, '')}: ${r.numPassedTests} passed, ${r.numFailedTests} failed` +
         (r.numRuntimeErrorTestSuites ? `, ${r.numRuntimeErrorTestSuites} suites did not run` : ''),
@@ -66,5 +78,6 @@ for (const file of readdirSync(dir).sort()) {
 }
 
 failed += brokenSuites;
+for (const name of failedTests) console.log(`  FAILED ${name}`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
