@@ -98,6 +98,31 @@ describe('The polling relay claims from its floor (relay/claim-floor.ts)', () =>
     expect(relay.claimFloor).toBeGreaterThan(lateId);
   });
 
+  it('When the newest transaction id in the cluster holds an outbox row, then empty claims keep the floor below the row until it commits', async () => {
+    const { dataSource } = handle as Handle;
+    const topic = await createTestTopic(kafka, 'floor_newest');
+    const relay = new OutboxRelay({ dataSource, publishers: { kafka: publisher }, batchSize: 200, cleanupIntervalMs: 0 });
+    await drain(relay); // start from whatever the database holds
+    // A writer holds an id and has not committed, and no transaction with a later id has ended: a snapshot's
+    // xmax (the latest ended id + 1) is then at or below the writer's id, so it must not vouch for the row.
+    const late = dataSource.createQueryRunner();
+    await late.connect();
+    await late.startTransaction();
+    let lateId: bigint;
+    try {
+      await addToOutbox(late.manager, eventMessage({ kind: 'kafka', topic }, ItemRecorded.create('newest', { key: 'newest', seq: 0 })));
+      [lateId] = ((await late.query(`SELECT max(id) AS id FROM outbox`)) as { id: string }[]).map((r) => BigInt(r.id));
+      // Claims that find nothing: the first reads the sequence, the next ones would vouch for and settle it.
+      for (let i = 0; i < 3; i += 1) await expect(relay.relayOnce()).resolves.toBe(0);
+      expect(relay.claimFloor).toBeLessThanOrEqual(lateId);
+      await late.commitTransaction();
+    } finally {
+      if (late.isTransactionActive) await late.rollbackTransaction();
+      await late.release();
+    }
+    await expect(drain(relay)).resolves.toBe(1);
+  });
+
   it('When an outbox row is inserted, then its transaction has an id before the row takes one from the sequence', async () => {
     const { dataSource } = handle as Handle;
     // A BEFORE trigger runs after the defaults are computed and before the row is stored (which assigns a

@@ -1,8 +1,8 @@
 import { ClaimFloor, type ClaimHorizon } from './claim-floor';
 
-const horizon = (xmin: number, xmax: number, lastId: number, lowestRow: number | null): ClaimHorizon => ({
+const horizon = (xmin: number, xid: number, lastId: number, lowestRow: number | null): ClaimHorizon => ({
   xmin: BigInt(xmin),
-  xmax: BigInt(xmax),
+  xid: BigInt(xid),
   lastId: BigInt(lastId),
   lowestRow: lowestRow === null ? null : BigInt(lowestRow),
 });
@@ -29,10 +29,10 @@ describe('ClaimFloor', () => {
   it('When a transaction that was running keeps running, then the floor does not pass the ids it may still commit', () => {
     const floor = new ClaimFloor();
     claim(floor, horizon(50, 60, 500, 10)); // transaction 50 runs, and may hold any id up to 500
-    claim(floor, horizon(50, 70, 900, 10)); // pairs the first with xmax 70, but 50 still runs
+    claim(floor, horizon(50, 70, 900, 10)); // pairs the first with its own id, 70, but 50 still runs
     claim(floor, horizon(50, 80, 900, null));
     expect(floor.value).toBe(0n);
-    claim(floor, horizon(75, 90, 900, 600)); // 50 has ended: the first reading is vouched for (xmax 70 <= 75), the second not (80)
+    claim(floor, horizon(75, 90, 900, 600)); // 50 has ended: the first reading is vouched for (70 <= 75), the second not (80)
     expect(floor.value).toBe(501n); // ids up to 500 are settled; those up to 900 may still come from transactions 75-79
     claim(floor, horizon(95, 95, 900, 600));
     expect(floor.value).toBe(600n); // all settled now: the lowest row still there
@@ -60,7 +60,7 @@ describe('ClaimFloor', () => {
     expect(floor.value).toBe(0n);
     // After the reset a row written by hand at 50 is seen again, from 0.
     expect(claim(floor, horizon(5, 6, 100, 50))).toBe(0n);
-    claim(floor, horizon(5, 8, 100, 50)); // pairs the reading above with xmax 8; 5 still runs
+    claim(floor, horizon(5, 8, 100, 50)); // pairs the reading above with its own id, 8; 5 still runs
     // The claim sent before the reset would vouch for it (9 >= 8), but it read from 101 and never saw row 50.
     floor.observe(before.ticket, before.floor, horizon(9, 9, 100, null));
     expect(floor.value).toBe(0n);

@@ -2,8 +2,12 @@
 export interface ClaimHorizon {
   /** Every transaction with a lower id had ended when the claim's snapshot was taken. */
   xmin: bigint;
-  /** Every transaction that had an id when the claim's snapshot was taken has a lower one. */
-  xmax: bigint;
+  /**
+   * The claim's own transaction id, taken while the claim ran (an empty
+   * claim takes one too): every transaction that had an id before the claim
+   * was sent has a lower one.
+   */
+  xid: bigint;
   /** The highest id the sequence had handed out, read after the snapshot (0: none yet). */
   lastId: bigint;
   /** The lowest id at or above the floor of a row the claim's destinations still have (any state), or null. */
@@ -30,14 +34,22 @@ export interface ClaimHorizon {
  * 1. a claim reads the sequence's last value V after its snapshot: every id
  *    up to V was handed out before that, to a transaction that already had
  *    its id;
- * 2. a claim sent after the first one's answer came back takes a snapshot
- *    later than that, whose xmax is above all those transaction ids;
- * 3. once a claim's snapshot has an xmin at or above that xmax, all of them
+ * 2. a claim sent after the first one's answer came back takes a
+ *    transaction id of its own, higher than all those transaction ids (ids
+ *    are handed out in order);
+ * 3. once a claim's snapshot has an xmin at or above that id, all of them
  *    have ended: each row up to V is committed (and visible to that claim)
  *    or will never exist. The floor may then move to V + 1, or to the
  *    lowest row that claim still saw at or above its floor, whichever is
  *    lower: a parked row, or one locked in another relay's batch, keeps it
  *    down, so per-key order and parking hold as before.
+ *
+ * Not a snapshot's xmax for step 2: that is the latest ended transaction id
+ * + 1, so a writer holding the newest id, with nothing after it ended yet,
+ * is at or above it and in no snapshot's list of running transactions; an
+ * xmin past that xmax did not mean the writer had ended, and the floor
+ * passed its rows (they went out after the key's later rows, once the floor
+ * was reset: the first rows of a burst of writers, under load).
  *
  * Rows inserted with an explicit id below the floor (copying published rows
  * back by hand) are not seen until the relay has gone a poll interval
@@ -48,7 +60,7 @@ export class ClaimFloor {
   /** Claims sent so far: a claim's ticket is its place in this count. */
   private sent = 0;
   /** Sequence values answered by claims, each waiting for a later snapshot to vouch for it (see above). */
-  private pending: { lastId: bigint; answeredAfter: number; xmax?: bigint }[] = [];
+  private pending: { lastId: bigint; answeredAfter: number; xid?: bigint }[] = [];
 
   /** The floor for a claim about to be sent, and its ticket for {@link observe}. */
   next(): { floor: bigint; ticket: number } {
@@ -58,10 +70,10 @@ export class ClaimFloor {
 
   /** Takes in what the claim with `ticket`, sent with `floorUsed`, saw. */
   observe(ticket: number, floorUsed: bigint, horizon: ClaimHorizon): void {
-    for (const p of this.pending) if (p.xmax === undefined && ticket > p.answeredAfter) p.xmax = horizon.xmax;
+    for (const p of this.pending) if (p.xid === undefined && ticket > p.answeredAfter) p.xid = horizon.xid;
     let settled: bigint | undefined;
     this.pending = this.pending.filter((p) => {
-      if (p.xmax === undefined || horizon.xmin < p.xmax) return true;
+      if (p.xid === undefined || horizon.xmin < p.xid) return true;
       if (settled === undefined || p.lastId > settled) settled = p.lastId;
       return false;
     });

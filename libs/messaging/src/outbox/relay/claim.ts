@@ -36,7 +36,7 @@ type HorizonRow = [
   headers: null,
   claimed: number,
   xmin: string,
-  xmax: string,
+  xid: string,
   lastId: string,
   lowestRow: string | null,
 ];
@@ -134,7 +134,7 @@ const CLAIM_BATCH_SQL = `
   SELECT NULL::bigint AS id, NULL AS destination, NULL AS topic, NULL AS routing_key, NULL AS message_key, NULL AS payload, NULL::jsonb AS headers,
     count(*)::int AS claimed,
     pg_snapshot_xmin(pg_current_snapshot())::text AS xmin,
-    pg_snapshot_xmax(pg_current_snapshot())::text AS xmax,
+    pg_current_xact_id()::text AS xid,
     (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_id_seq) AS last_id,
     (SELECT min(id) FROM outbox WHERE id >= $3 AND destination <> ALL($2::text[])) AS lowest_row
   FROM claimed
@@ -212,7 +212,7 @@ export class OutboxClaim {
       // Rows as arrays, in CLAIM_BATCH_SQL's column order: no object per row to build and drop.
       const results = await session.queryArrays(sql, `EXECUTE ${statement.name}`, sent);
       const [horizon, ...taken] = results[results.length - 1] as [HorizonRow, ...TakenRow[]];
-      const [, , , , , , , claimed, xmin, xmax, lastId, lowestRow] = horizon;
+      const [, , , , , , , claimed, xmin, xid, lastId, lowestRow] = horizon;
       const messages = taken.map(([id, destination, topic, routingKey, key, payload, headers]) => ({
         id,
         destination,
@@ -224,7 +224,7 @@ export class OutboxClaim {
       }));
       this.floor.observe(ticket, floor, {
         xmin: BigInt(xmin),
-        xmax: BigInt(xmax),
+        xid: BigInt(xid),
         lastId: BigInt(lastId),
         lowestRow: lowestRow === null ? null : BigInt(lowestRow),
       });
