@@ -240,12 +240,19 @@ export class OutboxRelay {
   private async publishLoop(): Promise<void> {
     const signal = this.stopping.signal;
     const ahead: Promise<ClaimedBatch>[] = [];
+    // Our batches claimed and not yet ended, in the order they go to the broker.
+    const open = new Set<ClaimedBatch>();
     // Resolves once the claim's query is written (or failed); its error is handled where it is awaited.
     const claimAhead = (after?: ClaimedBatch): Promise<void> =>
       new Promise((sent) => {
         // Alone: no other batch of ours holds row locks while this claim runs (`after` is committed first).
         const alone = ahead.length === 0 && (after !== undefined || !inFlight);
-        const claim = this.claim.claim({ sent, after }).then((batch) => Object.assign(batch, { alone }));
+        if (after) open.delete(after);
+        // Every open batch goes to the broker before this one, so it may take the rows that follow theirs in a key.
+        const claim = this.claim.claim({ sent, after, ours: [...open] }).then((batch) => {
+          open.add(batch);
+          return Object.assign(batch, { alone });
+        });
         claim.then(
           () => sent(),
           () => sent(),
@@ -255,6 +262,8 @@ export class OutboxRelay {
     const giveBack = async (): Promise<void> => {
       const claims = ahead.splice(0);
       await Promise.all(claims.map((claim) => claim.then((batch) => endBatch(batch, 'ROLLBACK')).catch(() => undefined)));
+      // After the claims ended: one still running adds its batch when it returns.
+      open.clear();
     };
     let inFlight = false;
     let failures = 0;
@@ -284,7 +293,10 @@ export class OutboxRelay {
         while (more && ahead.length < this.concurrency - 1) await claimAhead();
         await this.send(batch);
         if (more && !signal.aborted) await claimAhead(batch);
-        else await endBatch(batch, 'COMMIT');
+        else {
+          open.delete(batch);
+          await endBatch(batch, 'COMMIT');
+        }
         inFlight = false;
         if (failures > 0) this.options.logger?.log(`outbox relay: publishing again after ${failures} failed attempts`);
         failures = 0;

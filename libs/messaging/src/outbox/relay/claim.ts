@@ -60,7 +60,15 @@ type TakenRow = [
  * the batch's highest id). An earlier row outside the set is locked by
  * another relay, which will publish it; ours waits for a later round. Rows of
  * one key in our set go out in id order in one batch on one producer with one
- * request in flight, so the broker sees them in order. The oldest pending row
+ * request in flight, so the broker sees them in order.
+ *
+ * The set also holds the rows this relay's own open batches took (`$4`, see
+ * OutboxRelay's pipeline): those go to the broker before the batch being
+ * claimed, on the same producer, and if one fails every batch after it is
+ * rolled back unsent. Without them a claim made while a batch is with the
+ * broker found nothing to take whenever the backlog had fewer keys than a
+ * batch (one busy aggregate, or a handful of keys), and the pipeline stopped
+ * overlapping. Another relay's claim still sees all of those rows locked. The oldest pending row
  * of every key is always publishable by whichever relay holds it, so progress
  * never stops.
  *
@@ -116,9 +124,10 @@ const CLAIM_BATCH_SQL = `
     FOR UPDATE SKIP LOCKED
   ), publishable AS MATERIALIZED (
     SELECT id FROM (
-      SELECT id, mine, bool_and(mine) OVER (PARTITION BY destination, message_key ORDER BY id) AS in_order
+      SELECT id, mine, bool_and(ours) OVER (PARTITION BY destination, message_key ORDER BY id) AS in_order
       FROM (
-        SELECT id, destination, message_key, id IN (SELECT id FROM claimed) AS mine
+        SELECT id, destination, message_key, id IN (SELECT id FROM claimed) AS mine,
+          id IN (SELECT id FROM claimed) OR id IN (SELECT unnest($4::bigint[])) AS ours
         FROM outbox
         WHERE id >= $3 AND id <= (SELECT max(id) FROM claimed) AND destination <> ALL($2::text[])
       ) pending
@@ -166,9 +175,10 @@ export class OutboxClaim {
       const name = `outbox_claim_${size}_${options.unhandled.join('_') || 'none'}`;
       return {
         name,
-        prepare: `PREPARE ${name}(bigint) AS ${CLAIM_BATCH_SQL.replaceAll('$1', String(size))
+        prepare: `PREPARE ${name}(bigint, bigint[]) AS ${CLAIM_BATCH_SQL.replaceAll('$1', String(size))
           .replaceAll('$2::text[]', `'{${options.unhandled.join(',')}}'::text[]`)
-          .replaceAll('$3', '$1')}`,
+          .replaceAll('$3', '$1')
+          .replaceAll('$4', '$2')}`,
         run: [
           'BEGIN',
           // Losing this commit in a database crash only means the batch is sent
@@ -181,7 +191,7 @@ export class OutboxClaim {
           // session mid-publish: the COMMIT fails and the confirmed batch is sent
           // again, every time. The relay bounds the wait itself (publishTimeoutMs).
           `SET LOCAL idle_in_transaction_session_timeout = ${options.idleInTransactionTimeoutMs}`,
-          `EXECUTE ${name}(%floor%)`,
+          `EXECUTE ${name}(%floor%, '{%ours%}')`,
         ].join(';\n'),
       };
     };
@@ -193,17 +203,26 @@ export class OutboxClaim {
    * Locks the next batch (or, with `one`, the next row) and takes its
    * publishable rows out of `outbox`, in a transaction left open: the rows
    * come back if it rolls back. With `after`, first commits that (sent)
-   * batch on its connection, in the same round trip. `sent` is called once
-   * the query is written to the socket.
+   * batch on its connection, in the same round trip. `ours`: this relay's
+   * batches still open that go to the broker before this one; rows after
+   * theirs in a key may be taken. `sent` is called once the query is
+   * written to the socket.
    */
-  async claim({ sent, after, one = false }: { sent?: () => void; after?: ClaimedBatch; one?: boolean } = {}): Promise<ClaimedBatch> {
+  async claim({
+    sent,
+    after,
+    one = false,
+    ours = [],
+  }: { sent?: () => void; after?: ClaimedBatch; one?: boolean; ours?: readonly ClaimedBatch[] } = {}): Promise<ClaimedBatch> {
     const statement = one ? this.single : this.batch;
     let session: RawSession | undefined = after?.session;
     try {
       session ??= await this.postgres.session();
       const { floor, ticket } = this.floor.next();
       // The floor is a bigint the relay computed, never input.
-      let sql = statement.run.replace('%floor%', floor.toString());
+      // Ids of rows our open batches took, as PostgreSQL returned them (bigints, never input).
+      const oursIds = ours.flatMap((batch) => batch.messages.map((m) => m.id)).join(',');
+      let sql = statement.run.replace('%floor%', floor.toString()).replace('%ours%', oursIds);
       if (!session.prepared.has(statement.name)) {
         sql = `${statement.prepare};\n${sql}`;
         session.prepared.add(statement.name);
