@@ -7,16 +7,18 @@ import { closeTestDataSource, ItemRecorded, openTestDataSource, writeEvents } fr
 
 type Handle = Awaited<ReturnType<typeof openTestDataSource>>;
 
-/** Collects what reaches a topic: key, seq and message id, in arrival order. */
-async function collectTopic(kafka: Kafka, topic: string): Promise<{ consumer: Consumer; received: { key: string; seq: number; id: string }[] }> {
+type Received = { key: string; seq: number; id: string; partition: number; offset: string };
+
+/** Collects what reaches a topic: key, seq and message id, with where it sits in the topic, in arrival order. */
+async function collectTopic(kafka: Kafka, topic: string): Promise<{ consumer: Consumer; received: Received[] }> {
   const consumer = kafka.consumer({ groupId: uniqueName('notify_collector') });
-  const received: { key: string; seq: number; id: string }[] = [];
+  const received: Received[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ message }) => {
+    eachMessage: async ({ partition, message }) => {
       const { id, payload } = JSON.parse(message.value?.toString() ?? '{}') as { id: string; payload: { key: string; seq: number } };
-      received.push({ key: payload.key, seq: payload.seq, id });
+      received.push({ key: payload.key, seq: payload.seq, id, partition, offset: message.offset });
     },
   });
   return { consumer, received };
@@ -257,8 +259,19 @@ describe('Outbox wake-up (LISTEN/NOTIFY)', () => {
       const publishers = [new KafkaOutboxPublisher({ kafka }), new KafkaOutboxPublisher({ kafka })];
       // notify without its safety-net poll: every row must come through the wake-ups and the relays' own re-claims.
       // (Until rows held back behind an open batch were claimed again, the last rows stayed in `outbox`: 4 runs of 4 on 2026-12-06.)
+      // What the relays say (a failed batch, a retry): printed with the arrivals if order does not hold.
+      const said: string[] = [];
+      const say = (level: string) => (message: unknown) => void said.push(`${new Date().toISOString()} ${level} ${String(message)}`);
       const relays = publishers.map(
-        (p) => new OutboxRelay({ dataSource: handle.dataSource, publishers: { kafka: p }, mode, batchSize: 20, pollIntervalMs: mode === 'poll' ? 5 : NEVER }),
+        (p) =>
+          new OutboxRelay({
+            dataSource: handle.dataSource,
+            publishers: { kafka: p },
+            mode,
+            batchSize: 20,
+            pollIntervalMs: mode === 'poll' ? 5 : NEVER,
+            logger: { log: say('log'), warn: say('warn'), error: say('error') },
+          }),
       );
       try {
         relays.forEach((r) => r.start());
@@ -270,14 +283,26 @@ describe('Outbox wake-up (LISTEN/NOTIFY)', () => {
           ),
         );
         await eventually(() => (new Set(received.map((m) => m.id)).size >= 900 ? true : undefined), { timeoutMs: 60_000, what: '900 distinct messages' });
+        // The topic as the relays wrote it: each record once, by its partition and offset. A record the collector
+        // reads twice (kafkajs fetching a partition again) is not a copy the relays sent; a copy they sent has an
+        // offset of its own and is still counted.
+        const records = [...new Map(received.map((m) => [`${m.partition}@${m.offset}`, m])).values()];
         const lastSeq = new Map<string, number>();
-        let outOfOrder = 0;
-        for (const m of received) {
-          if ((lastSeq.get(m.key) ?? -1) + 1 !== m.seq) outOfOrder += 1;
+        const outOfOrder: string[] = [];
+        for (const m of records) {
+          if ((lastSeq.get(m.key) ?? -1) + 1 !== m.seq)
+            outOfOrder.push(`${m.key} seq ${m.seq} after ${lastSeq.get(m.key) ?? 'nothing'} at ${m.partition}@${m.offset}`);
           lastSeq.set(m.key, m.seq);
         }
-        expect(outOfOrder).toBe(0);
-        expect(received).toHaveLength(900);
+        if (outOfOrder.length > 0 || records.length !== received.length) {
+          // Everything needed to tell a reorder from a copy from a re-read, should this ever fail.
+          const arrivals = received.map((m) => `${m.key}:${m.seq}@${m.partition}:${m.offset}`).join(' ');
+          console.log(
+            `out of order: ${outOfOrder.join('; ') || 'none'}\nread ${received.length} records, ${records.length} distinct\narrivals: ${arrivals}\nthe relays said:\n${said.join('\n')}`,
+          );
+        }
+        expect(outOfOrder).toEqual([]);
+        expect(records).toHaveLength(900);
       } finally {
         await Promise.all(relays.map((r) => r.stop()));
         await Promise.all(publishers.map((p) => p.close()));
