@@ -1,4 +1,5 @@
 import { createTestTopic, testKafka } from '@conveyor/testing';
+import type { DataSource } from 'typeorm';
 import { addToOutbox, eventMessage, KafkaOutboxPublisher, OutboxRelay, type OutboxPublisher, type PendingOutboxMessage } from '../src';
 import { closeTestDataSource, ItemRecorded, openTestDataSource, writeEvents } from './support/harness';
 
@@ -22,6 +23,26 @@ async function drain(relay: OutboxRelay): Promise<number> {
   let total = 0;
   for (let n = await relay.relayOnce(); n > 0; n = await relay.relayOnce()) total += n;
   return total;
+}
+
+/**
+ * Opens a writer's transaction, adds one row (`key`, seq 0), runs `meanwhile` with the row's id while the
+ * transaction is still open, then commits; returns the id.
+ */
+async function withOpenWriter(dataSource: DataSource, topic: string, key: string, meanwhile: (rowId: bigint) => Promise<void>): Promise<bigint> {
+  const writer = dataSource.createQueryRunner();
+  await writer.connect();
+  await writer.startTransaction();
+  try {
+    await addToOutbox(writer.manager, eventMessage({ kind: 'kafka', topic }, ItemRecorded.create(key, { key, seq: 0 })));
+    const [{ id }]: { id: string }[] = await writer.query(`SELECT max(id) AS id FROM outbox`);
+    await meanwhile(BigInt(id));
+    await writer.commitTransaction();
+    return BigInt(id);
+  } finally {
+    if (writer.isTransactionActive) await writer.rollbackTransaction();
+    await writer.release();
+  }
 }
 
 describe('The polling relay claims from its floor (relay/claim-floor.ts)', () => {
@@ -72,22 +93,12 @@ describe('The polling relay claims from its floor (relay/claim-floor.ts)', () =>
     const recorder = recording(publisher);
     const relay = new OutboxRelay({ dataSource, publishers: { kafka: recorder }, batchSize: 200, cleanupIntervalMs: 0 });
     await drain(relay); // start from whatever the database holds
-    const late = dataSource.createQueryRunner();
-    await late.connect();
-    await late.startTransaction();
-    let lateId: bigint;
-    try {
-      await addToOutbox(late.manager, eventMessage({ kind: 'kafka', topic }, ItemRecorded.create('late', { key: 'late', seq: 0 })));
-      [lateId] = ((await late.query(`SELECT max(id) AS id FROM outbox`)) as { id: string }[]).map((r) => BigInt(r.id));
+    const lateId = await withOpenWriter(dataSource, topic, 'late', async (rowId) => {
       // Later ids, committed and published while the first transaction runs.
       await writeEvents(dataSource, { kind: 'kafka', topic }, { count: 1_000, keys: 20, perTransaction: 100 });
       await expect(drain(relay)).resolves.toBe(1_000);
-      expect(relay.claimFloor).toBeLessThanOrEqual(lateId);
-      await late.commitTransaction();
-    } finally {
-      if (late.isTransactionActive) await late.rollbackTransaction();
-      await late.release();
-    }
+      expect(relay.claimFloor).toBeLessThanOrEqual(rowId);
+    });
     // The same key's next row, written after the first committed (as writers of one aggregate do).
     await dataSource.transaction((manager) =>
       addToOutbox(manager, eventMessage({ kind: 'kafka', topic }, ItemRecorded.create('late', { key: 'late', seq: 1 }))),
@@ -105,21 +116,11 @@ describe('The polling relay claims from its floor (relay/claim-floor.ts)', () =>
     await drain(relay); // start from whatever the database holds
     // A writer holds an id and has not committed, and no transaction with a later id has ended: a snapshot's
     // xmax (the latest ended id + 1) is then at or below the writer's id, so it must not vouch for the row.
-    const late = dataSource.createQueryRunner();
-    await late.connect();
-    await late.startTransaction();
-    let lateId: bigint;
-    try {
-      await addToOutbox(late.manager, eventMessage({ kind: 'kafka', topic }, ItemRecorded.create('newest', { key: 'newest', seq: 0 })));
-      [lateId] = ((await late.query(`SELECT max(id) AS id FROM outbox`)) as { id: string }[]).map((r) => BigInt(r.id));
+    await withOpenWriter(dataSource, topic, 'newest', async (rowId) => {
       // Claims that find nothing: the first reads the sequence, the next ones would vouch for and settle it.
       for (let i = 0; i < 3; i += 1) await expect(relay.relayOnce()).resolves.toBe(0);
-      expect(relay.claimFloor).toBeLessThanOrEqual(lateId);
-      await late.commitTransaction();
-    } finally {
-      if (late.isTransactionActive) await late.rollbackTransaction();
-      await late.release();
-    }
+      expect(relay.claimFloor).toBeLessThanOrEqual(rowId);
+    });
     await expect(drain(relay)).resolves.toBe(1);
   });
 
