@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
@@ -392,6 +393,64 @@ describe('Outbox CDC relay (logical replication)', () => {
       await stop();
     }
   }, 60_000);
+
+  it('When the move to outbox_published is held up, then publishing goes on, and once it is free every batch is moved and the slot confirmed', async () => {
+    const { topic, received, relay, stop } = await streamingThroughBroker('outbox_cdc_slow_archive');
+    const blocker = handle.dataSource.createQueryRunner();
+    try {
+      const before = await confirmedLsn(handle, relay.slotName);
+      // Another session holds a lock that the move's INSERT into outbox_published waits for.
+      await blocker.startTransaction();
+      await blocker.query(`LOCK TABLE outbox_published IN SHARE ROW EXCLUSIVE MODE`);
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 57, keys: 6, perTransaction: 3 });
+      // The last of twenty transactions, with a WAL position inside it: its commit ends past that.
+      const lastWrite = handle.dataSource.createQueryRunner();
+      await lastWrite.startTransaction();
+      await addToOutbox(
+        lastWrite.manager,
+        [0, 1, 2].map((i) => eventMessage({ kind: 'kafka', topic }, ItemRecorded.create(`last-${i}`, { key: `last-${i}`, seq: 0 }))),
+      );
+      const [{ at: insideLast }]: { at: string }[] = await lastWrite.query(`SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS at`);
+      await lastWrite.commitTransaction();
+      await lastWrite.release();
+      // Published in batches one after the other while the first move waits.
+      await eventually(() => (distinct(received) >= 60 ? true : undefined), { timeoutMs: 30_000, what: '60 messages' });
+      expect(outOfOrder(received)).toBe(0);
+      await expect(count(handle, 'outbox')).resolves.toBe(60);
+      await expect(confirmedLsn(handle, relay.slotName)).resolves.toBe(before);
+      await blocker.commitTransaction();
+      // Every batch that waited is moved, and the slot confirmed past the last transaction.
+      await eventually(async () => ((await count(handle, 'outbox')) === 0 ? true : undefined), { timeoutMs: 30_000, what: 'an empty outbox' });
+      await expect(count(handle, 'outbox_published')).resolves.toBe(60);
+      await eventually(async () => ((await confirmedLsn(handle, relay.slotName)) > Number(insideLast) ? true : undefined), {
+        what: 'the slot confirmed past the last commit',
+      });
+    } finally {
+      if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+      await blocker.release();
+      await stop();
+    }
+  }, 60_000);
+
+  it('When the broker is down under a backlog, then the relay reads at most four batches ahead and leaves the rest in the server', async () => {
+    const { topic, received, broker, relay, stop } = await streamingThroughBroker('outbox_cdc_backpressure');
+    try {
+      broker.down = true;
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 5_000, keys: 10, perTransaction: 5_000 });
+      await eventually(() => (broker.failures >= 1 && relay.bufferedRows >= 200 ? true : undefined), { timeoutMs: 30_000, what: 'four batches read' });
+      // A relay that kept reading would hold the whole transaction (5,000 rows, about 1 MB) within
+      // milliseconds of reaching four batches; a second of watching is that many times over.
+      let most = 0;
+      for (const end = Date.now() + 1_000; Date.now() < end; await sleep(10)) most = Math.max(most, relay.bufferedRows);
+      // Four batches of 50, and the rest of the network read the pause came in (64 KiB, a few hundred rows).
+      expect(most).toBeLessThan(1_000);
+      broker.down = false;
+      await eventually(() => (distinct(received) >= 5_000 ? true : undefined), { timeoutMs: 60_000, what: '5,000 messages' });
+      expect(outOfOrder(received)).toBe(0);
+    } finally {
+      await stop();
+    }
+  }, 90_000);
 
   it('When the relay process is killed mid-batch, then a restarted relay loses nothing and only re-sends what was not confirmed', async () => {
     const topic = await createTestTopic(kafka, 'outbox_cdc_kill');
