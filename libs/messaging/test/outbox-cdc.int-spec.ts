@@ -452,6 +452,32 @@ describe('Outbox CDC relay (logical replication)', () => {
     }
   }, 90_000);
 
+  it('When the broker is down for longer than the server waits on a paused relay, then the relay keeps its WAL sender and sends nothing twice', async () => {
+    // A WAL sender ends a connection it hears nothing from for wal_sender_timeout: 2 s here instead of 60.
+    await handle.dataSource.query(`ALTER DATABASE "${handle.db.database}" SET wal_sender_timeout = '2s'`);
+    const { topic, received, broker, relay, stop } = await streamingThroughBroker('outbox_cdc_paused');
+    const walSender = async (): Promise<number | null> =>
+      (
+        (await handle.dataSource.query(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`, [relay.slotName])) as { active_pid: number | null }[]
+      )[0]?.active_pid ?? null;
+    try {
+      broker.down = true;
+      await writeEvents(handle.dataSource, { kind: 'kafka', topic }, { count: 2_000, keys: 10, perTransaction: 2_000 });
+      await eventually(() => (relay.bufferedRows >= 200 ? true : undefined), { timeoutMs: 30_000, what: 'the stream paused at four batches' });
+      const pid = await walSender();
+      expect(pid).not.toBeNull();
+      // Three times the server's timeout with the stream paused: a relay that said nothing meanwhile loses its WAL sender.
+      await sleep(6_000);
+      await expect(walSender()).resolves.toBe(pid);
+      broker.down = false;
+      await eventually(() => (distinct(received) >= 2_000 ? true : undefined), { timeoutMs: 60_000, what: '2,000 messages' });
+      expect(outOfOrder(received)).toBe(0);
+      expect(received.length).toBe(2_000); // a re-stream after a lost connection would have sent the first batches again
+    } finally {
+      await stop();
+    }
+  }, 90_000);
+
   it('When the relay process is killed mid-batch, then a restarted relay loses nothing and only re-sends what was not confirmed', async () => {
     const topic = await createTestTopic(kafka, 'outbox_cdc_kill');
     const { consumer, received } = await collectTopic(kafka, topic);

@@ -265,13 +265,20 @@ export class OutboxCdcRelay {
     const failure = new Promise<never>((_, reject) => (failed = reject));
     failure.catch(() => undefined);
     let wake: (() => void) | undefined;
-    /** Pauses reading the stream while the buffer holds four batches, resumes below that. */
-    let paused = false;
+    /**
+     * Pauses reading the stream while the buffer holds four batches, resumes below that. While
+     * paused the server's keepalives go unread, so the relay reports its confirmed position every
+     * second by itself: a WAL sender that hears nothing for wal_sender_timeout (60 s) ends the
+     * connection, and a broker outage would cost a re-stream of what was sent meanwhile.
+     */
+    let statusWhilePaused: NodeJS.Timeout | undefined;
     const backPressure = (): void => {
       this.bufferedRows = buffer.length;
       const full = buffer.length >= this.batchSize * 4;
-      if (full !== paused) plugin.reading(!full);
-      paused = full;
+      if (full === (statusWhilePaused !== undefined)) return;
+      plugin.reading(!full);
+      clearInterval(statusWhilePaused);
+      statusWhilePaused = full ? setInterval(() => void service.acknowledge(confirmed ?? '0/0'), 1_000) : undefined;
     };
     service.on('error', (error: Error) => failed(error));
     service.on('heartbeat', (_lsn: string, _at: number, shouldRespond: boolean) => {
@@ -389,6 +396,7 @@ export class OutboxCdcRelay {
       await archived?.catch(() => undefined);
       this.streaming = false;
       this.bufferedRows = 0;
+      clearInterval(statusWhilePaused);
       await service.destroy().catch(() => undefined);
     }
   }
