@@ -31,11 +31,22 @@ listening() { # <port>: is anything listening on it (any address)?
   done
   return 1
 }
-USED_PORTS=" "
+# Ports are picked once, here, and some are bound only minutes later (jaeger
+# comes late). Picked inside the kernel's ephemeral range, a port can be taken
+# meanwhile as the local end of any outgoing connection, and the server then
+# fails to bind it ("address already in use"). Below that range only a
+# listener can hold a port, and `listening` sees listeners. 30000 and up is
+# left to NodePorts; the defaults of deploy/local/infra are never picked, so a
+# developer's servers can still start on them while this runs.
+read -r EPHEMERAL_LOW _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || EPHEMERAL_LOW=32768
+PORTS_TO=$(( EPHEMERAL_LOW < 30000 ? EPHEMERAL_LOW : 30000 ))
+PORTS_FROM=$(( PORTS_TO > 11024 ? PORTS_TO - 10000 : 1024 ))
+(( PORTS_TO - PORTS_FROM >= 100 )) || { echo "infra.test: the ephemeral port range starts at $EPHEMERAL_LOW, leaving no room below it for the test's ports" >&2; exit 1; }
+USED_PORTS=" 4317 4318 4369 5432 5433 5672 6379 6432 9092 9093 15672 16685 16686 25672 "
 free_port() {
   local p
   while :; do
-    p=$(( 30000 + RANDOM % 20000 ))
+    p=$(( PORTS_FROM + RANDOM % (PORTS_TO - PORTS_FROM) ))
     [[ $USED_PORTS == *" $p "* ]] && continue
     listening "$p" && continue
     USED_PORTS+="$p "; echo "$p"; return
@@ -245,19 +256,16 @@ else
 fi
 
 # PgBouncer, only when named: in front of that postgres, transaction mode.
-if command -v pgbouncer >/dev/null; then
-  run "$INFRA" up pgbouncer
-  pb_out=$OUT pb_rc=$RC
-  pooled=$(PGPASSWORD=conveyor "$PSQL" -X -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U conveyor -d conveyor_order -Atc "select current_setting('port')" 2>&1)
-  mode=$(PGPASSWORD=conveyor "$PSQL" -X -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U conveyor -d pgbouncer -Atc "show config" 2>&1 | awk -F'|' '$1 == "pool_mode" { print $2 }')
-  if (( pb_rc == 0 )) && [[ $pb_out == *"pgbouncer: started"* && $pooled == "$POSTGRES_PORT" && $mode == transaction ]] \
-     && grep -qx "PGBOUNCER_PORT=$PGBOUNCER_PORT" "$RUN/env"; then
-    ok "up pgbouncer: transaction mode in front of postgres, conveyor logs in through it, env file has its port"
-  else
-    not_ok "up pgbouncer: transaction mode in front of postgres, conveyor logs in through it, env file has its port" "rc=$pb_rc" "$pb_out" "through it: $pooled" "pool_mode: $mode"
-  fi
+# The first run on a machine installs it, as `make test-pgbouncer` would.
+run "$INFRA" up pgbouncer
+pb_out=$OUT pb_rc=$RC
+pooled=$(PGPASSWORD=conveyor "$PSQL" -X -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U conveyor -d conveyor_order -Atc "select current_setting('port')" 2>&1)
+mode=$(PGPASSWORD=conveyor "$PSQL" -X -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U conveyor -d pgbouncer -Atc "show config" 2>&1 | awk -F'|' '$1 == "pool_mode" { print $2 }')
+if (( pb_rc == 0 )) && [[ $pb_out == *"pgbouncer: started"* && $pooled == "$POSTGRES_PORT" && $mode == transaction ]] \
+   && grep -qx "PGBOUNCER_PORT=$PGBOUNCER_PORT" "$RUN/env"; then
+  ok "up pgbouncer: transaction mode in front of postgres, conveyor logs in through it, env file has its port"
 else
-  echo "# skipped: pgbouncer (not installed; 'infra up pgbouncer' installs it)"
+  not_ok "up pgbouncer: transaction mode in front of postgres, conveyor logs in through it, env file has its port" "rc=$pb_rc" "$pb_out" "through it: $pooled" "pool_mode: $mode"
 fi
 
 run "$INFRA" down
