@@ -31,6 +31,7 @@ export { DeadLetterHeaders, InvalidMessageError, MessageTimedOutError, Permanent
 export { MessageContext } from './message-context';
 export { classifyFailure, type FailureKind } from './internal/failure-policy';
 export { MessageConsumer, RethrowToConsumerFilter } from './handler-invocation';
+export { createKafkaTopics } from './kafka/create-topics';
 export { KafkaConsumerServer, kafkaDeadLetterTopic, type KafkaConsumerOptions } from './kafka/kafka-consumer.server';
 export {
   declareRabbitmqQueue,

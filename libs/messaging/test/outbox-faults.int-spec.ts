@@ -5,6 +5,7 @@ import { connectTestRabbitmq, createTestTopic, eventually, localServers, testKaf
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
   addToOutbox,
+  createKafkaTopics,
   eventMessage,
   KafkaOutboxPublisher,
   OutboxRelay,
@@ -206,7 +207,7 @@ describe('Outbox relay and a row the broker rejects for good', () => {
     const admin = kafka.admin();
     await admin.connect();
     // A topic that refuses messages above 4 KiB.
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }], waitForLeaders: true });
+    await createKafkaTopics(admin, [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }]);
     const oversized = eventMessage({ kind: 'kafka', topic }, ItemRecorded.create('poisoned', { key: 'poisoned', seq: 0 }));
     await handle.dataSource.transaction(async (manager) => {
       await addToOutbox(manager, [

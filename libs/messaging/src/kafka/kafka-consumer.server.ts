@@ -5,6 +5,7 @@ import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Produce
 import type { DataSource } from 'typeorm';
 import type { z } from 'zod';
 import { DeadLetterHeaders, MessageTimedOutError } from '../errors';
+import { createKafkaTopics } from './create-topics';
 import { classifyFailure, deadLetterHeaders, timeoutOfTheMessage } from '../internal/failure-policy';
 import { invokeHandler } from '../handler-invocation';
 import { applyOnce, parseEnvelope } from '../internal/apply-message';
@@ -145,7 +146,10 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       const wanted = this.options.topics.map((t) => kafkaDeadLetterTopic(t, this.options.groupId)).filter((t) => !existing.has(t));
       if (wanted.length === 0) return;
       // One partition: dead letters are few, and replay then keeps their order.
-      await admin.createTopics({ topics: wanted.map((topic) => ({ topic, numPartitions: 1 })), waitForLeaders: true });
+      await createKafkaTopics(
+        admin,
+        wanted.map((topic) => ({ topic, numPartitions: 1 })),
+      );
     } finally {
       await admin.disconnect();
     }

@@ -5,6 +5,7 @@ import { connect } from 'amqplib';
 import type { Kafka } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { backoffDelay, errorMessage, sleep } from '../internal/backoff';
+import { createKafkaTopics } from '../kafka/create-topics';
 import { KafkaOutboxPublisher } from '../outbox/kafka-outbox-publisher';
 import type { OutboxPublisher } from '../outbox/outbox-publisher';
 import { OutboxCdcRelay } from '../outbox/outbox-cdc-relay';
@@ -176,8 +177,10 @@ export class OutboxRelays implements OnApplicationBootstrap, BeforeApplicationSh
     const admin = kafka.admin();
     await admin.connect();
     try {
-      // Resolves false (no error) for topics that already exist.
-      await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: this.config.KAFKA_TOPIC_PARTITIONS })) });
+      await createKafkaTopics(
+        admin,
+        topics.map((topic) => ({ topic, numPartitions: this.config.KAFKA_TOPIC_PARTITIONS })),
+      );
     } catch (error) {
       if (!/already exists/i.test(errorMessage(error))) throw error;
     } finally {
