@@ -308,7 +308,7 @@ export class OutboxCdcRelay {
         // been handled (the stream is handled in order). With nothing waiting,
         // the slot may move up to it, so an idle outbox on a busy server does
         // not pin the WAL of every other database's writes.
-        if (!inTransaction && buffer.length === 0 && !sending && archiving === 0 && message.messageLsn) {
+        if (!inTransaction && buffer.length === 0 && !sending && allArchived() && message.messageLsn) {
           confirmed = message.messageLsn;
           void service.acknowledge(message.messageLsn);
         }
@@ -318,7 +318,7 @@ export class OutboxCdcRelay {
         wake?.();
         const end = message.commitEndLsn ?? undefined;
         if (!end) return;
-        if (buffer.length === 0 && !sending && archiving === 0) {
+        if (buffer.length === 0 && !sending && allArchived()) {
           // Every row so far is published and archived (this transaction's too, if it had any): the slot may move past it.
           confirmed = end;
           void service.acknowledge(end);
@@ -331,10 +331,10 @@ export class OutboxCdcRelay {
     });
 
     let sending = false;
-    /** Published batches not yet moved to outbox_published and confirmed (moving included). */
-    let archiving = 0;
     /** Published batches waiting for the move, in publish order: each move takes all that wait. */
     const unarchived: ArchiveQueue = { batches: [], moving: false };
+    /** Every published batch is moved to outbox_published and confirmed (`moving` lasts until the queue is found empty). */
+    const allArchived = (): boolean => unarchived.batches.length === 0 && !unarchived.moving;
     /** The moves' loop started last (one runs at a time, so confirms stay in order). */
     let archived: Promise<void> | undefined;
     let idleSince = performance.now();
@@ -366,11 +366,9 @@ export class OutboxCdcRelay {
         // The open transaction's rows are the buffer's last.
         openRows = Math.min(openRows, buffer.length);
         // The broker has the batch: its rows move to outbox_published, and then it is confirmed (archiveInOrder).
-        archiving += 1;
         unarchived.batches.push({ rows: published, last: batch[batch.length - 1] });
         if (!unarchived.moving) {
-          archived = this.archiveInOrder(unarchived, signal, (moved, lsn) => {
-            archiving -= moved;
+          archived = this.archiveInOrder(unarchived, signal, (lsn) => {
             if (lsn) {
               confirmed = lsn;
               void service.acknowledge(lsn);
@@ -411,10 +409,10 @@ export class OutboxCdcRelay {
    * both, for all of its rows, in batch order: a relay that dies before
    * streams it again from the last confirm (duplicates the inbox absorbs;
    * rows archived already are skipped), and never leaves published rows in
-   * `outbox` for good. `done` gets how many batches moved and the position
-   * they confirm, if any.
+   * `outbox` for good. `done` gets the position each move confirms, if
+   * any; the queue is empty and not `moving` once every batch is moved.
    */
-  private async archiveInOrder(queue: ArchiveQueue, signal: AbortSignal, done: (moved: number, lsn: string | undefined) => void): Promise<void> {
+  private async archiveInOrder(queue: ArchiveQueue, signal: AbortSignal, done: (lsn: string | undefined) => void): Promise<void> {
     queue.moving = true;
     // `moving` is cleared in the same step that finds the queue empty: a batch added after starts the next loop.
     while (queue.batches.length > 0) {
@@ -426,14 +424,13 @@ export class OutboxCdcRelay {
         );
       } catch (error) {
         queue.moving = false;
-        done(group.length, undefined);
         throw error;
       }
       // Read only now: the commit of the transaction a batch ends in may have come while it was out.
       // A batch that ends inside a transaction confirms nothing; the one that ends it confirms it all,
       // or, if that has gone already, its commit does. Positions grow in batch order: the last one set
       // is the furthest.
-      done(group.length, group.findLast((batch) => batch.last.commitEndLsn)?.last.commitEndLsn);
+      done(group.findLast((batch) => batch.last.commitEndLsn)?.last.commitEndLsn);
     }
     queue.moving = false;
   }
